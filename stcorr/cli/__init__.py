@@ -1,0 +1,1 @@
+"""The ``stcorr`` command line."""

@@ -1,0 +1,34 @@
+"""``stcorr``: the command line (SPEC §6). Each verb lives in its own module; this file wires them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from stcorr.cli import data_commands
+from stcorr.cli.common import console
+from stcorr.errors import StcorrError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Space-time semantic correspondence across videos.",
+)
+data_commands.register(app)
+
+
+def main() -> None:
+    """Entry point: bad input ends with one line on stderr and exit status 2, never a traceback."""
+    try:
+        app()  # usage errors: typer prints them and exits 2
+    except StcorrError as exc:
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+if __name__ == "__main__":
+    main()

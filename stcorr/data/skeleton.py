@@ -1,0 +1,45 @@
+"""Names shared by every data set: the 13 Penn Action joints, the objects, the actions and their key moments."""
+
+from __future__ import annotations
+
+JOINTS: tuple[str, ...] = (
+    "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+OBJECTS: tuple[str, ...] = ("ball", "bat", "club_head", "racket", "bar", "left_disc", "right_disc")
+
+ACTIONS: tuple[str, ...] = (
+    "baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing", "jump_rope",
+    "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar", "tennis_forehand", "tennis_serve",
+)
+
+# The paper's seven actions and their key moments, in order.
+KEY_MOMENTS: dict[str, tuple[str, ...]] = {
+    "baseball_pitch": ("knee fully up", "arm fully stretched out", "ball release"),
+    "baseball_swing": ("bat swung back fully", "bat hits ball"),
+    "bowl": ("ball swung fully back", "ball release"),
+    "golf_swing": ("club swung fully back", "club hits ball"),
+    "squat": ("hips at knees going down", "hips at floor", "hips at knees going up"),
+    "tennis_forehand": ("racket swung fully back", "racket touches ball"),
+    "tennis_serve": ("ball released from hand", "racket swung fully back", "ball touches racket"),
+}
+
+VIEWS: tuple[str, ...] = ("front", "back", "left", "right")
+
+# Keypoint setups of SPEC §3: which joints they hold and whether objects come along.
+SETUPS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "13+3": (JOINTS, True),
+    "3+3": (("head", "left_wrist", "right_wrist"), True),
+    "r10": (tuple(j for j in JOINTS if j not in ("head", "left_wrist", "right_wrist")), False),
+}
+
+
+def keypoint_type(name: str | None) -> str:
+    """'hum' for a body joint, 'obj' for anything else (objects, unnamed points)."""
+    return "hum" if name in JOINTS else "obj"
+
+
+def setup_keeps(setup: str, name: str | None) -> bool:
+    """Whether a keypoint of this name belongs to the setup (unnamed and unknown names count as objects)."""
+    joints, with_objects = SETUPS[setup]
+    return name in joints if name in JOINTS else with_objects

@@ -1,0 +1,1 @@
+"""Evaluation: scoring predictions on a benchmark, and running methods over its pairs."""

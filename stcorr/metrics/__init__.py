@@ -1,0 +1,1 @@
+"""Metrics: T@k-PCK for correspondences (pck), alignment metrics for frame embeddings (alignment)."""

@@ -1,0 +1,73 @@
+"""Shared test helpers: tiny data sets written in the real formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import savemat
+
+N_JOINTS = 13
+
+
+def write_label_file(path: Path, action: str, x, y, visibility, *, train: int = 1, pose: str = "front",
+                     coord_dtype=np.float64, nframes_dtype=np.uint16, bbox_rows: int | None = None,
+                     size: tuple[int, int] = (64, 48)) -> None:
+    """A Penn Action label file, with the field types of the real data set."""
+    n = len(x)
+    rows = n if bbox_rows is None else bbox_rows
+    savemat(str(path), {
+        "action": action,
+        "pose": pose,
+        "x": np.asarray(x).astype(coord_dtype),
+        "y": np.asarray(y).astype(coord_dtype),
+        "visibility": np.asarray(visibility).astype(np.uint8),
+        "bbox": np.tile(np.array([[1.0, 2.0, 30.0, 40.0]]), (rows, 1)),
+        "dimensions": np.array([[size[1], size[0], n]], dtype=np.uint16),
+        "nframes": np.array([[n]], dtype=nframes_dtype),
+        "train": np.array([[train]], dtype=np.int16),
+    })
+
+
+def write_frames(folder: Path, n: int, size: tuple[int, int] = (64, 48), seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for t in range(n):
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{t + 1:06d}.jpg")
+
+
+def make_penn(root: Path, videos: dict[str, dict], objects: dict | None = None) -> Path:
+    """videos: name -> {action, train, n, key_moments, x, y, visibility (optional arrays), ...label kwargs}."""
+    (root / "labels").mkdir(parents=True)
+    moments = {}
+    for name, spec in videos.items():
+        spec = dict(spec)
+        n = spec.pop("n")
+        rng = np.random.default_rng(int(name))
+        x = spec.pop("x", rng.uniform(5, 60, (n, N_JOINTS)).round())
+        y = spec.pop("y", rng.uniform(5, 44, (n, N_JOINTS)).round())
+        vis = spec.pop("visibility", np.ones((n, N_JOINTS)))
+        if "key_moments" in spec:
+            moments[name] = spec.pop("key_moments")
+        write_label_file(root / "labels" / f"{name}.mat", spec.pop("action"), x, y, vis, **spec)
+        write_frames(root / "frames" / name, n, seed=int(name))
+    (root / "key_moments.json").write_text(json.dumps(moments))
+    if objects is not None:
+        (root / "object_keypoints.json").write_text(json.dumps(objects))
+    return root
+
+
+@pytest.fixture
+def tiny_penn(tmp_path: Path) -> Path:
+    """Three golf videos per split (two key moments each), one val video without key moments."""
+    videos = {}
+    for i, (split, n) in enumerate([(1, 12), (1, 10), (1, 14), (-1, 11), (-1, 13), (-1, 9), (-1, 8)]):
+        spec = {"action": "golf_swing", "train": split, "n": n}
+        if i != 6:
+            spec["key_moments"] = [2, n - 3]
+        videos[f"{i + 1:04d}"] = spec
+    objects = {"0004": {"2": {"club_head": [10.0, 11.0]}}, "0005": {"2": {"club_head": [20.0, 21.0]}}}
+    return make_penn(tmp_path / "penn", videos, objects)
