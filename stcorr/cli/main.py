@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stcorr.cli import data_commands
+from stcorr.cli import data_commands, model_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Space-time semantic correspondence across videos.",
 )
 data_commands.register(app)
+model_commands.register(app)
 
 
 def main() -> None:

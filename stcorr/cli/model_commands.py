@@ -1,0 +1,211 @@
+"""Model verbs: ``train``, ``eval``, ``predict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from stcorr.cli.common import command_line, console, load_dataset, load_pairs, parse_ks
+from stcorr.cli.data_commands import DataOpt, MaxPairsOpt, SeedOpt, print_scores
+from stcorr.config import load_config, parse_overrides
+from stcorr.errors import StcorrError
+
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="YAML file or packaged config (cpu, paper-3+3, paper-13+3, pouring).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.001 (repeatable).")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--backbone-weights", help="Backbone state dict with torchvision's names (.pth or .safetensors).")]
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StcorrError(f"--device {name}: CUDA is not available on this machine")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise StcorrError(f"--device takes cpu, cuda, cuda:N or auto, not {name!r}") from None
+
+
+def build_config(config: str | None, sets: list[str] | None, **flags) -> dict:
+    overrides = parse_overrides(sets or [])
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    if overrides.get("model.weights") is not None:
+        overrides["model.weights"] = str(overrides["model.weights"])
+    return load_config(config, overrides)
+
+
+def train(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoint/, config.yaml, train_log.csv, val_log.csv.")],
+    config: ConfigOpt = None,
+    model: Annotated[Optional[str], typer.Option(help="Aggregator: ants or st-cats.")] = None,
+    setup: Annotated[Optional[str], typer.Option(help="13+3, 3+3 or r10.")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="r3d18, r2plus1d18 or r2plus1d34.")] = None,
+    backbone_weights: WeightsOpt = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning).")] = None,
+    set_: SetOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a space-time matcher (ANTs or st-CATs) on the train split. Under torchrun it trains
+    data-parallel: torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
+    from stcorr.training.loop import train as run_training
+
+    if model is not None and model not in ("ants", "st-cats"):
+        raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
+    cfg = build_config(config, set_, **{"model.aggregator": model, "data.setup": setup, "model.backbone": backbone,
+                                        "model.weights": backbone_weights, "train.max_steps": max_steps})
+    dataset = load_dataset(data)
+    if not resume and (out / "checkpoint").exists():
+        raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
+    validate = _validator(dataset, cfg)
+    result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
+    console.print(f"trained {result.step} steps in {result.seconds:.0f} s; checkpoint: {out / 'checkpoint'}")
+
+
+def _validator(dataset, cfg: dict):
+    """Validation during training: T@k on a fixed sample of val pairs (none when there are none)."""
+    from stcorr.evaluation.methods import MatcherMethod
+    from stcorr.evaluation.runner import predict_pairs
+    from stcorr.evaluation.results import score_pairs
+    from stcorr.predictor import CorrespondencePredictor
+
+    pairs = dataset.pairs("val", cfg["data"]["setup"], cfg["data"]["min_visible"]).sample(cfg["train"]["val_pairs"], cfg["seed"])
+    if len(pairs) == 0 or not cfg["train"]["val_every"]:
+        return None
+
+    def validate(matcher, step: int) -> dict:
+        data = cfg["data"]
+        device = next(matcher.parameters()).device
+        method = MatcherMethod("val", CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"]))
+        predictions, _ = predict_pairs(method, dataset, pairs, progress=False)
+        return score_pairs(pairs, predictions)
+
+    return validate
+
+
+def eval_(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Data set root.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="RESULTS.json to write.")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A trained checkpoint (folder).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="A method needing no checkpoint (see --list-methods).")] = None,
+    split: Annotated[str, typer.Option(help="train or val.")] = "val",
+    setup: Annotated[str, typer.Option(help="13+3, 3+3 or r10.")] = "13+3",
+    max_pairs: MaxPairsOpt = None,
+    seed: SeedOpt = 0,
+    ks: Annotated[str, typer.Option(help="Frame tolerances k, comma separated.")] = "1,3,5",
+    alpha: Annotated[float, typer.Option(help="Pixel tolerance as a fraction of the keypoint box.")] = 0.1,
+    save_predictions: Annotated[Optional[Path], typer.Option("--save-predictions", help="Also write the predictions (PREDS.json, with truth and verdicts).")] = None,
+    config: ConfigOpt = None,
+    backbone_weights: WeightsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = "auto",
+    list_methods: Annotated[bool, typer.Option("--list-methods", help="Print the method names, one a line, and stop.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores."""
+    from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods as names
+    from stcorr.evaluation.runner import evaluate
+
+    if list_methods:
+        typer.echo("\n".join(names()))
+        return
+    if data is None or out is None:
+        raise StcorrError("eval needs --data and --out (or --list-methods)")
+    if (checkpoint is None) == (method is None):
+        raise StcorrError("eval needs exactly one of --checkpoint and --method")
+    k_values = parse_ks(ks)
+    torch_device = resolve_device(device)
+    dataset = load_dataset(data)
+    pairs = load_pairs(dataset, split, setup, max_pairs, seed)
+    if checkpoint is not None:
+        runner, info = from_checkpoint(checkpoint, torch_device)
+        cfg = info["config"]
+    else:
+        cfg = build_config(config, set_, **{"model.weights": backbone_weights})
+        runner = build_method(method, cfg, torch_device)
+    results = evaluate(runner, dataset, pairs, out, split=split, setup=setup, ks=k_values, alpha=alpha,
+                       save_predictions=save_predictions, config=cfg, command=command_line(), progress=progress)
+    print_scores(results, k_values)
+    if results["failed_pairs"]:
+        console.print(f"[yellow]warning:[/] {results['failed_pairs']} pair(s) could not be read and count as wrong")
+    console.print(f"wrote {out}")
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A trained checkpoint (folder).")],
+    source: Annotated[Path, typer.Option("--source", help="Source video file or frame folder.")],
+    target: Annotated[Path, typer.Option("--target", help="Target video file or frame folder.")],
+    keypoints: Annotated[Path, typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in source pixels.')],
+    out: Annotated[Path, typer.Option("--out", help="PRED.json to write.")],
+    viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the matches: FILE.png, or FILE.mp4 for a video.")] = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Predict where source keypoints go in the target video.
+
+    Windows: the source clip covers the frames of the given keypoints (with a temporal stride
+    when they span more than one clip); the target video is subsampled WHOLE into one clip of
+    the checkpoint's clip length (stride = frames / clip length), since where the moment falls
+    in the target is what is predicted. Long targets therefore get a coarser time resolution.
+    """
+    from stcorr.data.video import Video
+    from stcorr.evaluation.methods import from_checkpoint
+    from stcorr.evaluation.results import write_json_atomic
+
+    if viz is not None and viz.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
+        raise StcorrError(f"--viz takes a .png, .jpg or .mp4 file name, not {viz.name!r}")
+    names, points = read_keypoints(keypoints)
+    runner, _ = from_checkpoint(checkpoint, resolve_device(device))
+    src_video, tgt_video = Video(source), Video(target)
+    from stcorr.predictor import check_points
+
+    check_points(src_video, points, str(keypoints))
+    predicted, scores = runner.predictor.predict(src_video, tgt_video, points)
+    record = {
+        "source": src_video.name, "target": tgt_video.name, "checkpoint": str(checkpoint),
+        "keypoints": [{"name": n, "source": [int(s[0]), float(s[1]), float(s[2])],
+                       "target": [int(p[0]), round(float(p[1]), 3), round(float(p[2]), 3)], "score": float(c)}
+                      for n, s, p, c in zip(names, points, predicted, scores)],
+    }
+    write_json_atomic(out, record)
+    console.print(f"wrote {out} ({len(names)} keypoints)")
+    if viz is not None:
+        from stcorr.viz import save_visualisation
+
+        save_visualisation(viz, src_video, tgt_video, record["keypoints"])
+        console.print(f"wrote {viz}")
+
+
+def read_keypoints(path: Path):
+    """KP.json (SPEC §7) -> (names, (K, 3) native t, x, y)."""
+    import numpy as np
+
+    from stcorr.data.penn import _read_json
+
+    data = _read_json(path)
+    entries = data.get("keypoints") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise StcorrError('expected {"keypoints": [{"name", "t", "x", "y"}, ...]}', path)
+    if not entries:
+        raise StcorrError("the keypoint list is empty", path)
+    names, points = [], []
+    for i, kp in enumerate(entries):
+        ok = isinstance(kp, dict) and all(isinstance(kp.get(k), (int, float)) and not isinstance(kp.get(k), bool) for k in "txy")
+        if not ok or not float(kp["t"]).is_integer():
+            raise StcorrError(f"keypoint {i}: needs a whole frame index t and numbers x, y", path)
+        names.append(kp.get("name"))
+        points.append([kp["t"], kp["x"], kp["y"]])
+    return names, np.array(points, dtype=np.float64)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command("eval")(eval_)
+    app.command()(predict)

@@ -1,0 +1,74 @@
+"""Methods that ``stcorr eval`` runs: a trained checkpoint, or a named method that needs none.
+
+A method is an object with ``name`` and ``predict(dataset, pair) -> (K, 3)`` native target
+(t, x, y) for the pair's source points. Adding one = a factory ``f(cfg, device) -> method`` plus a
+line in ``METHODS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
+from stcorr.errors import StcorrError
+from stcorr.models.matcher import build_matcher
+from stcorr.predictor import CorrespondencePredictor
+
+
+class MatcherMethod:
+    """A space-time Matcher (trained or parameter-free) behind the predictor."""
+
+    def __init__(self, name: str, predictor: CorrespondencePredictor, checkpoint: str | None = None):
+        self.name, self.predictor, self.checkpoint = name, predictor, checkpoint
+
+    def predict(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        return self.predictor.predict(dataset.video(pair.source), dataset.video(pair.target), pair.src)[0]
+
+
+def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
+    """st-MATCH: the backbone's hyperpixel correlations averaged over layers, no learning.
+    Uses ``model.weights`` (--backbone-weights) when given, else the backbone's initial weights."""
+    matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}})
+    data = cfg["data"]
+    return MatcherMethod("st-match", CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"]))
+
+
+def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, dict]:
+    from stcorr.training.checkpoint import load_matcher
+
+    matcher, info = load_matcher(path)
+    data = info["config"]["data"]
+    name = matcher.config["aggregator"]
+    predictor = CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"])
+    return MatcherMethod(name, predictor, str(path)), info
+
+
+METHODS: dict[str, Callable] = {
+    "st-match": st_match,
+}
+
+
+def list_methods() -> list[str]:
+    _register_sequential()
+    return sorted(METHODS)
+
+
+def build_method(name: str, cfg: dict, device: torch.device):
+    _register_sequential()
+    if name not in METHODS:
+        raise StcorrError(f"unknown method {name!r} (stcorr eval --list-methods lists them)")
+    return METHODS[name](cfg, device)
+
+
+def _register_sequential() -> None:
+    """The sequential baselines (time alignment, then spatial matching) register themselves."""
+    try:
+        from stcorr.baselines import register  # noqa: F401  (issue 5)
+    except ImportError:
+        return
+    register(METHODS)

@@ -1,0 +1,78 @@
+"""The thin predictor over a Matcher: native videos and native keypoints in, native predictions out.
+
+    predictor = CorrespondencePredictor(matcher, clip_len=16, size=64)
+    targets, scores = predictor.predict(source_video, target_video, source_points)
+
+Windows: the source clip covers the times of the given source keypoints (temporal stride > 1
+when they span more than one clip); the target clip subsamples the WHOLE target video into one
+clip, since where the key moments fall in the target is what is being predicted. Predictions
+come back in the target's native coordinates: t a whole frame index, x/y native pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from stcorr.data.clips import Clip, sample_clip
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+from stcorr.models.backbones import normalize_clip
+from stcorr.models.matcher import Matcher
+
+
+class CorrespondencePredictor:
+    def __init__(self, matcher: Matcher, clip_len: int, size: int, device: str | torch.device = "cpu",
+                 min_stride: int = 1):
+        self.matcher = matcher.to(device).eval()
+        self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
+        self.device = torch.device(device)
+
+    def clips(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[Clip, Clip]:
+        key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]})
+        src = sample_clip(source, self.clip_len, self.size, key_frames=key_frames, min_stride=self.min_stride)
+        tgt = sample_clip(target, self.clip_len, self.size, key_frames=None, min_stride=self.min_stride)
+        return src, tgt
+
+    @torch.no_grad()
+    def predict(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Source keypoints (K, 3) native (t, x, y) -> target (K, 3) native (t, x, y) and scores (K,)."""
+        source_points = np.asarray(source_points, dtype=np.float64).reshape(-1, 3)
+        check_points(source, source_points)
+        src, tgt = self.clips(source, target, source_points)
+        return self.predict_clips(src, tgt, source_points)
+
+    @torch.no_grad()
+    def predict_clips(self, src: Clip, tgt: Clip, source_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        points = torch.as_tensor(src.to_clip(source_points), dtype=torch.float32, device=self.device)[None]
+        src_x = normalize_clip(src.frames.to(self.device))[None]
+        tgt_x = normalize_clip(tgt.frames.to(self.device))[None]
+        with _autocast(self.device):
+            predicted, scores = self.matcher.match(src_x, tgt_x, points)
+        return tgt.to_native(predicted[0].float().cpu().numpy()), scores[0].float().cpu().numpy()
+
+
+def check_points(video: Video, points: np.ndarray, source: str | None = None) -> None:
+    """Keypoints must lie in the video: 0 <= t < frames, inside the frame, whole t."""
+    if len(points) == 0:
+        raise StcorrError("no keypoints given", source)
+    width, height = video.size
+    n = video.num_frames
+    for t, x, y in points:
+        if not (0 <= t < n and float(t).is_integer()):
+            raise StcorrError(f"keypoint t={t:g} is not a frame of {video.path} ({n} frames, 0-based)", source)
+        if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
+            raise StcorrError(f"keypoint ({x:g}, {y:g}) at t={t:g} is outside the {width}x{height} frame of {video.path}", source)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def batch_predict(predictor: CorrespondencePredictor, pairs: Sequence, open_video) -> list[np.ndarray]:
+    """Predictions for many benchmark pairs (one clip pair at a time)."""
+    return [predictor.predict(open_video(p.source), open_video(p.target), p.src)[0] for p in pairs]

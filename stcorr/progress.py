@@ -1,0 +1,29 @@
+"""Progress bars on stderr (rich), or nothing when disabled."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class _Bar:
+    def __init__(self, progress=None, task=None):
+        self._progress, self._task = progress, task
+
+    def advance(self, steps: int = 1, info: str = "") -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=steps, info=info)
+
+
+@contextmanager
+def progress_bar(label: str, total: int, enabled: bool = True, completed: int = 0) -> Iterator[_Bar]:
+    if not enabled:
+        yield _Bar()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from stcorr.cli.common import console
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console) as progress:
+        yield _Bar(progress, progress.add_task(label, total=total, completed=completed, info=""))

@@ -1,0 +1,1 @@
+"""Training: pair clips, the loop (single process or torchrun), checkpoints."""

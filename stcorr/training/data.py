@@ -1,0 +1,90 @@
+"""Training examples: a benchmark pair as two clips and its keypoints in clip coordinates.
+
+Every random choice of an example (window, augmentation) comes from a generator seeded by
+(seed, epoch, position), so a run resumed at any step sees exactly the examples it would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stcorr.data.augment import ClipAugment
+from stcorr.data.clips import sample_clip
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
+from stcorr.models.backbones import normalize_clip
+
+
+@dataclass
+class ClipSettings:
+    clip_len: int
+    size: int
+    min_stride: int
+    target_whole_video: float
+    max_points: int
+    augment: ClipAugment
+
+    @classmethod
+    def from_config(cls, data_cfg: dict) -> "ClipSettings":
+        return cls(
+            clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
+            target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
+            augment=ClipAugment.from_dict(data_cfg.get("augment")),
+        )
+
+
+def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.random.Generator | None) -> dict:
+    """One training (rng given) or validation (rng None) example as tensors.
+
+    Returns {"src", "tgt": (3, T, H, W) normalised clips, "src_points", "tgt_points": (K, 3) clip
+    (t, x, y), "valid": (K,) bool} with K = settings.max_points (padding is invalid).
+    """
+    train = rng is not None
+    augment = settings.augment if train else None
+    src_times = sorted({int(t) for t in pair.src[:, 0]})
+    tgt_times = sorted({int(t) for t in pair.tgt[:, 0]})
+    whole = (not train) or rng.random() < settings.target_whole_video
+    src = sample_clip(dataset.video(pair.source), settings.clip_len, settings.size, key_frames=src_times, rng=rng,
+                      augment=augment, time_jitter=train, min_stride=settings.min_stride, keep_points=pair.src)
+    tgt = sample_clip(dataset.video(pair.target), settings.clip_len, settings.size,
+                      key_frames=None if whole else tgt_times, rng=rng, augment=augment, time_jitter=train,
+                      min_stride=settings.min_stride, keep_points=pair.tgt)
+    src_points, tgt_points = src.to_clip(pair.src), tgt.to_clip(pair.tgt)
+    valid = src.inside(src_points) & tgt.inside(tgt_points)
+    return {
+        "src": normalize_clip(src.frames),
+        "tgt": normalize_clip(tgt.frames),
+        **_padded(src_points, tgt_points, valid, settings.max_points, rng),
+    }
+
+
+def _padded(src_points, tgt_points, valid, max_points: int, rng) -> dict:
+    keep = np.nonzero(valid)[0]
+    if len(keep) > max_points:
+        keep = np.sort(rng.choice(keep, max_points, replace=False)) if rng is not None else keep[:max_points]
+    out_src, out_tgt = np.zeros((max_points, 3), np.float32), np.zeros((max_points, 3), np.float32)
+    out_valid = np.zeros(max_points, bool)
+    out_src[: len(keep)], out_tgt[: len(keep)], out_valid[: len(keep)] = src_points[keep], tgt_points[keep], True
+    return {"src_points": torch.from_numpy(out_src), "tgt_points": torch.from_numpy(out_tgt), "valid": torch.from_numpy(out_valid)}
+
+
+class PairClips(torch.utils.data.Dataset):
+    """Examples for a fixed list of (pair index, seed sequence) items: see ``epoch_items``."""
+
+    def __init__(self, dataset: Dataset, pairs, settings: ClipSettings, items: list[tuple[int, tuple[int, ...]]]):
+        self.dataset, self.pairs, self.settings, self.items = dataset, pairs, settings, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        pair_index, seed_seq = self.items[i]
+        return make_example(self.dataset, self.pairs[pair_index], self.settings, np.random.default_rng(list(seed_seq)))
+
+
+def epoch_order(n_pairs: int, seed: int, epoch: int) -> np.ndarray:
+    """The order pairs are visited in during ``epoch``: a permutation seeded by (seed, epoch)."""
+    return np.random.default_rng([seed, epoch, 7]).permutation(n_pairs)
