@@ -17,7 +17,7 @@ import yaml
 
 from stcorr.errors import StcorrError
 
-OPEN_KEYS = {"model.aggregator_args"}
+OPEN_KEYS = {"model.aggregator_args", "baseline"}
 
 
 def packaged_configs() -> list[str]:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stcorr.cli import data_commands, model_commands
+from stcorr.cli import data_commands, demo, model_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -18,6 +18,13 @@ app = typer.Typer(
 )
 data_commands.register(app)
 model_commands.register(app)
+demo.register(app)
+try:  # the Table-3 command of the sequential baselines
+    from stcorr.cli import table
+
+    table.register(app)
+except ImportError:
+    pass
 
 
 def main() -> None:

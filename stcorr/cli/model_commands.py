@@ -65,6 +65,11 @@ def train(
     dataset = load_dataset(data)
     if not resume and (out / "checkpoint").exists():
         raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
+    if cfg["task"] != "correspondence":
+        from stcorr.baselines.training import train_baseline  # TCC, LRProp, 2D CATs
+
+        train_baseline(cfg, dataset, out, resume=resume, progress=progress)
+        return
     validate = _validator(dataset, cfg)
     result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
     console.print(f"trained {result.step} steps in {result.seconds:.0f} s; checkpoint: {out / 'checkpoint'}")

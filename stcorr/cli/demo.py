@@ -1,0 +1,99 @@
+"""``stcorr demo``: the whole job on the embedded default, in one command.
+
+DIR/data         the synthetic benchmark (made once)
+DIR/checkpoint   the trained ANTs model (usable as --checkpoint), with DIR/config.yaml and logs
+DIR/results/METHOD.json   RESULTS.json of each method on the val split (same pairs)
+DIR/figure.png   a Figure-1 picture of a val pair;   DIR/report/index.html   the report
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stcorr.cli.common import command_line, console, load_dataset, load_pairs
+from stcorr.cli.data_commands import print_scores
+from stcorr.config import load_config
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", help="Synthetic videos per action and split.")] = 16,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps (the demo's budget: 300).")] = 300,
+    eval_pairs: Annotated[int, typer.Option("--eval-pairs", help="Val pairs each method is scored on.")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed of the data set and of the pair sample.")] = 0,
+) -> None:
+    """Make a synthetic benchmark, train ANTs on it, score it against st-MATCH on val, draw and report."""
+    from stcorr.data import synthetic
+    from stcorr.evaluation.methods import build_method, from_checkpoint
+    from stcorr.evaluation.runner import evaluate
+    from stcorr.training.checkpoint import read_checkpoint_info
+    from stcorr.training.loop import train
+
+    began = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "data"
+    if not (data / "labels").is_dir():
+        console.print(f"[bold]1/4[/] making the synthetic benchmark in {data}")
+        synthetic.generate(data, seed=seed, videos_per_action=videos_per_action, size=(128, 128), progress=True)
+    dataset = load_dataset(data)
+    cfg = load_config("demo", {"train.max_steps": max_steps, "seed": seed})
+    checkpoint = out / "checkpoint"
+    done = checkpoint.exists() and read_checkpoint_info(checkpoint)[1]["step"] >= max_steps
+    if not done:
+        console.print(f"[bold]2/4[/] training ANTs for {max_steps} steps ({cfg['model']['backbone']} width {cfg['model']['width']}, "
+                      f"clips {cfg['data']['clip_len']}x{cfg['data']['size']}x{cfg['data']['size']})")
+        from stcorr.cli.model_commands import _validator
+
+        train(cfg, dataset, out, resume=checkpoint.exists(), validate=_validator(dataset, cfg))
+    console.print(f"[bold]3/4[/] scoring on {eval_pairs} val pairs")
+    pairs = load_pairs(dataset, "val", cfg["data"]["setup"], eval_pairs, seed)
+    results_dir = out / "results"
+    ants, _ = from_checkpoint(checkpoint, "cpu")
+    runs = [(build_method("st-match", cfg, "cpu"), None), (ants, out)]
+    results = []
+    for method, _ in runs:
+        path = results_dir / f"{method.name}.json"
+        results.append(path)
+        scores = evaluate(method, dataset, pairs, path, split="val", setup=cfg["data"]["setup"],
+                          save_predictions=results_dir / f"{method.name}.predictions.json", config=cfg, command=command_line())
+        print_scores(scores, (1, 3, 5))
+    console.print("[bold]4/4[/] drawing and reporting")
+    figure = _figure(dataset, pairs, ants, out / "figure.png")
+    from stcorr.report import build_report
+
+    report = build_report(results, out / "report", run_dir=out)
+    console.print(f"done in {time.perf_counter() - began:.0f} s")
+    console.print(f"results: {', '.join(str(p) for p in results)}\ncheckpoint: {checkpoint}\nfigure: {figure}\nreport: {report}")
+
+
+def _figure(dataset, pairs, method, path: Path) -> Path:
+    from stcorr.evaluation.runner import prediction_records
+    from stcorr.viz import save_visualisation
+
+    pair = max(pairs, key=len)
+    record = prediction_records([pair], [method.predict(dataset, pair)], method.checkpoint)[0]
+    save_visualisation(path, dataset.video(pair.source), dataset.video(pair.target), record["keypoints"])
+    return path
+
+
+
+
+def report(
+    results: Annotated[list[Path], typer.Argument(help="RESULTS.json files (one per method).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for index.html.")],
+    run: Annotated[Path | None, typer.Option("--run", help="A training run folder: adds its loss and val curves.")] = None,
+) -> None:
+    """Write an HTML report (DIR/index.html, one self-contained page) of one or more results."""
+    from stcorr.report import build_report
+
+    page = build_report(list(results), out, run_dir=run)
+    console.print(f"wrote {page}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)
+    app.command()(demo)
