@@ -21,7 +21,7 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the pair sampler.")]
 
 
 def synth(
-    out: Annotated[Path, typer.Argument(help="Folder to write the data set into (must not exist or be empty).")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the data set into: new, empty, or an earlier synth output (replaced).")],
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
     videos_per_action: Annotated[int, typer.Option("--videos-per-action", help="Videos per action and split.")] = 20,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (480x360 is Penn Action's).")] = "128x128",
