@@ -1,0 +1,35 @@
+"""Video backbones: a registry of name -> builder(width, blocks) -> VideoBackbone.
+
+Adding a backbone: one file with a builder function, one line in ``BACKBONES``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from stcorr.errors import StcorrError
+from stcorr.models.backbones.normalization import KINETICS_MEAN, KINETICS_STD, frames_to_clip, normalize_clip
+from stcorr.models.backbones.r2plus1d18 import r2plus1d18
+from stcorr.models.backbones.r2plus1d34 import r2plus1d34
+from stcorr.models.backbones.r3d18 import r3d18
+from stcorr.models.backbones.video_resnet import VideoBackbone
+from stcorr.models.backbones.weights import load_backbone_weights, read_state_dict
+
+BACKBONES: dict[str, Callable[..., VideoBackbone]] = {
+    "r3d18": r3d18,
+    "r2plus1d18": r2plus1d18,
+    "r2plus1d34": r2plus1d34,
+}
+
+
+def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
+    """A randomly initialised backbone; ``width`` 64 and ``blocks`` None give the published model."""
+    if name not in BACKBONES:
+        raise StcorrError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    return BACKBONES[name](width=width, blocks=blocks)
+
+
+__all__ = [
+    "BACKBONES", "KINETICS_MEAN", "KINETICS_STD", "VideoBackbone", "build_backbone", "frames_to_clip",
+    "load_backbone_weights", "normalize_clip", "read_state_dict",
+]

@@ -1,0 +1,204 @@
+"""The space-time matcher: backbone -> hyperpixel features -> correlation -> aggregator -> readout.
+
+Clips are float (B, 3, T, H, W) normalised with the Kinetics mean/std
+(``stcorr.models.backbones.normalize_clip``); source and target clips have the same shape.
+Points are clip coordinates (t, x, y), see ``stcorr.models.readout`` for the conventions.
+
+Config (``build_matcher``), every key optional::
+
+    {"backbone": "r3d18", "width": 64, "blocks": null, "weights": null,
+     "layers": null,               # paper layer numbers; null = the backbone's default
+     "grid": [8, 8, 8],            # (T, H, W) cells of the correlation volumes
+     "aggregator": "ants", "aggregator_args": {},
+     "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": null},
+     "finetune_backbone": true, "channels_last": true}
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from stcorr.errors import StcorrError
+from stcorr.models.aggregators import aggregator_options, build_aggregator
+from stcorr.models.backbones import VideoBackbone, build_backbone, load_backbone_weights
+from stcorr.models.correlation import correlation_volumes
+from stcorr.models.features import HyperpixelFeatures
+from stcorr.models.readout import FlowField, Readout, keypoint_loss
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "backbone": "r3d18",
+    "width": 64,
+    "blocks": None,
+    "weights": None,
+    "layers": None,
+    "grid": [8, 8, 8],
+    "aggregator": "ants",
+    "aggregator_args": {},
+    "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": None},
+    "finetune_backbone": True,
+    "channels_last": True,
+}
+
+
+@dataclass
+class MatchOutput:
+    """``volume`` (B, N_src, N_tgt) refined costs; ``flow`` on the grid; ``dense_flow``
+    (B, 3, T, H, W) as (dt, dy, dx) when upsampling was asked for."""
+
+    volume: torch.Tensor
+    flow: FlowField
+    dense_flow: torch.Tensor | None = None
+
+
+class Matcher(nn.Module):
+    """Predicts where points of a source clip go in a target clip."""
+
+    def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int],
+                 aggregator: str = "ants", aggregator_args: Mapping[str, Any] | None = None,
+                 readout: Readout | None = None, finetune_backbone: bool = True, channels_last: bool = True):
+        super().__init__()
+        self.features = HyperpixelFeatures(backbone, layers, grid)
+        self.aggregator_name = aggregator
+        self.aggregator_args = aggregator_options(aggregator, aggregator_args)
+        self.aggregator = build_aggregator(
+            aggregator, len(self.features.layers), self.features.channels, self.features.grid, self.aggregator_args
+        )
+        self.readout = readout or Readout()
+        self.finetune_backbone = finetune_backbone
+        self.channels_last = channels_last
+        self.weights: str | None = None
+        backbone.requires_grad_(finetune_backbone)
+        if not finetune_backbone:
+            backbone.eval()
+
+    @property
+    def backbone(self) -> VideoBackbone:
+        return self.features.backbone
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return self.features.grid
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config: ``build_matcher(matcher.config)`` builds the same architecture."""
+        return copy.deepcopy({
+            "backbone": self.backbone.name,
+            "width": self.backbone.width,
+            "blocks": list(self.backbone.blocks),
+            "weights": self.weights,
+            "layers": list(self.features.layers),
+            "grid": list(self.grid),
+            "aggregator": self.aggregator_name,
+            "aggregator_args": dict(self.aggregator_args),
+            "readout": {"kind": self.readout.kind, "temperature": self.readout.temperature,
+                        "kernel_sigma": self.readout.kernel_sigma},
+            "finetune_backbone": self.finetune_backbone,
+            "channels_last": self.channels_last,
+        })
+
+    def train(self, mode: bool = True) -> "Matcher":
+        """A frozen backbone stays in eval mode (its BatchNorm statistics do not move)."""
+        super().train(mode)
+        if not self.finetune_backbone:
+            self.backbone.eval()
+        return self
+
+    def cost_volume(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor) -> torch.Tensor:
+        """Refined cost volume (B, N_src, N_tgt) on the grid; higher = better match."""
+        if src_clip.shape != tgt_clip.shape:
+            raise StcorrError(
+                f"source and target clips must have the same shape, got {tuple(src_clip.shape)} "
+                f"and {tuple(tgt_clip.shape)}"
+            )
+        src_feats, tgt_feats = self._hyperpixels(src_clip, tgt_clip)
+        corr = correlation_volumes(src_feats, tgt_feats)
+        return self.aggregator(corr, src_feats, tgt_feats)
+
+    def _hyperpixels(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor):
+        """Both clips through the backbone as one batch; returns (source, target) feature lists."""
+        clips = torch.cat([src_clip, tgt_clip], dim=0)
+        if self.channels_last and clips.device.type == "cpu":
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
+        with torch.set_grad_enabled(self.finetune_backbone and torch.is_grad_enabled()):
+            feats = self.features(clips)
+        batch = src_clip.shape[0]
+        return [f[:batch] for f in feats], [f[batch:] for f in feats]
+
+    def forward(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, upsample: bool = False,
+                differentiable: bool = False) -> MatchOutput:
+        """Volume and flow; ``upsample`` adds the flow at clip resolution; ``differentiable``
+        forces the soft arg-max readout."""
+        volume = self.cost_volume(src_clip, tgt_clip)
+        clip_size = tuple(src_clip.shape[2:])
+        flow = self.readout(volume, self.grid, clip_size, differentiable=differentiable)
+        return MatchOutput(volume, flow, flow.dense() if upsample else None)
+
+    def match(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor,
+              src_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source points (B, K, 3) as clip (t, x, y) -> target points (B, K, 3) (t, x, y), scores (B, K).
+
+        Runs under the caller's grad mode; wrap in ``torch.no_grad()`` for inference.
+        """
+        return self(src_clip, tgt_clip).flow.at_points(src_points)
+
+    def loss(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, src_points: torch.Tensor,
+             tgt_points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``keypoint_loss`` of the soft arg-max prediction at the valid points (B, K)."""
+        predicted, _ = self(src_clip, tgt_clip, differentiable=True).flow.at_points(src_points)
+        return keypoint_loss(predicted, tgt_points, valid, tuple(src_clip.shape[2:]))
+
+
+def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``cfg`` over the defaults; StcorrError names an unknown or ill-typed key."""
+    cfg = dict(cfg or {})
+    unknown = [key for key in cfg if key not in DEFAULT_CONFIG]
+    if unknown:
+        raise StcorrError(f"unknown model config key {unknown[0]!r} (known: {', '.join(DEFAULT_CONFIG)})")
+    readout = dict(cfg.get("readout") or {})
+    unknown = [key for key in readout if key not in DEFAULT_CONFIG["readout"]]
+    if unknown:
+        raise StcorrError(f"unknown model config key 'readout.{unknown[0]}'")
+    resolved = {**copy.deepcopy(DEFAULT_CONFIG), **copy.deepcopy(cfg)}
+    resolved["readout"] = {**DEFAULT_CONFIG["readout"], **readout}
+    resolved["aggregator_args"] = aggregator_options(resolved["aggregator"], resolved["aggregator_args"])
+    _check_int_list(resolved, "grid", 3)
+    if resolved["blocks"] is not None:
+        _check_int_list(resolved, "blocks", 4)
+    if resolved["layers"] is not None:
+        _check_int_list(resolved, "layers", None)
+    if not isinstance(resolved["width"], int) or resolved["width"] < 1:
+        raise StcorrError(f"model config key 'width' must be a positive integer, got {resolved['width']!r}")
+    return resolved
+
+
+def _check_int_list(cfg: dict[str, Any], key: str, length: int | None) -> None:
+    value = cfg[key]
+    ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and v >= 0 for v in value)
+    if not ok or (length is not None and len(value) != length) or not value:
+        size = f"{length} " if length else ""
+        raise StcorrError(f"model config key {key!r} must be a list of {size}non-negative integers, got {value!r}")
+    cfg[key] = list(value)
+
+
+def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = True) -> Matcher:
+    """A Matcher from a plain config dict (see the module docstring).
+
+    ``load_weights=False`` skips reading ``weights`` (when a checkpoint's state dict follows).
+    """
+    cfg = resolve_config(cfg)
+    backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"])
+    if cfg["weights"] and load_weights:
+        load_backbone_weights(backbone, cfg["weights"])
+    readout = Readout(**cfg["readout"])
+    matcher = Matcher(
+        backbone, cfg["layers"] or backbone.default_layers, cfg["grid"], cfg["aggregator"],
+        cfg["aggregator_args"], readout, bool(cfg["finetune_backbone"]), bool(cfg["channels_last"]),
+    )
+    matcher.weights = None if cfg["weights"] is None else str(cfg["weights"])
+    return matcher
