@@ -48,6 +48,21 @@ def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, di
     return MatcherMethod(name, predictor, str(path)), info
 
 
+def st_match_on_checkpoint_backbone(path: Path, device: torch.device) -> MatcherMethod:
+    """st-MATCH over the backbone of a trained checkpoint: what the features alone give,
+    without the trained aggregator."""
+    from stcorr.training.checkpoint import read_checkpoint_info, read_safetensors
+
+    folder, info = read_checkpoint_info(path)
+    matcher = build_matcher({**info["model"], "aggregator": "st-match", "aggregator_args": {}}, load_weights=False)
+    prefix = "features.backbone."
+    state = {k[len(prefix):]: v for k, v in read_safetensors(folder / "model.safetensors").items() if k.startswith(prefix)}
+    matcher.backbone.load_state_dict(state)
+    data = info["config"]["data"]
+    predictor = CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"])
+    return MatcherMethod("st-match-trained-backbone", predictor, str(path))
+
+
 METHODS: dict[str, Callable] = {
     "st-match": st_match,
 }

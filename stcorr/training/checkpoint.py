@@ -73,7 +73,7 @@ def load_matcher(path: Path) -> tuple[Matcher, dict]:
 
 
 def load_model_state(matcher: Matcher, file: Path) -> None:
-    state = _read_safetensors(file)
+    state = read_safetensors(file)
     missing, unexpected = _key_mismatch(matcher.state_dict(), state)
     if missing or unexpected:
         what = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
@@ -86,7 +86,7 @@ def load_model_state(matcher: Matcher, file: Path) -> None:
 
 
 def load_optimizer_state(matcher: Matcher, optimizer: torch.optim.Optimizer, file: Path) -> None:
-    tensors = _read_safetensors(file)
+    tensors = read_safetensors(file)
     names = {id(p): n for n, p in matcher.named_parameters()}
     state = {}
     for group in optimizer.param_groups:
@@ -109,7 +109,7 @@ def _optimizer_tensors(matcher: Matcher, optimizer: torch.optim.Optimizer) -> di
     return out
 
 
-def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
