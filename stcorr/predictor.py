@@ -3,9 +3,10 @@
     predictor = CorrespondencePredictor(matcher, clip_len=16, size=64)
     targets, scores = predictor.predict(source_video, target_video, source_points)
 
-Windows: the source clip covers the times of the given source keypoints (temporal stride > 1
-when they span more than one clip); the target clip subsamples the WHOLE target video into one
-clip, since where the key moments fall in the target is what is being predicted. Predictions
+Windows: the source clip subsamples the whole source video into one clip (``source_window=
+"whole"``) or covers the times of the given source keypoints (``"keypoints"``: finer in time);
+the target clip subsamples the WHOLE target video, since where the key moments fall in the
+target is what is being predicted. Predictions
 come back in the target's native coordinates: t a whole frame index, x/y native pixels.
 """
 
@@ -25,13 +26,14 @@ from stcorr.models.matcher import Matcher
 
 class CorrespondencePredictor:
     def __init__(self, matcher: Matcher, clip_len: int, size: int, device: str | torch.device = "cpu",
-                 min_stride: int = 1):
+                 min_stride: int = 1, source_window: str = "whole"):
         self.matcher = matcher.to(device).eval()
+        self.source_window = source_window
         self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
         self.device = torch.device(device)
 
     def clips(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[Clip, Clip]:
-        key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]})
+        key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]}) if self.source_window == "keypoints" else None
         src = sample_clip(source, self.clip_len, self.size, key_frames=key_frames, min_stride=self.min_stride)
         tgt = sample_clip(target, self.clip_len, self.size, key_frames=None, min_stride=self.min_stride)
         return src, tgt
@@ -76,3 +78,9 @@ def _autocast(device: torch.device):
 def batch_predict(predictor: CorrespondencePredictor, pairs: Sequence, open_video) -> list[np.ndarray]:
     """Predictions for many benchmark pairs (one clip pair at a time)."""
     return [predictor.predict(open_video(p.source), open_video(p.target), p.src)[0] for p in pairs]
+
+
+def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu") -> CorrespondencePredictor:
+    """The predictor with the clip settings a model was trained with (the config's data section)."""
+    return CorrespondencePredictor(matcher, data_cfg["clip_len"], data_cfg["size"], device, data_cfg["min_stride"],
+                                   data_cfg.get("source_window", "keypoints"))

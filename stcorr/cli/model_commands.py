@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -80,7 +79,7 @@ def _validator(dataset, cfg: dict):
     from stcorr.evaluation.methods import MatcherMethod
     from stcorr.evaluation.runner import predict_pairs
     from stcorr.evaluation.results import score_pairs
-    from stcorr.predictor import CorrespondencePredictor
+    from stcorr.predictor import predictor_for
 
     pairs = dataset.pairs("val", cfg["data"]["setup"], cfg["data"]["min_visible"]).sample(cfg["train"]["val_pairs"], cfg["seed"])
     if len(pairs) == 0 or not cfg["train"]["val_every"]:
@@ -89,7 +88,7 @@ def _validator(dataset, cfg: dict):
     def validate(matcher, step: int) -> dict:
         data = cfg["data"]
         device = next(matcher.parameters()).device
-        method = MatcherMethod("val", CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"]))
+        method = MatcherMethod("val", predictor_for(matcher, data, device))
         predictions, _ = predict_pairs(method, dataset, pairs, progress=False)
         return score_pairs(pairs, predictions)
 

@@ -10,14 +10,13 @@ which and why; a broken data-set-level file (key_moments.json, pairs.json) is an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from stcorr.data import penn
 from stcorr.data.pairs import Pair, PairList, box_size
-from stcorr.data.skeleton import JOINTS, KEY_MOMENTS, OBJECTS, SETUPS, setup_keeps
+from stcorr.data.skeleton import KEY_MOMENTS, OBJECTS, SETUPS, setup_keeps
 from stcorr.data.video import Video, find_video
 from stcorr.errors import StcorrError
 

@@ -17,7 +17,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.models.matcher import build_matcher
-from stcorr.predictor import CorrespondencePredictor
+from stcorr.predictor import CorrespondencePredictor, predictor_for
 
 
 class MatcherMethod:
@@ -35,7 +35,7 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
     Uses ``model.weights`` (--backbone-weights) when given, else the backbone's initial weights."""
     matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}})
     data = cfg["data"]
-    return MatcherMethod("st-match", CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"]))
+    return MatcherMethod("st-match", predictor_for(matcher, data, device))
 
 
 def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, dict]:
@@ -44,7 +44,7 @@ def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, di
     matcher, info = load_matcher(path)
     data = info["config"]["data"]
     name = matcher.config["aggregator"]
-    predictor = CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"])
+    predictor = predictor_for(matcher, data, device)
     return MatcherMethod(name, predictor, str(path)), info
 
 
@@ -59,7 +59,7 @@ def st_match_on_checkpoint_backbone(path: Path, device: torch.device) -> Matcher
     state = {k[len(prefix):]: v for k, v in read_safetensors(folder / "model.safetensors").items() if k.startswith(prefix)}
     matcher.backbone.load_state_dict(state)
     data = info["config"]["data"]
-    predictor = CorrespondencePredictor(matcher, data["clip_len"], data["size"], device, data["min_stride"])
+    predictor = predictor_for(matcher, data, device)
     return MatcherMethod("st-match-trained-backbone", predictor, str(path))
 
 

@@ -15,6 +15,7 @@ from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import sample_clip
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
+from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 
 
@@ -23,6 +24,7 @@ class ClipSettings:
     clip_len: int
     size: int
     min_stride: int
+    source_window: str
     target_whole_video: float
     max_points: int
     augment: ClipAugment
@@ -31,9 +33,15 @@ class ClipSettings:
     def from_config(cls, data_cfg: dict) -> "ClipSettings":
         return cls(
             clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
-            target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
+            source_window=check_window(data_cfg["source_window"]), target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
             augment=ClipAugment.from_dict(data_cfg.get("augment")),
         )
+
+
+def check_window(window: str) -> str:
+    if window not in ("whole", "keypoints"):
+        raise StcorrError(f"data.source_window must be whole or keypoints, not {window!r}")
+    return window
 
 
 def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.random.Generator | None) -> dict:
@@ -47,7 +55,8 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
     src_times = sorted({int(t) for t in pair.src[:, 0]})
     tgt_times = sorted({int(t) for t in pair.tgt[:, 0]})
     whole = (not train) or rng.random() < settings.target_whole_video
-    src = sample_clip(dataset.video(pair.source), settings.clip_len, settings.size, key_frames=src_times, rng=rng,
+    src_keys = src_times if settings.source_window == "keypoints" else None
+    src = sample_clip(dataset.video(pair.source), settings.clip_len, settings.size, key_frames=src_keys, rng=rng,
                       augment=augment, time_jitter=train, min_stride=settings.min_stride, keep_points=pair.src)
     tgt = sample_clip(dataset.video(pair.target), settings.clip_len, settings.size,
                       key_frames=None if whole else tgt_times, rng=rng, augment=augment, time_jitter=train,
