@@ -278,3 +278,23 @@ def test_build_matcher_loads_backbone_weights(tmp_path):
     assert matcher.config["weights"] == str(path)
     fresh = build_matcher(matcher.config, load_weights=False)
     assert not torch.equal(fresh.backbone.layer2[0].conv1[0].weight, donor.layer2[0].conv1[0].weight)
+
+
+def test_cell_cross_entropy_rewards_the_true_cell_and_ignores_masked_points():
+    from stcorr.models.readout import cell_centres, cell_cross_entropy, target_cells
+
+    grid, clip = (2, 2, 2), (4, 8, 8)
+    centres = cell_centres(grid, clip)[:, [0, 2, 1]]  # (N, 3) clip (t, x, y) of each cell
+    assert torch.equal(target_cells(centres[None], grid, clip)[0], torch.arange(8))
+    src = centres[None, :3]
+    tgt = centres[None, [5, 6, 7]]
+    right = torch.zeros(1, 8, 8)
+    right[0, torch.arange(3), torch.tensor([5, 6, 7])] = 1.0
+    wrong = torch.zeros(1, 8, 8)
+    wrong[0, torch.arange(3), torch.tensor([0, 1, 2])] = 1.0
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    assert cell_cross_entropy(right, grid, clip, src, tgt, valid, 0.1) < cell_cross_entropy(wrong, grid, clip, src, tgt, valid, 0.1)
+    valid[0, 2] = False
+    moved = tgt.clone()
+    moved[0, 2] = torch.tensor([float("nan")] * 3)
+    assert cell_cross_entropy(right, grid, clip, src, moved, valid, 0.1) == cell_cross_entropy(right, grid, clip, src, tgt, valid, 0.1)

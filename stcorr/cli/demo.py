@@ -76,11 +76,11 @@ def demo(
 
 def _figure(dataset, pairs, method, path: Path) -> Path:
     from stcorr.evaluation.runner import prediction_records
-    from stcorr.viz import save_visualisation
+    from stcorr.viz import save_visualisation, verdict_at
 
     pair = max(pairs, key=len)
     record = prediction_records([pair], [method.predict(dataset, pair)], method.checkpoint)[0]
-    save_visualisation(path, dataset.video(pair.source), dataset.video(pair.target), record["keypoints"])
+    save_visualisation(path, dataset.video(pair.source), dataset.video(pair.target), verdict_at(record["keypoints"], "5"))
     return path
 
 

@@ -157,3 +157,33 @@ def keypoint_loss(predicted: torch.Tensor, target: torch.Tensor, valid: torch.Te
     error = (predicted - safe_target) / extent
     distance = torch.sqrt((error**2).sum(dim=-1) + 1e-12)
     return (distance * valid).sum() / valid.sum().clamp(min=1)
+
+
+def target_cells(points: torch.Tensor, grid: Sequence[int], clip_size: Sequence[int]) -> torch.Tensor:
+    """Index (into the flattened T'H'W' grid) of the cell holding each clip point (B, K, 3) (t, x, y)."""
+    t_size, h_size, w_size = clip_size
+    gt, gh, gw = grid
+    extent = points.new_tensor([t_size, w_size, h_size])
+    cells = points.new_tensor([gt, gw, gh])
+    index = torch.floor((points + 0.5) / extent * cells).long()
+    index = torch.minimum(torch.clamp(index, min=0), cells.long() - 1)
+    t, x, y = index.unbind(-1)
+    return (t * gh + y) * gw + x
+
+
+def cell_cross_entropy(volume: torch.Tensor, grid: Sequence[int], clip_size: Sequence[int], src_points: torch.Tensor,
+                       tgt_points: torch.Tensor, valid: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Cross-entropy of the target cell, an optional aid to the L2 keypoint loss.
+
+    The refined volume (B, N_src, N_tgt) is read trilinearly at each source point (B, K, 3) to give
+    logits over the target cells (divided by ``temperature``); the label is the cell holding the
+    true target point. Mean over the valid points (B, K) bool; 0 when none is valid. Unlike the L2
+    loss of a soft arg-max, it does not reward predicting the average place when unsure.
+    """
+    valid = valid.to(torch.bool)
+    batch, _, n_tgt = volume.shape
+    maps = volume.transpose(1, 2).reshape(batch, n_tgt, *grid)
+    logits = sample_at_points(maps, src_points, clip_size) / temperature
+    labels = target_cells(torch.where(valid[..., None], tgt_points.to(src_points.dtype), src_points), grid, clip_size)
+    losses = F.cross_entropy(logits.reshape(-1, n_tgt), labels.reshape(-1), reduction="none").reshape(valid.shape)
+    return (losses * valid).sum() / valid.sum().clamp(min=1)

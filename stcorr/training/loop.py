@@ -23,7 +23,7 @@ from stcorr.config import save_config
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.models.matcher import Matcher, build_matcher
-from stcorr.models.readout import keypoint_loss
+from stcorr.models.readout import cell_cross_entropy, keypoint_loss
 from stcorr.training.checkpoint import load_model_state, load_optimizer_state, read_checkpoint_info, save_checkpoint
 from stcorr.training.data import ClipSettings, epoch_order, make_example
 from stcorr.training.distributed import World, barrier, device_for, init_world
@@ -75,7 +75,7 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
         load_model_state(matcher, read_checkpoint_info(init)[0] / "model.safetensors")
     optimizer = build_optimizer(matcher, tc)
     start = _restore(run, matcher, optimizer, cfg) if resume else 0
-    model = _wrap(matcher, world, device)
+    model = _wrap(matcher, world, device, tc)
     settings = ClipSettings.from_config(cfg["data"])
     if world.is_main:
         run.mkdir(parents=True, exist_ok=True)
@@ -148,17 +148,24 @@ def _no_sync(model, sync: bool):
 class _PairLoss(torch.nn.Module):
     """The Matcher with its loss as ``forward``, so that DDP sees the loss tensor."""
 
-    def __init__(self, matcher: Matcher):
+    def __init__(self, matcher: Matcher, l2_weight: float = 1.0, ce_weight: float = 0.0):
         super().__init__()
-        self.matcher = matcher
+        self.matcher, self.l2_weight, self.ce_weight = matcher, l2_weight, ce_weight
 
     def forward(self, batch: dict) -> torch.Tensor:
-        predicted, _ = self.matcher(batch["src"], batch["tgt"], differentiable=True).flow.at_points(batch["src_points"])
-        return keypoint_loss(predicted.float(), batch["tgt_points"], batch["valid"], tuple(batch["src"].shape[2:]))
+        clip_size = tuple(batch["src"].shape[2:])
+        output = self.matcher(batch["src"], batch["tgt"], differentiable=True)
+        predicted, _ = output.flow.at_points(batch["src_points"])
+        loss = self.l2_weight * keypoint_loss(predicted.float(), batch["tgt_points"], batch["valid"], clip_size)
+        if self.ce_weight:
+            loss = loss + self.ce_weight * cell_cross_entropy(
+                output.volume.float(), self.matcher.grid, clip_size, batch["src_points"], batch["tgt_points"],
+                batch["valid"], self.matcher.readout.temperature)
+        return loss
 
 
-def _wrap(matcher: Matcher, world: World, device: torch.device):
-    model = _PairLoss(matcher)
+def _wrap(matcher: Matcher, world: World, device: torch.device, train_cfg: dict):
+    model = _PairLoss(matcher, train_cfg["l2_weight"], train_cfg["ce_weight"])
     if not world.distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
