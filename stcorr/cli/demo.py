@@ -22,7 +22,7 @@ from stcorr.config import load_config
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
     videos_per_action: Annotated[int, typer.Option("--videos-per-action", help="Synthetic videos per action and split.")] = 16,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps (the demo's budget: 300).")] = 300,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps (the demo's budget: 800).")] = 800,
     eval_pairs: Annotated[int, typer.Option("--eval-pairs", help="Val pairs each method is scored on.")] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the data set and of the pair sample.")] = 0,
 ) -> None:
