@@ -47,8 +47,8 @@ def merge(base: dict, update: Mapping, source: str = "config", prefix: str = "")
         raise StcorrError(f"{source}: expected a mapping of settings{f' under {prefix}' if prefix else ''}")
     for key, value in update.items():
         dotted = f"{prefix}{key}"
-        if dotted.rstrip(".") in OPEN_KEYS or prefix.rstrip(".") in OPEN_KEYS:
-            out[key] = copy.deepcopy(value)
+        if dotted in OPEN_KEYS or prefix.rstrip(".") in OPEN_KEYS:
+            out[key] = _merge_open(out.get(key), value)
         elif key not in out:
             raise StcorrError(f"{source}: unknown config key {dotted!r}")
         elif isinstance(out[key], dict) and dotted not in OPEN_KEYS:
@@ -56,6 +56,16 @@ def merge(base: dict, update: Mapping, source: str = "config", prefix: str = "")
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _merge_open(old, new):
+    """Open mappings (aggregator_args, baseline) take any key; nested mappings merge deeply."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        merged = copy.deepcopy(dict(old))
+        for key, value in new.items():
+            merged[key] = _merge_open(merged.get(key), value)
+        return merged
+    return copy.deepcopy(new)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

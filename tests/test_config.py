@@ -41,3 +41,9 @@ def test_unknown_packaged_config_and_bad_override():
         load_config("paper-99")
     with pytest.raises(StcorrError, match="--set takes KEY=VALUE"):
         parse_overrides(["train.lr"])
+
+
+def test_overrides_of_an_open_mapping_add_up():
+    cfg = load_config("tcc", {"baseline.tcc_checkpoint": "A", "baseline.cats2d_checkpoint": "B"})
+    assert cfg["baseline"]["tcc_checkpoint"] == "A" and cfg["baseline"]["cats2d_checkpoint"] == "B"
+    assert set(load_config("tcc")["baseline"]) <= set(cfg["baseline"])  # the packaged values stay

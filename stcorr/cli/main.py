@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
-from stcorr.cli import data_commands, demo, model_commands
+from stcorr.cli import data_commands, demo, model_commands, table
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -19,12 +20,7 @@ app = typer.Typer(
 data_commands.register(app)
 model_commands.register(app)
 demo.register(app)
-try:  # the Table-3 command of the sequential baselines
-    from stcorr.cli import table
-
-    table.register(app)
-except ImportError:
-    pass
+table.register(app)
 
 
 def main() -> None:
@@ -32,7 +28,7 @@ def main() -> None:
     try:
         app()  # usage errors: typer prints them and exits 2
     except StcorrError as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        console.print("[red]error:[/] " + escape(str(exc)), soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -25,7 +25,8 @@ FORMAT = "stcorr-checkpoint/1"
 
 
 def save_checkpoint(folder: Path, matcher: Matcher, optimizer: torch.optim.Optimizer | None, config: dict,
-                    step: int, epoch: float, metrics: dict | None = None) -> Path:
+                    step: int, epoch: float, metrics: dict | None = None, task: str = "correspondence") -> Path:
+    """``task`` says what the folder holds: a space-time Matcher, or a baseline's part (tcc, lrprop, cats2d)."""
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -34,7 +35,7 @@ def save_checkpoint(folder: Path, matcher: Matcher, optimizer: torch.optim.Optim
     save_file(state, str(tmp / "model.safetensors"))
     if optimizer is not None:
         save_file(_optimizer_tensors(matcher, optimizer), str(tmp / "optimizer.safetensors"))
-    info = {"format": FORMAT, "config": config, "model": matcher.config, "step": step, "epoch": epoch,
+    info = {"format": FORMAT, "task": task, "config": config, "model": matcher.config, "step": step, "epoch": epoch,
             "metrics": metrics or {}}
     (tmp / "checkpoint.json").write_text(json.dumps(info, indent=1))
     old = folder.with_name(f".{folder.name}.old")
@@ -67,9 +68,20 @@ def read_checkpoint_info(path: Path) -> tuple[Path, dict]:
 def load_matcher(path: Path) -> tuple[Matcher, dict]:
     """The Matcher saved in a checkpoint, and the checkpoint's info."""
     folder, info = read_checkpoint_info(path)
+    task = info.get("task", "correspondence")
+    if task != "correspondence":
+        raise StcorrError(f"this is a {task} checkpoint of a sequential baseline, not a space-time model: give it "
+                          f"to a baseline method with --set baseline.{task}_checkpoint=...", folder)
     matcher = build_matcher(info["model"], load_weights=False)
     load_model_state(matcher, folder / "model.safetensors")
     return matcher, info
+
+
+def check_resume_config(info: dict, cfg: dict, folder: Path) -> None:
+    """``--resume`` continues a run only with the config it was started with."""
+    if info["config"] != cfg:
+        changed = sorted(k for k in cfg if cfg[k] != info["config"].get(k))
+        raise StcorrError(f"--resume with a different config (section {changed[0] if changed else '?'} differs)", folder)
 
 
 def load_model_state(matcher: Matcher, file: Path) -> None:

@@ -24,7 +24,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.models.matcher import Matcher, build_matcher
 from stcorr.models.readout import cell_cross_entropy, keypoint_loss
-from stcorr.training.checkpoint import load_model_state, load_optimizer_state, read_checkpoint_info, save_checkpoint
+from stcorr.training.checkpoint import check_resume_config, load_model_state, load_optimizer_state, read_checkpoint_info, save_checkpoint
 from stcorr.training.data import ClipSettings, epoch_order, make_example
 from stcorr.training.distributed import World, barrier, device_for, init_world
 from stcorr.progress import progress_bar
@@ -186,9 +186,7 @@ def _restore(run: Path, matcher: Matcher, optimizer, cfg: dict) -> int:
     if not folder.exists():
         raise StcorrError("nothing to resume: no checkpoint in the run folder", run)
     folder, info = read_checkpoint_info(folder)
-    if info["config"] != cfg:
-        changed = sorted(k for k in cfg if cfg[k] != info["config"].get(k))
-        raise StcorrError(f"--resume with a different config (section {changed[0] if changed else '?'} differs)", folder)
+    check_resume_config(info, cfg, folder)
     load_model_state(matcher, folder / "model.safetensors")
     if (folder / "optimizer.safetensors").is_file():
         load_optimizer_state(matcher, optimizer, folder / "optimizer.safetensors")

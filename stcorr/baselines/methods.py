@@ -1,0 +1,135 @@
+"""The sequential baselines as methods of ``stcorr eval``: align in time, then match in space.
+
+A method named ``ALIGNER+MATCHER`` (e.g. ``dtw+pose-oracle``) predicts, for each source keypoint
+(t, x, y) of a pair, the target frame t' from the aligner and the target (x', y') from the spatial
+matcher in the frame pair (t, t'); all in native coordinates. Parts that need training read their
+checkpoint from the config (``baseline.tcc_checkpoint``, ``baseline.lrprop_checkpoint``,
+``baseline.cats2d_checkpoint``); without it, building the method raises ``MissingPart``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from stcorr.baselines.checkpoints import TASK_NAMES, load_part
+from stcorr.baselines.embedders import LearnedEmbedding
+from stcorr.baselines.frame_features import shared_frame_features
+from stcorr.baselines.pose import PoseDetector
+from stcorr.baselines.settings import baseline_settings
+from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
+from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
+from stcorr.errors import StcorrError
+
+#: Aligner name -> (embedding source, rule); gt-time is apart.
+EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
+    "nn": ("resnet2d", "nn"), "dtw": ("resnet2d", "dtw"),
+    "nn-st": ("backbone", "nn"), "dtw-st": ("backbone", "dtw"),
+    "tcc": ("tcc", "dtw"), "tcc-nn": ("tcc", "nn"),
+    "lrprop": ("lrprop", "dtw"), "lrprop-nn": ("lrprop", "nn"),
+}
+ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, "gt-time")
+MATCHERS: tuple[str, ...] = ("pose-oracle", "pose", "cats2d")
+
+
+_SHARED: dict[tuple, object] = {}
+
+
+def shared(key: tuple, make: Callable[[], object]):
+    """One object per key in this process: the methods of one ``stcorr table`` run share their
+    loaded checkpoints, pose detector and per-video caches."""
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
+def _version(path: str) -> int:
+    """When the checkpoint was written (0 if unknown), so that a rewritten checkpoint is not shared stale."""
+    info = Path(path) / "checkpoint.json" if Path(path).is_dir() else Path(path)
+    return info.stat().st_mtime_ns if info.exists() else 0
+
+
+class MissingPart(StcorrError):
+    """A method's trained part was not given in the config."""
+
+
+class SequentialMethod:
+    """Time alignment, then spatial matching in each aligned frame pair."""
+
+    def __init__(self, name: str, aligner, matcher, checkpoints: list[str]):
+        self.name, self.aligner, self.matcher = name, aligner, matcher
+        self.checkpoint = ", ".join(checkpoints) or None
+
+    def predict(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        """(K, 3) native target (t, x, y) of the pair's source keypoints."""
+        target_times = self.aligner.align(dataset, pair)
+        xy = self.matcher.match(dataset, pair, target_times)
+        return np.column_stack([target_times.astype(np.float64), xy])
+
+
+def method_names() -> list[str]:
+    """Every ``ALIGNER+MATCHER`` name, grouped by matcher, ``gt-time`` last in each group."""
+    return [f"{a}+{m}" for m in MATCHERS for a in ALIGNERS]
+
+
+def checkpoint_path(name: str, task: str, settings: dict) -> str:
+    """``baseline.<task>_checkpoint``, or a MissingPart error telling how to make one."""
+    path = settings[f"{task}_checkpoint"]
+    if not path:
+        raise MissingPart(
+            f"method {name} needs a {TASK_NAMES[task]} checkpoint: train one with "
+            f"`stcorr train --config {task} --data ROOT --out RUN` and pass --set baseline.{task}_checkpoint=RUN/checkpoint"
+        )
+    return str(path)
+
+
+def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: torch.device, used: list[str]):
+    if aligner == "gt-time":
+        return GroundTruthTime()
+    source, rule = EMBEDDING_ALIGNERS[aligner]
+    if source in TASK_NAMES:
+        path = checkpoint_path(name, source, settings)
+        embed: Callable = shared(("embedding", source, path, _version(path), str(device)),
+                                 lambda: LearnedEmbedding(load_part(path, source)[0], device))  # type: ignore[arg-type]
+        used.append(path)
+        metric = "euclidean"  # both losses compare embeddings by Euclidean distance
+    else:
+        embed = shared_frame_features(source, cfg, settings, device)
+        metric = settings["metric"]
+    return EmbeddingTimeAligner(aligner, embed, rule, metric)
+
+
+def build_matcher(name: str, matcher: str, settings: dict, device: torch.device, used: list[str]):
+    if matcher == "pose-oracle":
+        return PoseOracle()
+    if matcher == "pose":
+        pose = settings["pose"]
+        return shared(("pose", pose["min_visibility"], pose["model_complexity"]),
+                      lambda: DetectedPose(PoseDetector(pose["min_visibility"], pose["model_complexity"])))
+    path = checkpoint_path(name, "cats2d", settings)
+    match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
+    used.append(path)
+    return match
+
+
+def build_sequential(aligner: str, matcher: str, cfg: dict, device: torch.device) -> SequentialMethod:
+    """The method ``aligner+matcher`` under config ``cfg``."""
+    name = f"{aligner}+{matcher}"
+    settings = baseline_settings(cfg)
+    used: list[str] = []
+    matching = build_matcher(name, matcher, settings, device, used)
+    timing = build_aligner(name, aligner, cfg, settings, device, used)
+    return SequentialMethod(name, timing, matching, used)
+
+
+def register(methods: dict) -> None:
+    """Adds every ``ALIGNER+MATCHER`` factory ``f(cfg, device) -> method`` to ``methods``."""
+    for name in method_names():
+        aligner, matcher = name.split("+", 1)
+        methods.setdefault(name, partial(build_sequential, aligner, matcher))

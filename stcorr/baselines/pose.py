@@ -1,0 +1,112 @@
+"""Body joints of a frame from MediaPipe Pose (the optional ``pose`` extra), as the 13 Penn joints.
+
+MediaPipe's 33 landmarks map to the Penn Action joints by name (head = nose; left/right are the
+person's own, as in both skeletons). A landmark counts as a joint when its visibility reaches
+``min_visibility``. Joints come back in native pixels (x right, y down, pixel centres at
+integers): ``x = x_normalised * width - 0.5``.
+
+MediaPipe is imported only when a detector is built; without it, ``require_mediapipe`` raises a
+one-line ``MissingExtra`` error telling how to install it. The wheel 0.10.14 ships the landmark
+model of ``model_complexity=1`` only (0 and 2 download theirs at run time).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+
+Joints = dict[str, tuple[float, float]]
+
+#: Penn joint -> MediaPipe Pose landmark index.
+MEDIAPIPE_TO_PENN: dict[str, int] = {
+    "head": 0,  # nose
+    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
+    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+}
+
+# No square brackets: the command line prints messages through rich, which reads "[pose]" as markup.
+INSTALL_HINT = 'pip install "stcorr[pose]" (mediapipe 0.10.14: it works with numpy 2 and ships its model)'
+
+
+class MissingExtra(StcorrError):
+    """An optional dependency a method needs is not installed."""
+
+
+def require_mediapipe() -> Any:
+    """The ``mediapipe`` module, or a one-line MissingExtra naming what to install."""
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
+    try:
+        import mediapipe
+    except ImportError:
+        raise MissingExtra(f"the pose methods need MediaPipe, which is not installed: {INSTALL_HINT}") from None
+    return mediapipe
+
+
+def landmarks_to_joints(landmarks: Any, width: int, height: int, min_visibility: float) -> Joints:
+    """MediaPipe landmarks (normalised x, y, visibility) -> Penn joints in native pixels."""
+    joints = {}
+    for name, index in MEDIAPIPE_TO_PENN.items():
+        mark = landmarks[index]
+        if mark.visibility >= min_visibility:
+            joints[name] = (float(mark.x * width - 0.5), float(mark.y * height - 0.5))
+    return joints
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Sends what C++ code writes to stderr (MediaPipe's start-up log lines) to /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class PoseDetector:
+    """MediaPipe Pose on single frames; detections cached per (video, frame).
+
+    ``poses(video, t)`` returns a list of skeletons (joint name -> (x, y) native), one per person
+    found; MediaPipe's Pose solution finds at most one person, the list form lets a multi-person
+    detector stand in.
+    """
+
+    def __init__(self, min_visibility: float = 0.5, model_complexity: int = 1):
+        mediapipe = require_mediapipe()
+        try:
+            with native_stderr_silenced():
+                self._pose = mediapipe.solutions.pose.Pose(static_image_mode=True, model_complexity=int(model_complexity))
+                self._pose.process(np.zeros((64, 64, 3), np.uint8))  # the graph logs its start-up here
+        except Exception as exc:  # a missing model file surfaces as one of several runtime errors
+            raise StcorrError(f"MediaPipe Pose (model_complexity={model_complexity}) cannot start: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        self.min_visibility = float(min_visibility)
+        self._cache: dict[tuple[str, int], list[Joints]] = {}
+
+    def poses(self, video: Video, t: int) -> list[Joints]:
+        key = (str(video.path), int(t))
+        if key not in self._cache:
+            self._cache[key] = self.detect(video.frame(int(t)))
+        return self._cache[key]
+
+    def detect(self, frame: np.ndarray) -> list[Joints]:
+        """Skeletons in one RGB uint8 frame (H, W, 3); an empty list when nobody is found."""
+        result = self._pose.process(np.ascontiguousarray(frame))
+        if result.pose_landmarks is None:
+            return []
+        height, width = frame.shape[:2]
+        joints = landmarks_to_joints(result.pose_landmarks.landmark, width, height, self.min_visibility)
+        return [joints] if joints else []

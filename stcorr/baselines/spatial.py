@@ -1,0 +1,165 @@
+"""Spatial matching, the second stage of a sequential baseline: in the aligned frame pair (source
+frame t of each keypoint, target frame t' from the time alignment), where the source keypoint
+(x, y) goes in the target frame. Coordinates are native pixels (x right, y down).
+
+Matchers, each with ``match(dataset, pair, target_times) -> (K, 2)`` target x, y:
+
+- ``pose-oracle``: the annotated keypoints of both frames (Penn Action labels) stand in for a
+  detector. The source keypoint takes the nearest annotated keypoint of its frame; an object
+  goes to the same object's annotation in the target frame when there is one; otherwise the
+  nearest source joint that is also a joint of the target frame gives the answer (the same
+  joint there). The upper bound of the pose-based rows.
+- ``pose``: MediaPipe Pose detections of both frames, the same nearest-joint rule; when several
+  people are found, the source person is the one nearest the keypoints and the target person
+  the one whose pose is most similar.
+- ``cats2d``: the trained 2D CATs model on the two frames.
+
+Where no rule applies (no joint in common, nobody detected) the point keeps its relative position
+in the frame: ``x' = (x + 0.5) * W_target / W_source - 0.5``, and the same for y.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from stcorr.baselines.cats2d import Cats2d
+from stcorr.baselines.frame_features import frame_to_native, native_to_frame, read_frames
+from stcorr.baselines.pose import Joints, PoseDetector
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+
+
+def frame_pairs(pair: Pair, target_times: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Correspondence indices grouped by (source frame, target frame)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (s, t) in enumerate(zip(pair.src[:, 0].astype(int), np.asarray(target_times).astype(int))):
+        groups.setdefault((int(s), int(t)), []).append(i)
+    return {key: np.array(value) for key, value in groups.items()}
+
+
+def keep_relative_position(xy: np.ndarray, source_size: tuple[int, int], target_size: tuple[int, int]) -> np.ndarray:
+    """(x, y) at the same fraction of the target frame as of the source frame (the fallback)."""
+    scale = np.array(target_size, dtype=np.float64) / np.array(source_size, dtype=np.float64)
+    return (np.asarray(xy, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def nearest_joint_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
+                           source_objects: Joints | None = None, target_objects: Joints | None = None):
+    """Where ``xy`` goes by the nearest-joint rule (module docstring), or None when no rule applies."""
+    source_objects, target_objects = source_objects or {}, target_objects or {}
+    everything = {**source_joints, **source_objects}
+    if not everything:
+        return None
+    distance = {name: float(np.hypot(*(np.asarray(p) - xy))) for name, p in everything.items()}
+    nearest = min(distance, key=distance.get)
+    if nearest in source_objects and nearest in target_objects:
+        return target_objects[nearest]
+    for name in sorted(source_joints, key=distance.get):
+        if name in target_joints:
+            return target_joints[name]
+    return None
+
+
+def pose_distance(a: Joints, b: Joints) -> float:
+    """Mean distance between the joints two poses share, each pose centred and scaled to unit size
+    (inf when they share fewer than two joints)."""
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return float("inf")
+    pa, pb = (np.array([pose[n] for n in common], dtype=np.float64) for pose in (a, b))
+    pa, pb = (p - p.mean(axis=0) for p in (pa, pb))
+    pa, pb = (p / max(np.sqrt((p**2).sum(axis=1).mean()), 1e-9) for p in (pa, pb))
+    return float(np.linalg.norm(pa - pb, axis=1).mean())
+
+
+def person_nearest_points(poses: list[Joints], points: np.ndarray) -> Joints:
+    """The pose whose joints lie nearest the (K, 2) points (sum over points of the nearest joint's distance)."""
+    def cost(pose: Joints) -> float:
+        joints = np.array(list(pose.values()), dtype=np.float64)
+        return float(np.linalg.norm(points[:, None, :] - joints[None], axis=2).min(axis=1).sum())
+
+    return min(poses, key=cost)
+
+
+def most_similar_pose(reference: Joints, poses: list[Joints]) -> Joints:
+    """The pose of ``poses`` nearest ``reference`` under ``pose_distance``."""
+    return min(poses, key=lambda pose: pose_distance(reference, pose))
+
+
+class PoseOracle:
+    """Annotated keypoints of both frames as a perfect pose (and object) detector."""
+
+    name = "pose-oracle"
+
+    def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
+        labels = getattr(dataset, "labels", None)
+        if labels is None:
+            raise StcorrError("pose-oracle needs per-frame joint annotations (a Penn Action layout data set)", dataset.root)
+        source, target = labels[pair.source], labels[pair.target]
+        out = np.zeros((len(pair), 2))
+        for (s, t), rows in frame_pairs(pair, target_times).items():
+            if not 0 <= t < target.num_frames:
+                raise StcorrError(f"aligned frame {t} is outside the {target.num_frames} frames of video {pair.target}")
+            for i in rows:
+                xy = pair.src[i, 1:]
+                found = nearest_joint_transfer(xy, source.joints_at(s), target.joints_at(t),
+                                               source.objects.get(s, {}), target.objects.get(t, {}))
+                out[i] = found if found is not None else keep_relative_position(
+                    xy, (source.width, source.height), (target.width, target.height))
+        return out
+
+
+class DetectedPose:
+    """MediaPipe Pose in both frames, then the nearest-joint rule."""
+
+    name = "pose"
+
+    def __init__(self, detector: PoseDetector):
+        self.detector = detector
+
+    def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
+        source, target = dataset.video(pair.source), dataset.video(pair.target)
+        out = np.zeros((len(pair), 2))
+        for (s, t), rows in frame_pairs(pair, target_times).items():
+            points = pair.src[rows, 1:]
+            src_poses, tgt_poses = self.detector.poses(source, s), self.detector.poses(target, t)
+            src_pose = person_nearest_points(src_poses, points) if src_poses else {}
+            tgt_pose = most_similar_pose(src_pose, tgt_poses) if tgt_poses and src_pose else {}
+            for i, xy in zip(rows, points):
+                found = nearest_joint_transfer(xy, src_pose, tgt_pose)
+                out[i] = found if found is not None else keep_relative_position(xy, source.size, target.size)
+        return out
+
+
+class Cats2dMatch:
+    """The trained 2D CATs model on each aligned frame pair."""
+
+    name = "cats2d"
+
+    def __init__(self, model: Cats2d, device: torch.device | str = "cpu"):
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
+        source, target = dataset.video(pair.source), dataset.video(pair.target)
+        out = np.zeros((len(pair), 2))
+        for (s, t), rows in frame_pairs(pair, target_times).items():
+            out[rows] = self.match_frames(source, s, target, t, pair.src[rows, 1:])
+        return out
+
+    def match_frames(self, source: Video, s: int, target: Video, t: int, xy: np.ndarray) -> np.ndarray:
+        """Native (K, 2) points of source frame s -> native (K, 2) points of target frame t."""
+        size = self.model.size
+        frames = torch.cat([read_frames(source, [s], size), read_frames(target, [t], size)]).to(self.device)
+        points = torch.as_tensor(native_to_frame(xy, source.size, size), dtype=torch.float32, device=self.device)
+        predicted = self.model.match(frames[:1], frames[1:], points[None])[0].float().cpu().numpy()
+        return frame_to_native(predicted, target.size, size)
+
+
+SPATIAL_NAMES: Mapping[str, str] = {"pose-oracle": "annotated joints", "pose": "MediaPipe Pose", "cats2d": "2D CATs"}

@@ -1,0 +1,82 @@
+"""Time alignment, the first stage of a sequential baseline: for each source keypoint's frame
+(native t of the source video), the matched frame of the target video (native t').
+
+Aligners, each usable alone through ``align(dataset, pair) -> (K,) int64`` (one target frame per
+correspondence of the pair, in order) or, for the embedding ones, ``match_frames``:
+
+- ``gt-time``: the true target frame (the upper bound of the paper's Table 3);
+- ``nn``, ``dtw``: per-frame features of the 2D ResNet frame encoder; each source frame takes its
+  nearest target frame (``nn``) or its frame on the DTW path over the two whole sequences
+  (``dtw``; the lower median where the path holds several);
+- ``nn-st``, ``dtw-st``: the same with the space-time backbone pooled per frame;
+- ``tcc``, ``lrprop``: DTW over TCC- or LRProp-trained embeddings; ``tcc-nn``, ``lrprop-nn``:
+  the nearest neighbour in those embeddings (TCC's own rule).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import numpy as np
+
+from stcorr.alignment.dtw import Metric, dtw_align, nn_align
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+
+Rule = Literal["nn", "dtw"]
+Embed = Callable[[Video], np.ndarray]
+
+
+def match_frames(src_emb: np.ndarray, tgt_emb: np.ndarray, rule: Rule = "dtw", metric: Metric = "cosine") -> np.ndarray:
+    """(N,) target frame matched to each source frame, from embeddings (N, D) and (M, D)."""
+    if rule == "nn":
+        return nn_align(src_emb, tgt_emb, metric)
+    if rule == "dtw":
+        return dtw_align(src_emb, tgt_emb, metric)
+    raise ValueError(f"unknown alignment rule {rule!r}; expected nn or dtw")
+
+
+def source_frames(pair: Pair, source: Video) -> np.ndarray:
+    """The pair's source frames (K,) as int64, checked against the source video's length."""
+    times = np.asarray(pair.src[:, 0])
+    if len(times) == 0:
+        raise StcorrError(f"pair {pair.source} -> {pair.target} has no keypoints")
+    if not np.all(np.isfinite(times)) or times.min() < 0 or times.max() >= source.num_frames:
+        raise StcorrError(f"keypoint frames {times.min():g}..{times.max():g} are not all frames of the "
+                          f"{source.num_frames}-frame video", source.path)
+    return times.astype(np.int64)
+
+
+class GroundTruthTime:
+    """The true target frame of every correspondence."""
+
+    name = "gt-time"
+
+    def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        return np.asarray(pair.tgt[:, 0]).astype(np.int64)
+
+
+class EmbeddingTimeAligner:
+    """Embeds every frame of both videos with ``embed`` and matches frames by ``rule``."""
+
+    def __init__(self, name: str, embed: Embed, rule: Rule = "dtw", metric: Metric = "cosine", min_frames: int = 2):
+        self.name, self.embed, self.rule, self.metric, self.min_frames = name, embed, rule, metric, min_frames
+        self._matches: dict[tuple[str, str], np.ndarray] = {}
+
+    def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        source, target = dataset.video(pair.source), dataset.video(pair.target)
+        times = source_frames(pair, source)
+        return self.matches(source, target)[times]
+
+    def matches(self, source: Video, target: Video) -> np.ndarray:
+        """(N_source,) target frame of every source frame (cached per video pair)."""
+        key = (str(source.path), str(target.path))
+        if key not in self._matches:
+            for video in (source, target):
+                if video.num_frames < self.min_frames:
+                    raise StcorrError(f"video too short for {self.name} time alignment: {video.num_frames} frame(s), "
+                                      f"needs at least {self.min_frames}", video.path)
+            self._matches[key] = match_frames(self.embed(source), self.embed(target), self.rule, self.metric)
+        return self._matches[key]
