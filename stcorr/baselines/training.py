@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -45,21 +45,11 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.progress import progress_bar
-from stcorr.training.loop import lr_factor
-
-LOG_FIELDS = ("step", "epoch", "loss", "lr", "elapsed_s")
-
-
-@dataclass
-class BaselineRun:
-    run: Path
-    step: int
-    losses: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+from stcorr.training.loop import TRAIN_LOG_FIELDS, TrainResult, lr_factor
 
 
 def train_baseline(cfg: dict, dataset: Dataset, out: Path, resume: bool = False, progress: bool = True,
-                   stop_after: int | None = None) -> BaselineRun:
+                   stop_after: int | None = None) -> TrainResult:
     """Trains the part ``cfg["task"]`` names on ``dataset``'s train split; writes ``out/checkpoint``."""
     task = cfg["task"]
     if task not in TASK_NAMES:
@@ -94,14 +84,14 @@ def _optimizer(module: torch.nn.Module, train_cfg: dict) -> torch.optim.AdamW:
 
 
 def _run(cfg: dict, out: Path, module: torch.nn.Module, step_fn: Callable[[np.random.Generator], torch.Tensor],
-         per_epoch: float, resume: bool, progress: bool, stop_after: int | None) -> BaselineRun:
+         per_epoch: float, resume: bool, progress: bool, stop_after: int | None) -> TrainResult:
     tc = cfg["train"]
     optimizer = _optimizer(module, tc)
     start = restore_part(out / "checkpoint", cfg["task"], module, optimizer, cfg) if resume else 0
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     log = _TrainLog(out / "train_log.csv", append=resume and start > 0)
-    result = BaselineRun(out, start)
+    result = TrainResult(out, start)
     began = time.perf_counter()
     with progress_bar(f"train {cfg['task']}", tc["max_steps"], progress, completed=start) as bar:
         for step in range(start, tc["max_steps"]):
@@ -146,7 +136,7 @@ class _TrainLog:
         self._losses = []
         new = not self.path.exists()
         with self.path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=TRAIN_LOG_FIELDS)
             if new:
                 writer.writeheader()
             writer.writerow({"step": step, "epoch": round(epoch, 4), "loss": self.latest, "lr": lr,

@@ -29,7 +29,7 @@ from stcorr.training.data import ClipSettings, epoch_order, make_example
 from stcorr.training.distributed import World, barrier, device_for, init_world
 from stcorr.progress import progress_bar
 
-TRAIN_LOG_FIELDS = ("step", "epoch", "loss", "lr", "elapsed_s")
+TRAIN_LOG_FIELDS = ("step", "epoch", "loss", "lr", "elapsed_s")  # train_log.csv, of every kind of run
 
 
 @dataclass
@@ -212,7 +212,7 @@ class _Logger:
         self._losses.append(loss)
         if not self.active or step % max(every, 1):
             return
-        row = {"step": step, "epoch": round(epoch, 4), "loss": float(np.mean(self._losses)), "lr": lr, "elapsed_s": round(elapsed, 2)}
+        row = dict(zip(TRAIN_LOG_FIELDS, (step, round(epoch, 4), float(np.mean(self._losses)), lr, round(elapsed, 2))))
         self._losses = []
         self.latest = {"loss": row["loss"]}
         _append_csv(self.train_file, row)

@@ -147,7 +147,6 @@ def _texture(shape: tuple[int, int], rng: np.random.Generator, strength: float) 
 
 def make_background(theme: str, canvas: Canvas, rng: np.random.Generator) -> tuple[Image.Image, tuple[int, int, int]]:
     """The background canvas of a video and its ground colour (for the shadow)."""
-    ss = canvas.ss
     sky_top, sky_bottom = jitter((110, 160, 220), rng, 20), jitter((190, 215, 240), rng, 15)
     if theme == "baseball":
         ground = jitter((70, 135, 60), rng)
