@@ -45,7 +45,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.progress import progress_bar
-from stcorr.training.loop import TRAIN_LOG_FIELDS, TrainResult, lr_factor
+from stcorr.training.loop import TRAIN_LOG_FIELDS, TrainResult, prepare_step
 
 
 def train_baseline(cfg: dict, dataset: Dataset, out: Path, resume: bool = False, progress: bool = True,
@@ -97,10 +97,7 @@ def _run(cfg: dict, out: Path, module: torch.nn.Module, step_fn: Callable[[np.ra
         for step in range(start, tc["max_steps"]):
             if stop_after is not None and step >= stop_after:
                 break
-            factor = lr_factor(step, tc["max_steps"], tc["epochs"], tc["lr_halving_epochs"])
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * factor
-            torch.manual_seed(cfg["seed"] * 1_000_003 + step)
+            prepare_step(optimizer, cfg, step)
             module.train()
             optimizer.zero_grad(set_to_none=True)
             loss = step_fn(np.random.default_rng([cfg["seed"], step]))

@@ -46,6 +46,16 @@ def lr_factor(step: int, max_steps: int, epochs: float, halving_epochs) -> float
     return 0.5 ** sum(epoch >= e for e in halving_epochs)
 
 
+def prepare_step(optimizer: torch.optim.Optimizer, cfg: dict, step: int) -> None:
+    """Sets each group's learning rate for ``step`` and seeds torch by (seed, step), so that a
+    resumed run draws exactly what an uninterrupted one would."""
+    tc = cfg["train"]
+    factor = lr_factor(step, tc["max_steps"], tc["epochs"], tc["lr_halving_epochs"])
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor
+    torch.manual_seed(cfg["seed"] * 1_000_003 + step)
+
+
 def build_optimizer(matcher: Matcher, train_cfg: dict) -> torch.optim.AdamW:
     backbone = [p for p in matcher.backbone.parameters() if p.requires_grad]
     backbone_ids = {id(p) for p in matcher.backbone.parameters()}
@@ -91,10 +101,7 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
         for step in range(start, tc["max_steps"]):
             if stop_after is not None and step >= stop_after:
                 break
-            factor = lr_factor(step, tc["max_steps"], tc["epochs"], tc["lr_halving_epochs"])
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * factor
-            torch.manual_seed(cfg["seed"] * 1_000_003 + step)
+            prepare_step(optimizer, cfg, step)
             indices = range(step * global_batch + world.rank * tc["batch_size"], step * global_batch + (world.rank + 1) * tc["batch_size"])
             loss = _train_step(model, matcher, optimizer, scaler, dataset, pairs, settings, cfg, indices, device, amp_dtype)
             result.step = step + 1
