@@ -1,54 +1,118 @@
-"""The Figure-1 picture: layout, colours of correct and missed matches, and the mp4 form."""
+"""The Figure-1 picture: layout, colours of keypoints and of correct and missed matches, the mp4 form."""
+
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from stcorr.data.video import Video
+from stcorr.errors import StcorrError
 from stcorr.viz import draw_correspondences, save_visualisation, verdict_at
-from stcorr.viz.correspondence import CORRECT_COLOUR, MISS_COLOUR, SOURCE_COLOUR
+from stcorr.viz.correspondence import (
+    CORRECT_COLOUR,
+    LEGEND_HEIGHT,
+    MISS_COLOUR,
+    PAD,
+    ROW_GAP,
+    SOURCE_COLOUR,
+    target_time_mapping,
+)
 
-from conftest import write_frames
-
-
-def _videos(tmp_path):
-    write_frames(tmp_path / "s", 10, size=(64, 48), seed=1)
-    write_frames(tmp_path / "t", 12, size=(64, 48), seed=2)
-    return Video(tmp_path / "s"), Video(tmp_path / "t")
-
-
-def _colour_count(image: Image.Image, colour) -> int:
-    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
-    return int(np.all(pixels == np.array(colour[:3]), axis=1).sum())
-
-
-def test_two_rows_one_column_per_source_frame(tmp_path):
-    source, target = _videos(tmp_path)
-    one = draw_correspondences(source, target, [{"name": "head", "source": [2, 10, 10], "target": [3, 12, 12], "score": 1}], scale_to=128)
-    three = draw_correspondences(source, target, [
-        {"name": "head", "source": [t, 10, 10], "target": [t + 1, 12, 12], "score": 1} for t in (1, 4, 7)], scale_to=128)
-    assert one.width < 2 * 128 <= 3 * 128 <= three.width  # one 128-pixel column per source frame
-    assert min(one.height, three.height) > 2 * 96  # the source row above the target row (128x96 frames)
+WIDTH, HEIGHT = 80, 60
+SCALE_TO = 160
+SCALE = SCALE_TO / WIDTH
+CELL_W, CELL_H = SCALE_TO, round(HEIGHT * SCALE)
 
 
-def test_correct_matches_are_green_misses_red(tmp_path):
-    source, target = _videos(tmp_path)
-    right = [{"name": "a", "source": [2, 10, 10], "target": [3, 40, 30], "truth": [3, 40, 30], "correct": True}]
-    wrong = [{"name": "a", "source": [2, 10, 10], "target": [3, 40, 30], "truth": [3, 5, 5], "correct": False}]
-    green, red = draw_correspondences(source, target, right), draw_correspondences(source, target, wrong)
-    assert _colour_count(green, CORRECT_COLOUR) > 50 and _colour_count(green, MISS_COLOUR) < _colour_count(red, MISS_COLOUR)
-    assert _colour_count(red, MISS_COLOUR) > 50 and _colour_count(green, SOURCE_COLOUR) > 5
+def _frame_folder(root: Path, name: str, n: int, grey: int) -> Video:
+    folder = root / "frames" / name
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (WIDTH, HEIGHT), (grey, grey, grey)).save(folder / f"{i + 1:06d}.png")
+    return Video(folder)
+
+
+@pytest.fixture
+def videos(tmp_path):
+    return _frame_folder(tmp_path, "src", 10, 90), _frame_folder(tmp_path, "tgt", 14, 120)
+
+
+def _kp(source, target, **extra):
+    return {"name": None, "source": list(source), "target": list(target), "score": 1.0, **extra}
+
+
+def test_layout_is_source_row_above_target_row_one_column_per_source_time(videos):
+    source, target = videos
+    keypoints = [_kp((t, 10, 10), (t + 1, 20, 20)) for t in (0, 2, 4, 6, 8, 9)]
+
+    image = draw_correspondences(source, target, keypoints, max_frames=4, scale_to=SCALE_TO)
+
+    assert image.size == (PAD + 4 * (CELL_W + PAD), LEGEND_HEIGHT + 2 * CELL_H + ROW_GAP + PAD)
+    bare = draw_correspondences(source, target, keypoints, max_frames=2, scale_to=SCALE_TO, legend=False)
+    assert bare.size == (PAD + 2 * (CELL_W + PAD), PAD + 2 * CELL_H + ROW_GAP + PAD)
+
+
+def test_source_keypoint_has_source_colour_and_lines_tell_hits_from_misses(videos):
+    source, target = videos
+    hit = _kp((3, 20, 50), (5, 20, 10), truth=[5, 21, 11], correct=True)
+    miss = _kp((3, 60, 50), (5, 60, 10), truth=[5, 30, 40], correct=False)
+
+    image = np.asarray(draw_correspondences(source, target, [hit, miss], scale_to=SCALE_TO))
+
+    top = image.shape[0] - PAD - (2 * CELL_H + ROW_GAP)
+    gap_y = top + CELL_H + ROW_GAP // 2
+
+    def column_x(x):
+        return PAD + round(x * SCALE)
+
+    assert tuple(image[top + round(50 * SCALE), column_x(20)]) == SOURCE_COLOUR
+    assert tuple(image[gap_y, column_x(20)]) == CORRECT_COLOUR
+    assert tuple(image[gap_y, column_x(60)]) == MISS_COLOUR
+
+
+def test_png_is_written_without_leftovers(videos, tmp_path):
+    source, target = videos
+    out = tmp_path / "viz" / "pair.png"
+
+    save_visualisation(out, source, target, [_kp((1, 10, 10), (2, 12, 12))])
+
+    assert Image.open(out).format == "PNG"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pair.png"]
+
+
+def test_mp4_has_one_frame_per_source_frame(videos, tmp_path):
+    source, target = videos
+    keypoints = [_kp((2, 10, 10), (4, 12, 12)), _kp((6, 30, 30), (12, 30, 30))]
+
+    out = save_visualisation(tmp_path / "pair.mp4", source, target, keypoints, scale_to=SCALE_TO)
+
+    video = Video(out)
+    assert video.num_frames == source.num_frames
+    assert video.size == (CELL_W, 2 * CELL_H + ROW_GAP)
+
+
+def test_target_time_follows_predictions_between_keypoints_and_keeps_offset_beyond():
+    mapping = target_time_mapping({2: 4, 6: 12}, num_source=10, num_target=15)
+
+    assert mapping.tolist() == [2, 3, 4, 6, 8, 10, 12, 13, 14, 14]
 
 
 def test_verdict_at_picks_one_k_and_drops_missing_predictions():
-    keypoints = [{"target": [1, 2, 3], "correct": {"1": False, "5": True}}, {"target": [None, None, None], "correct": {"5": False}}]
+    keypoints = [
+        {"target": [1, 2, 3], "correct": {"1": False, "5": True}},
+        {"target": [None, None, None], "correct": {"5": False}},
+    ]
+
     assert verdict_at(keypoints, "5") == [{"target": [1, 2, 3], "correct": True}]
     assert verdict_at(keypoints, "1")[0]["correct"] is False
 
 
-def test_png_and_mp4_outputs(tmp_path):
-    source, target = _videos(tmp_path)
-    kps = [{"name": "head", "source": [2, 10, 10], "target": [5, 12, 12], "score": 1.0}]
-    png = save_visualisation(tmp_path / "v.png", source, target, kps)
-    assert Image.open(png).size[0] > 100
-    mp4 = save_visualisation(tmp_path / "v.mp4", source, target, kps)
-    assert Video(mp4).num_frames == source.num_frames
+def test_bad_inputs_are_user_errors(videos, tmp_path):
+    source, target = videos
+    with pytest.raises(StcorrError, match="png"):
+        save_visualisation(tmp_path / "pair.gif", source, target, [_kp((1, 1, 1), (1, 1, 1))])
+    with pytest.raises(StcorrError, match="no keypoints"):
+        draw_correspondences(source, target, [])
+    with pytest.raises(StcorrError, match="outside"):
+        draw_correspondences(source, target, [_kp((50, 1, 1), (1, 1, 1))])

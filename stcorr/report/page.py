@@ -1,254 +1,313 @@
-"""Builds DIR/index.html from RESULTS.json files (SPEC §7, with the optional keys ``stcorr eval``
-adds: per_action_type, per_moment, curves, per_pair, predictions, config, command) and a run folder.
+"""Builds DIR/index.html from RESULTS.json files (SPEC §7, with the optional keys `stcorr eval` adds:
+per_action_type, per_moment, curves, per_pair, predictions, config, command, checkpoint) and a run folder.
 
-The page is self-contained: plots are inline SVG, pictures are PNG data: URIs, no CDN.
+The page is self-contained: plots are inline SVG, pictures are data: URIs, no CDN, and a
+Content-Security-Policy keeps the browser from fetching anything at all.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import html
-import io
-import json
 import os
+import tempfile
+from html import escape
 from pathlib import Path
 
 import yaml
 
-from stcorr.data.video import find_video
-from stcorr.errors import StcorrError
 from stcorr.report import plots
+from stcorr.report.inputs import KS, Result, Run, load_predictions, load_results, read_run
+from stcorr.report.pairs import RANK_K, PairPicture, pair_pictures
+from stcorr.viz import correspondence as viz
 
-KS = ("1", "3", "5")
+Section = tuple[str, str, str]  # anchor, title, body
 
 
-def build_report(results: list[Path], out_dir: Path, run_dir: Path | None = None, max_pairs_per_action: int = 3) -> Path:
+def build_report(
+    results: list[Path], out_dir: Path, run_dir: Path | None = None, max_pairs_per_action: int = 3
+) -> Path:
     """Writes ``out_dir/index.html`` (atomically) and returns its path."""
-    if not results:
-        raise StcorrError("report needs at least one RESULTS.json")
-    loaded = [(Path(p), read_results(Path(p))) for p in results]
+    loaded = load_results([Path(p) for p in results])
+    run = read_run(run_dir) if run_dir is not None else None
     sections = [
-        _overview(loaded),
-        _section("tables", "Scores (Table 3 and Table 4 layouts)", _table3(loaded) + _table4(loaded) + _moments(loaded)),
-        _section("plots", "Plots", _plots([r for _, r in loaded])),
+        ("overview", "Overview", _overview(loaded)),
+        ("tables", "Scores", f'<div class="side">{_table3(loaded)}{_moments(loaded)}</div>{_table4(loaded)}'),
+        ("plots", "Plots", _plots(loaded)),
+        ("training", "Training", _training(run)),
+        ("pairs", "Pairs", _pairs(loaded, max_pairs_per_action)),
+        ("provenance", "Config and command", _provenance(loaded)),
     ]
-    if run_dir is not None:
-        sections.append(_section("training", "Training", _training(Path(run_dir))))
-    sections.append(_section("pairs", "Pairs: best, median and worst of each action",
-                             _pairs(loaded, max_pairs_per_action)))
-    sections.append(_section("provenance", "Config and command of each result", _provenance(loaded)))
-    page = _page(sections)
-    return _write_atomically(Path(out_dir), page)
+    return _write_atomically(Path(out_dir), _page(_subtitle(loaded), sections))
 
 
-def read_results(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise StcorrError("file not found", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StcorrError(f"not valid JSON ({exc})", path) from None
-    needed = ("method", "T@1", "T@3", "T@5", "per_action", "per_type")
-    if not isinstance(data, dict) or any(k not in data for k in needed):
-        raise StcorrError(f"not a RESULTS.json (needs {', '.join(needed)})", path)
-    return data
-
+# --- text helpers ---------------------------------------------------------------------------------
 
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * float(value):.1f}"
 
 
-def _section(anchor: str, title: str, body: str) -> tuple[str, str, str]:
-    return anchor, title, body
+def _note(text: str) -> str:
+    return f'<p class="note">{escape(text)}</p>'
 
 
-def _overview(loaded) -> tuple[str, str, str]:
-    first = loaded[0][1]
-    facts = [("data", first.get("data", "?")), ("split", first.get("split", "?")), ("setup", first.get("setup", "?")),
-             ("alpha", first.get("alpha", 0.1)), ("methods", ", ".join(r["method"] for _, r in loaded))]
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts)
-    return "overview", "Overview", f"<table class='facts'>{rows}</table>"
+def _dot(result: Result) -> str:
+    return f'<span class="dot" style="background:{result.colour}"></span>{escape(result.label)}'
 
 
-def _table3(loaded) -> str:
-    head = "<tr><th>method</th><th>T@1</th><th>T@3</th><th>T@5</th><th>pairs</th><th>points</th></tr>"
-    best = {k: max(r[f"T@{k}"] for _, r in loaded) for k in KS}
+def _number_cell(value, best: float | None = None) -> str:
+    is_best = value is not None and best is not None and abs(float(value) - best) < 1e-12
+    return f'<td class="num{" best" if is_best else ""}">{_pct(value)}</td>'
+
+
+def _best(values: list) -> float | None:
+    """The value to mark in bold: none when there is nothing to compare, or all are equal."""
+    present = [float(v) for v in values if v is not None]
+    return max(present) if len(present) > 1 and max(present) > min(present) else None
+
+
+def _shared(loaded: list[Result], key: str) -> str:
+    values = sorted({str(r.get(key, "?")) for r in loaded})
+    return values[0] if len(values) == 1 else " / ".join(values)
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+def _subtitle(loaded: list[Result]) -> str:
+    parts = [f"data <code>{escape(_shared(loaded, 'data'))}</code>", f"split <b>{escape(_shared(loaded, 'split'))}</b>",
+             f"setup <b>{escape(_shared(loaded, 'setup'))}</b>", f"alpha <b>{escape(_shared(loaded, 'alpha'))}</b>",
+             f"{len(loaded)} result{'s' if len(loaded) > 1 else ''}"]
+    return " · ".join(parts)
+
+
+def _overview(loaded: list[Result]) -> str:
     rows = "".join(
-        f"<tr><td><span class='dot' style='background:{plots.colour(i)}'></span>{html.escape(r['method'])}</td>"
-        + "".join(f"<td class='num{' best' if r[f'T@{k}'] == best[k] and len(loaded) > 1 else ''}'>{_pct(r[f'T@{k}'])}</td>" for k in KS)
-        + f"<td class='num'>{r.get('n_pairs', '')}</td><td class='num'>{r.get('n_points', '')}</td></tr>"
-        for i, (_, r) in enumerate(loaded)
+        f"<tr><td>{_dot(r)}</td><td><code>{escape(str(r.path))}</code></td>"
+        f'<td class="num">{r.get("n_pairs", "–")}</td><td class="num">{r.get("n_points", "–")}</td></tr>'
+        for r in loaded
     )
-    return f"<h3>T@k-PCK@{loaded[0][1].get('alpha', 0.1)} (%), all keypoints</h3><table>{head}{rows}</table>"
+    body = f"<table><tr><th>method</th><th>RESULTS.json</th><th>pairs</th><th>points</th></tr>{rows}</table>"
+    differing = [key for key in ("data", "split", "setup", "alpha") if len({str(r.get(key)) for r in loaded}) > 1]
+    if differing:
+        body += _note(f"These results differ in {', '.join(differing)}: compare them with care.")
+    return body
 
 
-def _table4(loaded) -> str:
-    actions = sorted({a for _, r in loaded for a in r["per_action"]})
-    parts = []
-    for k in KS:
-        head = "<tr><th rowspan=2>method</th>" + "".join(f"<th colspan=3>{html.escape(a.replace('_', ' '))}</th>" for a in actions)
-        head += "<th colspan=3>all actions</th></tr><tr>" + "<th>hum</th><th>obj</th><th>all</th>" * (len(actions) + 1) + "</tr>"
-        rows = ""
-        for _, r in loaded:
-            cells = ""
-            for a in actions:
-                split = r.get("per_action_type", {}).get(a, {})
-                cells += "".join(f"<td class='num'>{_pct(split.get(t, {}).get(f'T@{k}')) if split else '–'}</td>" for t in ("hum", "obj"))
-                cells += f"<td class='num'>{_pct(r['per_action'].get(a, {}).get(f'T@{k}'))}</td>"
-            cells += "".join(f"<td class='num'>{_pct(r['per_type'].get(t, {}).get(f'T@{k}'))}</td>" for t in ("hum", "obj"))
-            cells += f"<td class='num'>{_pct(r[f'T@{k}'])}</td>"
-            rows += f"<tr><td>{html.escape(r['method'])}</td>{cells}</tr>"
-        parts.append(f"<h3>T@{k}-PCK (%) per action and keypoint type</h3><div class='wide'><table>{head}{rows}</table></div>")
-    return "".join(parts)
-
-
-def _moments(loaded) -> str:
-    keys = sorted({m for _, r in loaded for m in r.get("per_moment", {})})
-    if not keys:
-        return "<p class='note'>No per-key-moment scores in these results.</p>"
-    head = "<tr><th>action / key moment</th>" + "".join(f"<th>{html.escape(r['method'])}</th>" for _, r in loaded) + "</tr>"
+def _table3(loaded: list[Result]) -> str:
+    best = {k: _best([r.score(k) for r in loaded]) for k in KS}
     rows = "".join(
-        f"<tr><td>{html.escape(key)}</td>"
-        + "".join(f"<td class='num'>{_pct(r.get('per_moment', {}).get(key, {}).get('T@5'))}</td>" for _, r in loaded)
-        + "</tr>" for key in keys)
-    return f"<h3>T@5-PCK (%) per key moment</h3><table>{head}{rows}</table>"
+        f"<tr><td>{_dot(r)}</td>" + "".join(_number_cell(r.score(k), best[k]) for k in KS)
+        + f'<td class="num">{r.get("n_pairs", "–")}</td><td class="num">{r.get("n_points", "–")}</td></tr>'
+        for r in loaded
+    )
+    head = "<tr><th>method</th>" + "".join(f"<th>T@{k}</th>" for k in KS) + "<th>pairs</th><th>points</th></tr>"
+    alpha = loaded[0].get("alpha", 0.1)
+    return f"<div><h3>T@k-PCK@{escape(str(alpha))} (%), all keypoints</h3><table>{head}{rows}</table></div>"
 
 
-def _plots(results: list[dict]) -> str:
-    figures = [plots.pck_vs_k(results), plots.pck_vs_alpha(results), plots.per_action_bars(results)]
-    shown = "<div class='plots'>" + "".join(f"<figure>{svg}</figure>" for svg in figures if svg) + "</div>"
-    missing = [r["method"] for r in results if not r.get("curves")]
-    if missing:
-        shown += f"<p class='note'>{html.escape(', '.join(missing))}: these results hold no curves (PCK against k and alpha).</p>"
-    return shown
+def _table4(loaded: list[Result]) -> str:
+    actions = sorted({a for r in loaded for a in r.per_action} | {a for r in loaded for a in r.per_action_type})
+    if not actions:
+        return _note("No per-action scores in these results, so the per-action tables are left out.")
+    body = "".join(_table4_at(loaded, actions, k) for k in KS)
+    unsplit = [r.label for r in loaded if not r.per_action_type]
+    if unsplit:
+        body += _note(f"{', '.join(unsplit)}: no per_action_type in the results, so joints (hum) and "
+                      "objects (obj) per action show as –.")
+    return body
 
 
-def _training(run: Path) -> str:
-    train_rows, val_rows = _read_csv(run / "train_log.csv"), _read_csv(run / "val_log.csv")
-    svg = plots.training_curves(train_rows, val_rows)
-    if svg is None:
-        return f"<p class='note'>No training log in {html.escape(str(run))}.</p>"
-    return f"<figure>{svg}</figure>"
+def _table4_at(loaded: list[Result], actions: list[str], k: str) -> str:
+    keys = [(action, kind) for action in [*actions, None] for kind in ("hum", "obj", "all")]
+    columns = [[_split_score(r, action, kind, k) for r in loaded] for action, kind in keys]
+    bests = [_best(values) for values in columns]
+    names = [a.replace("_", " ") for a in actions] + ["all actions"]
+    head = ('<tr><th rowspan="2">method</th>'
+            + "".join(f'<th colspan="3" class="group">{escape(name)}</th>' for name in names)
+            + "</tr><tr>" + '<th class="sub">hum</th><th class="sub">obj</th><th class="sub all">all</th>' * len(names)
+            + "</tr>")
+    rows = "".join(
+        f"<tr><td>{_dot(r)}</td>" + "".join(_number_cell(column[i], best) for column, best in zip(columns, bests)) + "</tr>"
+        for i, r in enumerate(loaded)
+    )
+    return f'<h3>T@{k}-PCK (%) per action and keypoint type</h3><div class="wide"><table class="t4">{head}{rows}</table></div>'
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+def _split_score(result: Result, action: str | None, kind: str, k: str) -> float | None:
+    """T@k of one action (None: all actions) for joints (hum), objects (obj) or both (all)."""
+    if action is None:
+        return result.score(k) if kind == "all" else result.per_type.get(kind, {}).get(f"T@{k}")
+    if kind == "all":
+        return result.per_action.get(action, {}).get(f"T@{k}")
+    return result.per_action_type.get(action, {}).get(kind, {}).get(f"T@{k}")
 
 
-def _pairs(loaded, per_action: int) -> str:
-    parts = []
-    for path, results in loaded:
-        records = _predictions(path, results)
+def _moments(loaded: list[Result]) -> str:
+    keys = sorted({m for r in loaded for m in (r.get("per_moment") or {})})
+    if not keys:
+        return _note("No per key moment scores in these results.")
+    head = "<tr><th>action / key moment</th>" + "".join(f"<th>{_dot(r)}</th>" for r in loaded) + "</tr>"
+    rows = ""
+    for key in keys:
+        values = [(r.get("per_moment") or {}).get(key, {}).get("T@5") for r in loaded]
+        best = _best(values)
+        rows += f"<tr><td>{escape(key)}</td>" + "".join(_number_cell(v, best) for v in values) + "</tr>"
+    return f"<div><h3>T@5-PCK (%) per key moment</h3><table>{head}{rows}</table></div>"
+
+
+def _plots(loaded: list[Result]) -> str:
+    figures = [("narrow", plots.pck_vs_k(loaded)), ("wide", plots.pck_vs_alpha(loaded)),
+               ("full", plots.per_action_bars(loaded, RANK_K))]
+    body = '<div class="plots">' + "".join(f'<figure class="{size}">{svg}</figure>' for size, svg in figures if svg)
+    body += "</div>"
+    without_curves = [r.label for r in loaded if not isinstance(r.get("curves"), dict)]
+    if without_curves:
+        body += _note(f"{', '.join(without_curves)}: these results hold no curves (PCK against k and alpha).")
+    if figures[2][1] is None:
+        body += _note("No per-action scores, so the per-action bar chart is left out.")
+    return body
+
+
+def _training(run: Run | None) -> str:
+    if run is None:
+        return _note("No run folder given (stcorr report ... --run RUN), so no training curves.")
+    svg = plots.training_curves(run)
+    body = f'<figure class="full">{svg}</figure>' if svg else _note(f"No train_log.csv or val_log.csv in {run.folder}.")
+    if svg and not run.val_rows:
+        body += _note(f"No val_log.csv in {run.folder}: the run logged no validation.")
+    if run.config_text is not None:
+        body += f"<details><summary>resolved config ({escape(str(run.folder / 'config.yaml'))})</summary>" \
+                f"<pre>{escape(run.config_text)}</pre></details>"
+    return body
+
+
+def _pairs(loaded: list[Result], per_action: int) -> str:
+    parts = [f"<p>For each action, the best, the median and the worst pair by T@{RANK_K}: source frames at the "
+             "key moments above, target frames at the predicted times below. A line is green where the prediction "
+             f"is correct at T@{RANK_K}-PCK, red where it misses (a thin red line leads on to the truth).</p>",
+             PAIR_LEGEND]
+    for result in loaded:
+        parts.append(f"<h3>{_dot(result)}</h3>")
+        records, why_not = load_predictions(result)
         if records is None:
-            parts.append(f"<p class='note'>{html.escape(results['method'])}: no saved predictions "
-                         "(run <code>stcorr eval --save-predictions</code>).</p>")
+            parts.append(_note(f"{result.label}: {why_not}, so no pair pictures."))
             continue
-        parts.append(f"<h3>{html.escape(results['method'])}</h3>" + _pair_pictures(results, records, per_action))
+        pictures, notes = pair_pictures(result, records, per_action)
+        parts += [_note(n) for n in notes]
+        for action in dict.fromkeys(p.action for p in pictures):
+            figures = "".join(_pair_figure(p) for p in pictures if p.action == action)
+            parts.append(f'<h4>{escape(action.replace("_", " "))}</h4><div class="pairs">{figures}</div>')
     return "".join(parts)
 
 
-def _predictions(path: Path, results: dict) -> list[dict] | None:
-    ref = results.get("predictions")
-    if not ref:
-        return None
-    file = Path(ref) if os.path.isabs(ref) else path.parent / ref
-    try:
-        return json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+def _pair_figure(picture: PairPicture) -> str:
+    caption = (f"<b>{escape(picture.rank)}</b> · {escape(picture.source)} → {escape(picture.target)} · "
+               f"T@{RANK_K} {_pct(picture.score)}%")
+    if picture.uri is None:
+        return f'<figure class="pair missing"><figcaption>{caption}</figcaption>{_note(picture.problem or "")}</figure>'
+    alt = escape(f"{picture.action}, {picture.rank}: {picture.source} to {picture.target}")
+    return f'<figure class="pair"><img alt="{alt}" src="{picture.uri}"><figcaption>{caption}</figcaption></figure>'
 
 
-def _pair_pictures(results: dict, records: list[dict], per_action: int) -> str:
-    from stcorr.viz import draw_correspondences, verdict_at
-
-    by_key = {(r["source"], r["target"]): r for r in records}
-    chosen = _chosen_pairs(results.get("per_pair", []), per_action)
-    if not chosen:
-        return "<p class='note'>No per-pair scores in these results.</p>"
-    cells = []
-    for label, row in chosen:
-        record = by_key.get((row["source"], row["target"]))
-        if record is None:
-            continue
-        try:
-            source, target = find_video(results["data"], row["source"]), find_video(results["data"], row["target"])
-            image = draw_correspondences(source, target, verdict_at(record["keypoints"], "5"), max_frames=3, scale_to=160)
-        except StcorrError as exc:
-            return f"<p class='note'>Pair pictures left out: {html.escape(str(exc))}</p>"
-        caption = (f"{html.escape(row['action'])} · {label} · {html.escape(row['source'])} → {html.escape(row['target'])}"
-                   f" · T@5 {_pct(row.get('T@5'))}%")
-        cells.append(f"<figure class='pair'><img alt='{caption}' src='{_png_uri(image)}'><figcaption>{caption}</figcaption></figure>")
-    return "<div class='pairs'>" + "".join(cells) + "</div>"
+def _swatch(shape: str, colour: tuple[int, int, int]) -> str:
+    return f'<span class="sw {shape}" style="--c:rgb{colour}"></span>'
 
 
-def _chosen_pairs(per_pair: list[dict], per_action: int) -> list[tuple[str, dict]]:
-    chosen = []
-    for action in sorted({p["action"] for p in per_pair}):
-        ranked = sorted((p for p in per_pair if p["action"] == action), key=lambda p: (-p.get("T@5", 0), p["source"], p["target"]))
-        picks = [("best", ranked[0]), ("median", ranked[len(ranked) // 2]), ("worst", ranked[-1])][:per_action]
-        seen = set()
-        for label, row in picks:
-            if id(row) not in seen:
-                seen.add(id(row))
-                chosen.append((label, row))
-    return chosen
+PAIR_LEGEND = '<p class="legend">' + "".join(
+    f"{_swatch(shape, colour)}{label}"
+    for shape, colour, label in [
+        ("circle", viz.SOURCE_COLOUR, "source keypoint"), ("diamond", viz.PREDICTION_COLOUR, "prediction"),
+        ("hollow", viz.PREDICTION_COLOUR, "prediction in another frame"), ("cross", viz.TRUTH_COLOUR, "ground truth"),
+        ("line", viz.CORRECT_COLOUR, "correct"), ("line", viz.MISS_COLOUR, "miss"),
+    ]
+) + "</p>"
 
 
-def _png_uri(image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _provenance(loaded) -> str:
+def _provenance(loaded: list[Result]) -> str:
     parts = []
-    for path, r in loaded:
+    for r in loaded:
         command = r.get("command") or "(not recorded)"
-        config = yaml.safe_dump(r["config"], sort_keys=False) if r.get("config") else "(not recorded)"
-        parts.append(f"<details><summary>{html.escape(r['method'])} — {html.escape(str(path))}</summary>"
-                     f"<p>command</p><pre>{html.escape(command)}</pre><p>config</p><pre>{html.escape(config)}</pre></details>")
+        config = yaml.safe_dump(r.get("config"), sort_keys=False) if r.get("config") else "(not recorded)"
+        checkpoint = r.get("checkpoint") or "(none)"
+        parts.append(
+            f"<details><summary>{_dot(r)} <code>{escape(str(r.path))}</code></summary>"
+            f"<h4>command</h4><pre>{escape(command)}</pre><h4>checkpoint</h4><pre>{escape(str(checkpoint))}</pre>"
+            f"<h4>config</h4><pre>{escape(config)}</pre></details>"
+        )
     return "".join(parts)
 
+
+# --- the page -------------------------------------------------------------------------------------
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;color:#b8c0cc}nav{padding:8px 32px;background:#e9ecf1}nav a{margin-right:16px;color:#1d4ed8}
-main{padding:8px 32px 40px;max-width:1400px}section{background:#fff;border-radius:8px;padding:8px 20px 16px;margin:18px 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}h2{font-size:18px;border-bottom:1px solid #e5e7eb;padding-bottom:6px}h3{font-size:15px}
-table{border-collapse:collapse;margin:6px 0 14px}th,td{padding:4px 9px;border-bottom:1px solid #e5e7eb;text-align:left}
-th{background:#f1f3f6;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:700}
-.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px}.wide{overflow-x:auto}
-.plots{display:flex;flex-wrap:wrap;gap:16px}.plots figure{margin:0}.plots svg{max-width:100%;height:auto}
-.pairs{display:flex;flex-wrap:wrap;gap:14px}.pair{margin:0;max-width:520px}.pair img{max-width:100%;border-radius:4px}
-figcaption{font-size:12px;color:#4b5563}.note{color:#6b7280;font-style:italic}pre{background:#f3f4f6;padding:8px;overflow-x:auto;font-size:12px}
-.facts th{width:90px}details{margin:6px 0}summary{cursor:pointer}
+:root{--ink:#1d2330;--muted:#6b7280;--line:#e5e7eb;--panel:#fff;--accent:#2563eb}
+*{box-sizing:border-box}
+body{font:14px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:var(--ink);background:#f4f5f8}
+header{background:linear-gradient(90deg,#172033,#24324d);color:#fff;padding:20px 32px 16px}
+header h1{margin:0;font-size:22px;letter-spacing:.2px}header p{margin:6px 0 0;color:#c3cad6}
+header code{color:#fff;background:rgba(255,255,255,.1);padding:1px 5px;border-radius:4px}
+nav{position:sticky;top:0;z-index:1;padding:8px 32px;background:#e8ebf1;border-bottom:1px solid #d8dce4}
+nav a{margin-right:18px;color:var(--accent);text-decoration:none;font-weight:500}nav a:hover{text-decoration:underline}
+main{padding:4px 32px 40px;max-width:1480px}
+section{background:var(--panel);border-radius:10px;padding:6px 22px 18px;margin:18px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{font-size:18px;border-bottom:1px solid var(--line);padding-bottom:6px}h3{font-size:15px;margin:18px 0 6px}
+details h4{font-size:12px;margin:10px 0 2px;color:var(--muted);text-transform:uppercase;letter-spacing:.5px}
+table{border-collapse:collapse;margin:6px 0 14px}th,td{padding:4px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{background:#f1f3f6;font-weight:600}th.group{text-align:center;border-left:2px solid #fff}th.sub{text-align:right;font-weight:500;color:#4b5563}
+th.all{color:var(--ink)}td.num{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:700;color:#0b6b2b}
+.t4 td:nth-child(3n+4){border-right:1px solid var(--line)}tr:hover td{background:#fafbfd}
+.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:7px;vertical-align:baseline}
+.wide{overflow-x:auto}code{font-size:12px}
+.side{display:flex;flex-wrap:wrap;gap:8px 40px;align-items:flex-start}
+.t4{font-size:12px}.t4 th,.t4 td{padding:3px 4px}
+.plots{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}figure{margin:0}
+.plots figure{flex:0 1 auto;min-width:0}figure svg{display:block;max-width:100%;height:auto}
+.pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px;margin-bottom:10px}
+.pair{background:#fafbfc;border:1px solid var(--line);border-radius:8px;padding:8px}
+.pair img{display:block;max-width:100%;border-radius:4px}
+.legend{display:flex;flex-wrap:wrap;gap:4px 18px;align-items:center;font-size:13px}
+.sw{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle;background:var(--c);border:1px solid #000}
+.sw.circle{border-radius:50%}.sw.diamond,.sw.hollow{transform:rotate(45deg) scale(.85)}.sw.hollow{background:none;border:2px solid var(--c)}
+.sw.cross{background:none;border:none;position:relative}.sw.cross::before,.sw.cross::after{content:"";position:absolute;left:5px;top:-1px;
+width:3px;height:14px;background:var(--c);transform:rotate(45deg)}.sw.cross::after{transform:rotate(-45deg)}
+.sw.line{width:20px;height:3px;border:none}
+h4{font-size:13px;margin:14px 0 6px;color:var(--ink);text-transform:none;letter-spacing:0}
+figcaption{font-size:12px;color:#4b5563;margin-top:6px}.note{color:var(--muted);font-style:italic}
+pre{background:#f3f4f6;padding:8px 10px;overflow-x:auto;font-size:12px;border-radius:6px;margin:2px 0}
+details{margin:8px 0;border:1px solid var(--line);border-radius:8px;padding:6px 12px}summary{cursor:pointer}
 """
 
+# Marks each picture that did not decode and counts them on <body>, which the browser test reads.
 CHECK_IMAGES = """
 window.addEventListener('load',function(){var imgs=document.images,ok=0;for(var i=0;i<imgs.length;i++){
-if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++}else{imgs[i].insertAdjacentHTML('afterend','<p class=note>picture missing</p>')}}
+if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++}else{imgs[i].insertAdjacentHTML('afterend','<p class="note">picture missing</p>')}}
 document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-images-ok',ok);});
 """
 
 
-def _page(sections) -> str:
-    nav = "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t, _ in sections)
-    body = "".join(f"<section id='{a}'><h2>{html.escape(t)}</h2>{b}</section>" for a, t, b in sections)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>stcorr report</title>"
-            f"<style>{STYLE}</style></head><body><header><h1>stcorr report</h1>"
-            f"<p>space-time semantic correspondence, T@k-PCK</p></header><nav>{nav}</nav><main>{body}</main>"
-            f"<script>{CHECK_IMAGES}</script></body></html>")
+def _page(subtitle: str, sections: list[Section]) -> str:
+    nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t, _ in sections)
+    body = "".join(f'<section id="{a}"><h2>{escape(t)}</h2>{b}</section>' for a, t, b in sections)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>stcorr report</title><style>{STYLE}</style></head><body>"
+        f"<header><h1>stcorr report: space-time semantic correspondence</h1><p>{subtitle}</p></header>"
+        f"<nav>{nav}</nav><main>{body}</main><script>{CHECK_IMAGES}</script></body></html>"
+    )
 
 
 def _write_atomically(out_dir: Path, page: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
-    tmp = out_dir / ".index.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return target

@@ -35,6 +35,7 @@ ROW_GAP = 28
 LEGEND_LINE_HEIGHT = 24
 LEGEND_HEIGHT = LEGEND_LINE_HEIGHT + PAD
 MAX_NAME_LENGTH = 14
+LABEL_SPACING = 24  # names and frame numbers are written only where a frame has this many pixels of height per keypoint
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
@@ -74,9 +75,12 @@ class Layout:
 
 
 def draw_correspondences(
-    source: Video, target: Video, keypoints: list[dict], max_frames: int = 4, scale_to: int = 256
+    source: Video, target: Video, keypoints: list[dict], max_frames: int = 4, scale_to: int = 256, legend: bool = True
 ) -> Image.Image:
-    """Source frames at the keypoints' times above, target frames at the predicted times below, joined by lines."""
+    """Source frames at the keypoints' times above, target frames at the predicted times below, joined by lines.
+
+    ``legend=False`` leaves out the title and legend band (for pages that show one legend for many pictures).
+    """
     matches = parse_keypoints(keypoints)
     groups = _pick_groups(_group_by_source_time(matches), max_frames)
     layout = _layout(source, target, scale_to)
@@ -89,9 +93,9 @@ def draw_correspondences(
         for src, tgt, source_t, target_t in zip(source_frames, target_frames, sorted(groups), target_times)
     ]
     width = PAD + len(columns) * (layout.cell_width + PAD)
-    legend = _legend_items(matches)
-    title = f"source {source.name} (top), target {target.name} (bottom)"
-    legend_lines = _wrap_legend(title, legend, width - 2 * PAD)
+    title = f"source {source.name} (top) \u2192 target {target.name} (bottom)"
+    off_frame = any(m.target.t != shown for t, shown in zip(sorted(groups), target_times) for m in groups[t])
+    legend_lines = _wrap_legend(title, _legend_items(matches, off_frame), width - 2 * PAD) if legend else []
     legend_height = LEGEND_LINE_HEIGHT * len(legend_lines) + PAD
     canvas = Image.new("RGB", (width, legend_height + layout.column_height + PAD), BACKGROUND)
     _draw_legend(ImageDraw.Draw(canvas), legend_lines)
@@ -249,7 +253,8 @@ def _render_column(
 
     draw = ImageDraw.Draw(column)
     radius = max(3, round(layout.cell_width / 50))
-    _draw_keypoints(draw, group, on_source, on_target, target_t, radius)
+    line_width = 3 if layout.cell_width >= 200 else 2
+    _draw_keypoints(draw, group, on_source, on_target, target_t, radius, line_width, layout.source_height)
     _corner_label(draw, (2, 2), f"S {source_t}", SOURCE_COLOUR)
     truth_times = sorted({m.truth.t for m in group if m.truth is not None})
     truth_note = f"  (truth {', '.join(map(str, truth_times))})" if truth_times and truth_times != [target_t] else ""
@@ -257,22 +262,34 @@ def _render_column(
     return column
 
 
-def _draw_keypoints(draw: ImageDraw.ImageDraw, group: list[Match], on_source, on_target, target_t: int, radius: int):
+def _draw_keypoints(
+    draw: ImageDraw.ImageDraw,
+    group: list[Match],
+    on_source,
+    on_target,
+    target_t: int,
+    radius: int,
+    line_width: int,
+    frame_height: int,
+) -> None:
+    """Lines first, then truths, predictions and source keypoints on top; text only where few points leave room."""
+    labelled = len(group) * LABEL_SPACING <= frame_height
     for match in group:
-        draw.line([on_source(match.source), on_target(match.target)], fill=_link_colour(match), width=3)
+        draw.line([on_source(match.source), on_target(match.target)], fill=_link_colour(match), width=line_width)
         if match.truth is not None and match.correct is False:
             draw.line([on_target(match.target), on_target(match.truth)], fill=MISS_COLOUR, width=1)
     for match in group:
         if match.truth is not None:
             _cross(draw, on_target(match.truth), radius, TRUTH_COLOUR)
-        _diamond(draw, on_target(match.target), radius + 1, PREDICTION_COLOUR)
-        if match.target.t != target_t:
+        # A prediction in another frame than the one shown is drawn hollow.
+        _diamond(draw, on_target(match.target), radius + 1, PREDICTION_COLOUR, hollow=match.target.t != target_t)
+        if labelled and match.target.t != target_t:
             x, y = on_target(match.target)
             _small_text(draw, (x + radius + 2, y - 6), f"t={match.target.t}", PREDICTION_COLOUR)
     for match in group:
         x, y = on_source(match.source)
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=SOURCE_COLOUR, outline=(0, 0, 0))
-        if match.name and len(match.name) <= MAX_NAME_LENGTH:
+        if labelled and match.name and len(match.name) <= MAX_NAME_LENGTH:
             _small_text(draw, (x + radius + 2, y - 6), match.name, TEXT_COLOUR)
 
 
@@ -288,9 +305,14 @@ def _resized(frame: np.ndarray, scale: float) -> Image.Image:
     return image.resize(size, Image.Resampling.BILINEAR)
 
 
-def _diamond(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: int, colour: Colour) -> None:
+def _diamond(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: int, colour: Colour, hollow: bool = False) -> None:
     x, y = centre
-    draw.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=colour, outline=(0, 0, 0))
+    corners = [(x, y - r), (x + r, y), (x, y + r), (x - r, y)]
+    if hollow:
+        draw.polygon(corners, outline=(0, 0, 0), width=4)
+        draw.polygon(corners, outline=colour, width=2)
+    else:
+        draw.polygon(corners, fill=colour, outline=(0, 0, 0))
 
 
 def _cross(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: int, colour: Colour) -> None:
@@ -303,10 +325,13 @@ def _cross(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: int, colou
 
 @lru_cache(maxsize=4)
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """DejaVu Sans, shipped with matplotlib (it has the arrows Pillow's built-in font lacks)."""
     try:
+        import matplotlib
+
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+    except (ImportError, OSError):
         return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):
-        return ImageFont.load_default()
 
 
 def _small_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: Colour) -> None:
@@ -324,8 +349,10 @@ def _corner_label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, col
 LegendItem = tuple[str, str, Colour]
 
 
-def _legend_items(matches: list[Match]) -> list[LegendItem]:
+def _legend_items(matches: list[Match], off_frame: bool) -> list[LegendItem]:
     items: list[LegendItem] = [("source keypoint", "circle", SOURCE_COLOUR), ("prediction", "diamond", PREDICTION_COLOUR)]
+    if off_frame:
+        items.append(("prediction in another frame", "hollow", PREDICTION_COLOUR))
     if any(m.truth is not None for m in matches):
         items.append(("ground truth", "cross", TRUTH_COLOUR))
     if any(m.correct is not None for m in matches):
@@ -370,8 +397,8 @@ def _legend_symbol(draw: ImageDraw.ImageDraw, kind: str, centre: tuple[int, int]
     x, y = centre
     if kind == "circle":
         draw.ellipse([x - 5, y - 5, x + 5, y + 5], fill=colour, outline=(0, 0, 0))
-    elif kind == "diamond":
-        _diamond(draw, centre, 6, colour)
+    elif kind in ("diamond", "hollow"):
+        _diamond(draw, centre, 6, colour, hollow=kind == "hollow")
     elif kind == "cross":
         _cross(draw, centre, 5, colour)
     else:
