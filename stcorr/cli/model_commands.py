@@ -89,7 +89,7 @@ def _validator(dataset, cfg: dict):
         data = cfg["data"]
         device = next(matcher.parameters()).device
         method = MatcherMethod("val", predictor_for(matcher, data, device))
-        predictions, _ = predict_pairs(method, dataset, pairs, progress=False)
+        predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)
         return score_pairs(pairs, predictions)
 
     return validate

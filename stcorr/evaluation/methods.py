@@ -27,7 +27,11 @@ class MatcherMethod:
         self.name, self.predictor, self.checkpoint = name, predictor, checkpoint
 
     def predict(self, dataset: Dataset, pair: Pair) -> np.ndarray:
-        return self.predictor.predict(dataset.video(pair.source), dataset.video(pair.target), pair.src)[0]
+        return self.predict_scored(dataset, pair)[0]
+
+    def predict_scored(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        """Target points (K, 3) native and a confidence per point (the readout's peak probability)."""
+        return self.predictor.predict(dataset.video(pair.source), dataset.video(pair.target), pair.src)
 
 
 def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
