@@ -12,8 +12,6 @@ come back in the target's native coordinates: t a whole frame index, x/y native 
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import torch
 
@@ -73,11 +71,6 @@ def _autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
-
-
-def batch_predict(predictor: CorrespondencePredictor, pairs: Sequence, open_video) -> list[np.ndarray]:
-    """Predictions for many benchmark pairs (one clip pair at a time)."""
-    return [predictor.predict(open_video(p.source), open_video(p.target), p.src)[0] for p in pairs]
 
 
 def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu") -> CorrespondencePredictor:

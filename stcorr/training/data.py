@@ -7,6 +7,7 @@ Every random choice of an example (window, augmentation) comes from a generator 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -94,6 +95,10 @@ class PairClips(torch.utils.data.Dataset):
         return make_example(self.dataset, self.pairs[pair_index], self.settings, np.random.default_rng(list(seed_seq)))
 
 
+@lru_cache(maxsize=4)
 def epoch_order(n_pairs: int, seed: int, epoch: int) -> np.ndarray:
-    """The order pairs are visited in during ``epoch``: a permutation seeded by (seed, epoch)."""
-    return np.random.default_rng([seed, epoch, 7]).permutation(n_pairs)
+    """The order pairs are visited in during ``epoch``: a permutation seeded by (seed, epoch).
+    Cached (read-only): every example of a step asks for it."""
+    order = np.random.default_rng([seed, epoch, 7]).permutation(n_pairs)
+    order.flags.writeable = False
+    return order
