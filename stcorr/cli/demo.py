@@ -33,6 +33,7 @@ def demo(
     """
     from stcorr.data import synthetic
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
+    from stcorr.cli.model_commands import resolve_device
     from stcorr.evaluation.runner import evaluate
     from stcorr.training.checkpoint import read_checkpoint_info
     from stcorr.training.loop import train
@@ -56,8 +57,9 @@ def demo(
     console.print(f"[bold]3/4[/] scoring on {eval_pairs} val pairs")
     pairs = load_pairs(dataset, "val", cfg["data"]["setup"], eval_pairs, seed)
     results_dir = out / "results"
-    ants, _ = from_checkpoint(checkpoint, "cpu")
-    methods = [build_method("st-match", cfg, "cpu"), st_match_on_checkpoint_backbone(checkpoint, "cpu"), ants]
+    device = resolve_device("auto")  # where training ran: CUDA when there is one
+    ants, _ = from_checkpoint(checkpoint, device)
+    methods = [build_method("st-match", cfg, device), st_match_on_checkpoint_backbone(checkpoint, device), ants]
     results = []
     for method in methods:
         path = results_dir / f"{method.name}.json"
