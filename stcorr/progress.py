@@ -22,7 +22,7 @@ def progress_bar(label: str, total: int, enabled: bool = True, completed: int = 
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from stcorr.cli.common import console
+    from stcorr.console import console
 
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
     with Progress(*columns, console=console) as progress:

@@ -6,13 +6,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
+from stcorr.console import console
 from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import PairList
 from stcorr.errors import StcorrError
 
-console = Console(stderr=True, highlight=False)
 
 
 def load_dataset(root: Path) -> Dataset:

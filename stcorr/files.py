@@ -1,0 +1,106 @@
+"""The one way stcorr writes a file or a folder: whole, or not at all.
+
+    write_file(path, text_or_bytes)       temp file in the same folder, fsync, rename over path
+    write_json(path, obj)                 the same, for JSON
+    with file_writer(path) as tmp: ...    for writers that need a path (PyAV, PIL, matplotlib)
+    with folder_writer(path) as tmp: ...  a folder written whole under another name, then swapped in
+
+A reader never sees a half-written file; a crash leaves the old file (or nothing) in place,
+plus at most a hidden temporary sibling. ``folder_writer`` keeps the previous folder as
+``.NAME.old`` until the new one is in place, and ``recover_folder`` puts it back after a crash
+between the two renames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def write_file(path: str | Path, data: str | bytes) -> Path:
+    """Writes ``data`` (text as UTF-8) to ``path`` atomically."""
+    with file_writer(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
+    """Writes ``obj`` as JSON (NaN refused: stcorr's JSON files are strict) atomically."""
+    return write_file(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+@contextmanager
+def file_writer(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside ``path`` (same suffix, so writers pick the right format);
+    when the block ends without an error the file is fsynced and renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def folder_writer(path: str | Path) -> Iterator[Path]:
+    """Yields an empty temporary folder beside ``path``; when the block ends without an error its
+    files are fsynced and it replaces ``path`` (the old folder, if any, is removed last)."""
+    path = Path(path)
+    recover_folder(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                _fsync(f)
+        _fsync_folder(tmp)
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        _fsync_folder(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_folder(path: str | Path) -> Path:
+    """After a crash between ``folder_writer``'s two renames only ``.NAME.old`` is left: move it back."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.is_dir():
+        old.rename(path)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,72 @@
+"""What a learner is: the part of training that differs between what stcorr trains.
+
+The one engine (``stcorr.training.engine``) runs every learner with the same optimiser set-up,
+schedule, clipping, mixed precision, data parallelism, checkpoints, logs and progress bar. A
+learner only says how to build its model, how to draw example number ``g`` and what the loss of
+some examples is. Adding one is a file in this folder plus a line in ``LEARNERS``
+(``stcorr/learners/__init__.py``) and its settings section in the default config.
+
+Exactness: example ``g`` must depend only on (the run's config, the data set, ``g``, and the
+generator ``rng`` seeded by (seed, g) that the engine passes). Then a resumed run, and a run split
+over several processes, train exactly as one uninterrupted process does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stcorr.data.datasets import Dataset
+
+
+class Learner:
+    """Base class: one instance per run, made by ``LearnerClass(cfg, dataset, device)``.
+
+    ``per_example``: True sends each example through ``loss`` on its own (a micro-batch of one,
+    so BatchNorm sees one example whatever the batch size and process count: exact under
+    torchrun); False sends a process's examples of a step together.
+    """
+
+    name: str = ""
+    per_example: bool = True
+
+    def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
+        self.cfg, self.dataset, self.device = cfg, dataset, device
+
+    # --- the model
+    def build_model(self) -> nn.Module:
+        """The untrained model; it has a ``config`` property (JSON) that ``model_from_config`` takes."""
+        raise NotImplementedError
+
+    @staticmethod
+    def model_from_config(config: dict) -> nn.Module:
+        """The architecture saved in a checkpoint's ``model`` entry, untrained."""
+        raise NotImplementedError
+
+    def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
+        """Parameters trained at ``train.backbone_lr`` (the rest at ``train.lr``)."""
+        return []
+
+    # --- the data
+    def num_examples(self) -> int:
+        """Examples in one epoch (the epoch counter of the logs and the schedule)."""
+        raise NotImplementedError
+
+    def example(self, index: int, rng: np.random.Generator) -> Any:
+        """Example number ``index`` of the run (any int >= 0), drawn with ``rng`` only."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, examples: list[Any]) -> torch.Tensor:
+        """The mean loss over ``examples`` (a scalar on ``self.device``)."""
+        raise NotImplementedError
+
+    # --- optional
+    def validate(self, model: nn.Module, step: int) -> dict[str, float] | None:
+        """Validation figures at ``step`` (rank 0, every ``train.val_every`` steps); None: none."""
+        return None
+
+    def summary(self, steps: int, seconds: float) -> str:
+        return f"trained {self.name} {steps} steps in {seconds:.0f} s"
