@@ -1,0 +1,207 @@
+"""Label propagation: keypoints of one frame followed through a video by recursive restricted attention.
+
+    features = EncoderFeatures(model)             # or PixelFeatures() (raw Lab, the no-learning reference)
+    tracks = propagate_keypoints(video, t, xy, features, PropagationSettings())
+
+Each keypoint becomes a Gaussian map (``sigma`` cells) on the query frame's feature grid (stride
+4 of the working frames). Every later frame copies its maps from a memory of the query frame
+(with its true maps) and the last ``memory`` frames (with their propagated maps): each of its cells
+takes the ``topk`` most similar cells within ``radius`` cells in the memory frames and averages
+their maps with softmax weights (similarity = -squared feature distance / temperature). A map is
+read back by a soft-argmax in a small window around its peak. Frames are read, encoded and dropped
+a few at a time: memory stays bounded whatever the video's length.
+
+Coordinates: native pixels (x right, y down). Cell (i, j) of the grid covers working-frame pixels
+[4i, 4i + 4) x [4j, 4j + 4); its centre is native x = (j + 0.5) * W / w - 0.5 for a video W pixels
+wide and a grid w cells wide (likewise y).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+from stcorr.models.corrflow import STRIDE, CorrFlow, restricted_attention, rgb_to_lab
+
+
+@dataclass(frozen=True)
+class PropagationSettings:
+    radius: int = 12          # window radius, in feature cells
+    topk: int = 10            # memory cells each cell copies from
+    memory: int = 3           # previous frames kept beside the query frame
+    temperature: float = 0.1  # of -squared feature distance (unit features: 0.1 here = cosine / 0.05)
+    sigma: float = 1.0        # of the keypoints' Gaussian maps, in cells
+    max_side: int = 320       # frames are resized so their longer side is at most this many pixels
+    readout_radius: int = 2   # soft-argmax window around a map's peak, in cells
+    batch_frames: int = 8     # frames read and encoded together
+    memory_budget_mb: int = 64  # attention computed a block of rows at a time within this budget
+
+    @classmethod
+    def from_config(cls, section: dict) -> "PropagationSettings":
+        return cls(**{k: v for k, v in section.items() if k in cls.__dataclass_fields__})
+
+
+class FrameFeatures(Protocol):
+    name: str
+
+    def __call__(self, frames: Tensor) -> Tensor:
+        """(N, 3, H, W) in [0, 1], H and W multiples of 4 -> (N, C, H/4, W/4)."""
+
+
+class PixelFeatures:
+    """Raw Lab pixels: each cell's 4x4 pixels' Lab values (48 numbers) divided by 30, the
+    no-learning reference (the scale suits the default temperature)."""
+
+    name = "pixels"
+
+    def __call__(self, frames: Tensor) -> Tensor:
+        return F.pixel_unshuffle(rgb_to_lab(frames), STRIDE) / 30.0
+
+
+class EncoderFeatures:
+    """A CorrFlow encoder's unit features (eval mode: full colour, no dropout)."""
+
+    def __init__(self, model: CorrFlow, name: str = "corrflow", device: torch.device | None = None):
+        self.device = device or torch.device("cpu")
+        self.model, self.name = model.eval().to(self.device), name
+
+    @torch.no_grad()
+    def __call__(self, frames: Tensor) -> Tensor:
+        return self.model.encoder(frames.to(self.device)).float().cpu()
+
+
+# --- keypoints as maps on the feature grid
+
+def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) the frames are resized to: longer side <= max_side, both multiples of 4."""
+    scale = min(1.0, max_side / max(width, height))
+    return (max(STRIDE, int(round(width * scale / STRIDE)) * STRIDE),
+            max(STRIDE, int(round(height * scale / STRIDE)) * STRIDE))
+
+
+def native_to_cells(xy: np.ndarray, native: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """(K, 2) native x, y -> cell coordinates (x, y) on a grid (w, h) for a native (W, H) frame."""
+    scale = np.array([native[0] / grid[0], native[1] / grid[1]])
+    return (np.asarray(xy, dtype=np.float64) + 0.5) / scale - 0.5
+
+
+def cells_to_native(xy: np.ndarray, native: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    scale = np.array([native[0] / grid[0], native[1] / grid[1]])
+    return (np.asarray(xy, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def gaussian_maps(cells_xy: np.ndarray, grid: tuple[int, int], sigma: float) -> Tensor:
+    """(K, 2) cell coordinates -> (1, K, h, w) maps exp(-d^2 / 2 sigma^2)."""
+    w, h = grid
+    xs, ys = torch.arange(w, dtype=torch.float32), torch.arange(h, dtype=torch.float32)
+    centres = torch.as_tensor(cells_xy, dtype=torch.float32)
+    dx2 = (xs.view(1, 1, w) - centres[:, 0].view(-1, 1, 1)) ** 2
+    dy2 = (ys.view(1, h, 1) - centres[:, 1].view(-1, 1, 1)) ** 2
+    return torch.exp(-(dx2 + dy2) / (2 * sigma ** 2)).unsqueeze(0)
+
+
+def read_out(maps: Tensor, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(1, K, h, w) maps -> ((K, 2) cell x, y by soft-argmax within ``radius`` cells of each peak, (K,) peak value)."""
+    _, k, h, w = maps.shape
+    flat = maps[0].reshape(k, -1)
+    peak_value, peak = flat.max(1)
+    py, px = peak // w, peak % w
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    near = ((ys.unsqueeze(0) - py.view(-1, 1, 1)).abs() <= radius) & ((xs.unsqueeze(0) - px.view(-1, 1, 1)).abs() <= radius)
+    weights = (maps[0].clamp_min(0) * near).reshape(k, -1)
+    weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+    x = (weights * xs.reshape(1, -1)).sum(1)
+    y = (weights * ys.reshape(1, -1)).sum(1)
+    return torch.stack([x, y], 1).double().numpy(), peak_value.double().numpy()
+
+
+# --- propagation
+
+def _as_key(features: Tensor) -> Tensor:
+    """Features (1, C, h, w) -> keys [2f, -|f|^2] whose dot product with a query [q, 1] is -|q - f|^2 + |q|^2."""
+    return torch.cat([2 * features, -(features ** 2).sum(1, keepdim=True)], 1)
+
+
+def _as_query(features: Tensor) -> Tensor:
+    return torch.cat([features, torch.ones_like(features[:, :1])], 1)
+
+
+def _block_rows(channels: int, window: int, width: int, budget_mb: int) -> int:
+    return max(1, int(budget_mb * 2 ** 20 // (4 * channels * window * width)))
+
+
+def _frames_tensor(frames: np.ndarray, size: tuple[int, int]) -> Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    if (x.shape[3], x.shape[2]) != size:
+        x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+def _encoded_frames(video: Video, order: list[int], features: FrameFeatures, size: tuple[int, int],
+                    batch: int) -> Iterator[Tensor]:
+    """Features (1, C, h, w) of ``video``'s frames in ``order``, read and encoded ``batch`` at a time."""
+    for start in range(0, len(order), batch):
+        chunk = order[start: start + batch]
+        encoded = features(_frames_tensor(video.frames(chunk), size))
+        yield from encoded.split(1)
+
+
+def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: PropagationSettings) -> Iterator[Tensor]:
+    """Maps (1, K, h, w) of every frame of ``encoded`` after the first (whose maps are ``first_maps``)."""
+    first = next(encoded)
+    first_key = _as_key(first)
+    recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.memory)
+    window = (2 * settings.radius + 1) ** 2
+    for feature in encoded:
+        keys = [first_key] + [k for k, _ in recent]
+        values = [first_maps] + [v for _, v in recent]
+        channels = max(first_key.shape[1], first_maps.shape[1] * len(values))
+        rows = _block_rows(channels, window, feature.shape[3], settings.memory_budget_mb)
+        maps = restricted_attention(_as_query(feature), keys, values, settings.radius, settings.temperature,
+                                    topk=settings.topk, block_rows=rows)
+        if settings.memory:
+            recent.append((_as_key(feature), maps))
+        yield maps
+
+
+def propagate_keypoints(video: Video, query_t: int, points_xy: np.ndarray, features: FrameFeatures,
+                        settings: PropagationSettings = PropagationSettings(), backward: bool = False) -> dict[int, np.ndarray]:
+    """Follows keypoints given at frame ``query_t`` (``points_xy`` (K, 2) native x, y) through ``video``.
+
+    Returns {t: (K, 3) rows of native x, y and score} for every frame from ``query_t`` to the last
+    (and, with ``backward``, from ``query_t`` back to the first), the query frame holding the
+    given points with score 1. The score is the propagated map's peak (1 for a map that kept its
+    whole mass; lower as it spreads). Runs without gradients.
+    """
+    n = video.num_frames
+    if not 0 <= query_t < n:
+        raise StcorrError(f"query frame {query_t} is outside the video's {n} frames", video.path)
+    native = video.size
+    size = working_size(native[0], native[1], settings.max_side)
+    grid = (size[0] // STRIDE, size[1] // STRIDE)
+    points_xy = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    first_maps = gaussian_maps(native_to_cells(points_xy, native, grid), grid, settings.sigma)
+    tracks = {query_t: np.column_stack([points_xy, np.ones(len(points_xy))])}
+    orders = [list(range(query_t, n))] + ([list(range(query_t, -1, -1))] if backward else [])
+    with torch.no_grad():
+        for order in orders:
+            encoded = _encoded_frames(video, order, features, size, settings.batch_frames)
+            for t, maps in zip(order[1:], propagate_maps(encoded, first_maps, settings)):
+                cells, score = read_out(maps, settings.readout_radius)
+                tracks[t] = np.column_stack([cells_to_native(cells, native, grid), score])
+    return dict(sorted(tracks.items()))
+
+
+def untrained_encoder(settings: dict, seed: int = 0) -> CorrFlow:
+    """A CorrFlow encoder with its initial random weights: the second no-learning reference."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return CorrFlow(**{k: settings[k] for k in ("width", "blocks", "dim", "clusters")}).eval()
