@@ -3,7 +3,9 @@
     cfg = load_config("paper-13+3", {"train.max_steps": 10})
 
 Every config is merged onto the default, which lists every key there is: an unknown key is an
-error naming it. ``aggregator_args`` is the one open mapping (its keys belong to the aggregator).
+error naming it and the file it came from. The resolved config is then checked against the
+schema (``stcorr.config_schema``: types and ranges). ``aggregator_args`` mappings take the
+aggregator's own options, which the schema checks against the aggregator.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any, Mapping
 import yaml
 
 from stcorr.errors import StcorrError
+from stcorr.files import write_file
 
-OPEN_KEYS = {"model.aggregator_args", "baseline"}
+OPEN_KEYS = {"model.aggregator_args", "baseline.cats2d.aggregator_args"}
 
 
 def packaged_configs() -> list[str]:
@@ -28,16 +31,23 @@ def default_config() -> dict:
     return _read_yaml_text(resources.files("stcorr.configs").joinpath("cpu.yaml").read_text(), "cpu.yaml")
 
 
+def validate_config(cfg: dict, source: str = "config") -> dict:
+    from stcorr.config_schema import validate_config as check
+
+    return check(cfg, source)
+
+
 def load_config(name_or_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict:
-    """The default config, with a packaged config or a YAML file merged on, then dotted overrides."""
+    """The default config, with a packaged config or a YAML file merged on, then dotted overrides
+    (a None value sets the key to null), checked against the schema."""
     cfg = default_config()
+    source = "config"
     if name_or_path:
         source, data = _read_config(str(name_or_path))
         cfg = merge(cfg, data, source)
     for dotted, value in (overrides or {}).items():
-        if value is not None:
-            cfg = merge(cfg, _nest(dotted, value), "command line")
-    return cfg
+        cfg = merge(cfg, _nest(dotted, value), "command line")
+    return validate_config(cfg)
 
 
 def merge(base: dict, update: Mapping, source: str = "config", prefix: str = "") -> dict:
@@ -47,25 +57,17 @@ def merge(base: dict, update: Mapping, source: str = "config", prefix: str = "")
         raise StcorrError(f"{source}: expected a mapping of settings{f' under {prefix}' if prefix else ''}")
     for key, value in update.items():
         dotted = f"{prefix}{key}"
-        if dotted in OPEN_KEYS or prefix.rstrip(".") in OPEN_KEYS:
-            out[key] = _merge_open(out.get(key), value)
+        if prefix.rstrip(".") in OPEN_KEYS:
+            out[key] = copy.deepcopy(value)
         elif key not in out:
             raise StcorrError(f"{source}: unknown config key {dotted!r}")
-        elif isinstance(out[key], dict) and dotted not in OPEN_KEYS:
-            out[key] = merge(out[key], value or {}, source, dotted + ".")
+        elif isinstance(out[key], dict) and isinstance(value, Mapping):
+            out[key] = merge(out[key], value, source, dotted + ".")
+        elif isinstance(out[key], dict) and value is not None:
+            raise StcorrError(f"{source}: config key {dotted!r} is a section of settings, not {value!r}")
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _merge_open(old, new):
-    """Open mappings (aggregator_args, baseline) take any key; nested mappings merge deeply."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        merged = copy.deepcopy(dict(old))
-        for key, value in new.items():
-            merged[key] = _merge_open(merged.get(key), value)
-        return merged
-    return copy.deepcopy(new)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def save_config(cfg: dict, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_file(path, yaml.safe_dump(cfg, sort_keys=False))
 
 
 def _read_config(name: str) -> tuple[str, dict]:

@@ -4,6 +4,7 @@
     write_json(path, obj)                 the same, for JSON
     with file_writer(path) as tmp: ...    for writers that need a path (PyAV, PIL, matplotlib)
     with folder_writer(path) as tmp: ...  a folder written whole under another name, then swapped in
+    read_json(path)                       strict JSON (UTF-8, no NaN), or a one-line StcorrError naming the file
 
 A reader never sees a half-written file; a crash leaves the old file (or nothing) in place,
 plus at most a hidden temporary sibling. ``folder_writer`` keeps the previous folder as
@@ -21,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from stcorr.errors import StcorrError
+
 
 def write_file(path: str | Path, data: str | bytes) -> Path:
     """Writes ``data`` (text as UTF-8) to ``path`` atomically."""
@@ -33,6 +36,23 @@ def write_file(path: str | Path, data: str | bytes) -> Path:
 def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
     """Writes ``obj`` as JSON (NaN refused: stcorr's JSON files are strict) atomically."""
     return write_file(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value in ``path``; StcorrError naming the file when it cannot be read or parsed."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"), parse_constant=refuse)
+    except FileNotFoundError:
+        raise StcorrError("file not found", path) from None
+    except IsADirectoryError:
+        raise StcorrError("is a folder, expected a JSON file", path) from None
+    except OSError as exc:
+        raise StcorrError(f"cannot read ({exc.strerror})", path) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise StcorrError(f"not valid JSON ({' '.join(str(exc).split()) or type(exc).__name__})", path) from None
 
 
 @contextmanager

@@ -1,9 +1,11 @@
-"""Progress bars on stderr (rich), or nothing when disabled."""
+"""Progress bars on stderr (rich), or nothing when disabled (per bar, or for a whole block of work)."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
+
+_shown = [True]
 
 
 class _Bar:
@@ -16,8 +18,19 @@ class _Bar:
 
 
 @contextmanager
+def bars_shown(shown: bool) -> Iterator[None]:
+    """Within the block, progress bars are shown only if ``shown`` (and their own ``enabled``)."""
+    before = _shown[0]
+    _shown[0] = before and shown
+    try:
+        yield
+    finally:
+        _shown[0] = before
+
+
+@contextmanager
 def progress_bar(label: str, total: int, enabled: bool = True, completed: int = 0) -> Iterator[_Bar]:
-    if not enabled:
+    if not (enabled and _shown[0]):
         yield _Bar()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

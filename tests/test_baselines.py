@@ -14,10 +14,10 @@ from PIL import Image
 from stcorr.baselines.frame_features import BackboneFrames, FrameFeatures, shared_frame_features
 from stcorr.baselines.methods import MissingPart, method_names
 from stcorr.baselines.pose import MissingExtra, landmarks_to_joints
-from stcorr.baselines.settings import baseline_settings
 from stcorr.baselines.spatial import most_similar_pose, nearest_joint_transfer, person_nearest_points
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner
-from stcorr.baselines.training import sample_times, train_baseline
+from stcorr.learners.alignment import sample_times
+from stcorr.training.engine import train as train_baseline
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.pairs import Pair
@@ -39,18 +39,7 @@ SMALL = {  # tiny parts, a few steps: each training run takes about a second
 
 
 def config(name: str | None = None, overrides: dict | None = None) -> dict:
-    """load_config with the dotted ``baseline.*`` overrides set one by one into the packaged mapping
-    (load_config replaces an open mapping whole at each override)."""
-    overrides = overrides or {}
-    cfg = load_config(name, {k: v for k, v in overrides.items() if not k.startswith("baseline.")})
-    for key, value in overrides.items():
-        if key.startswith("baseline."):
-            *path, last = key.split(".")[1:]
-            node = cfg["baseline"]
-            for part in path:
-                node = node.setdefault(part, {})
-            node[last] = value
-    return cfg
+    return load_config(name, overrides or {})
 
 
 def square_frames(n: int, size=(64, 48), seed: int = 0) -> list[np.ndarray]:
@@ -137,7 +126,7 @@ def test_missing_checkpoint_is_a_one_line_error_telling_how_to_train_it():
 
 def test_unknown_baseline_setting_is_an_error():
     with pytest.raises(StcorrError, match="baseline.tcc.nope"):
-        baseline_settings({"baseline": {"tcc": {"nope": 1}}})
+        load_config("tcc", {"baseline.tcc.nope": 1})
 
 
 def test_missing_mediapipe_is_a_one_line_error(monkeypatch):
@@ -232,7 +221,7 @@ def test_mediapipe_pose_runs_on_frames(golf):
 def test_nn_alignment_of_a_video_with_itself_finds_the_same_frames(golf):
     dataset = open_dataset(golf)
     cfg = load_config()
-    features = shared_frame_features("resnet2d", cfg, baseline_settings(cfg), CPU)
+    features = shared_frame_features("resnet2d", cfg, cfg["baseline"], CPU)
     video = dataset.video("0004")
     aligner = EmbeddingTimeAligner("nn", features, "nn")
     assert np.array_equal(aligner.matches(video, video), np.arange(video.num_frames))
@@ -319,7 +308,7 @@ def test_resumed_tcc_run_equals_uninterrupted_run(golf, trained, tmp_path):
 
 
 def test_resuming_with_the_wrong_task_is_an_error(golf, trained):
-    with pytest.raises(StcorrError, match="expected a TCC checkpoint, but it holds LRProp"):
+    with pytest.raises(StcorrError, match="expected a TCC checkpoint, but it holds an LRProp model"):
         train_baseline(config("tcc", SMALL), open_dataset(golf), trained["lrprop"], resume=True, progress=False)
 
 
@@ -340,7 +329,7 @@ def test_methods_load_the_trained_parts(golf, trained):
 
 def test_a_checkpoint_of_another_part_is_refused(trained):
     cfg = config(None, {"baseline.tcc_checkpoint": str(trained["cats2d"] / "checkpoint")})
-    with pytest.raises(StcorrError, match="expected a TCC checkpoint, but it holds 2D CATs"):
+    with pytest.raises(StcorrError, match="expected a TCC checkpoint, but it holds a 2D CATs model"):
         build_method("tcc+pose-oracle", cfg, CPU)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
-from stcorr.training.loop import train
+from stcorr.training.engine import train
 
 from conftest import make_penn
 

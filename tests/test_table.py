@@ -12,7 +12,7 @@ from stcorr.cli.table import Row, Table, file_name, plan_rows, render_markdown, 
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.training.loop import train
+from stcorr.training.engine import train
 
 from test_baselines import golf, trained  # noqa: F401  (fixtures shared with the baseline tests)
 

@@ -15,7 +15,7 @@ from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
 from stcorr.training.checkpoint import load_matcher
-from stcorr.training.loop import lr_factor, train
+from stcorr.training.engine import lr_factor, train
 
 from conftest import make_penn
 

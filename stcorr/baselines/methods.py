@@ -20,7 +20,6 @@ from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.baselines.embedders import LearnedEmbedding
 from stcorr.baselines.frame_features import shared_frame_features
 from stcorr.baselines.pose import PoseDetector
-from stcorr.baselines.settings import baseline_settings
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
 from stcorr.data.datasets import Dataset
@@ -65,6 +64,14 @@ class SequentialMethod:
     def __init__(self, name: str, aligner, matcher, checkpoints: list[str]):
         self.name, self.aligner, self.matcher = name, aligner, matcher
         self.checkpoint = ", ".join(checkpoints) or None
+
+    def check(self, dataset: Dataset) -> None:
+        """Raises StcorrError, before any work, when a part cannot run on ``dataset``."""
+        for part in (self.aligner, self.matcher):
+            try:
+                getattr(part, "check", lambda _: None)(dataset)
+            except StcorrError as exc:
+                raise StcorrError(f"method {self.name} cannot run on this data set: {exc}") from None
 
     def predict(self, dataset: Dataset, pair: Pair) -> np.ndarray:
         """(K, 3) native target (t, x, y) of the pair's source keypoints."""
@@ -121,7 +128,7 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
 def build_sequential(aligner: str, matcher: str, cfg: dict, device: torch.device) -> SequentialMethod:
     """The method ``aligner+matcher`` under config ``cfg``."""
     name = f"{aligner}+{matcher}"
-    settings = baseline_settings(cfg)
+    settings = cfg["baseline"]
     used: list[str] = []
     matching = build_matcher(name, matcher, settings, device, used)
     timing = build_aligner(name, aligner, cfg, settings, device, used)

@@ -14,17 +14,18 @@ from typing import Annotated
 
 import typer
 
-from stcorr.cli.common import command_line, console, load_dataset, load_pairs
+from stcorr.cli.common import MAX_SEED, command_line, console, in_range, load_dataset, load_pairs
 from stcorr.cli.data_commands import print_scores
 from stcorr.config import load_config
 
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", help="Synthetic videos per action and split.")] = 16,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps (the demo's budget: 800).")] = 800,
-    eval_pairs: Annotated[int, typer.Option("--eval-pairs", help="Val pairs each method is scored on.")] = 120,
-    seed: Annotated[int, typer.Option(help="Seed of the data set and of the pair sample.")] = 0,
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+                                                   help="Synthetic videos per action and split.")] = 16,
+    max_steps: Annotated[int, typer.Option("--max-steps", callback=in_range(1), help="Training steps (the demo's budget: 800).")] = 800,
+    eval_pairs: Annotated[int, typer.Option("--eval-pairs", callback=in_range(1), help="Val pairs each method is scored on.")] = 120,
+    seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Seed of the data set and of the pair sample.")] = 0,
 ) -> None:
     """Make a synthetic benchmark, train ANTs on it, score it against st-MATCH on val, draw and report.
 
@@ -36,7 +37,7 @@ def demo(
     from stcorr.cli.model_commands import resolve_device
     from stcorr.evaluation.runner import evaluate
     from stcorr.training.checkpoint import read_checkpoint_info
-    from stcorr.training.loop import train
+    from stcorr.training.engine import train
 
     began = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import command_line, console, load_dataset, load_pairs, parse_ks
-from stcorr.cli.data_commands import DataOpt, MaxPairsOpt, SeedOpt, print_scores
+from stcorr.cli.common import command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import load_config, parse_overrides
 from stcorr.errors import StcorrError
 
@@ -47,15 +47,16 @@ def train(
     setup: Annotated[Optional[str], typer.Option(help="13+3, 3+3 or r10.")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="r3d18, r2plus1d18 or r2plus1d34.")] = None,
     backbone_weights: WeightsOpt = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N steps.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1), help="Stop after N steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning).")] = None,
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a space-time matcher (ANTs or st-CATs) on the train split. Under torchrun it trains
-    data-parallel: torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
-    from stcorr.training.loop import train as run_training
+    """Train a learner on the train split: the space-time matcher (ANTs or st-CATs; the default), or what
+    the config's `task` names (tcc, lrprop, cats2d, ...). Under torchrun it trains data-parallel:
+    torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
+    from stcorr.training.engine import train as run_training
 
     if model is not None and model not in ("ants", "st-cats"):
         raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
@@ -64,14 +65,9 @@ def train(
     dataset = load_dataset(data)
     if not resume and (out / "checkpoint").exists():
         raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
-    if cfg["task"] != "correspondence":
-        from stcorr.baselines.training import train_baseline  # TCC, LRProp, 2D CATs
-
-        train_baseline(cfg, dataset, out, resume=resume, progress=progress)
-        return
-    validate = _validator(dataset, cfg)
+    validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
     result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
-    console.print(f"trained {result.step} steps in {result.seconds:.0f} s; checkpoint: {out / 'checkpoint'}")
+    console.print(f"{result.summary}; checkpoint: {out / 'checkpoint'}")
 
 
 def _validator(dataset, cfg: dict):
@@ -105,7 +101,7 @@ def eval_(
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
     ks: Annotated[str, typer.Option(help="Frame tolerances k, comma separated.")] = "1,3,5",
-    alpha: Annotated[float, typer.Option(help="Pixel tolerance as a fraction of the keypoint box.")] = 0.1,
+    alpha: AlphaOpt = 0.1,
     save_predictions: Annotated[Optional[Path], typer.Option("--save-predictions", help="Also write the predictions (PREDS.json, with truth and verdicts).")] = None,
     config: ConfigOpt = None,
     backbone_weights: WeightsOpt = None,
@@ -114,7 +110,8 @@ def eval_(
     list_methods: Annotated[bool, typer.Option("--list-methods", help="Print the method names, one a line, and stop.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores."""
+    """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores.
+    st-match without --backbone-weights uses a backbone drawn from the config's seed (--set seed=N)."""
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods as names
     from stcorr.evaluation.runner import evaluate
 
@@ -125,6 +122,8 @@ def eval_(
         raise StcorrError("eval needs --data and --out (or --list-methods)")
     if (checkpoint is None) == (method is None):
         raise StcorrError("eval needs exactly one of --checkpoint and --method")
+    if checkpoint is not None:
+        refuse_with_checkpoint(config=config, set_=set_, backbone_weights=backbone_weights)
     k_values = parse_ks(ks)
     torch_device = resolve_device(device)
     dataset = load_dataset(data)
@@ -139,8 +138,17 @@ def eval_(
                        save_predictions=save_predictions, config=cfg, command=command_line(), progress=progress)
     print_scores(results, k_values)
     if results["failed_pairs"]:
-        console.print(f"[yellow]warning:[/] {results['failed_pairs']} pair(s) could not be read and count as wrong")
+        console.print(f"[yellow]warning:[/] {results['failed_pairs']} of {len(pairs)} pair(s) failed and count as wrong; "
+                      f"first: {results['failures'][0]}", soft_wrap=True)
     console.print(f"wrote {out}")
+
+
+def refuse_with_checkpoint(**flags) -> None:
+    """A checkpoint carries its own config and weights: flags that would change them are refused."""
+    given = [name for name, value in flags.items() if value]
+    if given:
+        flag = "--" + given[0].rstrip("_").replace("_", "-")
+        raise StcorrError(f"{flag} has no effect with --checkpoint (the checkpoint carries its own config and weights)")
 
 
 def predict(
@@ -161,7 +169,7 @@ def predict(
     """
     from stcorr.data.video import Video
     from stcorr.evaluation.methods import from_checkpoint
-    from stcorr.evaluation.results import write_json_atomic
+    from stcorr.files import write_json
 
     if viz is not None and viz.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
         raise StcorrError(f"--viz takes a .png, .jpg or .mp4 file name, not {viz.name!r}")
@@ -178,7 +186,7 @@ def predict(
                        "target": [int(p[0]), round(float(p[1]), 3), round(float(p[2]), 3)], "score": float(c)}
                       for n, s, p, c in zip(names, points, predicted, scores)],
     }
-    write_json_atomic(out, record)
+    write_json(out, record)
     console.print(f"wrote {out} ({len(names)} keypoints)")
     if viz is not None:
         from stcorr.viz import save_visualisation

@@ -1,55 +1,50 @@
-"""Checkpoints: a folder written atomically (temporary folder, then rename).
+"""Checkpoints of every learner: one folder, written whole (``stcorr.files.folder_writer``).
 
-    CKPT/model.safetensors       the Matcher's state dict
+    CKPT/model.safetensors       the model's state dict
     CKPT/optimizer.safetensors   AdamW moments and step counts, by parameter name (resume)
-    CKPT/checkpoint.json         {"format", "config" (the full run config), "model" (the Matcher's
-                                  config), "step", "epoch", "metrics"}
+    CKPT/checkpoint.json         {"format", "task" (the learner), "config" (the full run config),
+                                  "model" (the model's own config, to rebuild it), "step", "epoch",
+                                  "metrics", "world_size", "log_pending" (losses not yet in a log row)}
 
-Loading reads safetensors and JSON only: nothing from a user's file is unpickled.
+Loading reads safetensors and JSON only: nothing from a user's file is unpickled. A crash
+between the two renames of the folder swap leaves ``.checkpoint.old``; reading puts it back.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from stcorr.errors import StcorrError
-from stcorr.models.matcher import Matcher, build_matcher
+from stcorr.files import folder_writer, recover_folder
 
 FORMAT = "stcorr-checkpoint/1"
 
 
-def save_checkpoint(folder: Path, matcher: Matcher, optimizer: torch.optim.Optimizer | None, config: dict,
-                    step: int, epoch: float, metrics: dict | None = None, task: str = "correspondence") -> Path:
-    """``task`` says what the folder holds: a space-time Matcher, or a baseline's part (tcc, lrprop, cats2d)."""
-    folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in matcher.state_dict().items()}
-    save_file(state, str(tmp / "model.safetensors"))
-    if optimizer is not None:
-        save_file(_optimizer_tensors(matcher, optimizer), str(tmp / "optimizer.safetensors"))
-    info = {"format": FORMAT, "task": task, "config": config, "model": matcher.config, "step": step, "epoch": epoch,
-            "metrics": metrics or {}}
-    (tmp / "checkpoint.json").write_text(json.dumps(info, indent=1))
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, config: dict,
+                    step: int, epoch: float, metrics: dict | None = None, world_size: int = 1,
+                    log_pending: list[float] | None = None) -> Path:
+    """Writes ``model`` (which has a ``config`` property) and the optimizer; ``config["task"]`` names the learner."""
+    with folder_writer(folder) as tmp:
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        if optimizer is not None:
+            save_file(_optimizer_tensors(model, optimizer), str(tmp / "optimizer.safetensors"))
+        info = {"format": FORMAT, "task": config.get("task", "correspondence"), "config": config,
+                "model": model.config, "step": step, "epoch": epoch, "metrics": metrics or {},
+                "world_size": world_size, "log_pending": list(log_pending or [])}
+        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=1))
+    return Path(folder)
 
 
 def read_checkpoint_info(path: Path) -> tuple[Path, dict]:
     """(checkpoint folder, its checkpoint.json) for a folder or a file inside it."""
-    path = Path(path)
+    path = recover_folder(Path(path))
     folder = path if path.is_dir() else path.parent
     info_file = folder / "checkpoint.json"
     if not path.exists():
@@ -65,16 +60,50 @@ def read_checkpoint_info(path: Path) -> tuple[Path, dict]:
     return folder, info
 
 
-def load_matcher(path: Path) -> tuple[Matcher, dict]:
-    """The Matcher saved in a checkpoint, and the checkpoint's info."""
+def read_learner_checkpoint(path: Path, task: str) -> tuple[Path, dict]:
+    """(folder, checkpoint.json) of a checkpoint that holds ``task``'s model, else a one-line error."""
+    from stcorr.learners import describe_task
+
     folder, info = read_checkpoint_info(path)
-    task = info.get("task", "correspondence")
-    if task != "correspondence":
-        raise StcorrError(f"this is a {task} checkpoint of a sequential baseline, not a space-time model: give it "
-                          f"to a baseline method with --set baseline.{task}_checkpoint=...", folder)
-    matcher = build_matcher(info["model"], load_weights=False)
-    load_model_state(matcher, folder / "model.safetensors")
-    return matcher, info
+    held = info.get("task") or "correspondence"
+    if held != task:
+        hint = ""
+        if held in ("tcc", "lrprop", "cats2d") and task == "correspondence":
+            hint = f": give it to a baseline method with --set baseline.{held}_checkpoint=..."
+        raise StcorrError(f"expected {describe_task(task)} checkpoint, but it holds {describe_task(held)} model{hint}", folder)
+    return folder, info
+
+
+def load_learned(path: Path, task: str) -> tuple[nn.Module, dict]:
+    """The trained model of learner ``task`` in a checkpoint (in eval mode), and the checkpoint's info."""
+    from stcorr.learners import learner_class
+
+    folder, info = read_learner_checkpoint(path, task)
+    model = learner_class(task).model_from_config(info["model"])
+    load_model_state(model, folder / "model.safetensors")
+    return model.eval(), info
+
+
+def load_matcher(path: Path):
+    """The space-time Matcher saved in a checkpoint, and the checkpoint's info."""
+    return load_learned(path, "correspondence")
+
+
+def restore_run(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: dict, world_size: int) -> tuple[int, dict]:
+    """Loads RUN/checkpoint into ``model`` and ``optimizer`` to resume; returns (its step, its info)."""
+    folder = recover_folder(Path(run) / "checkpoint")
+    if not folder.exists():
+        raise StcorrError("nothing to resume: no checkpoint in the run folder", run)
+    folder, info = read_learner_checkpoint(folder, cfg.get("task", "correspondence"))
+    check_resume_config(info, cfg, folder)
+    saved_world = int(info.get("world_size", 1))
+    if saved_world != world_size:
+        raise StcorrError(f"--resume with {world_size} process(es): the run was trained with {saved_world}, and "
+                          f"another count changes the order of examples; resume with {saved_world}", folder)
+    load_model_state(model, folder / "model.safetensors")
+    if (folder / "optimizer.safetensors").is_file():
+        load_optimizer_state(model, optimizer, folder / "optimizer.safetensors")
+    return int(info["step"]), info
 
 
 def check_resume_config(info: dict, cfg: dict, folder: Path) -> None:
@@ -84,35 +113,36 @@ def check_resume_config(info: dict, cfg: dict, folder: Path) -> None:
         raise StcorrError(f"--resume with a different config (section {changed[0] if changed else '?'} differs)", folder)
 
 
-def load_model_state(matcher: Matcher, file: Path) -> None:
+def load_model_state(model: nn.Module, file: Path) -> None:
     state = read_safetensors(file)
-    missing, unexpected = _key_mismatch(matcher.state_dict(), state)
+    missing, unexpected = _key_mismatch(model.state_dict(), state)
     if missing or unexpected:
         what = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
         raise StcorrError(f"checkpoint is from another model: it {what}", file)
-    for key, value in matcher.state_dict().items():
+    for key, value in model.state_dict().items():
         if value.shape != state[key].shape:
             raise StcorrError(f"checkpoint is from another model: {key} has shape {tuple(state[key].shape)}, "
                               f"expected {tuple(value.shape)}", file)
-    matcher.load_state_dict(state)
+    model.load_state_dict(state)
 
 
-def load_optimizer_state(matcher: Matcher, optimizer: torch.optim.Optimizer, file: Path) -> None:
+def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, file: Path) -> None:
     tensors = read_safetensors(file)
-    names = {id(p): n for n, p in matcher.named_parameters()}
-    state = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    by_name: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        name, _, entry = key.partition("|")
+        by_name.setdefault(name, {})[entry] = value
+    optimizer.state.clear()
     for group in optimizer.param_groups:
         for p in group["params"]:
-            entries = {k.split("|", 1)[1]: v for k, v in tensors.items() if k.split("|", 1)[0] == names[id(p)]}
+            entries = by_name.get(names[id(p)])
             if entries:
-                state[p] = entries
-    optimizer.state.clear()
-    for p, entries in state.items():
-        optimizer.state[p] = {k: v.to(p.device) if k != "step" else v for k, v in entries.items()}
+                optimizer.state[p] = {k: v.to(p.device) if k != "step" else v for k, v in entries.items()}
 
 
-def _optimizer_tensors(matcher: Matcher, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    names = {id(p): n for n, p in matcher.named_parameters()}
+def _optimizer_tensors(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    names = {id(p): n for n, p in model.named_parameters()}
     out = {}
     for p, entries in optimizer.state.items():
         for key, value in entries.items():

@@ -1,0 +1,196 @@
+"""The schema of a resolved config: every key's type and range (pydantic), no defaults.
+
+The values live in one place, the commented default ``stcorr/configs/cpu.yaml``; this file only
+says what each key may hold. ``validate_config`` turns the first problem into a one-line
+StcorrError naming the key. A new learner adds its section here (a class and a field) and in
+cpu.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stcorr.errors import StcorrError
+
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class Augment(_Section):
+    grayscale: float = Field(ge=0, le=1)
+    posterize: float = Field(ge=0, le=1)
+    equalize: float = Field(ge=0, le=1)
+    brightness_contrast: float = Field(ge=0, le=1)
+    solarize: float = Field(ge=0, le=1)
+    crop: float = Field(ge=0, le=1)
+
+
+class Data(_Section):
+    setup: Literal["13+3", "3+3", "r10"]
+    min_visible: int = Field(ge=1)
+    clip_len: int = Field(ge=1)
+    size: int = Field(ge=8)
+    min_stride: int = Field(ge=1)
+    source_window: Literal["whole", "keypoints"]
+    target_whole_video: float = Field(ge=0, le=1)
+    augment: Augment
+    max_points: int = Field(ge=1)
+
+
+class Readout(_Section):
+    kind: Literal["soft_argmax", "hard_argmax"]
+    temperature: float = Field(gt=0)
+    kernel_sigma: Optional[float] = Field(gt=0)
+
+
+class Model(_Section):
+    backbone: Literal["r3d18", "r2plus1d18", "r2plus1d34"]
+    width: int = Field(ge=1)
+    blocks: Optional[list[int]]
+    weights: Optional[str]
+    layers: Optional[list[int]]
+    grid: list[int] = Field(min_length=3, max_length=3)
+    aggregator: str
+    aggregator_args: dict[str, Any]
+    readout: Readout
+    finetune_backbone: bool
+    channels_last: bool
+
+    @model_validator(mode="after")
+    def _known_aggregator_args(self) -> "Model":
+        from stcorr.models.aggregators import aggregator_options
+
+        aggregator_options(self.aggregator, self.aggregator_args)
+        return self
+
+
+class Train(_Section):
+    batch_size: int = Field(ge=1)
+    max_steps: int = Field(ge=0)
+    epochs: float = Field(gt=0)
+    lr: float = Field(ge=0)
+    backbone_lr: float = Field(ge=0)
+    weight_decay: float = Field(ge=0)
+    lr_halving_epochs: list[float]
+    grad_clip: Optional[float] = Field(gt=0)
+    l2_weight: float = Field(ge=0)
+    ce_weight: float = Field(ge=0)
+    amp: bool
+    checkpoint_every: int = Field(ge=1)
+    log_every: int = Field(ge=1)
+    val_every: int = Field(ge=0)
+    val_pairs: int = Field(ge=1)
+
+
+class ResNet2d(_Section):
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int]
+    last_layer: int = Field(ge=1, le=4)
+    weights: Optional[str]
+
+
+class Frames(_Section):
+    size: int = Field(ge=8)
+    batch: int = Field(ge=1)
+    resnet2d: ResNet2d
+    backbone_layer: Optional[int] = Field(ge=0)
+    backbone_clip_len: int = Field(ge=1)
+
+
+class Pose(_Section):
+    min_visibility: float = Field(ge=0, le=1)
+    model_complexity: Literal[1]
+
+
+class TCC(_Section):
+    features: Literal["resnet2d", "backbone"]
+    embedding_dim: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    context: int = Field(ge=1)
+    context_stride: int = Field(ge=1)
+    seq_len: int = Field(ge=2)
+    videos_per_step: int = Field(ge=2)
+    loss_type: Literal["regression_mse_var", "regression_mse", "regression_huber", "classification"]
+    similarity: Literal["l2", "cosine"]
+    temperature: float = Field(gt=0)
+    variance_lambda: float = Field(ge=0)
+
+
+class LRPropWeights(_Section):
+    propagation: float = Field(ge=0)
+    same_video: float = Field(ge=0)
+    soft_dtw: float = Field(ge=0)
+
+
+class LRProp(_Section):
+    features: Literal["resnet2d", "backbone"]
+    embedding_dim: int = Field(ge=1)
+    d_model: int = Field(ge=1)
+    layers: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    ff_dim: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    seq_len: int = Field(ge=2)
+    sigma: float = Field(gt=0)
+    temperature: float = Field(gt=0)
+    gamma: float = Field(gt=0)
+    weights: LRPropWeights
+
+
+class Cats2d(_Section):
+    size: int = Field(ge=8)
+    resnet2d: ResNet2d
+    layers: list[int]
+    grid: list[int] = Field(min_length=3, max_length=3)
+    aggregator_args: dict[str, Any]
+    readout: Readout
+
+    @model_validator(mode="after")
+    def _known_aggregator_args(self) -> "Cats2d":
+        from stcorr.models.aggregators import aggregator_options
+
+        aggregator_options("st-cats", self.aggregator_args)
+        return self
+
+
+class Baseline(_Section):
+    frames: Frames
+    metric: Literal["cosine", "euclidean", "sqeuclidean"]
+    tcc_checkpoint: Optional[str]
+    lrprop_checkpoint: Optional[str]
+    cats2d_checkpoint: Optional[str]
+    pose: Pose
+    tcc: TCC
+    lrprop: LRProp
+    cats2d: Cats2d
+
+
+class Config(_Section):
+    seed: int = Field(ge=0)
+    task: str
+    data: Data
+    model: Model
+    train: Train
+    baseline: Baseline
+
+
+def validate_config(cfg: dict, source: str = "config") -> dict:
+    """``cfg`` checked against the schema, with values coerced to their types (e.g. 1 -> 1.0 for a
+    float key); StcorrError names the first key that is wrong."""
+    try:
+        return Config.model_validate(cfg).model_dump()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        where = f"{source}: config key {key!r}"
+        if error["type"] == "extra_forbidden":
+            raise StcorrError(f"{source}: unknown config key {key!r}") from None
+        if error["type"] == "missing":
+            raise StcorrError(f"{where} is missing") from None
+        raise StcorrError(f"{where}: {error['msg'][0].lower()}{error['msg'][1:]}{shown}") from None

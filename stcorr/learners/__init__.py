@@ -1,0 +1,36 @@
+"""Learners: what ``stcorr train`` can train, each one file and one line in ``LEARNERS``.
+
+``cfg["task"]`` names the learner; ``stcorr.training.engine.train`` runs it.
+"""
+
+from __future__ import annotations
+
+from stcorr.errors import StcorrError
+from stcorr.learners.alignment import LRPropLearner, TCCLearner
+from stcorr.learners.base import Learner
+from stcorr.learners.cats2d import Cats2dLearner
+from stcorr.learners.correspondence import CorrespondenceLearner
+
+LEARNERS: dict[str, type[Learner]] = {
+    "correspondence": CorrespondenceLearner,   # space-time matcher (ANTs, st-CATs)
+    "tcc": TCCLearner,                         # TCC frame embeddings (sequential baselines)
+    "lrprop": LRPropLearner,                   # LRProp frame embeddings (sequential baselines)
+    "cats2d": Cats2dLearner,                   # 2D CATs (sequential baselines' spatial matcher)
+}
+
+DESCRIPTIONS = {"correspondence": "a space-time correspondence", "tcc": "a TCC", "lrprop": "an LRProp",
+                "cats2d": "a 2D CATs"}
+
+
+def learner_class(task: str) -> type[Learner]:
+    if task not in LEARNERS:
+        raise StcorrError(f"unknown task {task!r}: use {', '.join(LEARNERS)}")
+    return LEARNERS[task]
+
+
+def describe_task(task: str) -> str:
+    """'a TCC', 'a space-time correspondence model', ... (for messages)."""
+    return DESCRIPTIONS.get(task, f"a {task}")
+
+
+__all__ = ["LEARNERS", "Learner", "describe_task", "learner_class"]
