@@ -230,10 +230,10 @@ def test_key_frames_past_the_end_name_the_video(video):
 def test_only_the_frames_shown_are_read(video, short_video):
     counting = CountingVideo(video.path)
     clip = sample_clip(counting, 8, 16, key_frames=[10, 50])
-    assert counting.requests == [sorted(set(clip.native_times.tolist()))]
+    assert sum(counting.requests, []) == sorted(set(clip.native_times.tolist()))
     short = CountingVideo(short_video.path)
     clip = sample_clip(short, 8, 16)
-    assert short.requests == [[0, 1, 2, 3, 4]]
+    assert sum(short.requests, []) == [0, 1, 2, 3, 4]
 
 
 def test_augment_from_dict_checks_keys_and_values():

@@ -10,12 +10,15 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.viz import draw_correspondences, save_visualisation, verdict_at
 from stcorr.viz.correspondence import (
+    BACKGROUND,
     CORRECT_COLOUR,
     LEGEND_HEIGHT,
+    MIN_LEGEND_WIDTH,
     MISS_COLOUR,
     PAD,
     ROW_GAP,
     SOURCE_COLOUR,
+    _frame_scale,
     target_time_mapping,
 )
 
@@ -63,8 +66,10 @@ def test_source_keypoint_has_source_colour_and_lines_tell_hits_from_misses(video
     top = image.shape[0] - PAD - (2 * CELL_H + ROW_GAP)
     gap_y = top + CELL_H + ROW_GAP // 2
 
+    left = (image.shape[1] - (PAD + CELL_W + PAD)) // 2  # one column, centred under the legend
+
     def column_x(x):
-        return PAD + round(x * SCALE)
+        return left + PAD + round(x * SCALE)
 
     assert tuple(image[top + round(50 * SCALE), column_x(20)]) == SOURCE_COLOUR
     assert tuple(image[gap_y, column_x(20)]) == CORRECT_COLOUR
@@ -116,3 +121,39 @@ def test_bad_inputs_are_user_errors(videos, tmp_path):
         draw_correspondences(source, target, [])
     with pytest.raises(StcorrError, match="outside"):
         draw_correspondences(source, target, [_kp((50, 1, 1), (1, 1, 1))])
+
+
+def _video_of_size(root: Path, name: str, width: int, height: int) -> Video:
+    folder = root / "frames" / name
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (width, height), (200, 200, 200)).save(folder / f"{i + 1:06d}.png")
+    return Video(folder)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280), (2400, 300), (300, 2400)],
+                         ids=["landscape", "portrait", "very-wide", "very-tall"])
+def test_title_and_legend_fit_whatever_the_aspect_ratio(tmp_path, size):
+    """`predict --viz` on one keypoint: the picture has its minimum width and nothing drawn in its margins
+    (a title or legend cut off by the edge would run into them); frames keep a readable size."""
+    width, height = size
+    source = _video_of_size(tmp_path, "a_rather_long_source_video_name", width, height)
+    target = _video_of_size(tmp_path, "target", width, height)
+    keypoint = _kp((1, width / 2, height / 2), (2, width / 3, height / 3), truth=[1, 5, 5], correct=False)
+
+    image = draw_correspondences(source, target, [keypoint, {**keypoint, "target": [0, 1, 1]}], max_frames=4)
+
+    pixels = np.asarray(image)
+    assert image.width >= MIN_LEGEND_WIDTH
+    for margin in (pixels[:, : PAD - 1], pixels[:, -(PAD - 1):], pixels[: PAD - 1], pixels[-(PAD - 1):]):
+        assert (margin == BACKGROUND).all()
+    frame = _frame_scale(width, height, 256)
+    assert min(width, height) * frame >= 64 and max(width, height) * frame <= 512
+
+
+def test_a_name_too_long_for_any_line_is_shortened_not_cut(tmp_path):
+    source = _video_of_size(tmp_path, "x" * 200, 720, 1280)
+    image = draw_correspondences(source, source, [_kp((1, 10, 10), (1, 12, 12))])
+    pixels = np.asarray(image)
+    assert image.width == MIN_LEGEND_WIDTH
+    assert (pixels[:, -(PAD - 1):] == BACKGROUND).all()

@@ -19,6 +19,7 @@ in the align_corners=False convention::
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -141,11 +142,13 @@ def sample_clip(
     native_times = np.clip(start + np.arange(clip_len, dtype=np.int64) * stride, 0, n - 1)
 
     unique_times, which = np.unique(native_times, return_inverse=True)
-    native = video.frames(unique_times.tolist())
-    native_size = (int(native.shape[2]), int(native.shape[1]))
+    # Native frames are resized as they are read: a clip never holds all of them at full size.
+    native = video.iter_frames(unique_times.tolist(), chunk=8)
+    first = next(native)
+    native_size = (int(first.shape[1]), int(first.shape[0]))
     params = augment.sample(rng, native_size, keep_points) if augment is not None and augment.enabled else None
     crop = params.crop if params is not None and params.crop is not None else (0.0, 0.0, *map(float, native_size))
-    frames = crop_resize(native, crop, (width, height))[which]
+    frames = np.concatenate([crop_resize(f[None], crop, (width, height)) for f in itertools.chain([first], native)])[which]
     if params is not None:
         frames = params.apply(frames)
     tensor = torch.from_numpy(np.require(frames, np.uint8, ["C", "W"])).permute(3, 0, 1, 2).float().div_(255.0)

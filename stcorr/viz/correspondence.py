@@ -6,18 +6,18 @@ Keypoints are PRED.json entries (SPEC §7) in native coordinates: {"name", "sour
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from stcorr.data.video import Video, write_video
 from stcorr.errors import StcorrError
+from stcorr.files import file_writer
 
 Colour = tuple[int, int, int]
 
@@ -36,6 +36,9 @@ LEGEND_LINE_HEIGHT = 24
 LEGEND_HEIGHT = LEGEND_LINE_HEIGHT + PAD
 MAX_NAME_LENGTH = 14
 LABEL_SPACING = 24  # names and frame numbers are written only where a frame has this many pixels of height per keypoint
+MIN_LEGEND_WIDTH = 420  # a picture with a title and legend is at least this wide, whatever its frames' shapes
+MIN_SHORT_SIDE = 0.25  # a frame's shorter side is at least this fraction of scale_to (very wide or tall videos)
+MAX_LONG_SIDE = 2.0  # ... as long as its longer side stays within this multiple of scale_to
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
@@ -57,7 +60,8 @@ class Match:
 
 @dataclass(frozen=True)
 class Layout:
-    """Display sizes: each video scaled so its longer side is `scale_to`, both rows share the column width."""
+    """Display sizes: each video scaled so its longer side is `scale_to` (very elongated frames: so that
+    the shorter side keeps a readable height, see ``_frame_scale``); both rows share the column width."""
 
     cell_width: int
     source_height: int
@@ -92,15 +96,17 @@ def draw_correspondences(
         _render_column(src, tgt, source_t, target_t, groups[source_t], layout)
         for src, tgt, source_t, target_t in zip(source_frames, target_frames, sorted(groups), target_times)
     ]
-    width = PAD + len(columns) * (layout.cell_width + PAD)
+    columns_width = PAD + len(columns) * (layout.cell_width + PAD)
+    width = max(columns_width, MIN_LEGEND_WIDTH) if legend else columns_width
     title = f"source {source.name} (top) \u2192 target {target.name} (bottom)"
     off_frame = any(m.target.t != shown for t, shown in zip(sorted(groups), target_times) for m in groups[t])
     legend_lines = _wrap_legend(title, _legend_items(matches, off_frame), width - 2 * PAD) if legend else []
     legend_height = LEGEND_LINE_HEIGHT * len(legend_lines) + PAD
     canvas = Image.new("RGB", (width, legend_height + layout.column_height + PAD), BACKGROUND)
     _draw_legend(ImageDraw.Draw(canvas), legend_lines)
+    left = (width - columns_width) // 2
     for i, column in enumerate(columns):
-        canvas.paste(column, (PAD + i * (layout.cell_width + PAD), legend_height))
+        canvas.paste(column, (left + PAD + i * (layout.cell_width + PAD), legend_height))
     return canvas
 
 
@@ -122,27 +128,24 @@ def save_visualisation(
     if suffix == ".mp4":
         return write_video(path, render_video_frames(source, target, keypoints, scale_to), fps=fps)
     image = draw_correspondences(source, target, keypoints, max_frames=max_frames, scale_to=scale_to)
-    return save_image_atomically(image, path)
+    return save_image(image, path)
 
 
-def save_image_atomically(image: Image.Image, path: Path) -> Path:
+def save_image(image: Image.Image, path: Path) -> Path:
+    """Writes a .png or .jpg picture atomically."""
     image_format = IMAGE_SUFFIXES[path.suffix.lower()]
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with file_writer(path) as tmp:
         image.save(tmp, format=image_format, **({"quality": 90} if image_format == "JPEG" else {}))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def render_video_frames(source: Video, target: Video, keypoints: list[dict], scale_to: int = 256) -> list[np.ndarray]:
-    """One frame per source frame: the source frame above, the target frame matched at that moment below."""
+def render_video_frames(source: Video, target: Video, keypoints: list[dict], scale_to: int = 256) -> Iterator[np.ndarray]:
+    """One frame per source frame, made as they are asked for (a long video is never held whole):
+    the source frame above, the target frame matched at that moment below."""
     groups = _group_by_source_time(parse_keypoints(keypoints))
     anchors = {t: _shown_target_time(group, target.num_frames) for t, group in groups.items()}
     mapping = target_time_mapping(anchors, source.num_frames, target.num_frames)
     layout = _layout(source, target, scale_to)
-    rendered = []
     for start in range(0, source.num_frames, 32):
         source_times = list(range(start, min(start + 32, source.num_frames)))
         target_times = [int(mapping[t]) for t in source_times]
@@ -150,8 +153,7 @@ def render_video_frames(source: Video, target: Video, keypoints: list[dict], sca
             source_times, target_times, source.frames(source_times), target.frames(target_times)
         ):
             column = _render_column(src, tgt, source_t, target_t, groups.get(source_t, []), layout)
-            rendered.append(np.asarray(column))
-    return rendered
+            yield np.asarray(column)
 
 
 def target_time_mapping(anchors: dict[int, int], num_source: int, num_target: int) -> np.ndarray:
@@ -222,9 +224,17 @@ def _shown_target_time(group: list[Match], num_target: int) -> int:
     return int(np.clip(best, 0, num_target - 1))
 
 
+def _frame_scale(width: int, height: int, scale_to: int) -> float:
+    """Longer side to ``scale_to``; for very elongated frames, larger, so that the shorter side
+    reaches ``MIN_SHORT_SIDE * scale_to`` while the longer stays within ``MAX_LONG_SIDE * scale_to``."""
+    long_side, short_side = max(width, height), min(width, height)
+    scale = max(scale_to / long_side, MIN_SHORT_SIDE * scale_to / short_side)
+    return min(scale, MAX_LONG_SIDE * scale_to / long_side)
+
+
 def _layout(source: Video, target: Video, scale_to: int) -> Layout:
     (sw, sh), (tw, th) = source.size, target.size
-    source_scale, target_scale = scale_to / max(sw, sh), scale_to / max(tw, th)
+    source_scale, target_scale = _frame_scale(sw, sh, scale_to), _frame_scale(tw, th, scale_to)
     return Layout(
         cell_width=max(round(sw * source_scale), round(tw * target_scale)),
         source_height=round(sh * source_scale),
@@ -365,9 +375,11 @@ def _item_width(draw: ImageDraw.ImageDraw, item: LegendItem) -> int:
 
 
 def _wrap_legend(title: str, items: list[LegendItem], width: int) -> list[list[LegendItem | str]]:
+    """The title (wrapped at spaces, a word too long for a line shortened with an ellipsis), then
+    the items, each line at most ``width`` pixels."""
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines: list[list[LegendItem | str]] = [[title]]
-    used = round(measure.textlength(title, font=_font(13))) + 24
+    lines: list[list[LegendItem | str]] = [[text] for text in _wrap_words(measure, title, width)]
+    used = round(measure.textlength(lines[-1][0], font=_font(13))) + 24
     for item in items:
         needed = _item_width(measure, item)
         if used + needed > width and lines[-1]:
@@ -376,6 +388,28 @@ def _wrap_legend(title: str, items: list[LegendItem], width: int) -> list[list[L
         lines[-1].append(item)
         used += needed
     return lines
+
+
+def _wrap_words(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    font = _font(13)
+    lines: list[str] = []
+    for word in text.split():
+        word = _shortened(draw, word, width)
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _shortened(draw: ImageDraw.ImageDraw, word: str, width: int) -> str:
+    """``word``, or its head and tail around an ellipsis, whichever first fits in ``width`` pixels."""
+    keep = len(word)
+    shown = word
+    while keep > 1 and draw.textlength(shown, font=_font(13)) > width:
+        keep -= 1
+        shown = word[: (keep + 1) // 2] + "\u2026" + word[len(word) - keep // 2:]
+    return shown
 
 
 def _draw_legend(draw: ImageDraw.ImageDraw, lines: list[list[LegendItem | str]]) -> None:
