@@ -156,3 +156,22 @@ def test_pairs_json_not_json(tmp_path):
     (root / "pairs.json").write_text("{nope")
     with pytest.raises(StcorrError, match="pairs.json: not valid JSON"):
         open_dataset(root)
+
+
+@pytest.mark.parametrize("extra_action", ["jump_rope", "bowl"])  # outside the paper's seven / one of them
+def test_an_action_without_key_moments_gives_no_pairs(tmp_path, extra_action):
+    """Real data: an action none of whose videos has key moments. `stcorr pairs` lists the others' pairs."""
+    import subprocess
+    import sys
+
+    videos = {f"{i + 1:04d}": {"action": "golf_swing", "train": -1, "n": 12, "key_moments": [2, 9]} for i in range(3)}
+    videos.update({f"{i + 4:04d}": {"action": extra_action, "train": -1, "n": 10} for i in range(2)})
+    root = make_penn(tmp_path / "penn", videos)
+
+    pairs = open_dataset(root).pairs("val", "13+3")
+    assert len(pairs) == 6 and pairs.by_action() == {"golf_swing": 6}
+    out = tmp_path / "pairs.json"
+    run = subprocess.run([sys.executable, "-m", "stcorr.cli.main", "pairs", "--data", str(root), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(out.read_text())) == 6

@@ -148,6 +148,10 @@ class _ActionTable:
                         self.coords[v, i, k] = points[name]
 
     def kept_pairs(self, min_visible: int) -> list[tuple[int, int]]:
+        """(source, target) video numbers of the pairs with at least ``min_visible`` correspondences;
+        none for an action with no video that has all its key moments."""
+        if not self.videos or not self.present.size:
+            return []
         flat = self.present.reshape(len(self.videos), -1).astype(np.int64)
         counts = flat @ flat.T
         np.fill_diagonal(counts, -1)
