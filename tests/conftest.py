@@ -60,6 +60,14 @@ def make_penn(root: Path, videos: dict[str, dict], objects: dict | None = None) 
     return root
 
 
+@pytest.fixture(scope="module")
+def golf(tmp_path_factory) -> Path:
+    """Eight golf videos (five train, three val) of 20-27 frames with two key moments each."""
+    videos = {f"{i + 1:04d}": {"action": "golf_swing", "train": 1 if i < 5 else -1, "n": 20 + i, "key_moments": [3, 15 + i]}
+              for i in range(8)}
+    return make_penn(tmp_path_factory.mktemp("golf") / "penn", videos)
+
+
 @pytest.fixture
 def tiny_penn(tmp_path: Path) -> Path:
     """Three golf videos per split (two key moments each), one val video without key moments."""

@@ -17,19 +17,11 @@ from stcorr.errors import StcorrError
 from stcorr.training.checkpoint import load_matcher
 from stcorr.training.engine import lr_factor, train
 
-from conftest import make_penn
 
 TINY = {
     "data.clip_len": 8, "data.size": 32, "model.grid": [4, 4, 4], "model.width": 8,
     "train.max_steps": 4, "train.checkpoint_every": 2, "train.val_every": 0, "train.log_every": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def golf(tmp_path_factory) -> Path:
-    videos = {f"{i + 1:04d}": {"action": "golf_swing", "train": 1 if i < 5 else -1, "n": 20 + i, "key_moments": [3, 15 + i]}
-              for i in range(8)}
-    return make_penn(tmp_path_factory.mktemp("golf") / "penn", videos)
 
 
 def _weights(run: Path) -> dict:
