@@ -54,3 +54,20 @@ def test_find_video_in_both_places(tmp_path):
     assert find_video(tmp_path, "b").num_frames == 3
     with pytest.raises(StcorrError, match="no video named 'c'"):
         find_video(tmp_path, "c")
+
+
+def test_write_video_is_all_or_nothing(tmp_path):
+    """A writer that fails half-way (here: the frames run into an error) leaves neither the
+    file nor a temporary behind, and an earlier file of that name stays as it was."""
+    def frames_then_failure():
+        yield np.zeros((16, 16, 3), np.uint8)
+        yield np.zeros((16, 16, 3), np.uint8)
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError):
+        write_video(tmp_path / "a.mp4", frames_then_failure())
+    assert list(tmp_path.iterdir()) == []
+    write_video(tmp_path / "a.mp4", np.zeros((3, 16, 16, 3), np.uint8))
+    with pytest.raises(StcorrError, match="frame of size 8x8 in a 16x16 video"):
+        write_video(tmp_path / "a.mp4", [np.zeros((16, 16, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)])
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"] and Video(tmp_path / "a.mp4").num_frames == 3

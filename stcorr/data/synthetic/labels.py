@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from stcorr.files import write_file
+
 # scipy writes the current time into the 116-byte text header; a fixed text keeps files reproducible
 MAT_HEADER = b"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created by: stcorr synth".ljust(116, b" ")
 
@@ -70,4 +72,4 @@ def mat_bytes(record: dict) -> bytes:
 
 
 def write_mat(path: Path, record: dict) -> None:
-    Path(path).write_bytes(mat_bytes(record))
+    write_file(path, mat_bytes(record))
