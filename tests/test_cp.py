@@ -1,0 +1,82 @@
+"""The CP module: chunked k-NN against brute force, no same-frame proposals, identity at init."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stcorr.errors import StcorrError
+from stcorr.models.cp import CPModule, knn_other_frames, proposal_pairs
+
+
+def brute_force_knn(feats: torch.Tensor, frames: int, k: int) -> torch.Tensor:
+    distances = torch.cdist(feats, feats) ** 2
+    frame_of = torch.arange(feats.shape[1]) // (feats.shape[1] // frames)
+    distances[:, frame_of[:, None] == frame_of[None, :]] = float("inf")
+    return distances.topk(k, dim=-1, largest=False).indices
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 700, 1 << 22])
+def test_chunked_knn_equals_brute_force(chunk_elements):
+    torch.manual_seed(0)
+    frames, per_frame, k = 4, 30, 5
+    feats = torch.randn(2, frames * per_frame, 6)
+    chunked = knn_other_frames(feats, frames, k, chunk_elements=chunk_elements)
+    expected = brute_force_knn(feats, frames, k)
+    assert chunked.shape == (2, frames * per_frame, k)
+    assert torch.equal(chunked.sort(-1).values, expected.sort(-1).values)
+
+
+def test_knn_never_proposes_the_same_frame():
+    torch.manual_seed(1)
+    frames, per_frame = 3, 16
+    feats = torch.randn(1, frames * per_frame, 4)
+    feats[:, 1::2] = feats[:, 0::2]  # same-frame twins at distance 0 must still be skipped
+    neighbours = knn_other_frames(feats, frames, k=per_frame * (frames - 1), chunk_elements=50)
+    query_frame = torch.arange(frames * per_frame)[None, :, None] // per_frame
+    assert not (neighbours // per_frame == query_frame).any()
+
+
+def test_knn_refuses_k_beyond_other_frames():
+    with pytest.raises(StcorrError):
+        knn_other_frames(torch.randn(1, 8, 3), frames=2, k=5)
+
+
+def test_pairs_hold_both_ends_and_normalised_offsets():
+    grid = (2, 2, 3)
+    feats = torch.randn(1, 12, 4, requires_grad=True)
+    neighbours = torch.full((1, 12, 1), 11)  # every query's neighbour is the last position (t=1, h=1, w=2)
+    pairs = proposal_pairs(feats, neighbours, grid)
+    assert torch.equal(pairs[0, 0, 0, :4], feats[0, 0])
+    assert torch.equal(pairs[0, 0, 0, 4:8], feats[0, 11])
+    assert torch.allclose(pairs[0, 0, 0, 8:], torch.tensor([1 / 2, 1 / 2, 2 / 3]))
+    pairs[0, 0, 0, :8].sum().backward()
+    touched = feats.grad.abs().sum(-1)[0].nonzero().flatten().tolist()
+    assert touched == [0, 11]
+
+
+@pytest.mark.parametrize("options", [{}, {"bottleneck": 4, "spatial_stride": 2}])
+def test_module_is_identity_at_init_and_learns(options):
+    torch.manual_seed(2)
+    module = CPModule(8, k=3, mlp=(16,), **options)
+    x = torch.randn(2, 8, 3, 6, 5)
+    for mode in (True, False):
+        module.train(mode)
+        assert torch.equal(module(x), x)
+    module.train()
+    y = module(x)
+    y.sum().backward()
+    assert module.project_norm.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        module.project_norm.weight.fill_(1.0)
+    assert not torch.allclose(module(x), x)
+
+
+def test_gradient_reaches_the_input_through_both_ends():
+    torch.manual_seed(3)
+    module = CPModule(4, k=2, mlp=(8,))
+    with torch.no_grad():
+        module.project_norm.weight.fill_(1.0)
+    x = torch.randn(1, 4, 2, 3, 3, requires_grad=True)
+    (module(x) - x).pow(2).sum().backward()
+    assert x.grad.abs().sum() > 0
