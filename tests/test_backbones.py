@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import BACKBONES, build_backbone, frames_to_clip, load_backbone_weights, normalize_clip
+from stcorr.models.backbones.video_resnet import paper_layers
 
 # ---------------------------------------------------------------------------------------------
 # torchvision's layout, written down from torchvision/models/video/resnet.py (not from our code):
@@ -228,3 +229,52 @@ def test_normalize_clip_uint8_and_float_agree():
     clip = frames_to_clip(frames.numpy())
     assert clip.shape == (3, 5, 6, 7)
     assert torch.allclose(clip[1, 2, 3, 4], (frames[2, 3, 4, 1] / 255 - 0.394666) / 0.22145)
+
+
+@pytest.mark.parametrize("name,blocks,expected", [
+    ("r2plus1d34", None, [5, 7, 9, 11, 12, 13, 14, 16]),  # the paper configs' list
+    ("r3d18", None, [3, 4, 5, 6, 7, 8]),
+    ("r2plus1d18", None, [3, 4, 5, 6, 7, 8]),
+    ("r3d18", [1, 1, 1, 1], [2, 3, 4]),
+    ("r2plus1d34", [1, 2, 3, 4], [2, 3, 4, 5, 6, 8, 10]),
+])
+def test_default_layers_are_the_papers_rule_for_the_depth_built(name, blocks, expected):
+    with torch.device("meta"):
+        model = build_backbone(name, width=4, blocks=blocks)
+    assert model.default_layers == expected == paper_layers(model.blocks)
+    assert max(model.default_layers) == model.num_layers - 1  # always reaches the last block
+
+
+def test_paper_config_with_another_backbone_takes_that_backbones_layers():
+    """Table 7's `stcorr train --config paper-13+3 --backbone r3d18`: the config names no layers."""
+    from stcorr.config import load_config
+    from stcorr.models.matcher import build_matcher
+
+    for config in ("paper-13+3", "paper-3+3", "pouring"):
+        model_cfg = load_config(config)["model"]
+        assert model_cfg["layers"] is None
+        small = {**model_cfg, "backbone": "r3d18", "width": 4, "weights": None}
+        assert build_matcher(small).features.layers == [3, 4, 5, 6, 7, 8]
+        with torch.device("meta"):
+            paper = build_matcher({**model_cfg, "weights": None}, load_weights=False)
+        assert paper.features.layers == [5, 7, 9, 11, 12, 13, 14, 16]
+    explicit = build_matcher({"backbone": "r3d18", "width": 4, "layers": [1, 8]})
+    assert explicit.features.layers == [1, 8]
+
+
+@pytest.mark.parametrize("file_kind,file_blocks,model_name,hint", [
+    ("r3d", (2, 2, 2, 2), "r3d18", "the file holds r3d18 of width 16, blocks [2, 2, 2, 2]: ask for it with "
+                                   "--set model.width=16 --set model.blocks=null"),
+    ("r2plus1d", (3, 4, 6, 3), "r3d18", "the file holds r2plus1d34 of width 16, blocks [3, 4, 6, 3]: ask for it with "
+                                        "--backbone r2plus1d34 --set model.width=16 --set model.blocks=null"),
+    ("r3d", (1, 2, 1, 1), "r3d18", "ask for it with --set model.width=16 --set model.blocks=[1,2,1,1]"),
+])
+def test_weights_for_another_size_say_which_size_and_how_to_ask(tmp_path, file_kind, file_blocks, model_name, hint):
+    """The CPU config's reduced backbone (width 8, one block a group) given a bigger model's file."""
+    path = tmp_path / "weights.pth"
+    caffe2 = file_blocks == (3, 4, 6, 3)
+    torch.save(random_state(torchvision_shapes(file_kind, blocks=file_blocks, width=16, stem_mid=11, caffe2=caffe2)), path)
+    with pytest.raises(StcorrError) as error:
+        load_backbone_weights(build_backbone(model_name, width=8, blocks=[1, 1, 1, 1]), path)
+    message = str(error.value)
+    assert hint in message and "\n" not in message and "weights.pth" in message

@@ -1,10 +1,12 @@
 """Video backbones: a registry of name -> builder(width, blocks) -> VideoBackbone.
 
-Adding a backbone: one file with a builder function, one line in ``BACKBONES``.
+Adding a backbone: one file with a builder function and its ``BLOCKS`` (residual blocks per
+group), one line in ``BACKBONES``.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Callable, Sequence
 
 from stcorr.errors import StcorrError
@@ -20,6 +22,8 @@ BACKBONES: dict[str, Callable[..., VideoBackbone]] = {
     "r2plus1d18": r2plus1d18,
     "r2plus1d34": r2plus1d34,
 }
+#: Each architecture's own residual blocks per group (what ``blocks=None`` builds).
+OWN_BLOCKS: dict[str, tuple[int, ...]] = {name: import_module(b.__module__).BLOCKS for name, b in BACKBONES.items()}
 
 
 def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
@@ -30,6 +34,6 @@ def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = No
 
 
 __all__ = [
-    "BACKBONES", "KINETICS_MEAN", "KINETICS_STD", "VideoBackbone", "build_backbone", "frames_to_clip",
+    "BACKBONES", "OWN_BLOCKS", "KINETICS_MEAN", "KINETICS_STD", "VideoBackbone", "build_backbone", "frames_to_clip",
     "load_backbone_weights", "normalize_clip", "read_state_dict",
 ]

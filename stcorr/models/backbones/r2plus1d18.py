@@ -6,9 +6,9 @@ from typing import Sequence
 
 from stcorr.models.backbones.video_resnet import VideoBackbone, conv2plus1d, r2plus1d_stem
 
-DEFAULT_LAYERS = [3, 4, 5, 6, 7, 8]
+BLOCKS = (2, 2, 2, 2)  # residual blocks per group
 
 
 def r2plus1d18(width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
     """R(2+1)D-18; ``width``/``blocks`` shrink it for CPU runs."""
-    return VideoBackbone("r2plus1d18", r2plus1d_stem, conv2plus1d, blocks or [2, 2, 2, 2], width, DEFAULT_LAYERS)
+    return VideoBackbone("r2plus1d18", r2plus1d_stem, conv2plus1d, blocks or BLOCKS, width)

@@ -12,13 +12,12 @@ from typing import Sequence
 
 from stcorr.models.backbones.video_resnet import VideoBackbone, conv2plus1d, r2plus1d_stem
 
-#: Paper-style choice: layers spread over groups 2 to 4.
-DEFAULT_LAYERS = [5, 7, 9, 11, 13, 14, 16]
+BLOCKS = (3, 4, 6, 3)  # residual blocks per group
 
 
 def r2plus1d34(width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
     """R(2+1)D-34; ``width``/``blocks`` shrink it for CPU runs."""
     return VideoBackbone(
-        "r2plus1d34", r2plus1d_stem, conv2plus1d, blocks or [3, 4, 6, 3], width, DEFAULT_LAYERS,
+        "r2plus1d34", r2plus1d_stem, conv2plus1d, blocks or BLOCKS, width,
         caffe2_midplanes=True, bn_eps=1e-3,
     )

@@ -6,10 +6,9 @@ from typing import Sequence
 
 from stcorr.models.backbones.video_resnet import VideoBackbone, conv3x3x3, r3d_stem
 
-#: Layers 3..8: the second block of layer2 through layer4 (1-2 layer1, 3-4 layer2, ...).
-DEFAULT_LAYERS = [3, 4, 5, 6, 7, 8]
+BLOCKS = (2, 2, 2, 2)  # residual blocks per group
 
 
 def r3d18(width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
     """R3D-18; ``width``/``blocks`` shrink it for CPU runs (weights then no longer fit)."""
-    return VideoBackbone("r3d18", r3d_stem, conv3x3x3, blocks or [2, 2, 2, 2], width, DEFAULT_LAYERS)
+    return VideoBackbone("r3d18", r3d_stem, conv3x3x3, blocks or BLOCKS, width)

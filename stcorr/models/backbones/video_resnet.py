@@ -14,17 +14,54 @@ that uses the same layout) loads with ``strict=True``:
 - ``fc``: the classifier (kept only so that checkpoints load; matching never uses it).
 
 Hyperpixel layers are numbered as in the paper's appendix: 0 is the stem's output, then
-1, 2, ... the output of each residual block in order (after the block's final ReLU).
+1, 2, ... the output of each residual block in order (after the block's final ReLU). For
+R(2+1)D-34: 1-3 group 1 (``layer1``), 4-7 group 2, 8-13 group 3, 14-16 group 4.
+
+The layers a backbone uses when a config names none (``model.layers: null``) belong to its
+depth: ``paper_layers(blocks)``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from stcorr.errors import StcorrError
+
+#: The paper's hyperpixel layers, given for R(2+1)D-34 (blocks [3, 4, 6, 3]): eight layers of groups
+#: 2 to 4, the deeper half of the network, with more of them in the deeper groups.
+PAPER_BLOCKS = (3, 4, 6, 3)
+PAPER_LAYERS = (5, 7, 9, 11, 12, 13, 14, 16)
+
+
+def paper_layers(blocks: Sequence[int]) -> list[int]:
+    """The paper's layer choice carried over to a backbone with ``blocks`` residual blocks per group.
+
+    Each of ``PAPER_LAYERS`` is block p of the n blocks of its group in R(2+1)D-34; it becomes
+    block ceil(p * m / n) of that group's m blocks here (same relative depth, duplicates merged).
+    [3, 4, 6, 3] gives ``PAPER_LAYERS`` itself; [2, 2, 2, 2] (R3D-18, R(2+1)D-18) gives 3..8, both
+    blocks of groups 2 to 4; [1, 1, 1, 1] gives 2, 3, 4.
+    """
+    blocks = [int(b) for b in blocks]
+    chosen = set()
+    for layer in PAPER_LAYERS:
+        group, position = _group_and_position(layer, PAPER_BLOCKS)
+        carried = math.ceil(position * blocks[group] / PAPER_BLOCKS[group])
+        chosen.add(sum(blocks[:group]) + carried)
+    return sorted(chosen)
+
+
+def _group_and_position(layer: int, blocks: Sequence[int]) -> tuple[int, int]:
+    """Residual layer ``layer`` (>= 1) -> (group 0..3, 1-based position of its block in the group)."""
+    for group, count in enumerate(blocks):
+        if layer <= count:
+            return group, layer
+        layer -= count
+    raise ValueError(f"layer beyond {sum(blocks)} blocks")
+
 
 #: Builds one "conv" of a block: (in_planes, out_planes, midplanes, stride, bn_eps) -> module.
 ConvBuilder = Callable[[int, int, int, int, float], nn.Module]
@@ -115,13 +152,14 @@ class VideoBackbone(nn.Module):
         blocks: residual blocks per stage (4 numbers).
         width: channels of the stem and layer1 (64 in the published models); layer k has
             ``width * 2**(k-1)``.
-        default_layers: hyperpixel layers used when a config names none, for the published
-            depth (``blocks``); other depths default to every residual block's output.
+
+    ``default_layers``: the hyperpixel layers used when a config names none, the paper's choice
+    for this depth (``paper_layers``).
     """
 
     def __init__(self, name: str, stem: Callable[[int, float], nn.Sequential], conv: ConvBuilder,
-                 blocks: Sequence[int], width: int = 64, default_layers: Sequence[int] = (),
-                 caffe2_midplanes: bool = False, bn_eps: float = 1e-5, num_classes: int = 400):
+                 blocks: Sequence[int], width: int = 64, caffe2_midplanes: bool = False,
+                 bn_eps: float = 1e-5, num_classes: int = 400):
         super().__init__()
         if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
             raise StcorrError(f"backbone {name}: blocks must be 4 positive numbers, got {list(blocks)}")
@@ -141,8 +179,7 @@ class VideoBackbone(nn.Module):
             inplanes = planes
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.fc = nn.Linear(inplanes, num_classes)
-        published = len(default_layers) and max(default_layers) == self.num_layers - 1
-        self.default_layers = list(default_layers) if published else list(range(1, self.num_layers))
+        self.default_layers = paper_layers(self.blocks)
         self._initialise()
 
     def _initialise(self) -> None:

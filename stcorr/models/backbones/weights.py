@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import re
+
 import torch
 from torch import nn
 
@@ -61,13 +63,47 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
             parts.append(f"missing key {missing[0]!r} ({len(missing)} missing)")
         if unexpected:
             parts.append(f"unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
-        raise StcorrError(f"weights do not fit backbone {name}: {', '.join(parts)}", path)
+        raise StcorrError(f"weights do not fit backbone {name}: {', '.join(parts)}{fit_hint(model, state)}", path)
     for key, value in state.items():
         if value.shape != own[key].shape:
             raise StcorrError(
-                f"weights do not fit: {key!r} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}", path
+                f"weights do not fit: {key!r} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}"
+                f"{fit_hint(model, state)}", path
             )
     model.load_state_dict(state, strict=True)
+
+
+def state_dict_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, int, list[int]] | None:
+    """(family "r3d" or "r2plus1d", width, blocks per group) of a torchvision-named video ResNet
+    state dict, read from its keys and shapes; None when it is not one."""
+    blocks = []
+    for stage in range(1, 5):
+        indices = {int(m.group(1)) for key in state if (m := re.match(rf"layer{stage}\.(\d+)\.", key))}
+        blocks.append(len(indices))
+    width_key = "layer1.0.conv1.1.weight"  # the BatchNorm after layer1's first conv: width channels
+    if min(blocks) < 1 or width_key not in state:
+        return None
+    family = "r2plus1d" if "stem.3.weight" in state else "r3d"
+    return family, int(state[width_key].shape[0]), blocks
+
+
+def fit_hint(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+    """'; the file holds ...: ask for it with ...' naming the backbone, width and blocks a state
+    dict needs and the options that build it; '' when the file's architecture cannot be told."""
+    from stcorr.models.backbones import OWN_BLOCKS  # the registry imports this module
+
+    found = state_dict_architecture(state)
+    if found is None:
+        return ""
+    family, width, blocks = found
+    same_family = [name for name in OWN_BLOCKS if name.startswith(family)]
+    exact = [name for name in same_family if list(OWN_BLOCKS[name]) == blocks]
+    current = getattr(model, "name", "")
+    name = current if current in exact or (not exact and current in same_family) else (exact or same_family or [current])[0]
+    own = name in OWN_BLOCKS and list(OWN_BLOCKS[name]) == blocks
+    options = ([] if name == current else [f"--backbone {name}"]) + [
+        f"--set model.width={width}", "--set model.blocks=" + ("null" if own else "[" + ",".join(map(str, blocks)) + "]")]
+    return f"; the file holds {name} of width {width}, blocks {blocks}: ask for it with {' '.join(options)}"
 
 
 def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
