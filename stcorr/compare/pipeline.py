@@ -1,0 +1,192 @@
+"""``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
+
+1. Joints of every frame of both videos (a pose source: MediaPipe by default).
+2. Time: one attempt frame per reference frame, monotonic over the whole videos (DTW on pose
+   descriptors, ``method="dtw-pose"``; or spread evenly, ``"uniform"``).
+3. Key moments of the reference: given, or the frames where its motion turns; mapped into the
+   attempt along the alignment.
+4. Space, at each key moment: the reference's joints matched into the attempt, through the
+   correspondence model when a checkpoint is given (``by: "model"``: the model's own t', x', y'),
+   else onto the same joints of the attempt's aligned frame (``by: "pose"``; a joint the
+   attempt's detector missed goes through ``spatial.pose_warp`` of the others).
+5. Joint angles of both at each key moment (the attempt's from its matched points), timings,
+   and the three largest differences in words.
+
+The record is compare.json (SPEC §7), coordinates per SPEC §1 (t the 0-based native frame,
+x, y native pixels); it carries a few keys beyond the SPEC's (method, pose, checkpoint, frames,
+sizes, and per key moment the seconds since the previous one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from stcorr.compare import align
+from stcorr.compare.angles import angle_rows
+from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource
+from stcorr.compare.spatial import pose_warp
+from stcorr.compare.summary import largest_differences
+from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+
+METHODS = ("dtw-pose", "uniform")
+DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
+MIN_CONFIDENCE = 0.5
+
+
+@dataclass
+class Comparison:
+    """What ``compare`` found: the record (compare.json) and what the pictures are drawn from."""
+
+    reference: Video
+    attempt: Video
+    reference_joints: JointTrack
+    attempt_joints: JointTrack
+    attempt_times: np.ndarray  # (N,) attempt frame aligned to each reference frame
+    record: dict
+
+    @property
+    def fps(self) -> tuple[float, float]:
+        return tuple(self.record["fps"])  # type: ignore[return-value]
+
+
+def compare(reference: str | Path, attempt: str | Path, **options) -> dict:
+    """compare.json's record for two videos (files or frame folders); options as ``analyse``."""
+    return analyse(reference, attempt, **options).record
+
+
+def analyse(
+    reference: str | Path, attempt: str | Path, *, action: str | None = None,
+    key_moments: Sequence[int] | None = None, checkpoint: str | Path | None = None, method: str = "dtw-pose",
+    pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
+) -> Comparison:
+    """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
+    order; ``action`` names them (SPEC §2) and, without them, says how many to look for;
+    ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
+    names = moment_names(action, key_moments)
+    if method not in METHODS:
+        raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
+    ref_video, att_video = Video(reference), Video(attempt)
+    moments = check_key_moments(key_moments, ref_video) if key_moments is not None else None
+    matcher = load_model(checkpoint, device) if checkpoint is not None else None
+    pose = pose or MediaPipePose()
+    ref_track, att_track = pose.track(ref_video), pose.track(att_video)
+    if method == "dtw-pose":
+        times = align.dtw_alignment(align.frame_descriptors(ref_track), align.frame_descriptors(att_track))
+    else:
+        times = align.uniform_alignment(ref_video.num_frames, att_video.num_frames)
+    if moments is None:
+        moments = align.turning_points(ref_track, count=len(names) if names else None)
+    rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    rows = []
+    for i, t_ref in enumerate(moments):
+        name = names[i] if names and i < len(names) else None
+        rows.append(key_moment_row(name, t_ref, int(times[t_ref]), rates, ref_track, att_track, ref_video, att_video, matcher))
+    add_intervals(rows)
+    record = {
+        "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
+        "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
+        "key_moments": rows,
+        "summary": largest_differences(rows) or ["no key moment with joints seen in both videos"],
+        "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
+        "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
+    }
+    return Comparison(ref_video, att_video, ref_track, att_track, times, record)
+
+
+def moment_names(action: str | None, key_moments: Sequence[int] | None) -> tuple[str, ...] | None:
+    """The action's key-moment names (SPEC §2), None for no action; refuses an unknown action and a
+    number of key moments the action does not have."""
+    if action is None:
+        return None
+    if action not in ACTIONS:
+        raise StcorrError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    names = KEY_MOMENTS.get(action)
+    if names and key_moments is not None and len(key_moments) != len(names):
+        raise StcorrError(f"{action} has {len(names)} key moments ({', '.join(names)}), "
+                          f"--key-moments gave {len(key_moments)}")
+    return names
+
+
+def check_key_moments(moments: Sequence[int], video: Video) -> list[int]:
+    """Whole, increasing frame indices inside the reference video."""
+    moments = list(moments)
+    if not moments:
+        raise StcorrError("no key moments given")
+    n = video.num_frames
+    for t in moments:
+        if not 0 <= t < n:
+            raise StcorrError(f"key moment {t} is not a frame of the reference ({n} frames, 0-based)", video.path)
+    if any(b <= a for a, b in zip(moments, moments[1:])):
+        raise StcorrError(f"key moments must increase: {','.join(map(str, moments))}")
+    return moments
+
+
+def video_fps(video: Video, default: float | None = None) -> float:
+    """Frames a second: a video file's average rate, else ``default`` (else 30)."""
+    if video.path.is_file():
+        import av
+
+        with av.open(str(video.path)) as container:
+            rate = container.streams.video[0].average_rate
+        if rate:
+            return float(rate)
+    return float(default or DEFAULT_FPS)
+
+
+def load_model(checkpoint: str | Path, device: str):
+    """The checkpoint's correspondence predictor (``stcorr.predictor``)."""
+    from stcorr.evaluation.methods import from_checkpoint
+
+    import torch
+
+    runner, _ = from_checkpoint(Path(checkpoint), torch.device(device))
+    return runner.predictor
+
+
+def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
+                   ref_video: Video, att_video: Video, predictor) -> list[dict]:
+    """compare.json ``points`` of one key moment (module docstring, 4)."""
+    names = list(reference)
+    if not names:
+        return []
+    xy = np.array([reference[n] for n in names])
+    if predictor is not None:
+        source = np.column_stack([np.full(len(names), t_ref), xy])
+        predicted, _ = predictor.predict(ref_video, att_video, source)
+        found = [(int(p[0]), float(p[1]), float(p[2])) for p in predicted]
+        by = "model"
+    else:
+        warped = pose_warp(xy, reference, attempt, smoothing=0.02 * max(att_video.size))
+        if warped is None:
+            return []
+        found = [(t_att, *(attempt.get(n) or tuple(w))) for n, w in zip(names, warped)]
+        by = "pose"
+    return [{"name": n, "reference": [t_ref, round(x, 2), round(y, 2)],
+             "attempt": [t, round(float(u), 2), round(float(v), 2)], "by": by}
+            for n, (x, y), (t, u, v) in zip(names, xy.tolist(), found)]
+
+
+def key_moment_row(name: str | None, t_ref: int, t_att: int, rates: tuple[float, float],
+                   ref_track: JointTrack, att_track: JointTrack, ref_video: Video, att_video: Video, predictor) -> dict:
+    reference = ref_track.joints_at(t_ref, MIN_CONFIDENCE)
+    points = matched_points(t_ref, t_att, reference, att_track.joints_at(t_att, MIN_CONFIDENCE),
+                            ref_video, att_video, predictor)
+    matched = {p["name"]: tuple(p["attempt"][1:]) for p in points}
+    return {"name": name, "reference_t": int(t_ref), "attempt_t": int(t_att),
+            "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
+            "points": points, "angles": angle_rows(reference, matched)}
+
+
+def add_intervals(rows: list[dict]) -> None:
+    """Seconds from the previous key moment (from the start for the first), in both videos."""
+    for side in ("reference", "attempt"):
+        previous = 0.0
+        for row in rows:
+            row[f"{side}_since_previous_s"] = round(row[f"{side}_s"] - previous, 4)
+            previous = row[f"{side}_s"]

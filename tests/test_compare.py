@@ -1,0 +1,153 @@
+"""stcorr.compare on a synthetic reference and attempt whose timing and angles are known (tests/compare_synthetic.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import compare_synthetic as cs
+from stcorr.compare import align, compare
+from stcorr.compare.angles import joint_angles
+from stcorr.compare.joints import JointTrack
+from stcorr.compare.spatial import grid_points, pose_warp, similarity_fit
+from stcorr.errors import StcorrError
+
+# Reference frames whose phase the attempt shows exactly (t / SPEED is whole), so the attempt's true
+# frame is a whole frame and the angle differences at it are exactly the offsets.
+MOMENTS = [12, 24, 36]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    return cs.synthetic_pair(tmp_path_factory.mktemp("compare"))
+
+
+@pytest.fixture(scope="module")
+def record(pair):
+    reference, attempt, pose = pair
+    return compare(reference, attempt, key_moments=MOMENTS, pose=pose)
+
+
+def test_key_moment_timings_within_one_frame(record):
+    for moment, t in zip(record["key_moments"], MOMENTS):
+        assert moment["reference_t"] == t
+        assert abs(moment["attempt_t"] - cs.true_attempt_time(t)) <= 1
+        assert moment["reference_s"] == pytest.approx(t / 30.0, abs=1e-3)
+        assert moment["attempt_s"] == pytest.approx(moment["attempt_t"] / 30.0, abs=1e-3)
+    first, second = record["key_moments"][:2]
+    assert first["attempt_since_previous_s"] == pytest.approx(first["attempt_s"])
+    assert second["attempt_since_previous_s"] == pytest.approx(second["attempt_s"] - first["attempt_s"])
+
+
+def test_whole_alignment_within_one_frame_and_monotonic(record):
+    pairs = np.array(record["time_alignment"])
+    assert pairs[:, 0].tolist() == list(range(cs.N_REFERENCE))
+    assert np.all(np.diff(pairs[:, 1]) >= 0) and pairs[-1, 1] <= cs.n_attempt() - 1
+    errors = [abs(u - cs.true_attempt_time(t)) for t, u in pairs[1:-1]]  # the ends hold still in the attempt
+    assert max(errors) <= 1.0
+
+
+def test_angle_differences_within_two_degrees(record):
+    expected = {"left_knee": cs.KNEE_OFFSET, "right_knee": cs.KNEE_OFFSET, "left_elbow": cs.ELBOW_OFFSET,
+                "right_elbow": cs.ELBOW_OFFSET}
+    for moment in record["key_moments"]:
+        rows = {row["joint"]: row for row in moment["angles"]}
+        assert len(rows) == 9
+        for joint, row in rows.items():
+            assert row["difference_deg"] == pytest.approx(expected.get(joint, 0.0), abs=2.0), (moment["reference_t"], joint)
+            assert row["difference_deg"] == pytest.approx(row["attempt_deg"] - row["reference_deg"], abs=0.02)
+        truth = joint_angles(cs.reference_frames()[moment["reference_t"]])
+        assert rows["left_knee"]["reference_deg"] == pytest.approx(truth["left_knee"], abs=0.01)
+
+
+def test_summary_names_the_largest_differences(record):
+    assert len(record["summary"]) == 3
+    assert all("knee is 15 degrees more bent" in line for line in record["summary"])
+
+
+def test_points_come_from_pose_and_land_on_the_attempts_joints(record):
+    attempt = cs.attempt_frames()
+    for moment in record["key_moments"]:
+        assert {p["name"] for p in moment["points"]} == set(attempt[0])
+        for point in moment["points"]:
+            assert point["by"] == "pose"
+            t, x, y = point["attempt"]
+            assert t == moment["attempt_t"]
+            assert (x, y) == pytest.approx(attempt[t][point["name"]], abs=0.01)
+
+
+def test_record_is_strict_json_with_the_spec_keys(record):
+    text = json.dumps(record, allow_nan=False)
+    assert set(json.loads(text)) >= {"reference", "attempt", "fps", "time_alignment", "key_moments", "summary"}
+    moment = record["key_moments"][0]
+    assert set(moment) >= {"name", "reference_t", "attempt_t", "reference_s", "attempt_s", "points", "angles"}
+    assert set(moment["angles"][0]) == {"joint", "reference_deg", "attempt_deg", "difference_deg"}
+    assert record["fps"] == [30.0, 30.0]
+
+
+def test_turning_point_found_and_mapped(pair):
+    reference, attempt, pose = pair
+    found = compare(reference, attempt, pose=pose)
+    assert [m["reference_t"] for m in found["key_moments"]] == [cs.TURN]
+    assert abs(found["key_moments"][0]["attempt_t"] - cs.true_attempt_time(cs.TURN)) <= 1
+
+
+def test_action_names_the_moments(pair):
+    reference, attempt, pose = pair
+    found = compare(reference, attempt, pose=pose, action="squat", key_moments=MOMENTS)
+    assert [m["name"] for m in found["key_moments"]] == ["hips at knees going down", "hips at floor", "hips at knees going up"]
+    assert "at 'hips at floor'" in " ".join(found["summary"])
+
+
+def test_mirrored_attempt_aligns_the_same():
+    """x -> W - x and left/right labels swapped (what a detector sees in a mirrored video)."""
+    width = 220
+    mirrored = [{_swap(name): (width - 1 - x, y) for name, (x, y) in joints.items()} for joints in cs.attempt_frames()]
+    times = align.dtw_alignment(align.frame_descriptors(JointTrack.from_joints(cs.reference_frames())),
+                                align.frame_descriptors(JointTrack.from_joints(mirrored)))
+    assert max(abs(times[t] - cs.true_attempt_time(t)) for t in range(1, cs.N_REFERENCE - 1)) <= 1.0
+
+
+def _swap(name: str) -> str:
+    return name.replace("left", "@").replace("right", "left").replace("@", "right")
+
+
+def test_uniform_method_spreads_frames_evenly(pair):
+    reference, attempt, pose = pair
+    found = compare(reference, attempt, pose=pose, key_moments=[0, 49], method="uniform")
+    assert [m["attempt_t"] for m in found["key_moments"]] == [0, cs.n_attempt() - 1]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"key_moments": [10, 60]}, "not a frame of the reference"),
+    ({"key_moments": [20, 10]}, "must increase"),
+    ({"action": "dancing"}, "unknown action"),
+    ({"action": "squat", "key_moments": [10, 20]}, "squat has 3 key moments"),
+    ({"method": "magic"}, "unknown time alignment method"),
+])
+def test_bad_input_is_one_stcorr_error(pair, options, message):
+    reference, attempt, pose = pair
+    with pytest.raises(StcorrError, match=message):
+        compare(reference, attempt, pose=pose, **options)
+
+
+def test_similarity_fit_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 100, (6, 2))
+    angle, scale = 0.4, 1.7
+    a = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    fitted_a, fitted_b = similarity_fit(source, source @ a.T + [5.0, -3.0])
+    assert fitted_a == pytest.approx(a) and fitted_b == pytest.approx([5.0, -3.0])
+
+
+def test_pose_warp_moves_joints_onto_their_namesakes_and_far_points_with_the_body():
+    reference = cs.reference_frames()[10]
+    attempt = {name: (2 * x + 7, 2 * y - 4) for name, (x, y) in cs.reference_frames()[30].items()}
+    names = list(reference)
+    warped = pose_warp(np.array([reference[n] for n in names]), reference, attempt, smoothing=0.5)
+    assert warped == pytest.approx(np.array([attempt[n] for n in names]), abs=1.0)
+    same = pose_warp(grid_points(140, 180, 4), reference, {n: (2 * x + 7, 2 * y - 4) for n, (x, y) in reference.items()}, 5.0)
+    assert same == pytest.approx(grid_points(140, 180, 4) * 2 + [7, -4], abs=1e-6)
+    assert pose_warp(np.zeros((1, 2)), {"head": (0, 0)}, {"head": (1, 1)}, 5.0) is None
