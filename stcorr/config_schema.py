@@ -104,6 +104,7 @@ class Frames(_Section):
 class Pose(_Section):
     min_visibility: float = Field(ge=0, le=1)
     model_complexity: Literal[1]
+    cache: Optional[str]
 
 
 class TCC(_Section):

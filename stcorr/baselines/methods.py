@@ -19,7 +19,8 @@ import torch
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.baselines.embedders import LearnedEmbedding
 from stcorr.baselines.frame_features import shared_frame_features
-from stcorr.baselines.pose import PoseDetector
+from stcorr.baselines.pose_cache import CachedPoseDetector, mediapipe_cache
+from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
 from stcorr.data.datasets import Dataset
@@ -33,7 +34,7 @@ EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
     "tcc": ("tcc", "dtw"), "tcc-nn": ("tcc", "nn"),
     "lrprop": ("lrprop", "dtw"), "lrprop-nn": ("lrprop", "nn"),
 }
-ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, "gt-time")
+ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, *POSE_ALIGNERS, "gt-time")
 MATCHERS: tuple[str, ...] = ("pose-oracle", "pose", "cats2d")
 
 
@@ -46,6 +47,11 @@ def shared(key: tuple, make: Callable[[], object]):
     if key not in _SHARED:
         _SHARED[key] = make()
     return _SHARED[key]
+
+
+def shared_pose_cache(pose: dict):
+    """The MediaPipe pose tracks (``baseline.pose``) every pose aligner and matcher of this process reads."""
+    return shared(("pose-cache", pose["model_complexity"], pose.get("cache")), lambda: mediapipe_cache(pose))
 
 
 def _version(path: str) -> int:
@@ -99,6 +105,8 @@ def checkpoint_path(name: str, task: str, settings: dict) -> str:
 def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: torch.device, used: list[str]):
     if aligner == "gt-time":
         return GroundTruthTime()
+    if aligner in POSE_ALIGNERS:
+        return build_pose_aligner(aligner, lambda: shared_pose_cache(settings["pose"]))
     source, rule = EMBEDDING_ALIGNERS[aligner]
     if source in TASK_NAMES:
         path = checkpoint_path(name, source, settings)
@@ -117,8 +125,7 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
         return PoseOracle()
     if matcher == "pose":
         pose = settings["pose"]
-        return shared(("pose", pose["min_visibility"], pose["model_complexity"]),
-                      lambda: DetectedPose(PoseDetector(pose["min_visibility"], pose["model_complexity"])))
+        return DetectedPose(CachedPoseDetector(shared_pose_cache(pose), pose["min_visibility"]))
     path = checkpoint_path(name, "cats2d", settings)
     match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
     used.append(path)

@@ -102,6 +102,13 @@ class PoseDetector:
             self._cache[key] = self.detect(video.frame(int(t)))
         return self._cache[key]
 
+    def landmarks(self, frame: np.ndarray) -> tuple[Any, Any] | None:
+        """MediaPipe's raw (image landmarks, world landmarks) of one RGB uint8 frame, or None when nobody is found."""
+        result = self._pose.process(np.ascontiguousarray(frame))
+        if result.pose_landmarks is None:
+            return None
+        return result.pose_landmarks.landmark, result.pose_world_landmarks.landmark
+
     def detect(self, frame: np.ndarray) -> list[Joints]:
         """Skeletons in one RGB uint8 frame (H, W, 3); an empty list when nobody is found."""
         result = self._pose.process(np.ascontiguousarray(frame))

@@ -1,0 +1,215 @@
+"""MediaPipe Pose on every frame of a video, computed once and kept on disk.
+
+A ``PoseTrack`` holds MediaPipe's 33 landmarks for each frame of one video. ``PoseCache.track``
+returns it from memory, else from ``FOLDER/KEY.npz``, else runs the detector on every frame and
+writes that file (through ``stcorr.files``). ``KEY`` is a SHA-256 of the video's content (the
+bytes of the video file, or of each frame file in frame order: renaming or moving a video keeps
+its poses, changing one frame drops them) and of the detector's settings (model, its version,
+``model_complexity``, static-image mode). Every pose method of a process and of later runs (``eval``,
+``table``, ``compare``) shares one track per video, and so do the time aligners (``dtw-pose``) and
+the spatial matcher (``pose``): a second method on the same videos spends no time on pose.
+
+The folder is ``baseline.pose.cache`` when set, else ``$XDG_CACHE_HOME/stcorr/pose`` (or
+``~/.cache/stcorr/pose``).
+
+Coordinates: landmark x, y in native pixels (x right, y down, pixel centres at integers,
+``x = x_normalised * width - 0.5`` as in ``stcorr.baselines.pose``), z MediaPipe's depth in the
+same scale as x; world landmarks in metres, centred between the hips (MediaPipe's
+``pose_world_landmarks``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+
+from stcorr.baselines.pose import MEDIAPIPE_TO_PENN, Joints, PoseDetector, require_mediapipe
+from stcorr.data.skeleton import JOINTS
+from stcorr.data.video import Video
+from stcorr.files import write_file
+
+N_LANDMARKS = 33
+FORMAT = 1  # bump when the stored arrays change meaning
+PENN_INDEX = np.array([MEDIAPIPE_TO_PENN[joint] for joint in JOINTS])
+
+
+class FrameLandmarker(Protocol):
+    """What the cache runs on each frame: RGB uint8 (H, W, 3) -> (landmarks (33, 4) x, y, z,
+    visibility with x, y normalised to [0, 1]; world (33, 3) metres), or None when nobody is found."""
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None: ...
+
+
+class MediaPipeLandmarker:
+    """MediaPipe Pose, one frame at a time (static-image mode, as the ``pose`` matcher runs it)."""
+
+    def __init__(self, model_complexity: int = 1):
+        self.detector = PoseDetector(0.0, model_complexity)
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        found = self.detector.landmarks(frame)
+        if found is None:
+            return None
+        image, world = found
+        return (np.array([(m.x, m.y, m.z, m.visibility) for m in image], dtype=np.float64),
+                np.array([(m.x, m.y, m.z) for m in world], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class PoseTrack:
+    """Landmarks of every frame of one video.
+
+    ``landmarks`` (T, 33, 4) float64: x, y native pixels, z, visibility; NaN where nobody was found.
+    ``world`` (T, 33, 3) float64 metres, hip-centred; NaN where nobody was found.
+    ``size``: (width, height) of the native frames.
+    """
+
+    landmarks: np.ndarray
+    world: np.ndarray
+    size: tuple[int, int]
+
+    @property
+    def num_frames(self) -> int:
+        return self.landmarks.shape[0]
+
+    @property
+    def found(self) -> np.ndarray:
+        """(T,) bool: whether a person was found in each frame."""
+        return np.isfinite(self.landmarks[:, 0, 0])
+
+    def penn_joints(self) -> tuple[np.ndarray, np.ndarray]:
+        """The 13 Penn joints: xy (T, 13, 2) native pixels and visibility (T, 13) (0 where nobody was found)."""
+        marks = self.landmarks[:, PENN_INDEX]
+        return marks[..., :2], np.nan_to_num(marks[..., 3], nan=0.0)
+
+    def joints_at(self, t: int, min_visibility: float) -> Joints:
+        """Frame t's Penn joints whose visibility reaches ``min_visibility``, as the ``pose`` matcher reads them."""
+        xy, visibility = self.penn_joints()
+        return {joint: (float(xy[t, k, 0]), float(xy[t, k, 1]))
+                for k, joint in enumerate(JOINTS) if visibility[t, k] >= min_visibility}
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, landmarks=self.landmarks, world=self.world, size=np.array(self.size))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PoseTrack":
+        with np.load(io.BytesIO(data)) as arrays:
+            size = tuple(int(v) for v in arrays["size"])
+            return cls(arrays["landmarks"], arrays["world"], (size[0], size[1]))
+
+
+def detect_track(video: Video, landmarker: Callable) -> PoseTrack:
+    """Runs ``landmarker`` on every frame of ``video`` (read in order, a chunk at a time)."""
+    n = video.num_frames
+    landmarks = np.full((n, N_LANDMARKS, 4), np.nan)
+    world = np.full((n, N_LANDMARKS, 3), np.nan)
+    width, height = video.size
+    for t, frame in enumerate(video.iter_frames()):
+        found = landmarker(frame)
+        if found is None:
+            continue
+        image, world[t] = found
+        landmarks[t] = image
+        landmarks[t, :, 0] = image[:, 0] * width - 0.5
+        landmarks[t, :, 1] = image[:, 1] * height - 0.5
+    return PoseTrack(landmarks, world, (width, height))
+
+
+def content_hash(video: Video) -> str:
+    """SHA-256 of the video's bytes: the file, or each frame file in frame order."""
+    digest = hashlib.sha256()
+    files = video.frame_files if video.path.is_dir() else [video.path]
+    for path in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0frame\0")
+    return digest.hexdigest()
+
+
+def default_cache_folder() -> Path:
+    """``$XDG_CACHE_HOME/stcorr/pose``, or ``~/.cache/stcorr/pose``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stcorr" / "pose"
+
+
+class PoseCache:
+    """Pose tracks of whole videos, on disk in ``folder`` and in memory (see the module docstring).
+
+    ``landmarker`` is made on first use (MediaPipe starts only when a track must be computed).
+    ``computed`` counts the tracks computed by this object (not read back).
+    """
+
+    def __init__(self, make_landmarker: Callable[[], Any], settings: Mapping[str, Any], folder: str | Path | None = None):
+        self.make_landmarker = make_landmarker
+        self.settings = dict(settings)
+        self.folder = Path(folder) if folder else default_cache_folder()
+        self.computed = 0
+        self._landmarker: Any = None
+        self._tracks: dict[str, PoseTrack] = {}
+        self._hashes: dict[tuple, str] = {}
+
+    def key(self, video: Video) -> str:
+        """The cache key of ``video``: content and detector settings."""
+        identity = _identity(video)
+        if identity not in self._hashes:
+            self._hashes[identity] = content_hash(video)
+        text = json.dumps({"video": self._hashes[identity], "detector": self.settings, "format": FORMAT}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def track(self, video: Video) -> PoseTrack:
+        key = self.key(video)
+        if key not in self._tracks:
+            self._tracks[key] = self._read(key) or self._compute(video, key)
+        return self._tracks[key]
+
+    def _read(self, key: str) -> PoseTrack | None:
+        path = self.folder / f"{key}.npz"
+        try:
+            return PoseTrack.from_bytes(path.read_bytes())
+        except (OSError, ValueError, KeyError, EOFError):  # absent or unreadable: computed again
+            return None
+
+    def _compute(self, video: Video, key: str) -> PoseTrack:
+        if self._landmarker is None:
+            self._landmarker = self.make_landmarker()
+        track = detect_track(video, self._landmarker)
+        self.computed += 1
+        write_file(self.folder / f"{key}.npz", track.to_bytes())
+        return track
+
+
+def _identity(video: Video) -> tuple:
+    """What changes when the video's bytes may have changed (path, size, modification time of each file)."""
+    files = video.frame_files if video.path.is_dir() else [video.path]
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+class CachedPoseDetector:
+    """The ``pose`` matcher's detector (``poses(video, t)``) read from a ``PoseCache``."""
+
+    def __init__(self, cache: PoseCache, min_visibility: float):
+        self.cache, self.min_visibility = cache, float(min_visibility)
+
+    def poses(self, video: Video, t: int) -> list[Joints]:
+        joints = self.cache.track(video).joints_at(int(t), self.min_visibility)
+        return [joints] if joints else []
+
+
+def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
+    """The cache of MediaPipe tracks under the config's ``baseline.pose`` settings; MediaPipe is
+    checked for now (a one-line MissingExtra without it) but started only when a track is missing."""
+    mediapipe = require_mediapipe()
+    complexity = int(pose_settings["model_complexity"])
+    settings = {"model": "mediapipe-pose", "version": mediapipe.__version__,
+                "model_complexity": complexity, "static_image_mode": True}
+    return PoseCache(lambda: MediaPipeLandmarker(complexity), settings, pose_settings.get("cache"))

@@ -1,0 +1,166 @@
+"""The pose cache: one pose run per video content, shared by every pose method, reused from disk."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stcorr.baselines import methods as baseline_methods
+from stcorr.baselines.pose import MEDIAPIPE_TO_PENN
+from stcorr.baselines.pose_cache import CachedPoseDetector, PoseCache, PoseTrack, default_cache_folder
+from stcorr.config import load_config
+from stcorr.data.datasets import open_dataset
+from stcorr.data.skeleton import JOINTS
+from stcorr.data.video import FRAME_CACHE, Video
+from stcorr.evaluation.methods import build_method
+
+from conftest import make_penn, write_frames
+from test_pose_descriptors import skeleton_clip
+
+REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
+
+
+class FakeLandmarker:
+    """Stands in for MediaPipe: a skeleton whose phase is the frame's mean brightness; counts frames."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def __call__(self, frame: np.ndarray):
+        self.calls.append(1)
+        joints = skeleton_clip(np.array([frame.mean() / 255.0]), origin=(32.0, 24.0))[0] / 4
+        landmarks = np.zeros((33, 4))
+        landmarks[:, 3] = 0.9
+        for k, joint in enumerate(JOINTS):
+            landmarks[MEDIAPIPE_TO_PENN[joint], :2] = (joints[k] + 0.5) / (frame.shape[1], frame.shape[0])
+        landmarks[MEDIAPIPE_TO_PENN["left_ankle"], 3] = 0.2  # a low-visibility joint
+        return landmarks, np.zeros((33, 3))
+
+
+def fake_cache(folder: Path, calls: list, made: list | None = None, settings: dict | None = None) -> PoseCache:
+    def make():
+        if made is not None:
+            made.append(1)
+        return FakeLandmarker(calls)
+
+    return PoseCache(make, settings or {"model": "fake", "version": 1}, folder)
+
+
+@pytest.fixture
+def video(tmp_path) -> Video:
+    write_frames(tmp_path / "video", 7)
+    return Video(tmp_path / "video")
+
+
+def test_a_track_is_computed_once_then_read_back_from_disk(video, tmp_path):
+    calls, made = [], []
+    cache = fake_cache(tmp_path / "cache", calls, made)
+    track = cache.track(video)
+    assert len(calls) == 7 and cache.computed == 1 and track.landmarks.shape == (7, 33, 4)
+    assert cache.track(video) is track and len(calls) == 7
+    again = fake_cache(tmp_path / "cache", calls, made)  # a later run
+    reread = again.track(video)
+    assert len(calls) == 7 and again.computed == 0 and len(made) == 1
+    np.testing.assert_array_equal(reread.landmarks, track.landmarks)
+    assert reread.size == (64, 48) and sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{again.key(video)}.npz"]
+
+
+def test_the_key_is_the_content_not_the_path(video, tmp_path):
+    calls = []
+    fake_cache(tmp_path / "cache", calls).track(video)
+    shutil.copytree(video.path, tmp_path / "moved")
+    cache = fake_cache(tmp_path / "cache", calls)
+    cache.track(Video(tmp_path / "moved"))
+    assert cache.computed == 0 and len(calls) == 7
+
+
+def test_a_changed_video_or_detector_is_computed_again(video, tmp_path):
+    calls = []
+    before = fake_cache(tmp_path / "cache", calls).track(video)
+    frame = video.path / "000004.jpg"
+    Image.fromarray(np.full((48, 64, 3), 250, np.uint8)).save(frame)
+    FRAME_CACHE.clear()
+    cache = fake_cache(tmp_path / "cache", calls)
+    after = cache.track(Video(video.path))
+    assert cache.computed == 1 and len(calls) == 14
+    assert not np.allclose(after.landmarks[3], before.landmarks[3]) and np.allclose(after.landmarks[0], before.landmarks[0])
+    other = fake_cache(tmp_path / "cache", calls, settings={"model": "fake", "version": 2})
+    other.track(Video(video.path))
+    assert other.computed == 1 and len(calls) == 21
+
+
+def test_the_same_object_sees_a_video_change_in_place(video, tmp_path):
+    calls = []
+    cache = fake_cache(tmp_path / "cache", calls)
+    cache.track(video)
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(video.path / "000002.jpg")
+    FRAME_CACHE.clear()
+    cache.track(video)
+    assert cache.computed == 2
+
+
+def test_an_unreadable_cache_file_is_computed_again(video, tmp_path):
+    calls = []
+    cache = fake_cache(tmp_path / "cache", calls)
+    cache.track(video)
+    (tmp_path / "cache" / f"{cache.key(video)}.npz").write_bytes(b"not a zip")
+    again = fake_cache(tmp_path / "cache", calls)
+    again.track(video)
+    assert again.computed == 1 and len(calls) == 14
+
+
+def test_track_joints_follow_the_visibility_threshold(video, tmp_path):
+    cache = fake_cache(tmp_path / "cache", [])
+    track = cache.track(video)
+    xy, visibility = track.penn_joints()
+    assert xy.shape == (7, 13, 2) and np.allclose(visibility[:, JOINTS.index("left_ankle")], 0.2)
+    poses = CachedPoseDetector(cache, 0.5).poses(video, 2)
+    assert len(poses) == 1 and set(poses[0]) == set(JOINTS) - {"left_ankle"}
+    assert np.allclose(poses[0]["head"], xy[2, 0])
+    empty = PoseTrack(np.full((2, 33, 4), np.nan), np.full((2, 33, 3), np.nan), (8, 8))
+    assert not empty.found.any() and empty.joints_at(0, 0.5) == {}
+
+
+def test_default_folder_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_folder() == tmp_path / "stcorr" / "pose"
+    cfg = load_config("cpu", {"baseline.pose.cache": str(tmp_path / "c")})
+    assert cfg["baseline"]["pose"]["cache"] == str(tmp_path / "c")
+
+
+def test_every_pose_method_shares_one_pose_run_per_video(tmp_path, monkeypatch):
+    """dtw-pose+pose, then nn-pose+pose and dtw+pose on the same videos: no second pose run."""
+    videos = {f"{i:04d}": {"action": "golf_swing", "train": -1, "n": 9 + i, "key_moments": [2, 6]} for i in (1, 2)}
+    dataset = open_dataset(make_penn(tmp_path / "penn", videos))
+    calls: list = []
+    shared = fake_cache(tmp_path / "cache", calls)
+    monkeypatch.setattr(baseline_methods, "mediapipe_cache", lambda pose: shared)
+    monkeypatch.setattr(baseline_methods, "_SHARED", {})
+    cfg = load_config("cpu", {"baseline.frames.size": 32})
+    pair = next(iter(dataset.pairs("val")))
+    for name in ("dtw-pose+pose", "nn-pose+pose", "dtw+pose"):
+        predicted = build_method(name, cfg, torch.device("cpu")).predict(dataset, pair)
+        assert predicted.shape == (len(pair), 3) and np.isfinite(predicted).all()
+        assert len(calls) == 10 + 11, name  # every frame of both videos, once
+    assert shared.computed == 2
+
+
+@pytest.mark.skipif(not REAL_DEV.is_dir(), reason="the real clips of ../shared/real-dev are not here")
+def test_mediapipe_track_of_a_real_clip(tmp_path):
+    pytest.importorskip("mediapipe", reason="MediaPipe (the pose extra) is not installed")
+    from stcorr.baselines.pose_cache import mediapipe_cache
+
+    cache = mediapipe_cache({"model_complexity": 1, "cache": str(tmp_path)})
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for src in sorted((REAL_DEV / "frames" / "0280").iterdir())[:4]:
+        shutil.copy(src, clip / src.name)
+    track = cache.track(Video(clip))
+    assert track.found.all() and track.size == (224, 224)
+    xy, visibility = track.penn_joints()
+    assert (visibility > 0.5).mean() > 0.5 and ((xy >= 0) & (xy < 224)).mean() > 0.8

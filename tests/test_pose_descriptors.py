@@ -1,0 +1,133 @@
+"""Pose descriptors: invariances, gaps, and time alignment on them (the *-pose aligners)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stcorr.baselines.pose_descriptors import (
+    DescriptorSettings, PoseTimeAligner, descriptor_cost, fill_gaps, match_descriptors, oracle_describer,
+    pose_descriptors,
+)
+from stcorr.data.datasets import open_dataset
+from stcorr.data.skeleton import JOINTS
+from stcorr.errors import StcorrError
+from stcorr.evaluation.methods import list_methods
+
+from conftest import make_penn
+
+#: A standing person, facing the camera (image pixels, y down): the person's left is image right.
+REST = {"head": (0, -60), "left_shoulder": (15, -45), "right_shoulder": (-15, -45), "left_elbow": (22, -25),
+        "right_elbow": (-22, -25), "left_wrist": (25, -5), "right_wrist": (-25, -5), "left_hip": (10, 0),
+        "right_hip": (-10, 0), "left_knee": (12, 30), "right_knee": (-12, 30), "left_ankle": (12, 60),
+        "right_ankle": (-12, 60)}
+SWAP = [JOINTS.index(j.replace("left", "RIGHT").replace("right", "left").replace("RIGHT", "right")) for j in JOINTS]
+
+
+def skeleton_clip(phase: np.ndarray, origin=(100.0, 120.0)) -> np.ndarray:
+    """(T, 13, 2) joints of a swing-and-squat motion at the given phases in [0, 1] (pixels, y down)."""
+    xy = np.array([REST[j] for j in JOINTS], dtype=np.float64)[None].repeat(len(phase), axis=0)
+    swing = np.sin(np.pi * phase)  # 0 -> 1 -> 0
+    squat = np.sin(2 * np.pi * phase) ** 2
+    for side, sign in (("left", 1), ("right", -1)):
+        xy[:, JOINTS.index(f"{side}_wrist"), 0] += 40 * swing * (1.5 if side == "left" else 1.0)
+        xy[:, JOINTS.index(f"{side}_wrist"), 1] -= 70 * swing
+        xy[:, JOINTS.index(f"{side}_elbow"), 1] -= 35 * swing
+        xy[:, JOINTS.index(f"{side}_knee"), 0] += sign * 15 * squat
+    xy[:, :, 1] += 20 * squat[:, None] * (np.arange(13) < 9)[None]  # upper body goes down
+    return xy + np.asarray(origin)
+
+
+def mirrored(xy: np.ndarray, width: float = 300.0, swap: bool = True) -> np.ndarray:
+    out = xy.copy()
+    out[..., 0] = width - 1 - out[..., 0]
+    return out[:, SWAP] if swap else out
+
+
+PHASE = np.linspace(0, 1, 30)
+ONES = np.ones((30, 13))
+
+
+@pytest.mark.parametrize("transform", [
+    lambda p: p + np.array([37.5, -12.25]),                      # translation
+    lambda p: p * 2.5,                                           # scale about the origin
+    lambda p: (p - 50) * 0.4 + 7,                                # scale about another point, then shift
+    lambda p: mirrored(p),                                       # mirrored video, detector relabels the sides
+    lambda p: mirrored(p, swap=False),                           # front against back view
+    lambda p: p[:, SWAP],                                        # left and right labels swapped
+    lambda p: mirrored(p * 1.7 + 3),                             # all at once
+])
+def test_descriptor_is_invariant_to_translation_scale_and_mirroring(transform):
+    clip = skeleton_clip(PHASE)
+    base = pose_descriptors(clip, ONES)
+    assert np.isfinite(base).all() and base.shape == (30, 70)
+    np.testing.assert_allclose(pose_descriptors(transform(clip), ONES), base, atol=1e-9)
+
+
+def test_descriptor_changes_with_the_pose():
+    clip = skeleton_clip(PHASE)
+    base = pose_descriptors(clip, ONES)
+    assert np.abs(base[15] - base[0]).max() > 0.1  # the swing shows
+    lying = clip[:, :, ::-1].copy()  # a 90-degree turn with a mirror: not an invariance
+    assert np.abs(pose_descriptors(lying, ONES) - base).max() > 0.1
+
+
+def test_gaps_are_interpolated_and_unseen_joints_dropped():
+    clip = skeleton_clip(PHASE)
+    ok = np.ones((30, 13), bool)
+    ok[10:14, JOINTS.index("left_wrist")] = False
+    filled = fill_gaps(np.where(ok[..., None], clip, 1e6), ok)
+    wrist = JOINTS.index("left_wrist")
+    expected = np.linspace(clip[9, wrist], clip[14, wrist], 6)
+    np.testing.assert_allclose(filled[9:15, wrist], expected)
+    confidence = ok.astype(float)
+    confidence[:, JOINTS.index("right_ankle")] = 0.1  # below min_confidence everywhere
+    descriptors = pose_descriptors(clip, confidence)
+    missing = ~np.isfinite(descriptors).all(axis=0)
+    assert 0 < missing.sum() < descriptors.shape[1] // 4
+    full = pose_descriptors(clip, ONES)
+    np.testing.assert_allclose(descriptor_cost(descriptors, full), descriptor_cost(descriptors[:, ~missing], full[:, ~missing]))
+
+
+def test_dtw_on_descriptors_recovers_a_time_warp_across_mirroring_and_scale():
+    source_phase = np.linspace(0, 1, 30)
+    target_phase = np.linspace(0, 1, 45) ** 1.4  # slower at the start
+    target = mirrored(skeleton_clip(target_phase) * 1.8 + 20)
+    matched = match_descriptors(pose_descriptors(skeleton_clip(source_phase), ONES),
+                                pose_descriptors(target, np.ones((45, 13))), "dtw")
+    truth = np.abs(target_phase[None, :] - source_phase[:, None]).argmin(axis=1)
+    assert np.abs(matched - truth).max() <= 2 and np.mean(np.abs(matched - truth) <= 1) > 0.9
+    nearest = match_descriptors(pose_descriptors(skeleton_clip(source_phase), ONES),
+                                pose_descriptors(target, np.ones((45, 13))), "nn")
+    assert np.mean(np.abs(nearest - truth) <= 1) > 0.5
+
+
+def test_descriptor_refuses_wrong_shapes():
+    with pytest.raises(StcorrError, match="shape"):
+        pose_descriptors(np.zeros((5, 12, 2)), np.ones((5, 12)))
+
+
+def test_oracle_aligner_on_a_penn_layout_data_set(tmp_path):
+    source_phase, target_phase = np.linspace(0, 1, 20), np.linspace(0, 1, 26) ** 1.3
+    source, target = skeleton_clip(source_phase), mirrored(skeleton_clip(target_phase), 200)
+    target_moments = [int(np.abs(target_phase - source_phase[t]).argmin()) for t in (5, 10)]  # the same phases
+    videos = {name: {"action": "golf_swing", "train": -1, "n": len(clip), "x": clip[..., 0], "y": clip[..., 1],
+                     "key_moments": moments, "size": (300, 240)}
+              for name, clip, moments in (("0001", source, [5, 10]), ("0002", target, target_moments))}
+    dataset = open_dataset(make_penn(tmp_path / "penn", videos))
+    aligner = PoseTimeAligner("dtw-pose-oracle", oracle_describer(), "dtw", needs_labels=True)
+    pair = next(p for p in dataset.pairs("val") if p.source == "0001")
+    predicted = aligner.align(dataset, pair)
+    assert np.abs(predicted - pair.tgt[:, 0]).max() <= 1
+
+
+def test_pose_methods_are_listed():
+    names = list_methods()
+    for name in ("dtw-pose+pose", "nn-pose+pose", "dtw-pose+pose-oracle", "dtw-pose-oracle+pose-oracle"):
+        assert name in names
+
+
+def test_settings_change_the_descriptor():
+    clip = skeleton_clip(PHASE)
+    slow = pose_descriptors(clip, ONES, DescriptorSettings(velocity_weight=0.0))
+    assert np.allclose(slow[:, 35:], 0) and not np.allclose(pose_descriptors(clip, ONES)[:, 35:], 0)
