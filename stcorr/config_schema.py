@@ -164,10 +164,28 @@ class Baseline(_Section):
     tcc_checkpoint: Optional[str]
     lrprop_checkpoint: Optional[str]
     cats2d_checkpoint: Optional[str]
+    cycle_checkpoint: Optional[str]
     pose: Pose
     tcc: TCC
     lrprop: LRProp
     cats2d: Cats2d
+
+
+class Cycle(_Section):
+    size: int = Field(ge=16)
+    resnet2d: ResNet2d
+    roi_size: int = Field(ge=1)
+    sampling_ratio: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    dim: int = Field(ge=1)
+    chunks: int = Field(ge=2)
+    patch_scale: float = Field(gt=0)
+    min_track_length: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    margin: float = Field(ge=0)
+    iou_threshold: float = Field(gt=0, le=1)
+    temporal_search: bool
+    grid: int = Field(ge=1)
 
 
 class Config(_Section):
@@ -177,6 +195,7 @@ class Config(_Section):
     model: Model
     train: Train
     baseline: Baseline
+    cycle: Cycle
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:

@@ -10,16 +10,18 @@ from stcorr.learners.alignment import LRPropLearner, TCCLearner
 from stcorr.learners.base import Learner
 from stcorr.learners.cats2d import Cats2dLearner
 from stcorr.learners.correspondence import CorrespondenceLearner
+from stcorr.learners.cycle import CycleLearner
 
 LEARNERS: dict[str, type[Learner]] = {
     "correspondence": CorrespondenceLearner,   # space-time matcher (ANTs, st-CATs)
     "tcc": TCCLearner,                         # TCC frame embeddings (sequential baselines)
     "lrprop": LRPropLearner,                   # LRProp frame embeddings (sequential baselines)
     "cats2d": Cats2dLearner,                   # 2D CATs (sequential baselines' spatial matcher)
+    "cycle": CycleLearner,                     # cross-video cycle-consistent patch embedding
 }
 
 DESCRIPTIONS = {"correspondence": "a space-time correspondence", "tcc": "a TCC", "lrprop": "an LRProp",
-                "cats2d": "a 2D CATs"}
+                "cats2d": "a 2D CATs", "cycle": "a cycle-consistency"}
 
 
 def learner_class(task: str) -> type[Learner]:
