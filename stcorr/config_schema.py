@@ -188,6 +188,38 @@ class Cycle(_Section):
     grid: int = Field(ge=1)
 
 
+class CorrFlowPropagation(_Section):
+    radius: int = Field(ge=1)
+    topk: int = Field(ge=1)
+    memory: int = Field(ge=0)
+    temperature: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+    max_side: int = Field(ge=16)
+    readout_radius: int = Field(ge=0)
+    batch_frames: int = Field(ge=1)
+    memory_budget_mb: int = Field(ge=1)
+
+
+class CorrFlow(_Section):
+    split: Literal["train", "val", "all"]
+    width: int = Field(ge=1)
+    blocks: list[int] = Field(min_length=1)
+    dim: int = Field(ge=1)
+    clusters: int = Field(ge=2)
+    kmeans_frames: int = Field(ge=1)
+    drop_prob: float = Field(ge=0, le=1)
+    jitter: float = Field(ge=0, lt=1)
+    frames: int = Field(ge=2)
+    max_gap: int = Field(ge=1)
+    size: int = Field(ge=16, multiple_of=4)
+    crop: float = Field(gt=0, le=1)
+    radius: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    true_reference: list[float] = Field(min_length=2, max_length=2)
+    backward_weight: float = Field(ge=0)
+    propagation: CorrFlowPropagation
+
+
 class Config(_Section):
     seed: int = Field(ge=0)
     task: str
@@ -196,6 +228,7 @@ class Config(_Section):
     train: Train
     baseline: Baseline
     cycle: Cycle
+    corrflow: CorrFlow
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:
