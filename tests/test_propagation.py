@@ -76,3 +76,17 @@ def test_a_query_frame_outside_the_video_is_refused(tmp_path):
     video = translating_texture(tmp_path / "texture", frames=2, size=32)
     with pytest.raises(StcorrError, match="outside the video"):
         propagate_keypoints(video, 5, np.array([[1.0, 1.0]]), PixelFeatures())
+
+
+@pytest.mark.parametrize("block_rows", [None, 2, 3])
+def test_fast_topk_attention_equals_restricted_attention_with_topk(block_rows):
+    from stcorr.models.corrflow import restricted_attention
+    from stcorr.models.propagation import topk_window_attention
+
+    g = torch.Generator().manual_seed(1)
+    query = torch.randn(1, 6, 7, 9, generator=g, dtype=torch.float64)
+    keys = [torch.randn(1, 6, 7, 9, generator=g, dtype=torch.float64) for _ in range(3)]
+    values = [torch.rand(1, 4, 7, 9, generator=g, dtype=torch.float64) for _ in range(3)]
+    want = restricted_attention(query, keys, values, radius=2, temperature=0.3, topk=5)
+    got = topk_window_attention(query, keys, values, radius=2, temperature=0.3, topk=5, block_rows=block_rows)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

@@ -10,6 +10,7 @@ from stcorr.learners.alignment import LRPropLearner, TCCLearner
 from stcorr.learners.base import Learner
 from stcorr.learners.cats2d import Cats2dLearner
 from stcorr.learners.correspondence import CorrespondenceLearner
+from stcorr.learners.corrflow import CorrFlowLearner
 from stcorr.learners.cycle import CycleLearner
 
 LEARNERS: dict[str, type[Learner]] = {
@@ -18,10 +19,11 @@ LEARNERS: dict[str, type[Learner]] = {
     "lrprop": LRPropLearner,                   # LRProp frame embeddings (sequential baselines)
     "cats2d": Cats2dLearner,                   # 2D CATs (sequential baselines' spatial matcher)
     "cycle": CycleLearner,                     # cross-video cycle-consistent patch embedding
+    "corrflow": CorrFlowLearner,               # CorrFlow: self-supervised colour-copying correspondence flow
 }
 
 DESCRIPTIONS = {"correspondence": "a space-time correspondence", "tcc": "a TCC", "lrprop": "an LRProp",
-                "cats2d": "a 2D CATs", "cycle": "a cycle-consistency"}
+                "cats2d": "a 2D CATs", "cycle": "a cycle-consistency", "corrflow": "a CorrFlow"}
 
 
 def learner_class(task: str) -> type[Learner]:

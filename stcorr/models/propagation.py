@@ -29,7 +29,7 @@ from torch import Tensor
 
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
-from stcorr.models.corrflow import STRIDE, CorrFlow, restricted_attention, rgb_to_lab
+from stcorr.models.corrflow import STRIDE, CorrFlow, rgb_to_lab
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,44 @@ def _as_query(features: Tensor) -> Tensor:
     return torch.cat([features, torch.ones_like(features[:, :1])], 1)
 
 
-def _block_rows(channels: int, window: int, width: int, budget_mb: int) -> int:
-    return max(1, int(budget_mb * 2 ** 20 // (4 * channels * window * width)))
+def _block_rows(height: int, width: int, memory: int, radius: int, budget_mb: int) -> int:
+    """Query rows per block so that a block's logits (rows x W by memory x (rows + 2R) x W) fit the budget."""
+    floats = budget_mb * 2 ** 20 // 4
+    rows = 1
+    while rows < height and (rows + 1) * width * memory * (rows + 1 + 2 * radius) * width <= floats:
+        rows += 1
+    return rows
+
+
+def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int, temperature: float,
+                          topk: int, block_rows: int | None = None) -> Tensor:
+    """``restricted_attention`` with ``topk``, for one frame, computed the fast way for propagation.
+
+    query (1, C, h, w); keys, values: M tensors (1, C, h, w) and (1, V, h, w) -> (1, V, h, w). Each
+    block of query rows is multiplied (BLAS) with the band of key rows within ``radius``; cells
+    outside the (2R+1)^2 window are masked; the ``topk`` largest logits are kept and their values
+    gathered. Same result as ``restricted_attention(..., topk=topk)`` (without ties), less work.
+    """
+    _, c, h, w = query.shape
+    block_rows = block_rows or h
+    key_cells = [k[0].reshape(c, h * w) for k in keys]
+    value_cells = torch.cat([v[0].reshape(v.shape[1], h * w) for v in values], 1)  # (V, M * h * w)
+    cell_y = torch.arange(h).repeat_interleave(w)
+    cell_x = torch.arange(w).repeat(h)
+    out = torch.empty(value_cells.shape[0], h * w, dtype=value_cells.dtype)
+    for start in range(0, h, block_rows):
+        stop = min(start + block_rows, h)
+        band = slice(max(0, start - radius) * w, min(h, stop + radius) * w)
+        rows = slice(start * w, stop * w)
+        near = (((cell_y[rows, None] - cell_y[None, band]).abs() <= radius)
+                & ((cell_x[rows, None] - cell_x[None, band]).abs() <= radius))
+        q = query[0].reshape(c, h * w)[:, rows].T
+        logits = torch.cat([(q @ k[:, band]).masked_fill(~near, float("-inf")) for k in key_cells], 1) / temperature
+        top, index = logits.topk(min(topk, logits.shape[1]), dim=1)
+        band_size = band.stop - band.start
+        flat = (index // band_size) * (h * w) + band.start + index % band_size
+        out[:, rows] = (value_cells[:, flat] * top.softmax(1).unsqueeze(0)).sum(2)
+    return out.view(1, -1, h, w)
 
 
 def _frames_tensor(frames: np.ndarray, size: tuple[int, int]) -> Tensor:
@@ -159,14 +195,13 @@ def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: Prop
     first = next(encoded)
     first_key = _as_key(first)
     recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.memory)
-    window = (2 * settings.radius + 1) ** 2
+    _, _, h, w = first.shape
+    rows = _block_rows(h, w, settings.memory + 1, settings.radius, settings.memory_budget_mb)
     for feature in encoded:
         keys = [first_key] + [k for k, _ in recent]
         values = [first_maps] + [v for _, v in recent]
-        channels = max(first_key.shape[1], first_maps.shape[1] * len(values))
-        rows = _block_rows(channels, window, feature.shape[3], settings.memory_budget_mb)
-        maps = restricted_attention(_as_query(feature), keys, values, settings.radius, settings.temperature,
-                                    topk=settings.topk, block_rows=rows)
+        maps = topk_window_attention(_as_query(feature), keys, values, settings.radius, settings.temperature,
+                                     settings.topk, rows)
         if settings.memory:
             recent.append((_as_key(feature), maps))
         yield maps

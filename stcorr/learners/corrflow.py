@@ -1,0 +1,148 @@
+"""CorrFlow, self-supervised: ``stcorr train --config corrflow --data ROOT`` (labels ignored).
+
+Example g is a clip of ``corrflow.frames`` frames of one training video, ``gap`` frames apart
+(1..``max_gap``), cropped at random (a square of ``crop`` to 1 times the shorter side, flipped
+half the time) and resized to ``size`` x ``size``; it also carries the scheduled-sampling draws
+(true previous frame with a probability annealed from 0.9 to 0.6 over ``train.max_steps``) and
+the seed of its colour-bottleneck draw. Settings are under ``corrflow`` in the config.
+
+Videos: those of ``corrflow.split`` (train, val or all) of a Penn Action or pairs-layout data
+set, or every video of a plain folder (``VideoFolder``: video files and/or frame folders).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stcorr.data.datasets import Dataset
+from stcorr.data.video import FRAME_SUFFIXES, VIDEO_SUFFIXES, Video
+from stcorr.errors import StcorrError
+from stcorr.learners.base import Learner
+from stcorr.models.corrflow import CorrFlow, corrflow_loss, true_reference_probability
+
+
+class VideoFolder(Dataset):
+    """A plain folder of videos: ROOT/NAME.mp4 ... and/or ROOT/NAME/000001.jpg ... (no labels)."""
+
+    kind = "videos"
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.paths = {}
+        for path in sorted(Path(root).iterdir()):
+            is_video = path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+            is_frames = path.is_dir() and any(p.suffix.lower() in FRAME_SUFFIXES for p in path.iterdir())
+            if is_video or is_frames:
+                self.paths[path.stem if is_video else path.name] = path
+        if not self.paths:
+            raise StcorrError("no videos here: expected video files or folders of frames", root)
+
+    def video(self, name: str) -> Video:
+        return Video(self.paths[name])
+
+    def key_moments(self, name: str) -> list[int] | None:
+        return None
+
+
+def training_videos(dataset: Dataset, split: str) -> list[str]:
+    """Names of the videos CorrFlow trains on: ``split`` (train, val or all) of a data set's videos."""
+    if split not in ("train", "val", "all"):
+        raise StcorrError(f"corrflow.split must be train, val or all, not {split!r}")
+    if isinstance(dataset, VideoFolder):
+        return list(dataset.paths)
+    labels = getattr(dataset, "labels", None)
+    if labels is not None:
+        names = [n for n, lab in labels.items() if split == "all" or lab.split == split]
+    else:
+        records = [r for r in getattr(dataset, "records", []) if split == "all" or r["split"] == split]
+        names = sorted({r[side] for r in records for side in ("source", "target")} - getattr(dataset, "missing", set()))
+    if not names:
+        raise StcorrError(f"no {split} videos to train CorrFlow on (corrflow.split)", dataset.root)
+    return sorted(names)
+
+
+def crop_and_resize(frames: np.ndarray, box: tuple[int, int, int], flip: bool, size: int) -> torch.Tensor:
+    """(F, H, W, 3) uint8, a square box (x0, y0, side) -> (F, 3, size, size) floats in [0, 1]."""
+    x0, y0, side = box
+    clip = torch.from_numpy(np.ascontiguousarray(frames[:, y0: y0 + side, x0: x0 + side])).permute(0, 3, 1, 2).float() / 255
+    clip = F.interpolate(clip, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return clip.flip(3) if flip else clip
+
+
+class CorrFlowLearner(Learner):
+    name = "corrflow"
+    per_example = True
+
+    def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
+        super().__init__(cfg, dataset, device)
+        self.settings = cfg["corrflow"]
+        self.names = training_videos(dataset, self.settings["split"])
+        self.videos = {name: dataset.video(name) for name in self.names}
+        self.lengths = {name: video.num_frames for name, video in self.videos.items()}
+        if max(self.lengths.values()) < 2:
+            raise StcorrError("CorrFlow needs videos of at least 2 frames", dataset.root)
+
+    # --- the model
+    def build_model(self) -> CorrFlow:
+        s = self.settings
+        model = CorrFlow(s["width"], s["blocks"], s["dim"], s["clusters"], s["drop_prob"], s["jitter"])
+        model.fit_colours(self.colour_sample(), seed=self.cfg["seed"])
+        return model.to(self.device)
+
+    @staticmethod
+    def model_from_config(config: dict) -> nn.Module:
+        return CorrFlow.from_config(config)
+
+    def colour_sample(self) -> torch.Tensor:
+        """``corrflow.kmeans_frames`` training frames (a fixed draw from the seed), resized: k-means input."""
+        rng = np.random.default_rng([self.cfg["seed"], 7])
+        count = int(self.settings["kmeans_frames"])
+        picks = [(self.names[v], int(rng.integers(self.lengths[self.names[v]])))
+                 for v in rng.integers(len(self.names), size=count)]
+        size = int(self.settings["size"])
+        return torch.cat([crop_and_resize(self.videos[n].frames([t]), self._whole_box(n), False, size) for n, t in picks])
+
+    def _whole_box(self, name: str) -> tuple[int, int, int]:
+        width, height = self.videos[name].size
+        side = min(width, height)
+        return (width - side) // 2, (height - side) // 2, side
+
+    # --- the data
+    def num_examples(self) -> int:
+        return len(self.names)
+
+    def example(self, index: int, rng: np.random.Generator) -> dict:
+        s = self.settings
+        name = self.names[int(rng.integers(len(self.names)))]
+        n, count = self.lengths[name], int(s["frames"])
+        gap = int(rng.integers(1, int(s["max_gap"]) + 1))
+        gap = max(1, min(gap, (n - 1) // max(count - 1, 1)))
+        span = gap * (count - 1)
+        start = int(rng.integers(0, max(n - span, 1)))
+        times = [min(start + i * gap, n - 1) for i in range(count)]
+        width, height = self.videos[name].size
+        side = int(round(min(width, height) * rng.uniform(float(s["crop"]), 1.0)))
+        box = (int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1)), side)
+        total = max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]), 1)
+        p_true = true_reference_probability(index / total, *s["true_reference"])
+        return {"video": name, "times": times, "box": box, "flip": bool(rng.random() < 0.5),
+                "use_true": (rng.random(max(count - 2, 0)) < p_true).tolist(), "seed": int(rng.integers(2 ** 31))}
+
+    def clip(self, example: dict) -> torch.Tensor:
+        frames = self.videos[example["video"]].frames(example["times"])
+        return crop_and_resize(frames, example["box"], example["flip"], int(self.settings["size"]))
+
+    def loss(self, model: nn.Module, examples: list[dict]) -> torch.Tensor:
+        s = self.settings
+        losses = [corrflow_loss(model, self.clip(e).to(self.device), e["use_true"], s["radius"], s["temperature"],
+                                s["backward_weight"], torch.Generator().manual_seed(e["seed"]))
+                  for e in examples]
+        return torch.stack(losses).mean()
+
+    def summary(self, steps: int, seconds: float) -> str:
+        return f"trained CorrFlow {steps} steps in {seconds:.0f} s on {len(self.names)} video(s)"
