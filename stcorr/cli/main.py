@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from stcorr.cli import data_commands, demo, model_commands, table
+from stcorr.cli import compare_commands, data_commands, demo, model_commands, table
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -21,6 +21,7 @@ data_commands.register(app)
 model_commands.register(app)
 demo.register(app)
 table.register(app)
+compare_commands.register(app)
 
 
 def main() -> None:

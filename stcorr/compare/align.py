@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 from stcorr.alignment.dtw import align_frames, dtw, euclidean_cost
 from stcorr.compare.angles import ANGLE_NAMES, TRUNK, angle_series
@@ -125,6 +124,8 @@ def motion_speed(track: JointTrack, smooth_sigma: float = 2.0) -> np.ndarray:
 def turning_points(track: JointTrack, count: int | None = None, max_count: int = 5) -> list[int]:
     """Frames where the motion turns: minima of ``motion_speed`` between faster stretches, at least
     a tenth of the video apart, the ``count`` (else up to ``max_count``) most prominent, in time order."""
+    from scipy.signal import find_peaks  # scipy.signal takes seconds to import
+
     speed = motion_speed(track)
     n = len(speed)
     if n < 5 or not np.ptp(speed) > 0:

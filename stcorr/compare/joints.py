@@ -16,6 +16,20 @@ from stcorr.data.video import Video
 
 Joints = dict[str, tuple[float, float]]
 
+#: Bones drawn between joints.
+LIMBS: tuple[tuple[str, str], ...] = (
+    ("head", "left_shoulder"), ("head", "right_shoulder"), ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    *((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
+      for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))),
+)
+
+
+def limb_side(a: str, b: str) -> str:
+    """'left' or 'right' for a bone of one side, 'centre' for one across the body."""
+    sides = {name.split("_")[0] for name in (a, b) if "_" in name}
+    return sides.pop() if len(sides) == 1 and (a != "head" and b != "head") else "centre"
+
 
 @dataclass(frozen=True)
 class JointTrack:

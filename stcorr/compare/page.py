@@ -1,0 +1,268 @@
+"""DIR/index.html: the comparison as one self-contained page (no network, as ``stcorr.report.page``).
+
+The two videos play side by side on one scrubber: the reference's frames (at most
+``MAX_FRAMES``, the key moments always among them) and the attempt's aligned frames, inlined as
+JPEG data URIs ``FRAME_HEIGHT`` pixels high. A click on the reference frame shows its match in
+the attempt's frame: at a key moment near one of its matched points, that point's match from
+compare.json; anywhere else, the bilinear interpolation of a ``CELLS`` x ``CELLS`` grid of matches
+computed here (``spatial.pose_warp``), so the page needs no server. Below: the timings, the angle
+table of each key moment and the angles over time. Overlays are SVG in native pixel coordinates
+(viewBox -0.5 -0.5 W H, so a point (x, y) of SPEC §1 sits where it is on the frame).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stcorr.compare.align import filled_joints
+from stcorr.compare.angles import ANGLE_NAMES, angle_series
+from stcorr.compare.joints import LIMBS
+from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
+from stcorr.compare.render import joint_colour
+from stcorr.compare.spatial import grid_points, pose_warp
+from stcorr.files import write_file
+
+MAX_FRAMES = 120
+FRAME_HEIGHT = 240
+CELLS = 16
+PLOT_POINTS = 300
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"  # as the report's
+
+
+def shown_frames(n: int, key_frames: list[int], max_frames: int = MAX_FRAMES) -> list[int]:
+    """Reference frames the page holds: all when few, else evenly spread, with the key moments."""
+    frames = set(range(n)) if n <= max_frames else set(np.linspace(0, n - 1, max_frames).round().astype(int).tolist())
+    return sorted(frames | set(key_frames))
+
+
+def jpeg_uri(frame: np.ndarray, height: int = FRAME_HEIGHT, quality: int = 75) -> str:
+    image = Image.fromarray(frame)
+    if image.height > height:
+        image = image.resize((max(1, round(image.width * height / image.height)), height), Image.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _points(joints: dict) -> dict:
+    return {name: [round(x, 1), round(y, 1)] for name, (x, y) in joints.items()}
+
+
+def frame_records(comparison: Comparison, frames: list[int], cells: int = CELLS) -> list[dict]:
+    """Per shown frame: both pictures, both skeletons and the grid of matches (None where no body)."""
+    width, height = comparison.reference.size
+    grid = grid_points(width, height, cells)
+    smoothing = 0.05 * max(comparison.attempt.size)
+    records = []
+    for t, ref_frame in zip(frames, comparison.reference.iter_frames(frames)):
+        u = int(comparison.attempt_times[t])
+        ref_joints = comparison.reference_joints.joints_at(t, MIN_CONFIDENCE)
+        att_joints = comparison.attempt_joints.joints_at(u, MIN_CONFIDENCE)
+        warped = pose_warp(grid, ref_joints, att_joints, smoothing)
+        records.append({"t": t, "u": u, "ref": jpeg_uri(ref_frame), "att": jpeg_uri(comparison.attempt.frame(u)),
+                        "refJoints": _points(ref_joints), "attJoints": _points(att_joints),
+                        "grid": None if warped is None else np.round(warped, 1).tolist()})
+    return records
+
+
+def angle_plots(comparison: Comparison) -> str:
+    """One small SVG per angle: the reference's (solid) and the aligned attempt's (dashed) over reference time."""
+    ref = angle_series(filled_joints(comparison.reference_joints))
+    att = angle_series(filled_joints(comparison.attempt_joints))[comparison.attempt_times]
+    n = len(ref)
+    rows = np.unique(np.linspace(0, n - 1, min(n, PLOT_POINTS)).round().astype(int))
+    moments = [m["reference_t"] for m in comparison.record["key_moments"]]
+    figures = [_plot(name, rows, ref[rows, k], att[rows, k], n, moments) for k, name in enumerate(ANGLE_NAMES)]
+    return "".join(f for f in figures if f)
+
+
+def _plot(name: str, rows: np.ndarray, ref: np.ndarray, att: np.ndarray, n: int, moments: list[int]) -> str:
+    values = np.concatenate([ref, att])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return ""
+    w, h, pad = 240.0, 110.0, 22.0
+    low, high = float(values.min()) - 5, float(values.max()) + 5
+
+    def sx(t):
+        return pad + (w - pad - 4) * t / max(n - 1, 1)
+
+    def sy(v):
+        return h - 14 - (h - 24) * (v - low) / (high - low)
+
+    def line(series, style):
+        parts, run = [], []
+        for t, v in zip(rows, series):
+            if np.isfinite(v):
+                run.append(f"{sx(t):.1f},{sy(v):.1f}")
+            elif run:
+                parts.append(run)
+                run = []
+        parts.append(run)
+        return "".join(f'<polyline points="{" ".join(p)}" class="{style}"/>' for p in parts if len(p) > 1)
+
+    marks = "".join(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="8" y2="{h - 14}" class="km"/>' for t in moments)
+    labels = (f'<text x="2" y="{sy(high - 5) + 4:.0f}">{high - 5:.0f}</text>'
+              f'<text x="2" y="{sy(low + 5):.0f}">{low + 5:.0f}</text>')
+    return (f'<figure><figcaption>{escape(name.replace("_", " "))} (degrees)</figcaption>'
+            f'<svg viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}">{marks}{labels}'
+            f'{line(ref, "ref")}{line(att, "att")}'
+            f'<line class="cursor" x1="{pad}" x2="{pad}" y1="8" y2="{h - 14}" data-n="{n}" data-pad="{pad}" data-w="{w - pad - 4}"/>'
+            f'</svg></figure>')
+
+
+def timing_table(record: dict) -> str:
+    head = ("<tr><th>key moment</th><th>reference t</th><th>reference s</th><th>since previous</th>"
+            "<th>attempt t</th><th>attempt s</th><th>since previous</th><th>difference</th></tr>")
+    rows = "".join(
+        f"<tr><td>{_moment_name(i, m)}</td><td class=num>{m['reference_t']}</td><td class=num>{m['reference_s']:.2f}</td>"
+        f"<td class=num>{m['reference_since_previous_s']:.2f}</td><td class=num>{m['attempt_t']}</td>"
+        f"<td class=num>{m['attempt_s']:.2f}</td><td class=num>{m['attempt_since_previous_s']:.2f}</td>"
+        f"<td class=num>{m['attempt_since_previous_s'] - m['reference_since_previous_s']:+.2f} s</td></tr>"
+        for i, m in enumerate(record["key_moments"]))
+    return f"<table>{head}{rows}</table>"
+
+
+def angle_tables(record: dict) -> str:
+    parts = []
+    for i, moment in enumerate(record["key_moments"]):
+        rows = "".join(
+            f"<tr><td>{escape(a['joint'].replace('_', ' '))}</td><td class=num>{a['reference_deg']:.1f}</td>"
+            f"<td class=num>{a['attempt_deg']:.1f}</td><td class='num {_tone(a['difference_deg'])}'>{a['difference_deg']:+.1f}</td></tr>"
+            for a in moment["angles"])
+        by = sorted({p["by"] for p in moment["points"]}) or ["none"]
+        parts.append(f"<div><h3>{_moment_name(i, moment)}</h3><table><tr><th>angle</th><th>reference</th><th>attempt</th>"
+                     f"<th>difference</th></tr>{rows}</table><p class=note>points matched by {', '.join(by)}</p></div>")
+    return '<div class="side">' + "".join(parts) + "</div>" if parts else '<p class="note">No key moments.</p>'
+
+
+def _tone(difference: float) -> str:
+    return "big" if abs(difference) >= 15 else "mid" if abs(difference) >= 7 else ""
+
+
+def _moment_name(index: int, moment: dict) -> str:
+    return f"{index + 1}. " + escape(moment["name"] or f"frame {moment['reference_t']}")
+
+
+def page_data(comparison: Comparison) -> dict:
+    record = comparison.record
+    frames = shown_frames(comparison.reference.num_frames, [m["reference_t"] for m in record["key_moments"]])
+    return {"fps": record["fps"], "sizes": record["sizes"], "cells": CELLS,
+            "limbs": LIMBS, "colours": {m: "rgb{}".format(joint_colour(m)) for m in {p["name"] for k in record["key_moments"] for p in k["points"]}},
+            "moments": record["key_moments"], "frames": frame_records(comparison, frames)}
+
+
+def build_page(comparison: Comparison, path: str | Path) -> Path:
+    """Writes the page (atomically)."""
+    record = comparison.record
+    data = json.dumps(page_data(comparison), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    (rw, rh), (aw, ah) = record["sizes"]
+    summary = "".join(f"<li>{escape(line)}</li>" for line in record["summary"])
+    buttons = "".join(f'<button class="km" data-t="{m["reference_t"]}">{_moment_name(i, m)}</button>'
+                      for i, m in enumerate(record["key_moments"]))
+    body = f"""
+<header><h1>stcorr compare</h1><p>reference <code>{escape(record['reference'])}</code> · attempt
+<code>{escape(record['attempt'])}</code> · time alignment {escape(record['method'])} · joints from {escape(record['pose'])}
+{' · model ' + escape(record['checkpoint']) if record.get('checkpoint') else ''}</p></header>
+<main><section id="summary"><h2>The largest differences</h2><ul>{summary}</ul></section>
+<section id="videos"><h2>Aligned videos</h2>
+<p class="note">Click the reference frame: the marker on the attempt shows the matching point of its aligned frame.</p>
+<div class="stage">{_panel("ref", "reference", rw, rh)}{_panel("att", "attempt (aligned)", aw, ah)}</div>
+<div class="controls"><button id="play">play</button><input id="scrub" type="range" min="0" value="0" step="1">
+<span id="frame-label"></span></div><div class="moments">{buttons}</div><p id="match-label" class="note"></p></section>
+<section id="timing"><h2>Timing</h2>{timing_table(record)}</section>
+<section id="angles"><h2>Joint angles at the key moments</h2>{angle_tables(record)}</section>
+<section id="plots"><h2>Angles over time</h2><p class="legend"><span class="sw ref"></span>reference
+<span class="sw att"></span>attempt (aligned) <span class="sw km"></span>key moment</p><div class="plots">{angle_plots(comparison)}</div></section>
+</main><script type="application/json" id="data">{data}</script><script>{SCRIPT}</script>"""
+    html = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>stcorr compare</title><style>{STYLE}</style></head><body>{body}</body></html>")
+    return write_file(path, html)
+
+
+def _panel(key: str, title: str, width: int, height: int) -> str:
+    return (f'<figure class="panel"><div class="frame"><img id="{key}-img" alt="{title} frame">'
+            f'<svg id="{key}-svg" viewBox="-0.5 -0.5 {width} {height}" preserveAspectRatio="none"></svg></div>'
+            f'<figcaption id="{key}-cap">{title}</figcaption></figure>')
+
+
+STYLE = """
+*{box-sizing:border-box}body{font:14px/1.5 system-ui,sans-serif;margin:0;color:#1d2330;background:#f4f5f8}
+header{background:linear-gradient(90deg,#172033,#24324d);color:#fff;padding:16px 28px}header h1{margin:0;font-size:21px}
+header p{margin:4px 0 0;color:#c3cad6}header code{color:#fff}main{padding:4px 28px 30px;max-width:1400px}
+section{background:#fff;border-radius:10px;padding:4px 20px 14px;margin:14px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{font-size:17px;border-bottom:1px solid #e5e7eb;padding-bottom:5px}h3{font-size:14px;margin:10px 0 4px}
+.stage{display:flex;gap:12px;flex-wrap:wrap}.panel{margin:0}.frame{position:relative;display:inline-block;line-height:0}
+.frame img{height:360px;width:auto;display:block;border-radius:4px;background:#222}
+.frame svg{position:absolute;left:0;top:0;width:100%;height:100%}#ref-svg{cursor:crosshair}
+figcaption{font-size:12px;color:#4b5563}.controls{display:flex;gap:10px;align-items:center;margin:8px 0}
+#scrub{flex:1;max-width:700px}button{font:inherit;padding:3px 10px;border-radius:6px;border:1px solid #c7cdd8;background:#f8f9fb;cursor:pointer}
+button.km{margin:0 6px 6px 0;border-color:#d9a400}table{border-collapse:collapse;margin:4px 0 8px}
+th,td{padding:3px 9px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap}th{background:#f1f3f6}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.big{color:#b91c1c;font-weight:700}td.mid{color:#b45309}
+.side{display:flex;flex-wrap:wrap;gap:4px 32px}.note{color:#6b7280;font-style:italic}
+.plots{display:flex;flex-wrap:wrap;gap:10px}.plots figure{margin:0}.plots svg{display:block;background:#fafbfc;border-radius:4px}
+.plots text{font-size:9px;fill:#6b7280}polyline{fill:none;stroke-width:1.6}polyline.ref{stroke:#2563eb}
+polyline.att{stroke:#dc2626;stroke-dasharray:4 2}line.km{stroke:#d9a400;stroke-width:1}line.cursor{stroke:#111;stroke-width:1}
+.sw{display:inline-block;width:18px;height:3px;margin:0 5px 3px 12px;vertical-align:middle}.sw.ref{background:#2563eb}
+.sw.att{background:#dc2626}.sw.km{background:#d9a400}
+"""
+
+SCRIPT = r"""
+(function(){
+const D=JSON.parse(document.getElementById('data').textContent);
+const [RW,RH]=D.sizes[0],[AW,AH]=D.sizes[1],NS='http://www.w3.org/2000/svg';
+const scrub=document.getElementById('scrub'),refSvg=document.getElementById('ref-svg'),attSvg=document.getElementById('att-svg');
+scrub.max=D.frames.length-1;let index=0,timer=null;
+function el(name,attrs,parent){const e=document.createElementNS(NS,name);for(const k in attrs)e.setAttribute(k,attrs[k]);parent.appendChild(e);return e;}
+function skeleton(svg,joints,size){const w=Math.max(size[0],size[1])/150;
+ for(const [a,b] of D.limbs){if(joints[a]&&joints[b])el('line',{x1:joints[a][0],y1:joints[a][1],x2:joints[b][0],y2:joints[b][1],stroke:'rgba(255,255,255,.75)','stroke-width':w},svg);}}
+function moment(t){return D.moments.find(m=>m.reference_t===t);}
+function show(i){index=i;const f=D.frames[i];scrub.value=i;
+ document.getElementById('ref-img').src=f.ref;document.getElementById('att-img').src=f.att;
+ refSvg.innerHTML='';attSvg.innerHTML='';skeleton(refSvg,f.refJoints,D.sizes[0]);skeleton(attSvg,f.attJoints,D.sizes[1]);
+ const m=moment(f.t),r=Math.max(RW,RH)/90;
+ if(m){for(const p of m.points){const c=D.colours[p.name]||'#fc0';
+  el('circle',{cx:p.reference[1],cy:p.reference[2],r:r,fill:c,stroke:'#000','stroke-width':r/3},refSvg);
+  el('circle',{cx:p.attempt[1],cy:p.attempt[2],r:Math.max(AW,AH)/90,fill:c,stroke:'#000','stroke-width':r/3},attSvg);}}
+ document.getElementById('ref-cap').textContent='reference t='+f.t+' ('+(f.t/D.fps[0]).toFixed(2)+' s)';
+ document.getElementById('att-cap').textContent='attempt (aligned) t='+f.u+' ('+(f.u/D.fps[1]).toFixed(2)+' s)';
+ document.getElementById('frame-label').textContent=m?('key moment: '+(m.name||('frame '+m.reference_t))):'';
+ document.querySelectorAll('line.cursor').forEach(l=>{const x=+l.dataset.pad+(+l.dataset.w)*f.t/Math.max(+l.dataset.n-1,1);l.setAttribute('x1',x);l.setAttribute('x2',x);});
+ document.getElementById('match-label').textContent='';}
+function gridMatch(f,x,y){if(!f.grid)return null;const c=D.cells,g=(i,j)=>f.grid[j*c+i];
+ const fx=Math.min(Math.max((x+0.5)*c/RW-0.5,0),c-1),fy=Math.min(Math.max((y+0.5)*c/RH-0.5,0),c-1);
+ const i0=Math.min(Math.floor(fx),c-2),j0=Math.min(Math.floor(fy),c-2),wx=fx-i0,wy=fy-j0;
+ const a=g(i0,j0),b=g(i0+1,j0),cc=g(i0,j0+1),d=g(i0+1,j0+1);
+ return [0,1].map(k=>(1-wy)*((1-wx)*a[k]+wx*b[k])+wy*((1-wx)*cc[k]+wx*d[k]));}
+function match(f,x,y){const m=moment(f.t);
+ if(m){let best=null,bd=0.03*Math.max(RW,RH);for(const p of m.points){const dd=Math.hypot(p.reference[1]-x,p.reference[2]-y);if(dd<=bd){bd=dd;best=p;}}
+  if(best)return {xy:[best.attempt[1],best.attempt[2]],t:best.attempt[0],how:best.name+', key-moment point matched by '+best.by};}
+ const xy=gridMatch(f,x,y);return xy?{xy:xy,t:f.u,how:'interpolated from the pose grid'}:null;}
+refSvg.addEventListener('click',e=>{const b=refSvg.getBoundingClientRect(),f=D.frames[index];
+ const x=(e.clientX-b.left)/b.width*RW-0.5,y=(e.clientY-b.top)/b.height*RH-0.5;
+ refSvg.querySelectorAll('.probe').forEach(n=>n.remove());attSvg.querySelectorAll('.probe').forEach(n=>n.remove());
+ el('circle',{class:'probe',id:'ref-marker',cx:x,cy:y,r:Math.max(RW,RH)/70,fill:'none',stroke:'#0f0','stroke-width':Math.max(RW,RH)/200},refSvg);
+ const found=match(f,x,y),label=document.getElementById('match-label');
+ if(!found){label.textContent='no match: no body found in one of the frames';return;}
+ const mk=el('circle',{class:'probe',id:'att-marker',cx:found.xy[0],cy:found.xy[1],r:Math.max(AW,AH)/70,fill:'none',stroke:'#0f0','stroke-width':Math.max(AW,AH)/200},attSvg);
+ mk.dataset.x=found.xy[0];mk.dataset.y=found.xy[1];mk.dataset.t=found.t;
+ label.textContent='('+x.toFixed(1)+', '+y.toFixed(1)+') of reference frame '+f.t+' -> ('+found.xy[0].toFixed(1)+', '+found.xy[1].toFixed(1)+') of attempt frame '+found.t+' ('+found.how+')';});
+scrub.addEventListener('input',()=>show(+scrub.value));
+document.querySelectorAll('button.km').forEach(b=>b.addEventListener('click',()=>{stop();show(D.frames.findIndex(f=>f.t===+b.dataset.t));}));
+function stop(){if(timer){clearInterval(timer);timer=null;document.getElementById('play').textContent='play';}}
+document.getElementById('play').addEventListener('click',()=>{if(timer){stop();return;}
+ document.getElementById('play').textContent='pause';const step=D.frames.length>1?(D.frames[D.frames.length-1].t/(D.frames.length-1)):1;
+ timer=setInterval(()=>show((index+1)%D.frames.length),1000*step/D.fps[0]);});
+show(0);document.body.dataset.ready='1';
+})();
+"""

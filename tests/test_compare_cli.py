@@ -1,0 +1,100 @@
+"""``stcorr compare`` end to end on the synthetic pair (joints from a fake pose source, no MediaPipe)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from unittest import mock
+
+import numpy as np
+import pytest
+
+import compare_synthetic as cs
+from stcorr.cli.main import main
+from stcorr.data.video import Video
+
+
+def run(*args) -> tuple[int, str]:
+    """``stcorr ARGS`` in-process: (exit status, stderr)."""
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
+            mock.patch.object(sys, "argv", ["stcorr", *map(str, args)]):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    reference, attempt, pose = cs.synthetic_pair(tmp_path_factory.mktemp("pair"))
+    with mock.patch("stcorr.compare.pipeline.MediaPipePose", lambda: pose):
+        yield reference, attempt
+
+
+@pytest.fixture(scope="module")
+def written(pair, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "squat"
+    code, err = run("compare", *pair, "--out", out, "--action", "squat", "--key-moments", "12,24,36")
+    assert code == 0, err
+    return out
+
+
+def test_writes_the_three_files(written):
+    assert sorted(p.name for p in written.iterdir()) == ["compare.json", "index.html", "side_by_side.mp4"]
+    record = json.loads((written / "compare.json").read_text())
+    assert [m["attempt_t"] for m in record["key_moments"]] == [26, 42, 58]
+    assert record["key_moments"][1]["name"] == "hips at floor"
+
+
+def test_side_by_side_has_every_reference_frame_and_the_held_key_moments(written):
+    video = Video(written / "side_by_side.mp4")
+    hold = round(0.6 * 30)
+    assert video.num_frames == cs.N_REFERENCE + 3 * (hold - 1)
+    frame = video.frame(0)
+    assert frame.shape[0] == 240 + 34 and frame.shape[1] >= 2 * 186  # both panels at the same height, and the banner
+
+
+def test_page_is_self_contained(written):
+    html = (written / "index.html").read_text()
+    assert "Content-Security-Policy" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html and html.count("data:image/jpeg;base64,") == 2 * cs.N_REFERENCE
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--key-moments", "1,x"], "--key-moments takes"),
+    (["--key-moments", "12,99"], "not a frame of the reference"),
+    (["--action", "dancing"], "unknown action"),
+    (["--method", "magic"], "unknown time alignment method"),
+    (["--fps", "0"], "--fps"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(pair, tmp_path, args, message):
+    out = tmp_path / "out"
+    code, err = run("compare", *pair, "--out", out, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_missing_video_and_busy_folder_are_refused(pair, tmp_path):
+    code, err = run("compare", tmp_path / "nothing", pair[1], "--out", tmp_path / "out")
+    assert code == 2 and "no such video" in err
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    code, err = run("compare", *pair, "--out", busy)
+    assert code == 2 and "holds other files" in err and (busy / "notes.txt").read_text() == "mine"
+
+
+def test_rerun_replaces_an_earlier_comparison(pair, written):
+    before = json.loads((written / "compare.json").read_text())
+    code, err = run("compare", *pair, "--out", written, "--key-moments", "24", "--no-video")
+    assert code == 0, err
+    after = json.loads((written / "compare.json").read_text())
+    assert len(before["key_moments"]) == 3 and len(after["key_moments"]) == 1
+    assert not (written / "side_by_side.mp4").exists()
+    assert np.isfinite(after["key_moments"][0]["attempt_s"])
