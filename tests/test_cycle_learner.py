@@ -8,7 +8,8 @@ from cli_helpers import run_stcorr
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.tracks import boxes_at, joint_tracks, runs
-from stcorr.learners.cycle import CycleLearner, chunk_times
+from stcorr.alignment.cycle_use import chunk_times
+from stcorr.learners.cycle import CycleLearner
 from stcorr.training.engine import train
 
 SMALL = {"cycle.size": 64, "cycle.chunks": 4, "cycle.hidden": 64, "cycle.temperature": 0.1,

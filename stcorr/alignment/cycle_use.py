@@ -6,6 +6,8 @@ patch, track, frame and video correspondences between two videos.
     best, scores = track_correspondence(a, b)                        # Eq. 5
     sim = frame_similarity(a, b); matched = temporal_alignment(sim)  # Eq. 6 and a DTW path
     score = video_similarity(a, b)                                   # Eq. 7 (retrieval)
+    features = CycleFeatures.load(checkpoint, cfg); retrieve(features, query, videos)
+    CycleTimeAligner(features).align(dataset, pair)                  # the baselines' aligner `cycle`
 
 A video's patches are a set of tracks (I) seen at T frames: embeddings (I, T, D), a mask (I, T),
 boxes (I, T, 4) in continuous native pixels (``stcorr.data.tracks``). Where no tracks are given,
@@ -15,6 +17,7 @@ boxes (I, T, 4) in continuous native pixels (``stcorr.data.tracks``). Where no t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,11 +25,24 @@ import torch
 from stcorr.alignment.cycle import soft_max_of_sums
 from stcorr.alignment.dtw import align_frames, dtw
 from stcorr.baselines.frame_features import read_frames
+from stcorr.data.datasets import Dataset
+from stcorr.data.pairs import Pair
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
-from stcorr.models.patch_embedding import PatchEmbedding
+from stcorr.errors import StcorrError
+from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 READ_FRAMES = 16  # frames read and encoded at once
+SIMILARITY_BLOCK = 32  # frames of A compared with B at once (bounds memory on long videos)
+
+
+def chunk_times(n: int, chunks: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """One frame in each of ``chunks`` equal chunks of an ``n``-frame video (n >= chunks): drawn
+    uniformly within the chunk with ``rng``, the chunk's middle frame without."""
+    edges = np.floor(np.linspace(0, n, chunks + 1)).astype(np.int64)  # chunk c: frames edges[c] .. edges[c+1] - 1
+    if rng is None:
+        return (edges[:-1] + edges[1:] - 1) // 2
+    return edges[:-1] + np.floor(rng.random(chunks) * np.diff(edges)).astype(np.int64)
 
 
 @dataclass
@@ -98,9 +114,13 @@ def track_correspondence(a: VideoPatches, b: VideoPatches, temperature: float = 
 def frame_similarity(a: VideoPatches, b: VideoPatches) -> np.ndarray:
     """Eq. 6: T(A_m, B_p) = sum_i max_j s(f(A_m^i), f(B_p^j)) over the patches i of frame m of ``a``
     and j of frame p of ``b``, divided by the number of patches of A_m: (T_a, T_b)."""
-    sim = torch.einsum("imd,jpd->mpij", a.emb, b.emb).masked_fill(~b.valid.T[None, :, None, :], -2.0)
-    best = sim.max(-1).values.masked_fill(~a.valid.T[:, None, :], 0.0)  # (T_a, T_b, I)
-    return (best.sum(-1) / a.valid.sum(0).clamp(min=1)[:, None]).cpu().numpy()
+    blocks = []
+    for m in range(0, a.emb.shape[1], SIMILARITY_BLOCK):
+        emb, valid = a.emb[:, m:m + SIMILARITY_BLOCK], a.valid[:, m:m + SIMILARITY_BLOCK]
+        sim = torch.einsum("imd,jpd->mpij", emb, b.emb).masked_fill(~b.valid.T[None, :, None, :], -2.0)
+        best = sim.max(-1).values.masked_fill(~valid.T[:, None, :], 0.0)  # (block, T_b, I)
+        blocks.append(best.sum(-1) / valid.sum(0).clamp(min=1)[:, None])
+    return torch.cat(blocks).cpu().numpy() if blocks else np.zeros((0, b.emb.shape[1]))
 
 
 def temporal_alignment(similarity: np.ndarray) -> np.ndarray:
@@ -115,3 +135,82 @@ def video_similarity(a: VideoPatches, b: VideoPatches) -> float:
     similarity = frame_similarity(a, b)
     matched = temporal_alignment(similarity)
     return float(similarity[np.arange(len(matched)), matched].mean())
+
+
+class CycleFeatures:
+    """A patch embedding with the settings its uses need (``cycle.chunks``, ``cycle.grid``), and the
+    label-free grid patches of every video it has embedded (cached by path and frames)."""
+
+    def __init__(self, model: PatchEmbedding, settings: dict, device: torch.device | str = "cpu",
+                 checkpoint: str | None = None):
+        self.model, self.settings, self.device, self.checkpoint = model.to(device).eval(), settings, device, checkpoint
+        self._cache: dict[tuple, VideoPatches] = {}
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None, cfg: dict, device: torch.device | str = "cpu") -> "CycleFeatures":
+        """The trained embedding of a ``stcorr train --config cycle`` checkpoint, or without one the
+        untrained embedding ``cfg`` describes (drawn from ``cfg["seed"]``)."""
+        if checkpoint is None:
+            torch.manual_seed(cfg["seed"])
+            return cls(PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"])), cfg["cycle"], device)
+        from stcorr.training.checkpoint import load_learned
+
+        model, info = load_learned(Path(checkpoint), "cycle")
+        return cls(model, info["config"]["cycle"], device, str(checkpoint))  # type: ignore[arg-type]
+
+    def patches(self, video: Video, times: np.ndarray | None = None) -> VideoPatches:
+        """Grid patches of ``video`` at ``times`` (default: the middle frame of each of ``chunks`` chunks,
+        or every frame of a shorter video)."""
+        if times is None:
+            n, chunks = video.num_frames, int(self.settings["chunks"])
+            times = chunk_times(n, chunks) if n >= chunks else np.arange(n)
+        times = np.asarray(times, dtype=np.int64)
+        key = (str(video.path), times.tobytes())
+        if key not in self._cache:
+            boxes, valid = grid_patches(video, times, int(self.settings["grid"]))
+            self._cache[key] = embed_video(self.model, video, times, boxes, valid, self.device)
+        return self._cache[key]
+
+
+def retrieve(features: CycleFeatures, query: Video, candidates: dict[str, Video]) -> list[tuple[str, float]]:
+    """Video retrieval: the candidates by ``video_similarity`` to the query (Eq. 7), best first."""
+    if query.num_frames < 1:
+        raise StcorrError("the query video has no frames", query.path)
+    q = features.patches(query)
+    scored = [(name, video_similarity(q, features.patches(video))) for name, video in candidates.items()]
+    return sorted(scored, key=lambda item: (-item[1], item[0]))
+
+
+def dataset_videos(dataset: Dataset) -> list[str]:
+    """The names of the videos of a data set (either layout) that can be read."""
+    labels = getattr(dataset, "labels", None)
+    if labels is not None:
+        return sorted(labels)
+    names = {n for r in getattr(dataset, "records", []) for n in (r["source"], r["target"])}
+    return sorted(names - getattr(dataset, "missing", set()))
+
+
+class CycleTimeAligner:
+    """The time aligner ``cycle`` of the sequential baselines: every frame of both videos as grid
+    patches, frame similarity (Eq. 6), and the DTW path over it."""
+
+    name = "cycle"
+
+    def __init__(self, features: CycleFeatures):
+        self.features = features
+        self._matches: dict[tuple[str, str], np.ndarray] = {}
+
+    def matches(self, source: Video, target: Video) -> np.ndarray:
+        """(N_source,) target frame of every source frame (cached per video pair)."""
+        key = (str(source.path), str(target.path))
+        if key not in self._matches:
+            a = self.features.patches(source, np.arange(source.num_frames))
+            b = self.features.patches(target, np.arange(target.num_frames))
+            self._matches[key] = temporal_alignment(frame_similarity(a, b))
+        return self._matches[key]
+
+    def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        from stcorr.baselines.time_alignment import source_frames
+
+        source, target = dataset.video(pair.source), dataset.video(pair.target)
+        return self.matches(source, target)[source_frames(pair, source)]

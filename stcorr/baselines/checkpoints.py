@@ -9,7 +9,7 @@ from torch import nn
 
 from stcorr.training.checkpoint import load_learned
 
-TASK_NAMES = {"tcc": "TCC", "lrprop": "LRProp", "cats2d": "2D CATs"}
+TASK_NAMES = {"tcc": "TCC", "lrprop": "LRProp", "cats2d": "2D CATs", "cycle": "cycle-consistency"}
 
 
 def load_part(path: Path, task: str) -> tuple[nn.Module, dict]:

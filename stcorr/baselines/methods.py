@@ -34,7 +34,7 @@ EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
     "tcc": ("tcc", "dtw"), "tcc-nn": ("tcc", "nn"),
     "lrprop": ("lrprop", "dtw"), "lrprop-nn": ("lrprop", "nn"),
 }
-ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, *POSE_ALIGNERS, "gt-time")
+ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, *POSE_ALIGNERS, "cycle", "gt-time")
 MATCHERS: tuple[str, ...] = ("pose-oracle", "pose", "cats2d")
 
 
@@ -105,6 +105,13 @@ def checkpoint_path(name: str, task: str, settings: dict) -> str:
 def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: torch.device, used: list[str]):
     if aligner == "gt-time":
         return GroundTruthTime()
+    if aligner == "cycle":  # stcorr.alignment.cycle_use: Eq. 6 frame similarity of cycle-consistent patches, DTW
+        from stcorr.alignment.cycle_use import CycleFeatures, CycleTimeAligner
+
+        path = checkpoint_path(name, "cycle", settings)
+        used.append(path)
+        return shared(("cycle", path, _version(path), str(device)),
+                      lambda: CycleTimeAligner(CycleFeatures.load(path, cfg, device)))
     if aligner in POSE_ALIGNERS:
         return build_pose_aligner(aligner, lambda: shared_pose_cache(settings["pose"]))
     source, rule = EMBEDDING_ALIGNERS[aligner]

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from stcorr.cli import compare_commands, data_commands, demo, model_commands, table
+from stcorr.cli import retrieve_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -21,6 +22,7 @@ data_commands.register(app)
 model_commands.register(app)
 demo.register(app)
 table.register(app)
+retrieve_commands.register(app)
 compare_commands.register(app)
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from stcorr.alignment.cycle import kappa, margin_loss
+from stcorr.alignment.cycle_use import chunk_times
 from stcorr.baselines.frame_features import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.tracks import Track, boxes_at, joint_tracks
@@ -23,15 +24,6 @@ from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings, patch_embedding_from_config
-
-
-def chunk_times(n: int, chunks: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """One frame in each of ``chunks`` equal chunks of an ``n``-frame video (n >= chunks): drawn
-    uniformly within the chunk with ``rng``, the chunk's middle frame without."""
-    edges = np.floor(np.linspace(0, n, chunks + 1)).astype(np.int64)  # chunk c: frames edges[c] .. edges[c+1] - 1
-    if rng is None:
-        return (edges[:-1] + edges[1:] - 1) // 2
-    return edges[:-1] + np.floor(rng.random(chunks) * np.diff(edges)).astype(np.int64)
 
 
 def embedding_settings(section: dict) -> PatchEmbeddingSettings:
