@@ -57,3 +57,59 @@ def test_tracking_needs_per_frame_labels(tmp_path):
     (tmp_path / "pairs.json").write_text("[]")
     with pytest.raises(StcorrError, match="Penn Action layout"):
         tracked_videos(open_dataset(tmp_path), "val")
+
+
+def stcorr(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "stcorr.cli.main", *map(str, args)], capture_output=True, text=True)
+
+
+def test_propagate_and_eval_track_from_the_command_line(tmp_path):
+    import json
+
+    n = 3
+    x = np.tile(np.linspace(10, 50, 13), (n, 1))
+    y = np.tile(np.linspace(8, 40, 13), (n, 1))
+    root = make_penn(tmp_path / "d", {"0001": {"action": "squat", "n": n, "train": -1, "x": x, "y": y}})
+    kp = tmp_path / "kp.json"
+    kp.write_text(json.dumps({"keypoints": [{"name": "a", "t": 1, "x": 20.0, "y": 30.0}, {"name": None, "t": 0, "x": 5, "y": 5}]}))
+    small = ["--set", "corrflow.propagation.radius=3"]
+    done = stcorr("propagate", "--video", root / "frames" / "0001", "--keypoints", kp, "--features", "pixels",
+                  "--out", tmp_path / "tracks.json", "--viz", tmp_path / "tracks.mp4", "--backward", *small)
+    assert done.returncode == 0, done.stderr
+    tracks = json.loads((tmp_path / "tracks.json").read_text())
+    assert tracks["video"] == "0001" and tracks["checkpoint"] is None
+    assert [t["name"] for t in tracks["tracks"]] == ["a", None]
+    assert tracks["tracks"][0]["query"] == [1, 20.0, 30.0]
+    assert [p[0] for p in tracks["tracks"][0]["points"]] == [0, 1, 2]
+    assert tracks["tracks"][0]["points"][1][1:3] == [20.0, 30.0]
+    assert (tmp_path / "tracks.mp4").stat().st_size > 0
+
+    done = stcorr("eval", "--task", "track", "--data", root, "--features", "untrained", "--out", tmp_path / "r.json",
+                  "--no-progress", *small)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["task"] == "track" and results["n_points"] == 13 * (n - 1)
+
+
+def test_tracking_commands_refuse_bad_input_in_one_line(tmp_path):
+    import json
+
+    write = tmp_path / "kp.json"
+    write.write_text(json.dumps({"keypoints": [{"name": "a", "t": 9, "x": 1, "y": 1}]}))
+    root = make_penn(tmp_path / "d", {"0001": {"action": "squat", "n": 2}})
+    cases = [
+        (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--features", "pixels", "--out", tmp_path / "t.json"], "outside the video"),
+        (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--features", "colour", "--out", tmp_path / "t.json"], "--features takes"),
+        (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--out", tmp_path / "t.json"], "exactly one of"),
+        (["eval", "--task", "track", "--data", root, "--features", "pixels", "--checkpoint", tmp_path, "--out", tmp_path / "r.json"], "exactly one of"),
+        (["eval", "--task", "tracking", "--data", root, "--features", "pixels", "--out", tmp_path / "r.json"], "--task takes"),
+    ]
+    for args, message in cases:
+        done = stcorr(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "t.json").exists() and not (tmp_path / "r.json").exists()

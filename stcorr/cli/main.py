@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from stcorr.cli import compare_commands, data_commands, demo, model_commands, table
-from stcorr.cli import retrieve_commands
+from stcorr.cli import retrieve_commands, track_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -24,6 +24,7 @@ demo.register(app)
 table.register(app)
 retrieve_commands.register(app)
 compare_commands.register(app)
+track_commands.register(app)
 
 
 def main() -> None:

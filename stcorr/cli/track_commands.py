@@ -1,0 +1,120 @@
+"""Tracking verbs: ``stcorr propagate`` and ``stcorr eval --task track`` (SPEC §6-7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from stcorr.cli.common import command_line, console, load_dataset
+from stcorr.errors import StcorrError
+
+FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagate without a checkpoint: pixels (raw Lab) or untrained (a random CorrFlow encoder).")]
+
+
+def _settings(config: str | None, sets: list[str] | None):
+    from stcorr.cli.model_commands import build_config
+    from stcorr.models.propagation import PropagationSettings
+
+    cfg = build_config(config, sets)
+    return cfg, PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+
+
+def propagate(
+    video: Annotated[Path, typer.Option("--video", help="Video file or frame folder.")],
+    keypoints: Annotated[Path, typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in native pixels.')],
+    out: Annotated[Path, typer.Option("--out", help="TRACKS.json to write.")],
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A CorrFlow checkpoint (stcorr train --config corrflow).")] = None,
+    features: FeaturesOpt = None,
+    viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the tracks on the video: FILE.mp4.")] = None,
+    backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints back to the first frame.")] = False,
+    config: Annotated[Optional[str], typer.Option("--config", help="Config with the corrflow.propagation settings.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set corrflow.propagation.radius=8.")] = None,
+) -> None:
+    """Follow keypoints of a frame through a video by label propagation (CorrFlow features, or raw pixels)."""
+    from stcorr.cli.model_commands import read_keypoints
+    from stcorr.data.video import Video
+    from stcorr.evaluation.tracking import tracking_features
+    from stcorr.files import write_json
+    from stcorr.models.propagation import propagate_keypoints
+
+    if viz is not None and viz.suffix.lower() != ".mp4":
+        raise StcorrError(f"--viz takes an .mp4 file name, not {viz.name!r}")
+    cfg, settings = _settings(config, set_)
+    frame_features = tracking_features(checkpoint, features, cfg)
+    names, points = read_keypoints(keypoints)
+    clip = Video(video)
+    check_query_points(clip, points, keypoints)
+    tracks = []
+    for t in sorted({int(p[0]) for p in points}):
+        rows = np.flatnonzero(points[:, 0] == t)
+        followed = propagate_keypoints(clip, t, points[rows, 1:], frame_features, settings, backward=backward)
+        for j, row in enumerate(rows):
+            tracks.append((row, {"name": names[row], "query": [t, float(points[row, 1]), float(points[row, 2])],
+                                 "points": [[f, round(float(p[j, 0]), 3), round(float(p[j, 1]), 3), round(float(p[j, 2]), 4)]
+                                            for f, p in followed.items()]}))
+    record = {"video": clip.name, "checkpoint": None if checkpoint is None else str(checkpoint),
+              "tracks": [track for _, track in sorted(tracks, key=lambda item: item[0])]}
+    write_json(out, record)
+    console.print(f"wrote {out} ({len(record['tracks'])} track(s))")
+    if viz is not None:
+        draw_tracks(viz, clip, record["tracks"])
+        console.print(f"wrote {viz}")
+
+
+def check_query_points(video, points: np.ndarray, source: Path) -> None:
+    """Every keypoint must lie in a frame of the video and inside the frame."""
+    width, height = video.size
+    for i, (t, x, y) in enumerate(points):
+        if not 0 <= t < video.num_frames:
+            raise StcorrError(f"keypoint {i}: frame {int(t)} is outside the video's {video.num_frames} frames", source)
+        if not (0 <= x < width and 0 <= y < height):
+            raise StcorrError(f"keypoint {i}: ({x:g}, {y:g}) is outside the {width}x{height} frame", source)
+
+
+def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
+    """An mp4 of the video with each track's point drawn on every frame it covers (radius ~1% of the frame)."""
+    from PIL import Image, ImageDraw
+
+    from stcorr.data.video import write_video
+    from stcorr.files import file_writer
+
+    colours = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+               (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
+    at = {}
+    for k, track in enumerate(tracks):
+        for t, x, y, _ in track["points"]:
+            at.setdefault(int(t), []).append((x, y, colours[k % len(colours)]))
+    radius = max(2, round(0.01 * max(video.size)))
+    frames = []
+    for t in range(video.num_frames):
+        image = Image.fromarray(video.frame(t))
+        draw = ImageDraw.Draw(image)
+        for x, y, colour in at.get(t, []):
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
+        frames.append(np.asarray(image))
+    with file_writer(path) as tmp:
+        write_video(tmp, frames)
+
+
+def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | None, split: str,
+               config: str | None, sets: list[str] | None, progress: bool) -> None:
+    """``stcorr eval --task track``: first-frame joints propagated through every video, PCK@0.1/0.2."""
+    from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
+    from stcorr.files import write_json
+
+    cfg, settings = _settings(config, sets)
+    frame_features = tracking_features(checkpoint, features, cfg)
+    dataset = load_dataset(data)
+    results = evaluate_tracking(dataset, frame_features, settings, split=split, progress=progress)
+    results["command"] = command_line()
+    write_json(out, results)
+    console.print(f"{results['method']}: PCK@0.1 {results['PCK@0.1']:.3f}  PCK@0.2 {results['PCK@0.2']:.3f}  "
+                  f"({results['n_points']} points, {results['n_videos']} videos, {results['seconds']:.0f} s)")
+    console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(propagate)
