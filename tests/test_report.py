@@ -152,6 +152,38 @@ def test_bad_run_folder_is_named(two_results, tmp_path):
         build_report(two_results, tmp_path / "out", run_dir=tmp_path / "run")
 
 
+def test_report_takes_the_natural_glob_of_results_and_their_saved_predictions(two_results, tmp_path):
+    everything = sorted(tmp_path.glob("*.json"))  # good.json, good.preds.json, poor.json, poor.preds.json
+    assert len(everything) == 4
+
+    page = build_report(everything, tmp_path / "report").read_text()
+
+    assert _section(page, "pairs").count("<img ") == 2 * len(PAIRS)
+    assert "good.preds.json</code>" not in _section(page, "overview")  # predictions are not rows of their own
+
+
+def test_predictions_named_method_predictions_json_join_their_results(two_results, tmp_path):
+    """What `stcorr demo` writes: METHOD.json and METHOD.predictions.json, here without the "predictions" key."""
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    _rewrite(two_results[0], demo / "ants.json", drop=("predictions",))
+    shutil.copy(tmp_path / "good.preds.json", demo / "ants.predictions.json")
+
+    page = build_report(sorted(demo.glob("*.json")), tmp_path / "report").read_text()
+
+    assert _section(page, "pairs").count("<img ") == len(PAIRS)
+
+
+def test_saved_predictions_that_no_results_name_are_refused(two_results, tmp_path):
+    orphan = tmp_path / "orphan.predictions.json"
+    shutil.copy(tmp_path / "good.preds.json", orphan)
+    with pytest.raises(StcorrError, match="saved predictions that none of the given RESULTS.json names"):
+        build_report([two_results[0], orphan], tmp_path / "out")
+    with pytest.raises(StcorrError, match="only saved predictions were given"):
+        build_report([orphan], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]

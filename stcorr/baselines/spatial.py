@@ -96,11 +96,14 @@ class PoseOracle:
 
     name = "pose-oracle"
 
+    def check(self, dataset: Dataset) -> None:
+        if getattr(dataset, "labels", None) is None:
+            raise StcorrError("pose-oracle needs per-frame joint annotations (a Penn Action layout data set, "
+                              f"not the {dataset.kind or 'given'} layout)", dataset.root)
+
     def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
-        labels = getattr(dataset, "labels", None)
-        if labels is None:
-            raise StcorrError("pose-oracle needs per-frame joint annotations (a Penn Action layout data set)", dataset.root)
-        source, target = labels[pair.source], labels[pair.target]
+        self.check(dataset)
+        source, target = dataset.labels[pair.source], dataset.labels[pair.target]
         out = np.zeros((len(pair), 2))
         for (s, t), rows in frame_pairs(pair, target_times).items():
             if not 0 <= t < target.num_frames:

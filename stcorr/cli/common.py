@@ -1,16 +1,43 @@
-"""What every command shares: the console, one-line errors, data sets and pairs from flags."""
+"""What every command shares: the console, one-line errors, range-checked numbers, data sets and pairs from flags."""
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
+
+import typer
 
 from stcorr.console import console
 from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import PairList
 from stcorr.errors import StcorrError
 
+Number = TypeVar("Number", int, float)
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take it
+
+
+def in_range(low: float | None = None, high: float | None = None, *, above: float | None = None
+             ) -> Callable[[Number | None], Number | None]:
+    """A typer option callback that refuses numbers outside ``low <= value <= high`` (and
+    ``value > above``), NaN and infinities, as a one-line usage error (exit status 2)."""
+    bounds = [f">= {low:g}" if low is not None else "", f"> {above:g}" if above is not None else "",
+              f"<= {high:g}" if high is not None else ""]
+    wanted = " and ".join(b for b in bounds if b)
+
+    def check(value):
+        if value is None:
+            return value
+        ok = (math.isfinite(value) and (low is None or value >= low) and (above is None or value > above)
+              and (high is None or value <= high))
+        if not ok:
+            kind = "a whole number" if isinstance(value, int) else "a finite number"
+            raise typer.BadParameter(f"{value} is not {kind} {wanted}".strip())
+        return value
+
+    return check
 
 
 def load_dataset(root: Path) -> Dataset:

@@ -7,23 +7,28 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import command_line, console, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_SEED, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.data.pairs import pair_to_record
 from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions
-from stcorr.evaluation.results import score_pairs, write_json_atomic
+from stcorr.evaluation.results import score_pairs
+from stcorr.files import write_json
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Data set root (Penn Action layout or pairs layout).")]
 SplitOpt = Annotated[str, typer.Option(help="train or val.")]
 SetupOpt = Annotated[str, typer.Option(help="Keypoint setup: 13+3, 3+3 or r10.")]
-MaxPairsOpt = Annotated[Optional[int], typer.Option("--max-pairs", help="Sample at most N pairs (same --seed, same pairs).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the pair sampler.")]
+MaxPairsOpt = Annotated[Optional[int], typer.Option("--max-pairs", callback=in_range(1),
+                                                    help="Sample at most N pairs (same --seed, same pairs).")]
+SeedOpt = Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Seed of the pair sampler.")]
+AlphaOpt = Annotated[float, typer.Option(callback=in_range(high=1, above=0),
+                                         help="Pixel tolerance as a fraction of the keypoint box (0 < alpha <= 1).")]
 
 
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write the data set into: new, empty, or an earlier synth output (replaced).")],
-    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", help="Videos per action and split.")] = 20,
+    seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Same seed, same bytes.")] = 0,
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+                                                   help="Videos per action and split (at least 2).")] = 20,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (480x360 is Penn Action's).")] = "128x128",
     contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Also write a PNG of key-moment frames.")] = None,
 ) -> None:
@@ -31,8 +36,6 @@ def synth(
     from stcorr.data import synthetic
 
     width, height = _parse_size(size)
-    if videos_per_action < 2:
-        raise StcorrError("--videos-per-action must be at least 2 (pairs need two videos)")
     summary = synthetic.generate(out, seed=seed, videos_per_action=videos_per_action, size=(width, height), progress=True)
     console.print(f"wrote {out}: {summary}")
     if contact_sheet:
@@ -45,8 +48,8 @@ def _parse_size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise StcorrError(f"--size takes WIDTHxHEIGHT, e.g. 128x128, not {text!r}") from None
-    if min(width, height) < 16:
-        raise StcorrError(f"--size {text}: frames must be at least 16 pixels a side")
+    if min(width, height) < 16 or max(width, height) > 4096:
+        raise StcorrError(f"--size {text}: frames must be 16 to 4096 pixels a side")
     return width, height
 
 
@@ -57,12 +60,13 @@ def pairs(
     setup: SetupOpt = "13+3",
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
-    min_visible: Annotated[int, typer.Option("--min-visible", help="Keep pairs with at least this many correspondences.")] = 3,
+    min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1),
+                                             help="Keep pairs with at least this many correspondences.")] = 3,
 ) -> None:
     """Export the benchmark's pairs, with ground truth, as pairs.json records."""
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed, min_visible)
-    write_json_atomic(out, [pair_to_record(p) for p in chosen])
+    write_json(out, [pair_to_record(p) for p in chosen])
     counts = ", ".join(f"{a} {n}" for a, n in chosen.by_action().items())
     console.print(f"wrote {len(chosen)} pairs to {out} ({counts})")
 
@@ -74,15 +78,13 @@ def score(
     split: SplitOpt = "val",
     setup: SetupOpt = "13+3",
     ks: Annotated[str, typer.Option(help="Frame tolerances k, comma separated.")] = "1,3,5",
-    alpha: Annotated[float, typer.Option(help="Pixel tolerance as a fraction of the keypoint box.")] = 0.1,
+    alpha: AlphaOpt = 0.1,
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
     method: Annotated[str, typer.Option(help="Method name written into RESULTS.json.")] = "",
 ) -> None:
     """Score any method's predictions with T@k-PCK@alpha; a correspondence with no prediction is wrong."""
     k_values = parse_ks(ks)
-    if not 0 < alpha:
-        raise StcorrError(f"--alpha must be positive, not {alpha}")
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed)
     records = read_predictions(predictions)
@@ -92,7 +94,7 @@ def score(
         method=method or predictions.stem, data=str(data), split=split, setup=setup,
     )
     results.update(command=command_line(), predictions=None, config=None, checkpoint=None)
-    write_json_atomic(out, results)
+    write_json(out, results)
     print_scores(results, k_values)
     console.print(f"wrote {out}")
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import Sequence
 
 import typer
 from rich.markup import escape
 
-from stcorr.cli import compare_commands, data_commands, demo, model_commands, table
-from stcorr.cli import retrieve_commands, track_commands
+from stcorr.cli import compare_commands, data_commands, demo, model_commands, table, track_commands
+from stcorr.cli import retrieve_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
@@ -26,17 +27,42 @@ retrieve_commands.register(app)
 compare_commands.register(app)
 track_commands.register(app)
 
+USAGE_ERROR = 2
 
-def main() -> None:
-    """Entry point: bad input ends with one line on stderr and exit status 2, never a traceback."""
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point (``argv`` defaults to ``sys.argv[1:]``): bad input, whether a usage error of the
+    command line (bad number, missing option, unknown flag or verb) or a bad file, ends with one
+    line on stderr and exit status 2, never a traceback."""
     try:
-        app()  # usage errors: typer prints them and exits 2
+        status = app(args=None if argv is None else list(argv), prog_name="stcorr", standalone_mode=False)
     except StcorrError as exc:
-        console.print("[red]error:[/] " + escape(str(exc)), soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        sys.exit(130)
+        fail(str(exc))
+    except typer.TyperException as exc:  # the command-line library's usage errors (click's ClickException)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `stcorr`: typer has printed the help
+            sys.exit(USAGE_ERROR)
+        fail(usage_message(exc))
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
+    if isinstance(status, int) and status:  # typer.Exit(n), e.g. 130 after Ctrl-C
+        if status == 130:
+            console.print("interrupted")
+        sys.exit(status)
+
+
+def usage_message(exc: typer.TyperException) -> str:
+    """``stcorr VERB: what is wrong`` on one line."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None and getattr(ctx, "command_path", None) else ""
+    return where + exc.format_message()
+
+
+def fail(message: str) -> None:
+    """Prints ``error: message`` as one line on stderr and exits with status 2."""
+    console.print("[red]error:[/] " + escape(" ".join(message.split())), soft_wrap=True)
+    sys.exit(USAGE_ERROR)
+
 
 if __name__ == "__main__":
     main()

@@ -19,10 +19,11 @@ from typing import Annotated, Optional
 import typer
 
 from stcorr.cli.common import command_line, console, load_dataset, load_pairs, parse_ks
-from stcorr.cli.data_commands import DataOpt, MaxPairsOpt, SeedOpt
+from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt
 from stcorr.cli.model_commands import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_config, resolve_device
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
+from stcorr.files import write_file
 
 JOINT_METHODS = ("st-match",)
 GROUPS = ("sequential", "joint space-time")
@@ -132,7 +133,7 @@ def table(
     methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated method names (default: every sequential method and st-match).")] = None,
     checkpoint: Annotated[Optional[list[Path]], typer.Option("--checkpoint", help="A trained space-time checkpoint: one joint row each (repeatable).")] = None,
     ks: Annotated[str, typer.Option(help="Frame tolerances k, comma separated.")] = "1,3,5",
-    alpha: Annotated[float, typer.Option(help="Pixel tolerance as a fraction of the keypoint box.")] = 0.1,
+    alpha: AlphaOpt = 0.1,
     config: ConfigOpt = None,
     backbone_weights: WeightsOpt = None,
     set_: SetOpt = None,
@@ -143,7 +144,7 @@ def table(
     from stcorr.baselines.methods import MissingPart
     from stcorr.baselines.pose import MissingExtra
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods
-    from stcorr.evaluation.runner import evaluate
+    from stcorr.evaluation.runner import NothingScored, check_method, evaluate
 
     k_values = parse_ks(ks)
     requested = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
@@ -152,34 +153,39 @@ def table(
     torch_device = resolve_device(device)
     dataset = load_dataset(data)
     pairs = load_pairs(dataset, split, setup, max_pairs, seed)
-    out.mkdir(parents=True, exist_ok=True)
+    trained = [(path, *from_checkpoint(path, torch_device)) for path in checkpoint or []]  # bad ones fail before any row
     result, taken = Table(), set()
 
     def run(group: str, label: str, runner, run_cfg: dict) -> None:
-        results = evaluate(runner, dataset, pairs, out / file_name(label, taken), split=split, setup=setup, ks=k_values,
-                           alpha=alpha, config=run_cfg, command=command_line(), progress=progress)
+        try:
+            results = evaluate(runner, dataset, pairs, out / file_name(label, taken), split=split, setup=setup,
+                               ks=k_values, alpha=alpha, config=run_cfg, command=command_line(), progress=progress)
+        except NothingScored as exc:
+            result.skipped.append(f"{label}: {exc}")
+            return
         if results["failed_pairs"]:
             result.skipped.append(f"{label}: {results['failed_pairs']} of {len(pairs)} pairs failed and count as wrong")
         result.rows.append(Row(group, label, results))
 
     for name in sequential + joint:
-        if name.endswith("+pose-oracle") and not hasattr(dataset, "labels"):
-            result.skipped.append(f"{name}: needs per-frame joint annotations (a Penn Action layout data set)")
-            continue
         try:
             runner = build_method(name, cfg, torch_device)
         except (MissingPart, MissingExtra) as exc:
             result.skipped.append(f"{name}: {exc}")
             continue
+        try:
+            check_method(runner, dataset)
+        except StcorrError as exc:  # cannot run on this data set, e.g. pose-oracle without joint annotations
+            result.skipped.append(str(exc))
+            continue
         run("sequential" if name in sequential else "joint space-time", name, runner, cfg)
-    for path in checkpoint or []:
-        runner, info = from_checkpoint(path, torch_device)
+    for path, runner, info in trained:
         run("joint space-time", checkpoint_label(runner.name, path), runner, info["config"])
 
     n_points = result.rows[0].results["n_points"] if result.rows else 0
     header = (f"T@k-PCK@{alpha:g} (%) on {len(pairs)} {split} pairs ({n_points} points), setup {setup}, "
               f"data {dataset.root}")
-    (out / "table3.md").write_text(render_markdown(result, k_values, header))
+    write_file(out / "table3.md", render_markdown(result, k_values, header))
     typer.echo(render_text(result, k_values, header))
     console.print(f"wrote {out / 'table3.md'} and {len(result.rows)} results file(s) in {out}")
 

@@ -1,8 +1,9 @@
 """Methods that ``stcorr eval`` runs: a trained checkpoint, or a named method that needs none.
 
 A method is an object with ``name`` and ``predict(dataset, pair) -> (K, 3)`` native target
-(t, x, y) for the pair's source points. Adding one = a factory ``f(cfg, device) -> method`` plus a
-line in ``METHODS``.
+(t, x, y) for the pair's source points, and optionally ``check(dataset)``, which raises
+StcorrError saying why the method cannot run on a data set (before any pair is predicted).
+Adding one = a factory ``f(cfg, device) -> method`` plus a line in ``METHODS``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ class MatcherMethod:
 
 def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
     """st-MATCH: the backbone's hyperpixel correlations averaged over layers, no learning.
-    Uses ``model.weights`` (--backbone-weights) when given, else the backbone's initial weights."""
-    matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}})
+    Uses ``model.weights`` (--backbone-weights) when given, else the backbone's initial weights,
+    drawn from the config's ``seed`` (same seed, same scores)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg["seed"])
+        matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}})
     data = cfg["data"]
     return MatcherMethod("st-match", predictor_for(matcher, data, device))
 
@@ -78,16 +82,19 @@ def list_methods() -> list[str]:
 
 
 def build_method(name: str, cfg: dict, device: torch.device):
-    _register_sequential()
+    if name not in METHODS:
+        _register_sequential()
     if name not in METHODS:
         raise StcorrError(f"unknown method {name!r} (stcorr eval --list-methods lists them)")
     return METHODS[name](cfg, device)
 
 
 def _register_sequential() -> None:
-    """The sequential baselines (time alignment, then spatial matching) register themselves."""
+    """The sequential baselines (time alignment, then spatial matching) register themselves; when
+    they cannot be imported that is said, not hidden by a shorter method list."""
     try:
-        from stcorr.baselines import register  # noqa: F401  (issue 5)
-    except ImportError:
-        return
+        from stcorr.baselines import register
+    except ImportError as exc:
+        raise StcorrError(f"the sequential baselines cannot be loaded ({exc}); "
+                          "reinstall stcorr (pip install -e .) with its dependencies") from exc
     register(METHODS)

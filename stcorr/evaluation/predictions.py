@@ -2,26 +2,32 @@
 
 A prediction answers a ground-truth correspondence when it names the same pair (source, target
 video names) and the same source point (t, x, y), and the same keypoint name when both give one.
+A target that is null, or holds a null (what ``stcorr eval --save-predictions`` writes for a pair
+that failed), is no prediction: the correspondence counts as wrong.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from stcorr.data.pairs import Pair
-from stcorr.data.penn import _read_json
 from stcorr.errors import StcorrError
+from stcorr.files import read_json
 
 SOURCE_TOLERANCE = 1e-3  # pixels and frames: the source point is copied from the ground truth
 
 
 def read_predictions(path: str | Path) -> list[dict]:
     """A JSON list of PRED.json objects (a single object is taken as a list of one)."""
-    path = Path(path)
-    data = _read_json(path)
+    return check_predictions(read_json(path), Path(path))
+
+
+def check_predictions(data, path: Path) -> list[dict]:
+    """The PRED.json records of a JSON value (a list of them, or one); StcorrError naming ``path`` if malformed."""
     records = [data] if isinstance(data, dict) else data
     if not isinstance(records, list):
         raise StcorrError("expected a list of PRED.json objects", path)
@@ -37,12 +43,24 @@ def _check_prediction(record, index: int, path: Path) -> None:
     if not isinstance(keypoints, list):
         raise StcorrError(f'prediction {index}: "keypoints" must be a list', path)
     for kp in keypoints:
-        ok = isinstance(kp, dict) and all(
-            isinstance(kp.get(k), list) and len(kp[k]) == 3 and all(isinstance(v, (int, float)) for v in kp[k])
-            for k in ("source", "target")
-        )
+        ok = isinstance(kp, dict) and _is_point(kp.get("source")) and (
+            kp.get("target") is None or _is_point(kp["target"], missing_allowed=True))
         if not ok:
-            raise StcorrError(f'prediction {index}: each keypoint needs "source" and "target" as [t, x, y]', path)
+            raise StcorrError(f'prediction {index}: each keypoint needs "source" and "target" as [t, x, y] '
+                              "of finite numbers (a null target: no prediction)", path)
+        name = kp.get("name")
+        if name is not None and not isinstance(name, str):
+            raise StcorrError(f'prediction {index}: a keypoint "name" must be a string or null', path)
+
+
+def _is_point(value, missing_allowed: bool = False) -> bool:
+    """[t, x, y] of finite numbers (or nulls, when ``missing_allowed``)."""
+    def number(v) -> bool:
+        if v is None:
+            return missing_allowed
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    return isinstance(value, list) and len(value) == 3 and all(number(v) for v in value)
 
 
 def align_predictions(pairs: Sequence[Pair], records: list[dict]) -> list[np.ndarray]:
@@ -63,5 +81,12 @@ def _match_pair(pair: Pair, keypoints: list[dict]) -> np.ndarray:
         close = np.all(np.abs(sources - point) <= SOURCE_TOLERANCE, axis=1)
         candidates = [j for j in np.nonzero(close)[0] if names[j] is None or name is None or names[j] == name]
         if candidates:
-            out[i] = keypoints[candidates[0]]["target"]
+            out[i] = _target(keypoints[candidates[0]])
     return out
+
+
+def _target(keypoint: dict) -> list[float]:
+    target = keypoint.get("target")
+    if target is None or any(v is None for v in target):
+        return [np.nan] * 3
+    return [float(v) for v in target]

@@ -6,15 +6,13 @@ correspondences; NaN rows are missing predictions and count as wrong.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from stcorr.data.pairs import Pair
 from stcorr.metrics.pck import DEFAULT_KS, correct_matches, grouped_scores, pck_curves, pck_scores
+from stcorr.metrics.precision import finite_or_none, spatial_precision
 
 
 def score_pairs(
@@ -47,6 +45,9 @@ def score_pairs(
         },
         "per_moment": grouped_scores(pred, true, ref, moments, ks, alpha),
         "curves": pck_curves(pred, true, ref, alpha, ks),
+        "precision": finite_or_none(spatial_precision(  # stcorr/metrics/precision.py: distance of the timely points
+            pred, true, ref, [n for p in pairs for n in p.names],
+            [f"{i}/{t:g}" for i, p in enumerate(pairs) for t in p.tgt[:, 0]], ks, alpha)),
         "per_pair": [
             {"source": p.source, "target": p.target, "action": p.action, **pck_scores(q, p.tgt, p.ref_size, ks, alpha)}
             for p, q in zip(pairs, predictions)
@@ -69,13 +70,3 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
 
 def _empty(ks: Sequence[int]) -> dict:
     return {**{f"T@{k}": 0.0 for k in ks}, "n_points": 0}
-
-
-def write_json_atomic(path: str | Path, data) -> Path:
-    """Writes JSON to a temporary sibling, then renames it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-    return path

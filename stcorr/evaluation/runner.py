@@ -1,4 +1,9 @@
-"""Runs a method over benchmark pairs and writes RESULTS.json and, if asked, its predictions."""
+"""Runs a method over benchmark pairs and writes RESULTS.json and, if asked, its predictions.
+
+A pair whose prediction fails with bad input (an unreadable video, say) counts as wrong and is
+listed in RESULTS.json ``failures``; when every pair fails nothing is written and
+``NothingScored`` is raised.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,23 @@ import numpy as np
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
-from stcorr.evaluation.results import correctness, score_pairs, write_json_atomic
+from stcorr.evaluation.results import correctness, score_pairs
+from stcorr.files import write_json
 from stcorr.metrics.pck import DEFAULT_KS
 from stcorr.progress import progress_bar
+
+MAX_LISTED_FAILURES = 20  # RESULTS.json lists this many failed pairs; failed_pairs counts them all
+
+
+class NothingScored(StcorrError):
+    """Every pair failed: there is no score to write."""
+
+
+def check_method(method, dataset: Dataset) -> None:
+    """Raises StcorrError when ``method`` cannot run on ``dataset`` (its ``check``, if it has one)."""
+    check = getattr(method, "check", None)
+    if check is not None:
+        check(dataset)
 
 
 def predict_pairs(method, dataset: Dataset, pairs: Sequence[Pair], progress: bool = True
@@ -29,7 +48,7 @@ def predict_pairs(method, dataset: Dataset, pairs: Sequence[Pair], progress: boo
                 predictions.append(np.asarray(points, dtype=np.float64).reshape(-1, 3))
                 scores.append(None if score is None else np.asarray(score, dtype=np.float64).reshape(-1))
             except StcorrError as exc:
-                failures.append(str(exc))
+                failures.append(f"{pair.source} -> {pair.target}: {exc}")
                 predictions.append(np.full((len(pair), 3), np.nan))
                 scores.append(None)
             bar.advance()
@@ -40,17 +59,20 @@ def evaluate(method, dataset: Dataset, pairs: Sequence[Pair], out: Path, *, spli
              ks: Sequence[int] = DEFAULT_KS, alpha: float = 0.1, save_predictions: Path | None = None,
              config: dict | None = None, command: str | None = None, progress: bool = True) -> dict:
     began = time.perf_counter()
+    check_method(method, dataset)
     predictions, scores, failures = predict_pairs(method, dataset, pairs, progress)
+    if pairs and len(failures) == len(pairs):
+        raise NothingScored(f"{method.name}: all {len(pairs)} pairs failed, nothing to score; first: {failures[0]}")
     results = score_pairs(pairs, predictions, ks, alpha, method=method.name, data=str(dataset.root), split=split, setup=setup)
     checkpoint = getattr(method, "checkpoint", None)
     results.update(
         config=config, command=command, checkpoint=checkpoint, failed_pairs=len(failures),
-        seconds=round(time.perf_counter() - began, 2), predictions=None,
+        failures=failures[:MAX_LISTED_FAILURES], seconds=round(time.perf_counter() - began, 2), predictions=None,
     )
     if save_predictions is not None:
-        write_json_atomic(save_predictions, prediction_records(pairs, predictions, checkpoint, ks, alpha, scores))
+        write_json(save_predictions, prediction_records(pairs, predictions, checkpoint, ks, alpha, scores))
         results["predictions"] = os.path.relpath(Path(save_predictions).resolve(), Path(out).resolve().parent)
-    write_json_atomic(out, results)
+    write_json(out, results)
     return results
 
 
@@ -58,7 +80,8 @@ def prediction_records(pairs: Sequence[Pair], predictions: Sequence[np.ndarray],
                        ks: Sequence[int] = DEFAULT_KS, alpha: float = 0.1,
                        scores: Sequence[np.ndarray | None] | None = None) -> list[dict]:
     """PREDS.json (SPEC §7) with the truth, the keypoint type and the verdict per k added;
-    ``score`` is null for methods that give no confidence."""
+    ``score`` is null for methods that give no confidence, ``target`` [null, null, null] where the
+    method gave no prediction (its pair failed): ``stcorr score`` counts those as wrong."""
     records = []
     for i, (pair, pred) in enumerate(zip(pairs, predictions)):
         verdicts = correctness(pair, pred, ks, alpha)
@@ -66,7 +89,7 @@ def prediction_records(pairs: Sequence[Pair], predictions: Sequence[np.ndarray],
         records.append({
             "source": pair.source, "target": pair.target, "action": pair.action, "checkpoint": checkpoint,
             "keypoints": [
-                {"name": name, "source": _point(s), "target": _point(p), "score": None if c is None else round(float(c), 4),
+                {"name": name, "source": _point(s), "target": _point(p), "score": _number(c),
                  "truth": _point(t), "type": kind, "moment": m, "correct": v}
                 for name, s, p, t, kind, m, v, c in zip(pair.names, pair.src, pred, pair.tgt, pair.types, pair.moments,
                                                          verdicts, pair_scores)
@@ -75,6 +98,11 @@ def prediction_records(pairs: Sequence[Pair], predictions: Sequence[np.ndarray],
     return records
 
 
+def _number(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
+
+
 def _point(p) -> list:
-    t, x, y = (float(v) for v in p)
-    return [None if np.isnan(t) else int(round(t)), None if np.isnan(x) else round(x, 3), None if np.isnan(y) else round(y, 3)]
+    """[t, x, y] with null for a missing (non-finite) value; t a whole frame."""
+    t, x, y = (float(v) if np.isfinite(v) else None for v in p)
+    return [None if t is None else int(round(t)), None if x is None else round(x, 3), None if y is None else round(y, 3)]

@@ -7,13 +7,12 @@ Content-Security-Policy keeps the browser from fetching anything at all.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 
 import yaml
 
+from stcorr.files import write_file
 from stcorr.report import plots
 from stcorr.report.inputs import KS, Result, Run, load_predictions, load_results, read_run
 from stcorr.report.pairs import RANK_K, PairPicture, pair_pictures
@@ -36,7 +35,7 @@ def build_report(
         ("pairs", "Pairs", _pairs(loaded, max_pairs_per_action)),
         ("provenance", "Config and command", _provenance(loaded)),
     ]
-    return _write_atomically(Path(out_dir), _page(_subtitle(loaded), sections))
+    return write_file(Path(out_dir) / "index.html", _page(_subtitle(loaded), sections))
 
 
 # --- text helpers ---------------------------------------------------------------------------------
@@ -88,6 +87,11 @@ def _overview(loaded: list[Result]) -> str:
     differing = [key for key in ("data", "split", "setup", "alpha") if len({str(r.get(key)) for r in loaded}) > 1]
     if differing:
         body += _note(f"These results differ in {', '.join(differing)}: compare them with care.")
+    for r in loaded:
+        if r.get("failed_pairs"):
+            first = (r.get("failures") or ["?"])[0]
+            body += _note(f"{r.label}: {r.get('failed_pairs')} of {r.get('n_pairs', '?')} pairs failed and count as wrong "
+                          f"(first: {first}).")
     return body
 
 
@@ -296,18 +300,3 @@ def _page(subtitle: str, sections: list[Section]) -> str:
         f"<header><h1>stcorr report: space-time semantic correspondence</h1><p>{subtitle}</p></header>"
         f"<nav>{nav}</nav><main>{body}</main><script>{CHECK_IMAGES}</script></body></html>"
     )
-
-
-def _write_atomically(out_dir: Path, page: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "index.html"
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target

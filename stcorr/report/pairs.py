@@ -88,7 +88,7 @@ def _picture(root: Path, rank: str, row: dict, record: dict | None) -> PairPictu
         picture.problem = "no saved prediction for this pair"
         return picture
     try:
-        keypoints = verdict_at(record["keypoints"], RANK_K)
+        keypoints = verdict_at([{**kp, "target": kp.get("target") or [None] * 3} for kp in record["keypoints"]], RANK_K)
         source, target = find_video(root, row["source"]), find_video(root, row["target"])
         image = draw_correspondences(source, target, keypoints, max_frames=3, scale_to=PICTURE_SIZE, legend=False)
     except StcorrError as exc:
