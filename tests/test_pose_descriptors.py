@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from stcorr.baselines.pose_descriptors import (
-    DescriptorSettings, PoseTimeAligner, descriptor_cost, fill_gaps, match_descriptors, oracle_describer,
-    pose_descriptors,
+    DescriptorSettings, PoseTimeAligner, descriptor_cost, match_descriptors, oracle_describer, pose_descriptors,
 )
+from stcorr.compare.align import filled_joints
+from stcorr.compare.joints import JointTrack
 from stcorr.data.datasets import open_dataset
 from stcorr.data.skeleton import JOINTS
 from stcorr.errors import StcorrError
@@ -76,7 +77,7 @@ def test_gaps_are_interpolated_and_unseen_joints_dropped():
     clip = skeleton_clip(PHASE)
     ok = np.ones((30, 13), bool)
     ok[10:14, JOINTS.index("left_wrist")] = False
-    filled = fill_gaps(np.where(ok[..., None], clip, 1e6), ok)
+    filled = filled_joints(JointTrack(np.where(ok[..., None], clip, 1e6), ok.astype(float)), 0.0)
     wrist = JOINTS.index("left_wrist")
     expected = np.linspace(clip[9, wrist], clip[14, wrist], 6)
     np.testing.assert_allclose(filled[9:15, wrist], expected)

@@ -5,9 +5,9 @@ real images; a pose estimator trained on real people gives features that transfe
 from the 13 Penn joints (MediaPipe's landmarks, or the annotated joints for the oracle):
 
 1. **Gaps.** A joint counts where its confidence (MediaPipe visibility, Penn visibility flag)
-   reaches ``min_confidence``. Elsewhere it is interpolated linearly in time between the frames
-   where it counts, and held constant before the first and after the last; a joint that never
-   counts in a video is NaN there, and every feature it touches is dropped from the comparison
+   reaches 0.5 (``stcorr.compare.align.MIN_CONFIDENCE``). Elsewhere it is interpolated linearly
+   in time between the frames where it counts, and held constant before the first and after the
+   last; a joint that never counts in a video is NaN there, and every feature it touches is dropped from the comparison
    of that video with any other (``descriptor_cost`` uses the columns finite in both).
 2. **Smoothing.** A Gaussian of ``smooth_sigma`` frames along time (detector jitter).
 3. **Position and scale.** Coordinates are centred on the hip midpoint of each frame and divided
@@ -32,8 +32,10 @@ from the 13 Penn joints (MediaPipe's landmarks, or the annotated joints for the 
    feature count, so each block weighs the same in the Euclidean distance whatever its size;
    velocities are scaled by ``velocity_weight``.
 
+Gap filling, normalisation, joint angles and the masked cost are ``stcorr compare``'s own
+(``stcorr.compare.align`` and ``.angles``): the coaching verb and these aligners read joints alike.
 The settings (``DescriptorSettings``) were chosen on the synthetic train split, never on real
-video (see the report of issue 15).
+video (``benchmarks/pose_descriptor_settings.py``).
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from stcorr.alignment.dtw import align_frames, dtw
 from stcorr.baselines.time_alignment import source_frames
+from stcorr.compare.align import descriptor_cost, filled_joints, normalised_joints
+from stcorr.compare.angles import ANGLE_NAMES, TRUNK, angle_series
+from stcorr.compare.joints import JointTrack
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.data.skeleton import JOINTS
@@ -53,48 +57,13 @@ from stcorr.errors import StcorrError
 
 J = {name: k for k, name in enumerate(JOINTS)}
 LIMBS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
-ANGLES = {"elbow": ("shoulder", "elbow", "wrist"), "knee": ("hip", "knee", "ankle"),
-          "shoulder": ("hip", "shoulder", "elbow"), "hip": ("shoulder", "hip", "knee")}
+ANGLE_KINDS = ("elbow", "knee", "shoulder", "hip")
 
 
 @dataclass(frozen=True)
 class DescriptorSettings:
-    min_confidence: float = 0.5
     smooth_sigma: float = 1.0
     velocity_weight: float = 1.0
-
-
-def fill_gaps(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """(T, J, 2) joints with the frames where ``ok`` (T, J) is False filled in linearly in time
-    (constant beyond the ends); all-NaN for a joint that is never ok."""
-    xy = np.asarray(xy, dtype=np.float64)
-    ok = np.asarray(ok, dtype=bool) & np.isfinite(xy).all(axis=2)
-    out = np.full_like(xy, np.nan)
-    frames = np.arange(xy.shape[0])
-    for j in range(xy.shape[1]):
-        known = np.flatnonzero(ok[:, j])
-        if known.size:
-            for c in range(2):
-                out[:, j, c] = np.interp(frames, known, xy[known, j, c])
-    return out
-
-
-def _mid(p: np.ndarray, limb: str) -> np.ndarray:
-    return (p[:, J[f"left_{limb}"]] + p[:, J[f"right_{limb}"]]) / 2
-
-
-def normalise(xy: np.ndarray) -> np.ndarray:
-    """(T, J, 2) joints centred on each frame's hip midpoint and divided by the video's median torso length."""
-    centre = _mid(xy, "hip")
-    if not np.isfinite(centre).all():  # no hips: the mean of the joints there are
-        centre = np.nanmean(xy, axis=1) if np.isfinite(xy).any() else np.zeros((len(xy), 2))
-    p = xy - centre[:, None, :]
-    torso = np.linalg.norm(_mid(xy, "shoulder") - _mid(xy, "hip"), axis=1)
-    scale = np.nanmedian(torso) if np.isfinite(torso).any() else np.nan
-    if not np.isfinite(scale) or scale <= 0:  # no torso: the joints' spread
-        spread = np.sqrt(np.nanmean((p**2).sum(axis=2), axis=1))
-        scale = np.nanmedian(spread) if np.isfinite(spread).any() else 1.0
-    return p / max(float(scale), 1e-9)
 
 
 def position_features(p: np.ndarray) -> np.ndarray:
@@ -108,23 +77,14 @@ def position_features(p: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """(T,) unsigned angle at b between b->a and b->c, in units of pi (NaN where a segment has no length)."""
-    u, v = a - b, c - b
-    norms = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
-    cos = np.sum(u * v, axis=1) / np.where(norms > 0, norms, np.nan)
-    return np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi
-
-
-def angle_features(p: np.ndarray) -> np.ndarray:
-    """(T, 9) mirror-symmetric joint angles of joints ``p`` (T, 13, 2) (module docstring, 4)."""
+def angle_features(xy: np.ndarray) -> np.ndarray:
+    """(T, 9) mirror-symmetric joint angles (units of pi) of joints ``xy`` (T, 13, 2) (module docstring, 4)."""
+    angles = angle_series(xy) / 180.0
     columns = []
-    for first, middle, last in ANGLES.values():
-        left, right = (angle(p[:, J[f"{side}_{first}"]], p[:, J[f"{side}_{middle}"]], p[:, J[f"{side}_{last}"]])
-                       for side in ("left", "right"))
+    for kind in ANGLE_KINDS:
+        left, right = angles[:, ANGLE_NAMES.index(f"left_{kind}")], angles[:, ANGLE_NAMES.index(f"right_{kind}")]
         columns += [(left + right) / 2, np.abs(left - right) / 2]
-    torso = _mid(p, "shoulder") - _mid(p, "hip")
-    columns.append(np.arctan2(np.abs(torso[:, 0]), -torso[:, 1]) / np.pi)  # 0: upright, 1: upside down
+    columns.append(angles[:, ANGLE_NAMES.index(TRUNK)])
     return np.stack(columns, axis=1)
 
 
@@ -139,25 +99,10 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 3 or xy.shape[1:] != (len(JOINTS), 2) or xy.shape[0] == 0:
         raise StcorrError(f"pose descriptors need joints of shape (T, {len(JOINTS)}, 2), got {xy.shape}")
-    filled = fill_gaps(xy, np.asarray(confidence) >= settings.min_confidence)
-    if settings.smooth_sigma > 0 and len(filled) > 1:
-        filled = gaussian_filter1d(filled, settings.smooth_sigma, axis=0, mode="nearest")
-    p = normalise(filled)
-    static = np.concatenate([_block(position_features(p)), _block(angle_features(p))], axis=1)
-    if len(static) > 1:
-        velocity = np.gradient(static, axis=0) * (len(static) - 1)
-    else:
-        velocity = np.zeros_like(static)
+    filled = filled_joints(JointTrack(xy, np.asarray(confidence, dtype=np.float64)), settings.smooth_sigma)
+    static = np.concatenate([_block(position_features(normalised_joints(filled))), _block(angle_features(filled))], axis=1)
+    velocity = np.gradient(static, axis=0) * (len(static) - 1) if len(static) > 1 else np.zeros_like(static)
     return np.concatenate([static, settings.velocity_weight * velocity], axis=1)
-
-
-def descriptor_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) Euclidean distances between descriptors ``a`` (N, D) and ``b`` (M, D) over the
-    columns finite in both (zeros when they share none)."""
-    shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)
-    a, b = a[:, shared], b[:, shared]
-    sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0.0))
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:

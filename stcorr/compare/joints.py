@@ -25,6 +25,12 @@ LIMBS: tuple[tuple[str, str], ...] = (
 )
 
 
+def other_side(name: str) -> str:
+    """left_knee -> right_knee, right_knee -> left_knee, head -> head."""
+    side, _, rest = name.partition("_")
+    return {"left": f"right_{rest}", "right": f"left_{rest}"}.get(side, name)
+
+
 def limb_side(a: str, b: str) -> str:
     """'left' or 'right' for a bone of one side, 'centre' for one across the body."""
     sides = {name.split("_")[0] for name in (a, b) if "_" in name}
@@ -49,6 +55,11 @@ class JointTrack:
                 for k, name in enumerate(JOINTS)
                 if self.confidence[t, k] >= min_confidence and np.isfinite(self.xy[t, k]).all()}
 
+    def sides_swapped(self) -> "JointTrack":
+        """The same track with every left joint named right and every right joint named left."""
+        order = [JOINTS.index(other_side(name)) for name in JOINTS]
+        return JointTrack(self.xy[:, order], self.confidence[:, order])
+
     @classmethod
     def from_joints(cls, frames: list[Joints]) -> "JointTrack":
         """A track from one ``{name: (x, y)}`` per frame (confidence 1 where given)."""
@@ -70,34 +81,16 @@ class PoseSource(Protocol):
 
 
 class MediaPipePose:
-    """MediaPipe Pose (the ``pose`` extra) on every frame, frames streamed in order; tracks kept per video."""
+    """MediaPipe Pose (the ``pose`` extra) on every frame, read through the pose cache shared with
+    the pose methods (``stcorr.baselines.pose_cache``: computed once per video content)."""
 
     name = "mediapipe"
 
-    def __init__(self, model_complexity: int = 1):
-        from stcorr.baselines.pose import PoseDetector
+    def __init__(self, model_complexity: int = 1, cache: str | None = None):
+        from stcorr.baselines.pose_cache import mediapipe_cache
 
-        self.detector = PoseDetector(0.0, model_complexity)
-        self._tracks: dict[str, JointTrack] = {}
+        self.cache = mediapipe_cache({"model_complexity": model_complexity, "cache": cache})
 
     def track(self, video: Video) -> JointTrack:
-        key = str(video.path.resolve())
-        if key not in self._tracks:
-            self._tracks[key] = self._detect(video)
-        return self._tracks[key]
-
-    def _detect(self, video: Video) -> JointTrack:
-        from stcorr.baselines.pose import MEDIAPIPE_TO_PENN
-
-        index = [MEDIAPIPE_TO_PENN[name] for name in JOINTS]
-        width, height = video.size
-        xy = np.full((video.num_frames, len(JOINTS), 2), np.nan)
-        confidence = np.zeros((video.num_frames, len(JOINTS)))
-        for t, frame in enumerate(video.iter_frames()):
-            found = self.detector.landmarks(frame)
-            if found is None:
-                continue
-            marks = [found[0][i] for i in index]
-            xy[t] = [(m.x * width - 0.5, m.y * height - 0.5) for m in marks]
-            confidence[t] = [m.visibility for m in marks]
-        return JointTrack(xy, confidence)
+        xy, visibility = self.cache.track(video).penn_joints()
+        return JointTrack(xy, visibility)

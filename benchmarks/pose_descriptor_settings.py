@@ -1,0 +1,64 @@
+"""How the pose descriptor's settings align time on a data set's pairs: for each setting, the
+fraction of correspondences whose DTW-matched target frame is within k frames of the truth
+(time only, no spatial matching), per action and over all. Prints JSON.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_descriptor_settings.py DATA [--split train]
+        [--joints labels|mediapipe] [--cache FOLDER]
+
+``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` reads the pose cache
+(``--cache``, else the default folder) and computes what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections import defaultdict
+
+import numpy as np
+
+from stcorr.baselines.pose_descriptors import DescriptorSettings, PoseTimeAligner, detector_describer, oracle_describer
+from stcorr.data.datasets import open_dataset
+
+KS = (1, 3, 5)
+GRID = {"smooth_sigma": (0.0, 1.0, 2.0), "velocity_weight": (0.0, 0.25, 0.5, 1.0, 2.0)}
+
+
+def time_scores(aligner: PoseTimeAligner, dataset, pairs) -> dict:
+    errors: dict[str, list] = defaultdict(list)
+    for pair in pairs:
+        action = dataset.labels[pair.source].action
+        errors[action].append(np.abs(aligner.align(dataset, pair) - pair.tgt[:, 0]))
+    errors = {a: np.concatenate(e) for a, e in errors.items()}
+    errors["all"] = np.concatenate(list(errors.values()))
+    return {a: {f"T@{k}": round(float(np.mean(e <= k)), 4) for k in KS} | {"n": int(len(e))} for a, e in errors.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--joints", choices=("labels", "mediapipe"), default="labels")
+    parser.add_argument("--cache", default=None)
+    args = parser.parse_args()
+    dataset = open_dataset(args.data)
+    pairs = list(dataset.pairs(args.split))
+    cache = None
+    if args.joints == "mediapipe":
+        from stcorr.baselines.pose_cache import mediapipe_cache
+
+        cache = mediapipe_cache({"model_complexity": 1, "cache": args.cache})
+    rows = []
+    for sigma, weight in itertools.product(*GRID.values()):
+        settings = DescriptorSettings(smooth_sigma=sigma, velocity_weight=weight)
+        describe = oracle_describer(settings) if cache is None else detector_describer(cache, settings)
+        aligner = PoseTimeAligner("dtw-pose", describe, "dtw")
+        rows.append({"smooth_sigma": sigma, "velocity_weight": weight, **time_scores(aligner, dataset, pairs)})
+    best = max(rows, key=lambda r: (r["all"]["T@5"], r["all"]["T@3"], r["all"]["T@1"]))
+    print(json.dumps({"data": args.data, "split": args.split, "joints": args.joints, "pairs": len(pairs),
+                      "best": {k: best[k] for k in GRID}, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
