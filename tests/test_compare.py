@@ -110,6 +110,20 @@ def test_mirrored_attempt_aligns_the_same():
     assert max(abs(times[t] - cs.true_attempt_time(t)) for t in range(1, cs.N_REFERENCE - 1)) <= 1.0
 
 
+def test_mirrored_attempt_is_compared_side_for_side(pair, record):
+    reference, attempt, _ = pair
+    mirrored = [{_swap(name): (219 - x, y) for name, (x, y) in joints.items()} for joints in cs.attempt_frames()]
+    pose = cs.FakePose({"reference": cs.reference_frames(), "attempt": mirrored})
+    found = compare(reference, attempt, key_moments=MOMENTS, pose=pose)
+    assert found["attempt_sides"] == "swapped" and record["attempt_sides"] == "as detected"
+    assert "mirrored" in found["summary"][-1]
+    for plain, swapped in zip(record["key_moments"], found["key_moments"]):
+        assert swapped["attempt_t"] == plain["attempt_t"]
+        assert [a["difference_deg"] for a in swapped["angles"]] == pytest.approx([a["difference_deg"] for a in plain["angles"]], abs=0.05)
+        wrist = next(p for p in swapped["points"] if p["name"] == "left_wrist")
+        assert wrist["attempt"][1] == pytest.approx(219 - cs.attempt_frames()[wrist["attempt"][0]]["left_wrist"][0], abs=0.01)
+
+
 def _swap(name: str) -> str:
     return name.replace("left", "@").replace("right", "left").replace("@", "right")
 

@@ -10,11 +10,12 @@
    else onto the same joints of the attempt's aligned frame (``by: "pose"``; a joint the
    attempt's detector missed goes through ``spatial.pose_warp`` of the others).
 5. Joint angles of both at each key moment (the attempt's from its matched points), timings,
-   and the three largest differences in words.
+   and the three largest differences in words. When the attempt moves as the reference mirrored
+   (``sides_swapped``), its left and right joints swap names first, and the record says so.
 
 The record is compare.json (SPEC §7), coordinates per SPEC §1 (t the 0-based native frame,
-x, y native pixels); it carries a few keys beyond the SPEC's (method, pose, checkpoint, frames,
-sizes, and per key moment the seconds since the previous one).
+x, y native pixels); it carries a few keys beyond the SPEC's (action, method, pose, checkpoint, frames,
+sizes, attempt_sides, and per key moment the seconds since the previous one).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from stcorr.compare import align
-from stcorr.compare.angles import angle_rows
-from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource
+from stcorr.compare.angles import ANGLE_NAMES, angle_rows, angle_series
+from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences
 from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
@@ -37,6 +38,9 @@ from stcorr.errors import StcorrError
 METHODS = ("dtw-pose", "uniform")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
+SWAP_MARGIN = 0.7
+SWAPPED_NOTE = ("the attempt moves as the reference mirrored (a mirrored video, or the other hand leading): "
+                "its left side is compared with the reference's right side and the other way round")
 
 
 @dataclass
@@ -82,6 +86,9 @@ def analyse(
         times = align.uniform_alignment(ref_video.num_frames, att_video.num_frames)
     if moments is None:
         moments = align.turning_points(ref_track, count=len(names) if names else None)
+    swapped = sides_swapped(ref_track, att_track, times)
+    if swapped:
+        att_track = att_track.sides_swapped()
     rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
     rows = []
     for i, t_ref in enumerate(moments):
@@ -92,11 +99,28 @@ def analyse(
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
         "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
         "key_moments": rows,
-        "summary": largest_differences(rows) or ["no key moment with joints seen in both videos"],
+        "summary": (largest_differences(rows) or ["no key moment with joints seen in both videos"])
+        + ([SWAPPED_NOTE] if swapped else []),
+        "attempt_sides": "swapped" if swapped else "as detected",
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
     }
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
+
+
+def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray) -> bool:
+    """Whether the attempt's joint angles follow the reference's better with its left and right
+    swapped, over all aligned frames (median absolute difference smaller by ``SWAP_MARGIN``): a
+    mirrored video, or a left-handed attempt at a right-handed reference. Then the attempt's left
+    is compared with the reference's right: the same part of the movement."""
+    ref = angle_series(align.filled_joints(reference))
+    att = angle_series(align.filled_joints(attempt))[times]
+    crossed = att[:, [ANGLE_NAMES.index(other_side(name)) for name in ANGLE_NAMES]]
+    sided = [k for k, name in enumerate(ANGLE_NAMES) if other_side(name) != name]
+    direct, across = (np.abs(a[:, sided] - ref[:, sided]) for a in (att, crossed))
+    if not np.isfinite(direct).any():
+        return False
+    return bool(np.nanmedian(across) < SWAP_MARGIN * np.nanmedian(direct))
 
 
 def moment_names(action: str | None, key_moments: Sequence[int] | None) -> tuple[str, ...] | None:
