@@ -56,7 +56,7 @@ def test_side_by_side_has_every_reference_frame_and_the_held_key_moments(written
     hold = round(0.6 * 30)
     assert video.num_frames == cs.N_REFERENCE + 3 * (hold - 1)
     frame = video.frame(0)
-    assert frame.shape[0] == 240 + 34 and frame.shape[1] >= 2 * 186  # both panels at the same height, and the banner
+    assert frame.shape[0] == 360 + 34 and frame.shape[1] >= 2 * 280  # both panels at the same height, and the banner
 
 
 def test_page_is_self_contained(written):

@@ -226,6 +226,8 @@ scrub.max=D.frames.length-1;let index=0,timer=null;
 function el(name,attrs,parent){const e=document.createElementNS(NS,name);for(const k in attrs)e.setAttribute(k,attrs[k]);parent.appendChild(e);return e;}
 function skeleton(svg,joints,size){const w=Math.max(size[0],size[1])/150;
  for(const [a,b] of D.limbs){if(joints[a]&&joints[b])el('line',{x1:joints[a][0],y1:joints[a][1],x2:joints[b][0],y2:joints[b][1],stroke:'rgba(255,255,255,.75)','stroke-width':w},svg);}}
+function probe(svg,id,x,y,size){el('circle',{class:'probe',cx:x,cy:y,r:size/32,fill:'none',stroke:'#000','stroke-width':size/70},svg);
+ return el('circle',{class:'probe',id:id,cx:x,cy:y,r:size/32,fill:'none',stroke:'#39ff14','stroke-width':size/150},svg);}
 function moment(t){return D.moments.find(m=>m.reference_t===t);}
 function show(i){index=i;const f=D.frames[i];scrub.value=i;
  document.getElementById('ref-img').src=f.ref;document.getElementById('att-img').src=f.att;
@@ -251,10 +253,10 @@ function match(f,x,y){const m=moment(f.t);
 refSvg.addEventListener('click',e=>{const b=refSvg.getBoundingClientRect(),f=D.frames[index];
  const x=(e.clientX-b.left)/b.width*RW-0.5,y=(e.clientY-b.top)/b.height*RH-0.5;
  refSvg.querySelectorAll('.probe').forEach(n=>n.remove());attSvg.querySelectorAll('.probe').forEach(n=>n.remove());
- el('circle',{class:'probe',id:'ref-marker',cx:x,cy:y,r:Math.max(RW,RH)/70,fill:'none',stroke:'#0f0','stroke-width':Math.max(RW,RH)/200},refSvg);
+ probe(refSvg,'ref-marker',x,y,Math.max(RW,RH));
  const found=match(f,x,y),label=document.getElementById('match-label');
  if(!found){label.textContent='no match: no body found in one of the frames';return;}
- const mk=el('circle',{class:'probe',id:'att-marker',cx:found.xy[0],cy:found.xy[1],r:Math.max(AW,AH)/70,fill:'none',stroke:'#0f0','stroke-width':Math.max(AW,AH)/200},attSvg);
+ const mk=probe(attSvg,'att-marker',found.xy[0],found.xy[1],Math.max(AW,AH));
  mk.dataset.x=found.xy[0];mk.dataset.y=found.xy[1];mk.dataset.t=found.t;
  label.textContent='('+x.toFixed(1)+', '+y.toFixed(1)+') of reference frame '+f.t+' -> ('+found.xy[0].toFixed(1)+', '+found.xy[1].toFixed(1)+') of attempt frame '+found.t+' ('+found.how+')';});
 scrub.addEventListener('input',()=>show(+scrub.value));

@@ -44,7 +44,7 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def panel_height(comparison: Comparison, limit: int = 480, least: int = 240) -> int:
+def panel_height(comparison: Comparison, limit: int = 480, least: int = 360) -> int:
     """Output height of both panels: the reference's, kept within [least, limit], even."""
     height = min(max(comparison.reference.size[1], least), limit)
     return height - height % 2
