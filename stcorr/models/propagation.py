@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -34,12 +35,12 @@ from stcorr.models.corrflow import STRIDE, CorrFlow, rgb_to_lab
 
 @dataclass(frozen=True)
 class PropagationSettings:
-    radius: int = 12          # window radius, in feature cells
+    radius: int = 8           # window radius, in feature cells
     topk: int = 10            # memory cells each cell copies from
     memory: int = 3           # previous frames kept beside the query frame
     temperature: float = 0.1  # of -squared feature distance (unit features: 0.1 here = cosine / 0.05)
     sigma: float = 1.0        # of the keypoints' Gaussian maps, in cells
-    max_side: int = 320       # frames are resized so their longer side is at most this many pixels
+    max_side: int = 160       # frames are resized so their longer side is at most this many pixels
     readout_radius: int = 2   # soft-argmax window around a map's peak, in cells
     batch_frames: int = 8     # frames read and encoded together
     memory_budget_mb: int = 64  # attention computed a block of rows at a time within this budget
@@ -135,12 +136,25 @@ def _as_query(features: Tensor) -> Tensor:
 
 
 def _block_rows(height: int, width: int, memory: int, radius: int, budget_mb: int) -> int:
-    """Query rows per block so that a block's logits (rows x W by memory x (rows + 2R) x W) fit the budget."""
+    """Query rows per block: about ``radius`` (so the key band is ~3x the block, not the whole frame),
+    fewer when a block's logits (rows x W by memory x (rows + 2R) x W) would pass the budget."""
     floats = budget_mb * 2 ** 20 // 4
     rows = 1
-    while rows < height and (rows + 1) * width * memory * (rows + 1 + 2 * radius) * width <= floats:
+    while rows < min(height, max(4, radius)) and (rows + 1) * width * memory * (rows + 1 + 2 * radius) * width <= floats:
         rows += 1
     return rows
+
+
+@lru_cache(maxsize=256)
+def _window_bias(height: int, width: int, radius: int, start: int, stop: int) -> Tensor:
+    """(rows x W, band) 0 where a key cell of the band lies in the query cell's window, else -inf."""
+    cell_y = torch.arange(height).repeat_interleave(width)
+    cell_x = torch.arange(width).repeat(height)
+    rows = slice(start * width, stop * width)
+    band = slice(max(0, start - radius) * width, min(height, stop + radius) * width)
+    near = (((cell_y[rows, None] - cell_y[None, band]).abs() <= radius)
+            & ((cell_x[rows, None] - cell_x[None, band]).abs() <= radius))
+    return torch.zeros(near.shape).masked_fill_(~near, float("-inf"))
 
 
 def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int, temperature: float,
@@ -148,29 +162,27 @@ def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor
     """``restricted_attention`` with ``topk``, for one frame, computed the fast way for propagation.
 
     query (1, C, h, w); keys, values: M tensors (1, C, h, w) and (1, V, h, w) -> (1, V, h, w). Each
-    block of query rows is multiplied (BLAS) with the band of key rows within ``radius``; cells
-    outside the (2R+1)^2 window are masked; the ``topk`` largest logits are kept and their values
-    gathered. Same result as ``restricted_attention(..., topk=topk)`` (without ties), less work.
+    block of query rows is multiplied (BLAS) with the band of key rows within ``radius``, plus a
+    cached 0/-inf window mask; the ``topk`` largest logits are kept and their values gathered.
+    Same result as ``restricted_attention(..., topk=topk)`` (without ties), less work.
     """
     _, c, h, w = query.shape
     block_rows = block_rows or h
+    queries = (query[0].reshape(c, h * w) / temperature).T.contiguous()  # (h * w, C)
     key_cells = [k[0].reshape(c, h * w) for k in keys]
     value_cells = torch.cat([v[0].reshape(v.shape[1], h * w) for v in values], 1)  # (V, M * h * w)
-    cell_y = torch.arange(h).repeat_interleave(w)
-    cell_x = torch.arange(w).repeat(h)
     out = torch.empty(value_cells.shape[0], h * w, dtype=value_cells.dtype)
     for start in range(0, h, block_rows):
         stop = min(start + block_rows, h)
         band = slice(max(0, start - radius) * w, min(h, stop + radius) * w)
         rows = slice(start * w, stop * w)
-        near = (((cell_y[rows, None] - cell_y[None, band]).abs() <= radius)
-                & ((cell_x[rows, None] - cell_x[None, band]).abs() <= radius))
-        q = query[0].reshape(c, h * w)[:, rows].T
-        logits = torch.cat([(q @ k[:, band]).masked_fill(~near, float("-inf")) for k in key_cells], 1) / temperature
+        bias = _window_bias(h, w, radius, start, stop).to(queries.dtype)
+        q = queries[rows]
+        logits = torch.cat([torch.addmm(bias, q, k[:, band].to(q.dtype)) for k in key_cells], 1)
         top, index = logits.topk(min(topk, logits.shape[1]), dim=1)
         band_size = band.stop - band.start
         flat = (index // band_size) * (h * w) + band.start + index % band_size
-        out[:, rows] = (value_cells[:, flat] * top.softmax(1).unsqueeze(0)).sum(2)
+        out[:, rows] = (value_cells[:, flat] * top.softmax(1).to(value_cells.dtype).unsqueeze(0)).sum(2)
     return out.view(1, -1, h, w)
 
 
