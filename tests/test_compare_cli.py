@@ -98,3 +98,46 @@ def test_rerun_replaces_an_earlier_comparison(pair, written):
     assert len(before["key_moments"]) == 3 and len(after["key_moments"]) == 1
     assert not (written / "side_by_side.mp4").exists()
     assert np.isfinite(after["key_moments"][0]["attempt_s"])
+
+
+class ShiftingModel:
+    """Stands in for a checkpoint's predictor: every point goes 3 frames and (5, 7) pixels on."""
+
+    def predict(self, source, target, points):
+        return points + [3, 5, 7], np.ones(len(points))
+
+
+def test_checkpoint_points_are_the_models(pair, tmp_path):
+    with mock.patch("stcorr.compare.pipeline.load_model", lambda checkpoint, device: ShiftingModel()):
+        code, err = run("compare", *pair, "--out", tmp_path / "out", "--key-moments", "24", "--checkpoint", tmp_path,
+                        "--device", "cpu", "--no-video")
+    assert code == 0, err
+    moment = json.loads((tmp_path / "out" / "compare.json").read_text())["key_moments"][0]
+    assert {p["by"] for p in moment["points"]} == {"model"} and len(moment["points"]) == 13
+    for p in moment["points"]:
+        assert p["attempt"] == pytest.approx([p["reference"][0] + 3, p["reference"][1] + 5, p["reference"][2] + 7])
+    assert all(abs(row["difference_deg"]) < 0.05 for row in moment["angles"])  # a shifted body has the same angles
+
+
+@pytest.mark.slow
+def test_checkpoint_matches_the_joints_through_the_model(pair, tmp_path):
+    from conftest import make_penn
+    from stcorr.config import load_config
+    from stcorr.data.datasets import open_dataset
+    from stcorr.training.engine import train
+
+    videos = {f"{i + 1:04d}": {"action": "bowl", "train": 1, "n": 14, "key_moments": [2, 10]} for i in range(3)}
+    tiny = {"data.clip_len": 8, "data.size": 32, "model.grid": [4, 4, 4], "model.width": 8,
+            "train.max_steps": 1, "train.val_every": 0}
+    train(load_config("cpu", tiny), open_dataset(make_penn(tmp_path / "penn", videos)), tmp_path / "run", progress=False)
+    out = tmp_path / "out"
+    code, err = run("compare", *pair, "--out", out, "--key-moments", "12,24", "--checkpoint", tmp_path / "run" / "checkpoint",
+                    "--device", "cpu", "--no-video")
+    assert code == 0, err
+    record = json.loads((out / "compare.json").read_text())
+    assert record["checkpoint"].endswith("checkpoint")
+    points = [p for m in record["key_moments"] for p in m["points"]]
+    assert len(points) == 26 and {p["by"] for p in points} == {"model"}
+    for p in points:
+        t, x, y = p["attempt"]
+        assert 0 <= t < cs.n_attempt() and -0.5 <= x <= 219.5 and -0.5 <= y <= 239.5
