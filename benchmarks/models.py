@@ -1,7 +1,7 @@
 """Time and memory of the Matcher per aggregator, at a CPU-sized and at the paper's size.
 
     python benchmarks/models.py [--sizes cpu,paper] [--aggregators st-match,ants,st-cats] [--repeats N]
-                                [--paper-backward frozen|finetune|none]
+                                [--paper-backward frozen|finetune|none] [--refine null,local]
 
 Prints one JSON object. Each (size, aggregator) runs in its own child process so that its peak
 resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is its own; ``*_peak_rss_mb``
@@ -9,7 +9,9 @@ are that peak after the forward runs and after the forward+backward runs (the pe
 ``baseline_rss_mb`` the resident memory once the model and inputs exist, so the difference is
 what the passes themselves took. Times are the minimum over ``--repeats`` runs after one
 warm-up run. Forward runs under ``torch.no_grad()`` in eval mode; forward+backward is
-``Matcher.loss`` on 16 valid keypoints and its ``backward()`` in train mode.
+``Matcher.loss`` on 16 valid keypoints and its ``backward()`` in train mode. ``--refine`` adds
+rows with the fine stage of coarse-to-fine matching (``model.refine``), whose cost is then part
+of both times (forward: the coarse flow plus the fine stage at the 16 keypoints).
 
 At the paper size, forward+backward through a finetuned R(2+1)D-34 on two 64x128x128 clips
 needs about 10 GB and minutes per step on this machine; by default (``--paper-backward frozen``)
@@ -63,10 +65,10 @@ def timed(step, repeats: int) -> float:
     return min(times)
 
 
-def measure(size: str, aggregator: str, repeats: int, paper_backward: str) -> dict:
+def measure(size: str, aggregator: str, repeats: int, paper_backward: str, refine: str | None = None) -> dict:
     spec = SIZES[size]
     finetune = size != "paper" or paper_backward == "finetune"
-    cfg = {**spec["config"], "aggregator": aggregator, "finetune_backbone": finetune}
+    cfg = {**spec["config"], "aggregator": aggregator, "finetune_backbone": finetune, "refine": refine}
     torch.manual_seed(0)
     matcher = build_matcher(cfg)
     batch, clip = spec["batch"], spec["clip"]
@@ -77,7 +79,7 @@ def measure(size: str, aggregator: str, repeats: int, paper_backward: str) -> di
     tgt_points = torch.rand(batch, 16, 3, generator=generator) * (extent - 1)
     valid = torch.ones(batch, 16, dtype=torch.bool)
     result = {
-        "size": size, "aggregator": aggregator, "batch": batch, "clip_t_h_w": clip,
+        "size": size, "aggregator": aggregator, "refine": refine, "batch": batch, "clip_t_h_w": clip,
         "config": matcher.config,
         "parameters": sum(p.numel() for p in matcher.parameters()),
         "aggregator_parameters": sum(p.numel() for p in matcher.aggregator.parameters()),
@@ -86,7 +88,7 @@ def measure(size: str, aggregator: str, repeats: int, paper_backward: str) -> di
 
     def forward():
         with torch.no_grad():
-            matcher(source, target)
+            matcher.match_points(source, target, src_points)
 
     matcher.eval()
     result["forward_s"] = round(timed(forward, repeats), 4)
@@ -115,25 +117,27 @@ def main() -> None:
     parser.add_argument("--aggregators", default=",".join(AGGREGATORS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--paper-backward", choices=["frozen", "finetune", "none"], default="frozen")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # "size:aggregator", run in a child process
+    parser.add_argument("--refine", default="null", help="fine stages to measure, comma-separated: null, local")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # "size:aggregator:refine", run in a child process
     args = parser.parse_args()
 
     if args.one:
-        size, aggregator = args.one.split(":")
-        print(json.dumps(measure(size, aggregator, args.repeats, args.paper_backward)))
+        size, aggregator, refine = args.one.split(":")
+        print(json.dumps(measure(size, aggregator, args.repeats, args.paper_backward, None if refine == "null" else refine)))
         return
 
     results = []
     for size in args.sizes.split(","):
         for aggregator in args.aggregators.split(","):
-            command = [sys.executable, __file__, "--one", f"{size}:{aggregator}", "--repeats", str(args.repeats),
-                       "--paper-backward", args.paper_backward]
-            child = subprocess.run(command, capture_output=True, text=True)
-            if child.returncode == 0:
-                results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-            else:
-                tail = child.stderr.strip().splitlines()[-1:] or [f"exit {child.returncode}"]
-                results.append({"size": size, "aggregator": aggregator, "error": tail[0]})
+            for refine in args.refine.split(","):
+                command = [sys.executable, __file__, "--one", f"{size}:{aggregator}:{refine}", "--repeats",
+                           str(args.repeats), "--paper-backward", args.paper_backward]
+                child = subprocess.run(command, capture_output=True, text=True)
+                if child.returncode == 0:
+                    results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+                else:
+                    tail = child.stderr.strip().splitlines()[-1:] or [f"exit {child.returncode}"]
+                    results.append({"size": size, "aggregator": aggregator, "refine": refine, "error": tail[0]})
     print(json.dumps({
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "platform": platform.platform()},

@@ -39,6 +39,8 @@ class Data(_Section):
     target_whole_video: float = Field(ge=0, le=1)
     augment: Augment
     max_points: int = Field(ge=1)
+    dense_points: int = Field(ge=0)
+    dense_weight: float = Field(ge=0)
 
 
 class Readout(_Section):
@@ -57,14 +59,18 @@ class Model(_Section):
     aggregator: str
     aggregator_args: dict[str, Any]
     readout: Readout
+    refine: Optional[Literal["local"]]
+    refine_args: dict[str, Any]
     finetune_backbone: bool
     channels_last: bool
 
     @model_validator(mode="after")
-    def _known_aggregator_args(self) -> "Model":
+    def _known_aggregator_and_refine_args(self) -> "Model":
         from stcorr.models.aggregators import aggregator_options
+        from stcorr.models.refine import refine_options
 
         aggregator_options(self.aggregator, self.aggregator_args)
+        refine_options(self.refine, self.refine_args)
         return self
 
 
@@ -79,6 +85,7 @@ class Train(_Section):
     grad_clip: Optional[float] = Field(gt=0)
     l2_weight: float = Field(ge=0)
     ce_weight: float = Field(ge=0)
+    refine_weight: float = Field(ge=0)
     amp: bool
     checkpoint_every: int = Field(ge=1)
     log_every: int = Field(ge=1)

@@ -236,6 +236,17 @@ def test_overwrites_an_earlier_synth_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]  # no temporary folders left
 
 
+def test_refuses_an_earlier_synth_output_that_holds_the_users_files(tmp_path):
+    out = tmp_path / "set"
+    generate(out, seed=1, videos_per_action=1, size=(48, 48), actions=["bowl"], workers=1)
+    (out / "my_notes.txt").write_text("keep me")
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(StcorrError, match="my_notes.txt"):
+        generate(out, seed=2, videos_per_action=1, size=(48, 48), actions=["bowl"], workers=1)
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "my_notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
 def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     calls = []
 

@@ -11,7 +11,12 @@ Config (``build_matcher``), every key optional::
      "grid": [8, 8, 8],            # (T, H, W) cells of the correlation volumes
      "aggregator": "ants", "aggregator_args": {},
      "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": null},
+     "refine": null,               # null: the paper's one-stage matcher; "local": + the fine stage
+     "refine_args": {},            # options of the fine stage (stcorr.models.refine.LocalRefiner)
      "finetune_backbone": true, "channels_last": true}
+
+With ``refine`` on, ``match`` returns the fine stage's last estimate; its scores stay the coarse
+readout's peak probability.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from stcorr.models.backbones import VideoBackbone, build_backbone, load_backbone
 from stcorr.models.correlation import correlation_volumes
 from stcorr.models.features import HyperpixelFeatures
 from stcorr.models.readout import FlowField, Readout, keypoint_loss
+from stcorr.models.refine import REFINERS, RefineStep, default_fine_layers, refine_options
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "backbone": "r3d18",
@@ -40,6 +46,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "aggregator": "ants",
     "aggregator_args": {},
     "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": None},
+    "refine": None,
+    "refine_args": {},
     "finetune_backbone": True,
     "channels_last": True,
 }
@@ -48,11 +56,31 @@ DEFAULT_CONFIG: dict[str, Any] = {
 @dataclass
 class MatchOutput:
     """``volume`` (B, N_src, N_tgt) refined costs; ``flow`` on the grid; ``dense_flow``
-    (B, 3, T, H, W) as (dt, dy, dx) when upsampling was asked for."""
+    (B, 3, T, H, W) as (dt, dy, dx) when upsampling was asked for; ``src_fine``, ``tgt_fine`` the
+    fine stage's layer maps (B, C_m, T_m, H_m, W_m), when it is on."""
 
     volume: torch.Tensor
     flow: FlowField
     dense_flow: torch.Tensor | None = None
+    src_fine: list[torch.Tensor] | None = None
+    tgt_fine: list[torch.Tensor] | None = None
+
+
+@dataclass
+class PointMatches:
+    """Matches of source points: ``coarse`` (B, K, 3) clip (t, x, y) from the readout, its
+    ``scores`` (B, K), one ``RefineStep`` per fine iteration (empty without the fine stage) and
+    the refined cost ``volume`` (B, N_src, N_tgt)."""
+
+    coarse: torch.Tensor
+    scores: torch.Tensor
+    refined: list[RefineStep]
+    volume: torch.Tensor
+
+    @property
+    def points(self) -> torch.Tensor:
+        """The final estimate (B, K, 3)."""
+        return self.refined[-1].points if self.refined else self.coarse
 
 
 class Matcher(nn.Module):
@@ -60,7 +88,8 @@ class Matcher(nn.Module):
 
     def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int],
                  aggregator: str = "ants", aggregator_args: Mapping[str, Any] | None = None,
-                 readout: Readout | None = None, finetune_backbone: bool = True, channels_last: bool = True):
+                 readout: Readout | None = None, finetune_backbone: bool = True, channels_last: bool = True,
+                 refine: str | None = None, refine_args: Mapping[str, Any] | None = None):
         super().__init__()
         self.features = HyperpixelFeatures(backbone, layers, grid)
         self.aggregator_name = aggregator
@@ -69,6 +98,13 @@ class Matcher(nn.Module):
             aggregator, len(self.features.layers), self.features.channels, self.features.grid, self.aggregator_args
         )
         self.readout = readout or Readout()
+        self.refine_name = refine
+        self.refine_args = refine_options(refine, refine_args)
+        self.refiner = None
+        if refine is not None:
+            self.refine_args["layers"] = list(self.refine_args["layers"] or default_fine_layers(backbone.blocks))
+            channels = [backbone.layer_channels(layer) for layer in self.refine_args["layers"]]
+            self.refiner = REFINERS[refine](channels, **self.refine_args)
         self.finetune_backbone = finetune_backbone
         self.channels_last = channels_last
         self.weights: str | None = None
@@ -98,6 +134,8 @@ class Matcher(nn.Module):
             "aggregator_args": dict(self.aggregator_args),
             "readout": {"kind": self.readout.kind, "temperature": self.readout.temperature,
                         "kernel_sigma": self.readout.kernel_sigma},
+            "refine": self.refine_name,
+            "refine_args": dict(self.refine_args),
             "finetune_backbone": self.finetune_backbone,
             "channels_last": self.channels_last,
         })
@@ -111,33 +149,55 @@ class Matcher(nn.Module):
 
     def cost_volume(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor) -> torch.Tensor:
         """Refined cost volume (B, N_src, N_tgt) on the grid; higher = better match."""
+        return self._volume_and_fine(src_clip, tgt_clip)[0]
+
+    def _volume_and_fine(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor):
+        """(volume, source fine maps or None, target fine maps or None)."""
         if src_clip.shape != tgt_clip.shape:
             raise StcorrError(
                 f"source and target clips must have the same shape, got {tuple(src_clip.shape)} "
                 f"and {tuple(tgt_clip.shape)}"
             )
-        src_feats, tgt_feats = self._hyperpixels(src_clip, tgt_clip)
+        (src_feats, tgt_feats), fine = self._hyperpixels(src_clip, tgt_clip)
         corr = correlation_volumes(src_feats, tgt_feats)
-        return self.aggregator(corr, src_feats, tgt_feats)
+        return self.aggregator(corr, src_feats, tgt_feats), *fine
 
     def _hyperpixels(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor):
-        """Both clips through the backbone as one batch; returns (source, target) feature lists."""
+        """Both clips through the backbone as one batch; returns ((source, target) hyperpixel
+        lists, (source, target) fine-layer maps at their own resolution, or (None, None))."""
         clips = torch.cat([src_clip, tgt_clip], dim=0)
         if self.channels_last and clips.device.type == "cpu":
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
+        fine_layers = self.refine_args.get("layers", [])
         with torch.set_grad_enabled(self.finetune_backbone and torch.is_grad_enabled()):
-            feats = self.features(clips)
+            if self.refiner is None:
+                feats, fine = self.features(clips), None
+            else:
+                raw = self.backbone.layer_features(clips, self.features.layers + fine_layers)
+                feats = [self.features._resample(f) for f in raw[: len(self.features.layers)]]
+                fine = raw[len(self.features.layers):]
         batch = src_clip.shape[0]
-        return [f[:batch] for f in feats], [f[batch:] for f in feats]
+        split = ([f[:batch] for f in feats], [f[batch:] for f in feats])
+        return split, (None, None) if fine is None else ([f[:batch] for f in fine], [f[batch:] for f in fine])
 
     def forward(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, upsample: bool = False,
                 differentiable: bool = False) -> MatchOutput:
         """Volume and flow; ``upsample`` adds the flow at clip resolution; ``differentiable``
         forces the soft arg-max readout."""
-        volume = self.cost_volume(src_clip, tgt_clip)
+        volume, src_fine, tgt_fine = self._volume_and_fine(src_clip, tgt_clip)
         clip_size = tuple(src_clip.shape[2:])
         flow = self.readout(volume, self.grid, clip_size, differentiable=differentiable)
-        return MatchOutput(volume, flow, flow.dense() if upsample else None)
+        return MatchOutput(volume, flow, flow.dense() if upsample else None, src_fine, tgt_fine)
+
+    def match_points(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, src_points: torch.Tensor,
+                     differentiable: bool = False) -> PointMatches:
+        """Coarse matches of source points (B, K, 3) clip (t, x, y), then the fine stage's, if on."""
+        output = self(src_clip, tgt_clip, differentiable=differentiable)
+        coarse, scores = output.flow.at_points(src_points)
+        refined = []
+        if self.refiner is not None:
+            refined = self.refiner(output.src_fine, output.tgt_fine, src_points, coarse, tuple(src_clip.shape[2:]))
+        return PointMatches(coarse, scores, refined, output.volume)
 
     def match(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor,
               src_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,12 +205,13 @@ class Matcher(nn.Module):
 
         Runs under the caller's grad mode; wrap in ``torch.no_grad()`` for inference.
         """
-        return self(src_clip, tgt_clip).flow.at_points(src_points)
+        matches = self.match_points(src_clip, tgt_clip, src_points)
+        return matches.points, matches.scores
 
     def loss(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, src_points: torch.Tensor,
              tgt_points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``keypoint_loss`` of the soft arg-max prediction at the valid points (B, K)."""
-        predicted, _ = self(src_clip, tgt_clip, differentiable=True).flow.at_points(src_points)
+        """``keypoint_loss`` of the soft arg-max prediction (the final one) at the valid points (B, K)."""
+        predicted = self.match_points(src_clip, tgt_clip, src_points, differentiable=True).points
         return keypoint_loss(predicted, tgt_points, valid, tuple(src_clip.shape[2:]))
 
 
@@ -167,6 +228,7 @@ def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     resolved = {**copy.deepcopy(DEFAULT_CONFIG), **copy.deepcopy(cfg)}
     resolved["readout"] = {**DEFAULT_CONFIG["readout"], **readout}
     resolved["aggregator_args"] = aggregator_options(resolved["aggregator"], resolved["aggregator_args"])
+    resolved["refine_args"] = refine_options(resolved["refine"], resolved["refine_args"])
     _check_int_list(resolved, "grid", 3)
     if resolved["blocks"] is not None:
         _check_int_list(resolved, "blocks", 4)
@@ -199,6 +261,7 @@ def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = Tru
     matcher = Matcher(
         backbone, cfg["layers"] or backbone.default_layers, cfg["grid"], cfg["aggregator"],
         cfg["aggregator_args"], readout, bool(cfg["finetune_backbone"]), bool(cfg["channels_last"]),
+        cfg["refine"], cfg["refine_args"],
     )
     matcher.weights = None if cfg["weights"] is None else str(cfg["weights"])
     return matcher

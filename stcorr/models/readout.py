@@ -65,9 +65,14 @@ class FlowField:
         values = sample_at_points(maps, points, self.clip_size)
         dt, dy, dx, score = values.unbind(-1)
         targets = points + torch.stack([dt, dx, dy], dim=-1)
-        t_size, h_size, w_size = self.clip_size
-        upper = targets.new_tensor([t_size, w_size, h_size]) - 0.5
-        return torch.maximum(torch.minimum(targets, upper), targets.new_tensor(-0.5)), score
+        return clamp_to_clip(targets, self.clip_size), score
+
+
+def clamp_to_clip(points: torch.Tensor, clip_size: Sequence[int]) -> torch.Tensor:
+    """Clip points (B, K, 3) (t, x, y) clamped to the clip's pixel edges [-0.5, size - 0.5]."""
+    t_size, h_size, w_size = clip_size
+    upper = points.new_tensor([t_size, w_size, h_size]) - 0.5
+    return torch.maximum(torch.minimum(points, upper), points.new_tensor(-0.5))
 
 
 def sample_at_points(maps: torch.Tensor, points: torch.Tensor, clip_size: Sequence[int]) -> torch.Tensor:
@@ -142,13 +147,14 @@ class Readout:
 
 
 def keypoint_loss(predicted: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
-                  clip_size: Sequence[int]) -> torch.Tensor:
+                  clip_size: Sequence[int], weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean L2 distance at the valid keypoints, with each axis divided by the clip's extent.
 
     ``predicted``, ``target``: (B, K, 3) clip points (t, x, y); ``valid``: (B, K) bool. The error
     is (dt / T, dx / W, dy / H), so that a full-clip miss costs the same in time as in space; the
-    loss is the mean over valid points of its Euclidean norm (0 when no point is valid). Invalid
-    points contribute nothing, whatever their target holds (NaN included).
+    loss is the mean over valid points of its Euclidean norm (0 when no point is valid), weighted
+    by ``weights`` (B, K) when given. Invalid points contribute nothing, whatever their target
+    holds (NaN included).
     """
     valid = valid.to(torch.bool)
     t_size, h_size, w_size = clip_size
@@ -156,7 +162,15 @@ def keypoint_loss(predicted: torch.Tensor, target: torch.Tensor, valid: torch.Te
     safe_target = torch.where(valid[..., None], target.to(predicted.dtype), predicted.detach())
     error = (predicted - safe_target) / extent
     distance = torch.sqrt((error**2).sum(dim=-1) + 1e-12)
-    return (distance * valid).sum() / valid.sum().clamp(min=1)
+    return weighted_mean(distance, valid, weights)
+
+
+def weighted_mean(values: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``values`` (B, K) over the valid entries, weighted by ``weights`` (B, K) if given; 0 if none."""
+    w = valid.to(values.dtype)
+    if weights is not None:
+        w = w * weights.to(values.dtype)
+    return (values * w).sum() / w.sum().clamp(min=1 if weights is None else 1e-6)
 
 
 def target_cells(points: torch.Tensor, grid: Sequence[int], clip_size: Sequence[int]) -> torch.Tensor:
@@ -172,12 +186,14 @@ def target_cells(points: torch.Tensor, grid: Sequence[int], clip_size: Sequence[
 
 
 def cell_cross_entropy(volume: torch.Tensor, grid: Sequence[int], clip_size: Sequence[int], src_points: torch.Tensor,
-                       tgt_points: torch.Tensor, valid: torch.Tensor, temperature: float) -> torch.Tensor:
+                       tgt_points: torch.Tensor, valid: torch.Tensor, temperature: float,
+                       weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of the target cell, an optional aid to the L2 keypoint loss.
 
     The refined volume (B, N_src, N_tgt) is read trilinearly at each source point (B, K, 3) to give
     logits over the target cells (divided by ``temperature``); the label is the cell holding the
-    true target point. Mean over the valid points (B, K) bool; 0 when none is valid. Unlike the L2
+    true target point. Mean over the valid points (B, K) bool (weighted by ``weights`` (B, K) when
+    given); 0 when none is valid. Unlike the L2
     loss of a soft arg-max, it does not reward predicting the average place when unsure.
     """
     valid = valid.to(torch.bool)
@@ -186,4 +202,4 @@ def cell_cross_entropy(volume: torch.Tensor, grid: Sequence[int], clip_size: Seq
     logits = sample_at_points(maps, src_points, clip_size) / temperature
     labels = target_cells(torch.where(valid[..., None], tgt_points.to(src_points.dtype), src_points), grid, clip_size)
     losses = F.cross_entropy(logits.reshape(-1, n_tgt), labels.reshape(-1), reduction="none").reshape(valid.shape)
-    return (losses * valid).sum() / valid.sum().clamp(min=1)
+    return weighted_mean(losses, valid, weights)

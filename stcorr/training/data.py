@@ -1,7 +1,13 @@
 """Training examples: a benchmark pair as two clips and its keypoints in clip coordinates.
 
-Every random choice of an example (window, augmentation) comes from a generator seeded by
-(seed, epoch, position), so a run resumed at any step sees exactly the examples it would have.
+Every random choice of an example (window, augmentation, dense frames) comes from a generator
+seeded by (seed, epoch, position), so a run resumed at any step sees exactly the examples it would have.
+
+Dense supervision (``data.dense_points`` > 0, training examples only): besides the key-moment
+correspondences, up to ``dense_points`` correspondences at other source frames shown in the clip,
+paired by the phase of the motion (``stcorr.data.dense``), each weighing ``dense_weight`` in the
+loss (key-moment points weigh 1). Penn Action-layout data only (the pairs layout has no per-frame
+annotations); exact on synthetic sets, interpolated between key moments otherwise.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import numpy as np
 import torch
 
 from stcorr.data.augment import ClipAugment
-from stcorr.data.clips import sample_clip
+from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
+from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
@@ -29,6 +36,8 @@ class ClipSettings:
     target_whole_video: float
     max_points: int
     augment: ClipAugment
+    dense_points: int = 0
+    dense_weight: float = 1.0
 
     @classmethod
     def from_config(cls, data_cfg: dict) -> "ClipSettings":
@@ -36,6 +45,7 @@ class ClipSettings:
             clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
             source_window=check_window(data_cfg["source_window"]), target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
             augment=ClipAugment.from_dict(data_cfg.get("augment")),
+            dense_points=int(data_cfg.get("dense_points", 0)), dense_weight=float(data_cfg.get("dense_weight", 1.0)),
         )
 
 
@@ -49,7 +59,9 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
     """One training (rng given) or validation (rng None) example as tensors.
 
     Returns {"src", "tgt": (3, T, H, W) normalised clips, "src_points", "tgt_points": (K, 3) clip
-    (t, x, y), "valid": (K,) bool} with K = settings.max_points (padding is invalid).
+    (t, x, y), "valid": (K,) bool} with K = settings.max_points (padding is invalid). With dense
+    supervision (``settings.dense_points`` > 0) K = max_points + dense_points, the dense points
+    after the key-moment ones, and "weight" (K,) float is added.
     """
     train = rng is not None
     augment = settings.augment if train else None
@@ -64,11 +76,41 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
                       min_stride=settings.min_stride, keep_points=pair.tgt)
     src_points, tgt_points = src.to_clip(pair.src), tgt.to_clip(pair.tgt)
     valid = src.inside(src_points) & tgt.inside(tgt_points)
-    return {
+    example = {
         "src": normalize_clip(src.frames),
         "tgt": normalize_clip(tgt.frames),
         **_padded(src_points, tgt_points, valid, settings.max_points, rng),
     }
+    if settings.dense_points > 0:
+        dense = _dense_example(dataset, pair, src, tgt, settings.dense_points, rng) if train else None
+        example = _with_dense(example, dense, settings.dense_points, settings.dense_weight)
+    return example
+
+
+def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:
+    """Up to ``count`` phase-paired correspondences at source frames shown in the clip, in clip
+    coordinates, drawn frame by frame in a random order; None for data without per-frame labels."""
+    labels = getattr(dataset, "labels", None)
+    if labels is None or pair.source not in labels or pair.target not in labels:
+        return None
+    exact = read_motion_phases(str(dataset.root))
+    src_phase, _ = video_phase(labels[pair.source], exact.get(pair.source))
+    tgt_phase, _ = video_phase(labels[pair.target], exact.get(pair.target))
+    frames = rng.permutation(np.unique(src.native_times[~src.padded]))
+    src_native, tgt_native, _ = dense_correspondences(labels[pair.source], labels[pair.target], src_phase, tgt_phase,
+                                                      frames.tolist(), pair.names)
+    src_points, tgt_points = src.to_clip(src_native), tgt.to_clip(tgt_native)
+    valid = src.inside(src_points) & tgt.inside(tgt_points)
+    return _padded(src_points, tgt_points, valid, count, None)
+
+
+def _with_dense(example: dict, dense: dict | None, count: int, weight: float) -> dict:
+    """The key-moment points (weight 1) followed by ``count`` dense slots (``weight``; invalid if none)."""
+    if dense is None:
+        dense = {"src_points": torch.zeros(count, 3), "tgt_points": torch.zeros(count, 3), "valid": torch.zeros(count, dtype=torch.bool)}
+    weights = torch.cat([torch.ones(len(example["valid"])), torch.full((count,), float(weight))])
+    joined = {key: torch.cat([example[key], dense[key]]) for key in ("src_points", "tgt_points", "valid")}
+    return {**example, **joined, "weight": weights}
 
 
 def _padded(src_points, tgt_points, valid, max_points: int, rng) -> dict:

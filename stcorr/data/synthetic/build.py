@@ -4,7 +4,12 @@
     ROOT/labels/NNNN.mat              label files
     ROOT/key_moments.json             {"NNNN": [t, ...]}  0-based frames, in the action's key-moment order
     ROOT/object_keypoints.json        {"NNNN": {"t": {"object": [x, y]}}}  0-based frames, native pixels
+    ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy   TCC-style phase index per frame (SPEC §2)
+    ROOT/motion_phase.json            {"NNNN": [p, ...]}  the motion's phase per frame (stcorr.data.dense)
     ROOT/synth.json                   how the set was made (marks the folder as synth output)
+
+Over an earlier synth output, the folder is replaced only when it holds nothing but what synth
+writes; a folder with anything else in it (the user's files) is refused.
 
 Videos are numbered from 0001 over the actions (in the order asked for), each action's training
 videos before its validation ones. Video i of an action and split comes from the seed sequence
@@ -31,13 +36,17 @@ import numpy as np
 
 from stcorr.data.synthetic.actions import ACTIONS
 from stcorr.data.synthetic.clip import JPEG_QUALITY, make_clip, render_frames
+from stcorr.data.dense import MOTION_PHASE_FILE
 from stcorr.data.synthetic.labels import label_record, write_mat
 from stcorr.errors import StcorrError
+from stcorr.metrics.alignment import phases_from_key_moments
 
 MANIFEST = "synth.json"
 GENERATOR = "stcorr synth"
 FORMAT_VERSION = 1
 SPLITS = ("train", "val")
+PHASE_LABELS = "penn_action_labels"
+OWN_ENTRIES = {"frames", "labels", "key_moments.json", "object_keypoints.json", PHASE_LABELS, MOTION_PHASE_FILE, MANIFEST}
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,11 @@ def make_video(task: VideoTask) -> dict:
                           bbox=clip.painter.body_box(task.size))
     write_mat(Path(task.root) / "labels" / f"{name}.mat", record)
     objects = {str(t): points for t, points in clip.object_points().items()}
+    phase_folder = Path(task.root) / PHASE_LABELS / task.split / task.action
+    phase_folder.mkdir(parents=True, exist_ok=True)
+    np.save(phase_folder / f"{name}.npy", phases_from_key_moments(clip.n_frames, clip.key_moments))
     return {"number": task.number, "split": task.split, "frames": clip.n_frames, "key_moments": clip.key_moments,
-            "objects": objects}
+            "objects": objects, "phase": [round(float(p), 4) for p in clip.performance.phase()]}
 
 
 def video_tasks(root: Path, seed: int, videos_per_action: int, size: tuple[int, int],
@@ -126,6 +138,10 @@ def _check_target(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not is_synth_output(out):
         raise StcorrError(f"folder is not empty and not an earlier `stcorr synth` output (no {MANIFEST}); "
                           "choose a new or empty folder", out)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_ENTRIES) if out.is_dir() else []
+    if foreign:
+        raise StcorrError(f"earlier `stcorr synth` output holds files synth did not write ({', '.join(foreign[:3])}); "
+                          "move them or choose another folder", out)
 
 
 def _replace(tmp: Path, out: Path) -> None:
@@ -237,6 +253,7 @@ def generate(out: str | Path, seed: int = 0, videos_per_action: int = 20, size: 
         results = _run(video_tasks(tmp, seed, videos_per_action, size, chosen), workers, progress)
         _write_json(tmp / "key_moments.json", {f"{r['number']:04d}": r["key_moments"] for r in results})
         _write_json(tmp / "object_keypoints.json", {f"{r['number']:04d}": r["objects"] for r in results})
+        _write_json(tmp / MOTION_PHASE_FILE, {f"{r['number']:04d}": r["phase"] for r in results})
         counts = {split: sum(r["split"] == split for r in results) for split in SPLITS}
         frames = {split: sum(r["frames"] for r in results if r["split"] == split) for split in SPLITS}
         manifest = {"generator": GENERATOR, "format": FORMAT_VERSION, "seed": seed, "videos_per_action": videos_per_action,

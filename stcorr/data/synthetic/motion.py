@@ -30,6 +30,12 @@ class Performance:
     params: dict[str, np.ndarray]  # per-frame pose fields, (T,) or (T, n)
     skeleton: Skeleton
 
+    def phase(self) -> np.ndarray:
+        """(T,) float64: the position along the action's keyframe list at each frame (keyframe j
+        at j, linear between consecutive keyframes, constant in a pause and outside the motion),
+        the same for every performance of the action (``stcorr.data.dense``)."""
+        return np.interp(np.arange(self.n_frames), self.key_times, self.key_index.astype(np.float64))
+
 
 @dataclass(frozen=True)
 class Timeline:
