@@ -101,14 +101,22 @@ def test_rerun_replaces_an_earlier_comparison(pair, written):
 
 
 class ShiftingModel:
-    """Stands in for a checkpoint's predictor: every point goes 3 frames and (5, 7) pixels on."""
+    """Stands in for a checkpoint's predictor: every point goes 3 frames and (5, 7) pixels on,
+    and the clips it is given are kept."""
 
-    def predict(self, source, target, points):
+    clip_len, size, min_stride = 8, 32, 1
+
+    def __init__(self):
+        self.clips = []
+
+    def predict_clips(self, src, tgt, points):
+        self.clips.append((src, tgt))
         return points + [3, 5, 7], np.ones(len(points))
 
 
 def test_checkpoint_points_are_the_models(pair, tmp_path):
-    with mock.patch("stcorr.compare.pipeline.load_model", lambda checkpoint, device: ShiftingModel()):
+    model = ShiftingModel()
+    with mock.patch("stcorr.compare.pipeline.load_model", lambda checkpoint, device: model):
         code, err = run("compare", *pair, "--out", tmp_path / "out", "--key-moments", "24", "--checkpoint", tmp_path,
                         "--device", "cpu", "--no-video")
     assert code == 0, err
@@ -117,6 +125,8 @@ def test_checkpoint_points_are_the_models(pair, tmp_path):
     for p in moment["points"]:
         assert p["attempt"] == pytest.approx([p["reference"][0] + 3, p["reference"][1] + 5, p["reference"][2] + 7])
     assert all(abs(row["difference_deg"]) < 0.05 for row in moment["angles"])  # a shifted body has the same angles
+    (src, tgt), = model.clips  # one clip of each video, around the key moment and its aligned frame
+    assert 24 in src.native_times and moment["attempt_t"] in tgt.native_times and len(tgt.native_times) == 8
 
 
 @pytest.mark.slow

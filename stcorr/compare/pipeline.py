@@ -6,7 +6,8 @@
 3. Key moments of the reference: given, or the frames where its motion turns; mapped into the
    attempt along the alignment.
 4. Space, at each key moment: the reference's joints matched into the attempt, through the
-   correspondence model when a checkpoint is given (``by: "model"``: the model's own t', x', y'),
+   correspondence model when a checkpoint is given (``by: "model"``: the model's own t', x', y',
+   on clips centred on the key moment and its aligned frame, see ``model_matches``),
    else onto the same joints of the attempt's aligned frame (``by: "pose"``; a joint the
    attempt's detector missed goes through ``spatial.pose_warp`` of the others).
 5. Joint angles of both at each key moment (the attempt's from its matched points), timings,
@@ -173,17 +174,39 @@ def load_model(checkpoint: str | Path, device: str):
     return runner.predictor
 
 
+def model_matches(predictor, ref_video: Video, att_video: Video, t_ref: int, t_att: int, xy: np.ndarray) -> np.ndarray:
+    """(K, 3) attempt (t, x, y) of reference points ``xy`` (K, 2) at frame ``t_ref``, by the
+    model, on a clip of each video centred on the key moment and on its aligned frame: however
+    long the videos, the model looks at the stretch the time alignment points to, at the clip
+    stride it was trained with."""
+    from stcorr.data.clips import sample_clip
+
+    length, size, stride = predictor.clip_len, predictor.size, predictor.min_stride
+    src = sample_clip(ref_video, length, size, key_frames=[t_ref], min_stride=stride)
+    tgt = sample_clip(att_video, length, size, key_frames=[t_att], min_stride=stride)
+    predicted, _ = predictor.predict_clips(src, tgt, np.column_stack([np.full(len(xy), t_ref), xy]))
+    return predicted
+
+
+def inside(xy: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(K,) whether each point (x, y) lies in a frame of ``size`` (width, height)."""
+    return (xy[:, 0] >= -0.5) & (xy[:, 0] <= size[0] - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= size[1] - 0.5)
+
+
 def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
                    ref_video: Video, att_video: Video, predictor) -> list[dict]:
-    """compare.json ``points`` of one key moment (module docstring, 4)."""
+    """compare.json ``points`` of one key moment (module docstring, 4). The model is given only
+    the joints inside the reference frame (a detector may place a hidden joint beyond its edge)."""
     names = list(reference)
     if not names:
         return []
-    xy = np.array([reference[n] for n in names])
+    xy = np.array([reference[n] for n in names], dtype=np.float64)
     if predictor is not None:
-        source = np.column_stack([np.full(len(names), t_ref), xy])
-        predicted, _ = predictor.predict(ref_video, att_video, source)
-        found = [(int(p[0]), float(p[1]), float(p[2])) for p in predicted]
+        keep = inside(xy, ref_video.size)
+        names, xy = [n for n, k in zip(names, keep) if k], xy[keep]
+        if not names:
+            return []
+        found = [(int(p[0]), float(p[1]), float(p[2])) for p in model_matches(predictor, ref_video, att_video, t_ref, t_att, xy)]
         by = "model"
     else:
         warped = pose_warp(xy, reference, attempt, smoothing=0.02 * max(att_video.size))

@@ -1,0 +1,107 @@
+"""`stcorr compare` on a pair of WIDTHxHEIGHT videos of --seconds: time per stage and peak memory. Prints one JSON line.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_speed.py --frames FRAME_FOLDER [--seconds 10] [--size 1280x720]
+        [--pose mediapipe|fake]
+
+Both videos are made from one folder of frames of a person (e.g. a Penn Action clip) played back
+and forth, resized to --size, at 30 fps: the reference at the clip's pace, the attempt at 0.8 of
+it. Stages: pose on every frame of both (MediaPipe; ``fake`` puts every joint at the frame's
+centre, to time the rest alone), alignment and key moments (``analyse`` less pose), the
+side-by-side video, the page. Peak memory is this process's maxrss. Nothing about time is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stcorr.compare import analyse
+from stcorr.compare.joints import JointTrack, MediaPipePose
+from stcorr.compare.page import build_page
+from stcorr.compare.render import write_side_by_side
+from stcorr.data.skeleton import JOINTS
+from stcorr.data.video import Video, write_video
+
+FPS = 30
+
+
+def back_and_forth(n: int, count: int, pace: float) -> list[int]:
+    """Frame indices of a clip of n frames played forwards then backwards, ``count`` of them, at ``pace``."""
+    period = max(1, 2 * (n - 1))
+    steps = [int(round(i * pace)) % period for i in range(count)]
+    return [k if k < n else period - k for k in steps]
+
+
+def make_video(frames: Video, path: Path, seconds: float, size: tuple[int, int], pace: float) -> Path:
+    indices = back_and_forth(frames.num_frames, int(seconds * FPS), pace)
+    resized = (np.asarray(Image.fromarray(frames.frame(i)).resize(size, Image.BILINEAR)) for i in indices)
+    return write_video(path, resized, fps=FPS, options={"preset": "veryfast"})
+
+
+class TimedPose:
+    """A pose source that adds up the seconds spent in ``track``."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.seconds = inner, inner.name, 0.0
+
+    def track(self, video: Video) -> JointTrack:
+        start = time.perf_counter()
+        found = self.inner.track(video)
+        self.seconds += time.perf_counter() - start
+        return found
+
+
+class CentrePose:
+    name = "fake"
+
+    def track(self, video: Video) -> JointTrack:
+        width, height = video.size
+        rng = np.random.default_rng(0)
+        xy = np.array([width / 2, height / 2]) + rng.normal(0, 20, (video.num_frames, len(JOINTS), 2))
+        return JointTrack(xy, np.ones((video.num_frames, len(JOINTS))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", required=True, type=Path, help="A folder of frames (or a video) of a person.")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--pose", choices=("mediapipe", "fake"), default="mediapipe")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="compare-speed-"))
+    source = Video(args.frames)
+    reference = make_video(source, work / "reference.mp4", args.seconds, size, 1.0)
+    attempt = make_video(source, work / "attempt.mp4", args.seconds, size, 0.8)
+    pose = TimedPose(MediaPipePose() if args.pose == "mediapipe" else CentrePose())
+    times = {}
+    start = time.perf_counter()
+    comparison = analyse(reference, attempt, pose=pose)
+    times["pose_s"] = round(pose.seconds, 2)
+    times["align_and_key_moments_s"] = round(time.perf_counter() - start - pose.seconds, 2)
+    for name, write in (("side_by_side_s", lambda: write_side_by_side(comparison, work / "side_by_side.mp4")),
+                        ("page_s", lambda: build_page(comparison, work / "index.html"))):
+        start = time.perf_counter()
+        write()
+        times[name] = round(time.perf_counter() - start, 2)
+    print(json.dumps({
+        "frames": comparison.record["frames"], "size": list(size), "pose": args.pose, **times,
+        "total_s": round(sum(times.values()), 2),
+        "page_mb": round((work / "index.html").stat().st_size / 2**20, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "key_moments": [[m["reference_t"], m["attempt_t"]] for m in comparison.record["key_moments"]],
+        "python": sys.version.split()[0],
+    }))
+
+
+if __name__ == "__main__":
+    main()
