@@ -57,3 +57,17 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_penn, tmp_path, ar
     assert message in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.json").exists()
+
+
+def test_exported_pairs_are_a_pairs_layout_data_set_with_the_same_pairs(tiny_penn, tmp_path):
+    """PAIRS.json written by `stcorr pairs` is read back as the pairs.json of a pairs-layout data set."""
+    from cli_helpers import run_stcorr
+
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "frames").symlink_to(tiny_penn / "frames")
+    assert run_stcorr("pairs", "--data", tiny_penn, "--out", layout / "pairs.json").returncode == 0
+    again = run_stcorr("pairs", "--data", layout, "--out", tmp_path / "again.json")
+    assert again.returncode == 0, again.stderr
+    first, second = (json.loads(p.read_text()) for p in (layout / "pairs.json", tmp_path / "again.json"))
+    assert second == first

@@ -61,6 +61,9 @@ def test_predict_writes_native_keypoints_and_a_picture(trained, tmp_path):
         t, x, y = kp_out["target"]
         assert 0 <= t < 17 and -0.5 <= x <= 63.5 and -0.5 <= y <= 47.5  # native frame and pixels of 0004
     assert (tmp_path / "viz.png").stat().st_size > 1000
+    # PRED.json is read by the verb that reads predictions
+    scored = stcorr("score", "--data", data, "--predictions", tmp_path / "pred.json", "--out", tmp_path / "s.json")
+    assert scored.returncode == 0, scored.stderr
 
 
 @pytest.mark.parametrize("content, message", [

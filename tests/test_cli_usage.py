@@ -5,22 +5,34 @@ import sys
 import typing
 
 import pytest
+from typer.models import ArgumentInfo
 
 from stcorr.cli.main import app
 
 from cli_helpers import run_stcorr
 
 
-def numeric_options() -> list[tuple[str, str, str]]:
-    """(verb, flag, type name) of every int and float option of every verb, from the verbs' signatures."""
+def _options(command) -> dict[str, tuple[type, object]]:
+    """name -> (type, typer's OptionInfo or ArgumentInfo) of a verb's parameters."""
+    found = {}
+    for name, hint in typing.get_type_hints(command.callback, include_extras=True).items():
+        if name != "return" and typing.get_origin(hint) is typing.Annotated:
+            base, info = typing.get_args(hint)[:2]
+            found[name] = (base, info)
+    return found
+
+
+def numeric_options() -> list[tuple[str, str, str, int]]:
+    """(verb, flag, type name, number of positional arguments) of every int and float option of every verb."""
     found = []
     for command in app.registered_commands:
         verb = command.name or command.callback.__name__
-        for name, hint in typing.get_type_hints(command.callback, include_extras=True).items():
-            base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+        params = _options(command)
+        positional = sum(isinstance(info, ArgumentInfo) for _, info in params.values())
+        for name, (base, _) in params.items():
             kinds = {t for t in (typing.get_args(base) or (base,)) if t in (int, float)}
-            if kinds and name != "return":
-                found.append((verb, "--" + name.replace("_", "-"), kinds.pop().__name__))
+            if kinds:
+                found.append((verb, "--" + name.replace("_", "-"), kinds.pop().__name__, positional))
     return sorted(found)
 
 
@@ -28,21 +40,22 @@ NUMERIC = numeric_options()
 
 
 def test_the_numeric_flags_are_found():
-    flags = {(verb, flag) for verb, flag, _ in NUMERIC}
+    flags = {(verb, flag) for verb, flag, _, _ in NUMERIC}
     assert {("eval", "--max-pairs"), ("eval", "--alpha"), ("score", "--alpha"), ("train", "--max-steps"),
             ("table", "--seed"), ("demo", "--eval-pairs"), ("synth", "--videos-per-action")} <= flags
 
 
-@pytest.mark.parametrize("verb, flag, kind", NUMERIC, ids=[f"{v} {f}" for v, f, _ in NUMERIC])
+@pytest.mark.parametrize("verb, flag, kind, positional", NUMERIC, ids=[f"{v} {f}" for v, f, _, _ in NUMERIC])
 @pytest.mark.parametrize("value", ["-1", "nan", "inf", "-0.5"])
-def test_every_numeric_flag_is_range_checked(verb, flag, kind, value, tmp_path):
+def test_every_numeric_flag_is_range_checked(verb, flag, kind, positional, value, tmp_path):
     if kind == "int" and value in ("nan", "inf", "-0.5"):
         value = "-1000"
     out = tmp_path / "out"
-    run = run_stcorr(verb, out, flag, value) if verb == "synth" else run_stcorr(verb, flag, value, "--out", out)
+    arguments = [tmp_path / f"argument{i}" for i in range(positional)] if verb != "synth" else [out]
+    run = run_stcorr(verb, *arguments, flag, value, "--out", out) if verb != "synth" else run_stcorr(verb, out, flag, value)
     assert run.one_line_error, run.stderr
-    assert f"Invalid value for '{flag}'" in run.stderr and "Traceback" not in run.stderr
-    assert not (tmp_path / "out").exists()
+    assert flag in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("args, message", [
