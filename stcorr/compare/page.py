@@ -33,6 +33,7 @@ MAX_FRAMES = 120
 FRAME_HEIGHT = 240
 CELLS = 16
 PLOT_POINTS = 300
+PANEL_HEIGHT = 400  # CSS pixels: the frames' height on a wide enough screen
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"  # as the report's
 
 
@@ -174,7 +175,7 @@ def build_page(comparison: Comparison, path: str | Path) -> Path:
 <main><section id="summary"><h2>The largest differences</h2><ul>{summary}</ul></section>
 <section id="videos"><h2>Aligned videos</h2>
 <p class="note">Click the reference frame: the marker on the attempt shows the matching point of its aligned frame.</p>
-<div class="stage">{_panel("ref", "reference", rw, rh)}{_panel("att", "attempt (aligned)", aw, ah)}</div>
+<div class="stage" style="max-width:{PANEL_HEIGHT * (rw / rh + aw / ah) + 12:.0f}px">{_panel("ref", "reference", rw, rh)}{_panel("att", "attempt (aligned)", aw, ah)}</div>
 <div class="controls"><button id="play">play</button><input id="scrub" type="range" min="0" value="0" step="1">
 <span id="frame-label"></span></div><div class="moments">{buttons}</div><p id="match-label" class="note"></p></section>
 <section id="timing"><h2>Timing</h2>{timing_table(record)}</section>
@@ -190,7 +191,8 @@ def build_page(comparison: Comparison, path: str | Path) -> Path:
 
 
 def _panel(key: str, title: str, width: int, height: int) -> str:
-    return (f'<figure class="panel"><div class="frame"><img id="{key}-img" alt="{title} frame">'
+    # panels grow in proportion to their aspect ratio, so both frames show at the same height
+    return (f'<figure class="panel" style="flex:{width / height:.4f} 1 0"><div class="frame"><img id="{key}-img" alt="{title} frame">'
             f'<svg id="{key}-svg" viewBox="-0.5 -0.5 {width} {height}" preserveAspectRatio="none"></svg></div>'
             f'<figcaption id="{key}-cap">{title}</figcaption></figure>')
 
@@ -201,8 +203,8 @@ header{background:linear-gradient(90deg,#172033,#24324d);color:#fff;padding:16px
 header p{margin:4px 0 0;color:#c3cad6}header code{color:#fff}main{padding:4px 28px 30px;max-width:1400px}
 section{background:#fff;border-radius:10px;padding:4px 20px 14px;margin:14px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 h2{font-size:17px;border-bottom:1px solid #e5e7eb;padding-bottom:5px}h3{font-size:14px;margin:10px 0 4px}
-.stage{display:flex;gap:12px;flex-wrap:wrap}.panel{margin:0}.frame{position:relative;display:inline-block;line-height:0}
-.frame img{height:360px;width:auto;display:block;border-radius:4px;background:#222}
+.stage{display:flex;gap:12px;align-items:flex-start}.panel{margin:0;min-width:0}.frame{position:relative;line-height:0}
+.frame img{width:100%;height:auto;display:block;border-radius:4px;background:#222}
 .frame svg{position:absolute;left:0;top:0;width:100%;height:100%}#ref-svg{cursor:crosshair}
 figcaption{font-size:12px;color:#4b5563}.controls{display:flex;gap:10px;align-items:center;margin:8px 0}
 #scrub{flex:1;max-width:700px}button{font:inherit;padding:3px 10px;border-radius:6px;border:1px solid #c7cdd8;background:#f8f9fb;cursor:pointer}
