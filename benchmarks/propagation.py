@@ -1,6 +1,7 @@
 """Label propagation speed and peak memory on a 300-frame 480x360 video (prints JSON, asserts nothing).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/propagation.py [--frames 300] [--checkpoint CKPT]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/propagation.py [--frames 300] [--max-sides 160,320]
+        [--features pixels,untrained,checkpoint --checkpoint CKPT]
 
 The video is a frame folder of a moving smooth texture written to a temporary folder (frames are
 read a few at a time, so memory should not grow with the video's length). Each configuration
@@ -68,12 +69,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--max-sides", default="160,320")
+    parser.add_argument("--features", default="pixels,untrained", help="pixels, untrained, checkpoint (comma separated)")
     parser.add_argument("--one", nargs=3, metavar=("VIDEO", "FEATURES", "MAX_SIDE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one[0], args.one[1], int(args.one[2]), args.checkpoint)))
         return
-    kinds = ["pixels", "untrained"] + (["checkpoint"] if args.checkpoint else [])
+    kinds = args.features.split(",")
+    if "checkpoint" in kinds and not args.checkpoint:
+        parser.error("--features checkpoint needs --checkpoint")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "video"
