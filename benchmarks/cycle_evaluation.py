@@ -17,7 +17,8 @@ over the split's videos, each cut into ``cycle.chunks`` chunks (middle frame of 
   (Eq. 7); P@1 and P@5 are the shares of the first 1 and 5 that show the query's action;
 - keypoint track correspondence accuracy (Eq. 5, cycle embeddings only): the ground-truth joint
   tracks of both videos at the chunk frames; the share of the first video's tracks matched to the
-  same joint of the second (chance 1/13).
+  same joint of the second (chance 1/13);
+- spatial alignment accuracy (cycle embeddings only): ``spatial_accuracy`` below.
 
 Patches: label-free grid patches (``cycle.grid``) for alignment and retrieval; joint patches for
 track correspondence.
@@ -119,6 +120,43 @@ def track_accuracy(features: CycleFeatures, dataset, names, labels, times) -> fl
     return float(np.mean(hits))
 
 
+def spatial_accuracy(features: CycleFeatures, dataset, names, labels, alpha: float = 0.2, lattice: int = 16) -> dict:
+    """Keypoints matched through patches in ground-truth aligned frames (the key moments of both
+    videos): each visible joint's patch in the first video against a lattice x lattice lattice of
+    boxes of the same side (scaled by the frames' widths) in the second; the match is the best box's
+    centre. PCK@alpha (of the longer side of the box around the second video's joints), and the
+    same for ``same-place`` (the joint's position scaled to the second frame, no features)."""
+    from stcorr.alignment.cycle_use import nearest_patches
+    from stcorr.data.tracks import centred_boxes, grid_boxes, person_sizes
+
+    hits, same_place = [], []
+    for a, b in itertools.permutations(names, 2):
+        la, lb = labels[a], labels[b]
+        if la.action != lb.action or not la.key_moments or not lb.key_moments:
+            continue
+        va, vb = dataset.video(a), dataset.video(b)
+        scale = vb.size[0] / va.size[0], vb.size[1] / va.size[1]
+        sides_a, sides_b = person_sizes(la), person_sizes(lb)
+        for ta, tb in zip(la.key_moments, lb.key_moments):
+            joints = np.flatnonzero(la.visible[ta] & lb.visible[tb])
+            if not len(joints) or sides_b[tb] <= 0:
+                continue
+            xy_a = np.column_stack([la.x[ta, joints], la.y[ta, joints]])
+            side = features.settings["patch_scale"] * sides_a[ta]
+            query = embed_video(features.model, va, np.array([ta]), centred_boxes(xy_a, np.full(len(joints), side))[:, None])
+            cells = grid_boxes(*vb.size, cells=lattice, scale=1.0)
+            centres = (cells[:, :2] + cells[:, 2:]) / 2
+            boxes = centred_boxes(centres - 0.5, np.full(len(cells), side * scale[0]))[:, None]
+            target = embed_video(features.model, vb, np.array([tb]), boxes)
+            j, _, _ = nearest_patches(query.emb[:, 0], target)
+            truth = np.column_stack([lb.x[tb, joints], lb.y[tb, joints]])
+            radius = alpha * sides_b[tb]
+            hits += list(np.linalg.norm(centres[j] - 0.5 - truth, axis=1) <= radius)
+            same_place += list(np.linalg.norm(xy_a * scale - truth, axis=1) <= radius)
+    return {f"spatial_PCK@{alpha}": float(np.mean(hits)), f"same_place_PCK@{alpha}": float(np.mean(same_place)),
+            "n_keypoints": len(hits)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -139,6 +177,7 @@ def main() -> None:
         patches = {n: features.patches(dataset.video(n), times[n]) for n in names}
         row = evaluate(label, patches, dataset, names, labels, times)
         row["track_accuracy"] = track_accuracy(features, dataset, names, labels, times)
+        row.update(spatial_accuracy(features, dataset, names, labels))
         row["seconds"] = round(time.perf_counter() - began, 1)
         rows.append(row)
     frames = shared_frame_features("resnet2d", cfg, cfg["baseline"], "cpu")
