@@ -47,17 +47,18 @@ def knn_other_frames(feats: torch.Tensor, frames: int, k: int,
     if not 0 < k <= n - per_frame:
         raise StcorrError(f"k must be in [1, {n - per_frame}] (positions in other frames), got {k}")
     feats = feats.detach()
-    # |f_i - f_j|^2 = |f_i|^2 - 2 f_i.f_j + |f_j|^2; the first term does not change the order over j.
-    sq_norms = (feats * feats).sum(-1)
-    frame_of = torch.arange(n, device=feats.device) // per_frame
-    rows = max(1, chunk_elements // max(1, batch * n))
+    # -|f_i - f_j|^2 + |f_i|^2 = [2 f_i, 1] . [f_j, -|f_j|^2]: one matrix product; |f_i|^2 does not change
+    # the order over j.
+    queries = torch.cat([2.0 * feats, feats.new_ones(batch, n, 1)], dim=-1)
+    targets = torch.cat([feats, -(feats * feats).sum(-1, keepdim=True)], dim=-1).transpose(1, 2)
+    rows = max(1, min(per_frame, chunk_elements // max(1, batch * n)))
     chunks = []
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        closeness = 2.0 * torch.bmm(feats[:, start:stop], feats.transpose(1, 2)) - sq_norms[:, None, :]
-        same_frame = frame_of[start:stop, None] == frame_of[None, :]
-        closeness.masked_fill_(same_frame, float("-inf"))
-        chunks.append(closeness.topk(k, dim=-1).indices)
+    for frame_start in range(0, n, per_frame):
+        for start in range(frame_start, frame_start + per_frame, rows):
+            stop = min(frame_start + per_frame, start + rows)
+            closeness = torch.bmm(queries[:, start:stop], targets)
+            closeness[:, :, frame_start:frame_start + per_frame] = float("-inf")
+            chunks.append(closeness.topk(k, dim=-1).indices)
     return torch.cat(chunks, dim=1)
 
 
