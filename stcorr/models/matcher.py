@@ -30,6 +30,7 @@ from torch import nn
 
 from stcorr.errors import StcorrError
 from stcorr.models.aggregators import aggregator_options, build_aggregator
+from stcorr.models.aggregators.sparse import SparseVolume
 from stcorr.models.backbones import VideoBackbone, build_backbone, load_backbone_weights
 from stcorr.models.correlation import correlation_volumes
 from stcorr.models.features import HyperpixelFeatures
@@ -55,9 +56,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 @dataclass
 class MatchOutput:
-    """``volume`` (B, N_src, N_tgt) refined costs; ``flow`` on the grid; ``dense_flow``
-    (B, 3, T, H, W) as (dt, dy, dx) when upsampling was asked for; ``src_fine``, ``tgt_fine`` the
-    fine stage's layer maps (B, C_m, T_m, H_m, W_m), when it is on."""
+    """``volume`` (B, N_src, N_tgt) refined costs (a ``SparseVolume`` from a sparse aggregator);
+    ``flow`` on the grid; ``dense_flow`` (B, 3, T, H, W) as (dt, dy, dx) when upsampling was asked
+    for; ``src_fine``, ``tgt_fine`` the fine stage's layer maps (B, C_m, T_m, H_m, W_m), when it is on."""
 
     volume: torch.Tensor
     flow: FlowField
@@ -159,7 +160,8 @@ class Matcher(nn.Module):
                 f"and {tuple(tgt_clip.shape)}"
             )
         (src_feats, tgt_feats), fine = self._hyperpixels(src_clip, tgt_clip)
-        corr = correlation_volumes(src_feats, tgt_feats)
+        sparse = getattr(self.aggregator, "sparse", False)  # it finds its own proposals: no dense volume
+        corr = None if sparse else correlation_volumes(src_feats, tgt_feats)
         return self.aggregator(corr, src_feats, tgt_feats), *fine
 
     def _hyperpixels(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor):
@@ -186,7 +188,10 @@ class Matcher(nn.Module):
         forces the soft arg-max readout."""
         volume, src_fine, tgt_fine = self._volume_and_fine(src_clip, tgt_clip)
         clip_size = tuple(src_clip.shape[2:])
-        flow = self.readout(volume, self.grid, clip_size, differentiable=differentiable)
+        if isinstance(volume, SparseVolume):
+            flow = volume.read_out(self.readout, self.grid, clip_size, differentiable)
+        else:
+            flow = self.readout(volume, self.grid, clip_size, differentiable=differentiable)
         return MatchOutput(volume, flow, flow.dense() if upsample else None, src_fine, tgt_fine)
 
     def match_points(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor, src_points: torch.Tensor,

@@ -15,6 +15,7 @@ from torch import nn
 
 from stcorr.errors import StcorrError
 from stcorr.models.aggregators.ants import ANTs
+from stcorr.models.aggregators.sparse import SparseProposals
 from stcorr.models.aggregators.st_cats import STCATs
 from stcorr.models.aggregators.st_match import STMatch
 
@@ -22,6 +23,7 @@ AGGREGATORS: dict[str, type[nn.Module]] = {
     "st-match": STMatch,
     "ants": ANTs,
     "st-cats": STCATs,
+    "sparse": SparseProposals,
 }
 
 

@@ -1,0 +1,78 @@
+"""The sparse aggregator: chunked top-k proposals, its read-out against the dense one, the Matcher
+path without a dense volume, gradients through checkpointed chunks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stcorr.errors import StcorrError
+from stcorr.models import build_matcher
+from stcorr.models import matcher as matcher_module
+from stcorr.models.aggregators import build_aggregator
+from stcorr.models.aggregators.sparse import SparseVolume, flat_features, top_k_mean_correlation
+from stcorr.models.correlation import correlation_volumes
+from stcorr.models.readout import Readout
+
+GRID = (2, 3, 4)
+
+
+def hyperpixels(seed: int, channels=(5, 7)) -> list[torch.Tensor]:
+    torch.manual_seed(seed)
+    return [torch.nn.functional.normalize(torch.randn(2, c, *GRID), dim=1) for c in channels]
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 50, 1 << 22])
+def test_chunked_top_k_equals_top_k_of_the_dense_mean(chunk_elements):
+    src, tgt = hyperpixels(0), hyperpixels(1)
+    found = top_k_mean_correlation(flat_features(src), flat_features(tgt), 5, chunk_elements)
+    expected = correlation_volumes(src, tgt).mean(dim=1).topk(5, dim=-1).indices
+    assert torch.equal(found.sort(-1).values, expected.sort(-1).values)
+
+
+@pytest.mark.parametrize("readout", [Readout(), Readout(temperature=0.2, kernel_sigma=1.5),
+                                     Readout(kind="hard_argmax")])
+def test_read_out_over_all_proposals_equals_the_dense_read_out(readout):
+    """With k = every cell and the MLP's head at zero, the sparse scores are st-MATCH's volume."""
+    src, tgt = hyperpixels(2), hyperpixels(3)
+    aggregator = build_aggregator("sparse", 2, [5, 7], GRID, {"k": 24, "chunk_elements": 40})
+    torch.nn.init.zeros_(aggregator.mlp[-1].weight)
+    with torch.no_grad():
+        sparse = aggregator(None, src, tgt)
+    dense = correlation_volumes(src, tgt).mean(dim=1)
+    assert torch.allclose(sparse.dense(), dense, atol=1e-6)
+    expected = readout(dense, GRID, (4, 12, 16))
+    flow = sparse.read_out(readout, GRID, (4, 12, 16))
+    assert torch.allclose(flow.flow, expected.flow, atol=1e-4)
+    assert torch.allclose(flow.scores, expected.scores, atol=1e-5)
+
+
+def test_dense_fill_keeps_only_the_proposals():
+    volume = SparseVolume(torch.tensor([[[2.0, 1.0]]]), torch.tensor([[[3, 0]]]), 5)
+    assert volume.dense(fill=-9.0).tolist() == [[[1.0, -9.0, -9.0, 2.0, -9.0]]]
+
+
+def test_k_beyond_the_grid_is_refused():
+    with pytest.raises(StcorrError):
+        build_aggregator("sparse", 2, [5, 7], GRID, {"k": 25})
+
+
+def test_matcher_trains_without_a_dense_volume(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the sparse path built a dense correlation volume")
+
+    monkeypatch.setattr(matcher_module, "correlation_volumes", refuse)
+    torch.manual_seed(4)
+    matcher = build_matcher({"backbone": "r3d18", "width": 8, "blocks": [1, 1, 1, 1], "grid": [4, 4, 4],
+                             "aggregator": "sparse", "aggregator_args": {"k": 6, "hidden": 8, "chunk_elements": 100},
+                             "channels_last": False})
+    clips = torch.randn(2, 2, 3, 8, 32, 32)
+    points = torch.tensor([[[1.0, 5.0, 6.0], [6.0, 20.0, 10.0]]]).repeat(2, 1, 1)
+    loss = matcher.loss(clips[0], clips[1], points, points + 1.0, torch.ones(2, 2, dtype=torch.bool))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in matcher.aggregator.parameters())
+    assert matcher.backbone.stem[0].weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        targets, scores = matcher.match(clips[0], clips[1], points)
+    assert targets.shape == (2, 2, 3) and scores.shape == (2, 2)
+    assert isinstance(matcher.cost_volume(clips[0], clips[1]), SparseVolume)
