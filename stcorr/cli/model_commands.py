@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -207,9 +208,9 @@ def read_keypoints(path: Path):
     """KP.json (SPEC §7) -> (names, (K, 3) native t, x, y)."""
     import numpy as np
 
-    from stcorr.data.penn import _read_json
+    from stcorr.files import read_json
 
-    data = _read_json(path)
+    data = read_json(path)
     entries = data.get("keypoints") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise StcorrError('expected {"keypoints": [{"name", "t", "x", "y"}, ...]}', path)
@@ -217,9 +218,12 @@ def read_keypoints(path: Path):
         raise StcorrError("the keypoint list is empty", path)
     names, points = [], []
     for i, kp in enumerate(entries):
-        ok = isinstance(kp, dict) and all(isinstance(kp.get(k), (int, float)) and not isinstance(kp.get(k), bool) for k in "txy")
+        ok = isinstance(kp, dict) and all(isinstance(kp.get(k), (int, float)) and not isinstance(kp.get(k), bool)
+                                          and math.isfinite(kp[k]) for k in "txy")
         if not ok or not float(kp["t"]).is_integer():
-            raise StcorrError(f"keypoint {i}: needs a whole frame index t and numbers x, y", path)
+            raise StcorrError(f"keypoint {i}: needs a whole frame index t and finite numbers x, y", path)
+        if kp.get("name") is not None and not isinstance(kp["name"], str):
+            raise StcorrError(f'keypoint {i}: "name" must be a string or null', path)
         names.append(kp.get("name"))
         points.append([kp["t"], kp["x"], kp["y"]])
     return names, np.array(points, dtype=np.float64)
