@@ -165,3 +165,18 @@ def test_pose_warp_moves_joints_onto_their_namesakes_and_far_points_with_the_bod
     same = pose_warp(grid_points(140, 180, 4), reference, {n: (2 * x + 7, 2 * y - 4) for n, (x, y) in reference.items()}, 5.0)
     assert same == pytest.approx(grid_points(140, 180, 4) * 2 + [7, -4], abs=1e-6)
     assert pose_warp(np.zeros((1, 2)), {"head": (0, 0)}, {"head": (1, 1)}, 5.0) is None
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("blank", ["attempt", "reference"])
+def test_nobody_found_gives_an_empty_comparison_not_an_error(pair, blank, tmp_path):
+    from stcorr.compare import analyse, write_comparison
+
+    reference, attempt, pose = pair
+    frames = {"attempt": cs.attempt_frames(), "reference": cs.reference_frames()}
+    frames[blank] = [{} for _ in frames[blank]]
+    comparison = analyse(reference, attempt, pose=cs.FakePose(frames))
+    assert comparison.record["summary"] == ["no key moment with joints seen in both videos"]
+    assert all(m["points"] == [] and m["angles"] == [] for m in comparison.record["key_moments"])
+    write_comparison(comparison, tmp_path / "out", video=False)
+    assert json.loads((tmp_path / "out" / "compare.json").read_text())["attempt_sides"] == "as detected"

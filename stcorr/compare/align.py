@@ -89,9 +89,17 @@ def dtw_alignment(reference: np.ndarray, attempt: np.ndarray, max_frames: int = 
     offset = np.zeros(reference.shape[1])
     for _ in range(offset_rounds + 1):
         times = _dtw_times(reference, attempt - offset, max_frames)
-        offset = np.nanmedian(attempt[times] - reference, axis=0)
-        offset[~np.isfinite(offset)] = 0.0
+        offset = column_medians(attempt[times] - reference)
     return times
+
+
+def column_medians(values: np.ndarray) -> np.ndarray:
+    """(D,) median of the finite entries of each column of ``values`` (K, D); 0 for a column with none."""
+    out = np.zeros(values.shape[1])
+    seen = np.isfinite(values).any(axis=0)
+    if seen.any():
+        out[seen] = np.nanmedian(values[:, seen], axis=0)
+    return out
 
 
 def _dtw_times(reference: np.ndarray, attempt: np.ndarray, max_frames: int) -> np.ndarray:

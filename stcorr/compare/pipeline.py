@@ -119,7 +119,7 @@ def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray)
     crossed = att[:, [ANGLE_NAMES.index(other_side(name)) for name in ANGLE_NAMES]]
     sided = [k for k, name in enumerate(ANGLE_NAMES) if other_side(name) != name]
     direct, across = (np.abs(a[:, sided] - ref[:, sided]) for a in (att, crossed))
-    if not np.isfinite(direct).any():
+    if not (np.isfinite(direct).any() and np.isfinite(across).any()):
         return False
     return bool(np.nanmedian(across) < SWAP_MARGIN * np.nanmedian(direct))
 
