@@ -40,7 +40,7 @@ def test_read_out_over_all_proposals_equals_the_dense_read_out(readout):
     with torch.no_grad():
         sparse = aggregator(None, src, tgt)
     dense = correlation_volumes(src, tgt).mean(dim=1)
-    assert torch.allclose(sparse.dense(), dense, atol=1e-6)
+    assert torch.allclose(sparse.dense(fill=-1e4), dense, atol=1e-6)
     expected = readout(dense, GRID, (4, 12, 16))
     flow = sparse.read_out(readout, GRID, (4, 12, 16))
     assert torch.allclose(flow.flow, expected.flow, atol=1e-4)
@@ -76,3 +76,24 @@ def test_matcher_trains_without_a_dense_volume(monkeypatch):
         targets, scores = matcher.match(clips[0], clips[1], points)
     assert targets.shape == (2, 2, 3) and scores.shape == (2, 2)
     assert isinstance(matcher.cost_volume(clips[0], clips[1]), SparseVolume)
+
+
+def test_dense_fill_defaults_to_the_worst_proposal_of_the_row():
+    volume = SparseVolume(torch.tensor([[[2.0, 1.0], [0.5, 3.0]]]), torch.tensor([[[2, 0], [1, 2]]]), 3)
+    assert volume.dense().tolist() == [[[1.0, 1.0, 2.0], [0.5, 0.5, 3.0]]]
+
+
+def test_matcher_loss_with_the_cell_cross_entropy_runs_on_a_sparse_volume():
+    from stcorr.models.loss import matcher_loss
+
+    torch.manual_seed(5)
+    matcher = build_matcher({"backbone": "r3d18", "width": 8, "blocks": [1, 1, 1, 1], "grid": [4, 4, 4],
+                             "aggregator": "sparse", "aggregator_args": {"k": 6, "hidden": 8}, "channels_last": False})
+    clips = torch.randn(2, 1, 3, 8, 32, 32)
+    points = torch.tensor([[[1.0, 5.0, 6.0], [6.0, 20.0, 10.0]]])
+    batch = {"src": clips[0], "tgt": clips[1], "src_points": points, "tgt_points": points + 1.0,
+             "valid": torch.ones(1, 2, dtype=torch.bool)}
+    loss = matcher_loss(matcher, batch, ce_weight=1.0)
+    assert torch.isfinite(loss) and loss < 50
+    loss.backward()
+    assert matcher.aggregator.mlp[0].weight.grad.abs().sum() > 0

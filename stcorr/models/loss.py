@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from stcorr.models.aggregators.sparse import SparseVolume
 from stcorr.models.matcher import Matcher
 from stcorr.models.readout import cell_cross_entropy, keypoint_loss
 
@@ -28,8 +29,10 @@ def matcher_loss(matcher: Matcher, batch: dict, l2_weight: float = 1.0, ce_weigh
     target, valid, weights = batch["tgt_points"], batch["valid"], batch.get("weight")
     loss = l2_weight * keypoint_loss(matches.coarse.float(), target, valid, clip_size, weights)
     if ce_weight:
+        volume = matches.volume.float()
+        volume = volume.dense() if isinstance(volume, SparseVolume) else volume
         loss = loss + ce_weight * cell_cross_entropy(
-            matches.volume.float(), matcher.grid, clip_size, batch["src_points"], target, valid,
+            volume, matcher.grid, clip_size, batch["src_points"], target, valid,
             matcher.readout.temperature, weights)
     if matches.refined and refine_weight:
         fine = sum(keypoint_loss(step.points.float(), target, valid, clip_size, weights) for step in matches.refined)

@@ -38,11 +38,19 @@ class SparseVolume:
     targets: torch.Tensor
     n_tgt: int
 
-    def dense(self, fill: float = -1e4) -> torch.Tensor:
-        """(B, N_src, N_tgt): the scores at the proposals, ``fill`` elsewhere."""
+    def dense(self, fill: float | None = None) -> torch.Tensor:
+        """(B, N_src, N_tgt): the scores at the proposals, ``fill`` elsewhere (None: each row's
+        lowest proposal score, without gradient: a cell left out ranks with the worst proposal)."""
         batch, n_src, _ = self.scores.shape
-        volume = self.scores.new_full((batch, n_src, self.n_tgt), fill)
+        if fill is None:
+            rows = self.scores.detach().amin(dim=-1, keepdim=True).expand(-1, -1, self.n_tgt)
+            volume = rows.contiguous()
+        else:
+            volume = self.scores.new_full((batch, n_src, self.n_tgt), fill)
         return volume.scatter(2, self.targets, self.scores)
+
+    def float(self) -> "SparseVolume":
+        return SparseVolume(self.scores.float(), self.targets, self.n_tgt)
 
     def read_out(self, readout: Readout, grid: Sequence[int], clip_size: Sequence[int],
                  differentiable: bool = False) -> FlowField:
