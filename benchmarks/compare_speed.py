@@ -1,12 +1,12 @@
 """`stcorr compare` on a pair of WIDTHxHEIGHT videos of --seconds: time per stage and peak memory. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_speed.py --frames FRAME_FOLDER [--seconds 10] [--size 1280x720]
-        [--pose mediapipe|fake]
+        [--fps 30] [--pose mediapipe|fake]
 
 Both videos are made from one folder of frames of a person (e.g. a Penn Action clip) played back
-and forth, resized to --size, at 30 fps: the reference at the clip's pace, the attempt at 0.8 of
-it. Stages: pose on every frame of both (MediaPipe; ``fake`` puts every joint at the frame's
-centre, to time the rest alone), alignment and key moments (``analyse`` less pose), the
+and forth, resized to --size, at --fps (30): the reference at the clip's pace, the attempt at 0.8
+of it. Stages: pose on every frame of both (MediaPipe; ``fake``: a fixed skeleton swaying, to time
+the rest alone), alignment and key moments (``analyse`` less pose), the
 side-by-side video, the page. Peak memory is this process's maxrss. Nothing about time is asserted.
 """
 
@@ -40,10 +40,10 @@ def back_and_forth(n: int, count: int, pace: float) -> list[int]:
     return [k if k < n else period - k for k in steps]
 
 
-def make_video(frames: Video, path: Path, seconds: float, size: tuple[int, int], pace: float) -> Path:
-    indices = back_and_forth(frames.num_frames, int(seconds * FPS), pace)
+def make_video(frames: Video, path: Path, seconds: float, fps: float, size: tuple[int, int], pace: float) -> Path:
+    indices = back_and_forth(frames.num_frames, int(seconds * fps), pace)
     resized = (np.asarray(Image.fromarray(frames.frame(i)).resize(size, Image.BILINEAR)) for i in indices)
-    return write_video(path, resized, fps=FPS, options={"preset": "veryfast"})
+    return write_video(path, resized, fps=fps, options={"preset": "veryfast"})
 
 
 class TimedPose:
@@ -59,13 +59,17 @@ class TimedPose:
         return found
 
 
-class CentrePose:
+class SwayingPose:
+    """Stand-in joints: a fixed skeleton around the frame's centre swaying sideways (period 2 s)."""
+
     name = "fake"
 
     def track(self, video: Video) -> JointTrack:
         width, height = video.size
         rng = np.random.default_rng(0)
-        xy = np.array([width / 2, height / 2]) + rng.normal(0, 20, (video.num_frames, len(JOINTS), 2))
+        body = np.array([width / 2, height / 2]) + rng.uniform(-0.3, 0.3, (len(JOINTS), 2)) * [width, height]
+        sway = 0.1 * width * np.sin(2 * np.pi * np.arange(video.num_frames) / (2 * FPS))
+        xy = body[None] + np.stack([sway, np.zeros_like(sway)], axis=1)[:, None, :] * (body[:, 1] / height)[None, :, None]
         return JointTrack(xy, np.ones((video.num_frames, len(JOINTS))))
 
 
@@ -73,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", required=True, type=Path, help="A folder of frames (or a video) of a person.")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--fps", type=float, default=30.0, help="Frame rate of both videos (a low rate keeps a long encode short).")
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--pose", choices=("mediapipe", "fake"), default="mediapipe")
     parser.add_argument("--work", type=Path, default=None)
@@ -80,9 +85,9 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-speed-"))
     source = Video(args.frames)
-    reference = make_video(source, work / "reference.mp4", args.seconds, size, 1.0)
-    attempt = make_video(source, work / "attempt.mp4", args.seconds, size, 0.8)
-    pose = TimedPose(MediaPipePose() if args.pose == "mediapipe" else CentrePose())
+    reference = make_video(source, work / "reference.mp4", args.seconds, args.fps, size, 1.0)
+    attempt = make_video(source, work / "attempt.mp4", args.seconds, args.fps, size, 0.8)
+    pose = TimedPose(MediaPipePose() if args.pose == "mediapipe" else SwayingPose())
     times = {}
     start = time.perf_counter()
     comparison = analyse(reference, attempt, pose=pose)
