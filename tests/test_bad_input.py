@@ -215,6 +215,10 @@ def _json_case(world, kind: str, content: bytes, surely_bad: bool) -> None:
             run = run_stcorr("predict", "--checkpoint", world["ckpt"], "--source", world["penn"] / "frames/0001",
                              "--target", world["penn"] / "frames/0004", "--keypoints", tmp / "kp.json", "--out", out,
                              "--device", "cpu")
+        elif kind == "propagate --keypoints":
+            (tmp / "kp.json").write_bytes(content)
+            run = run_stcorr("propagate", "--features", "pixels", "--video", world["penn"] / "frames/0001",
+                             "--keypoints", tmp / "kp.json", "--out", out)
         elif kind in ("report RESULTS", "report predictions"):
             shutil.copy(world["results"], tmp / "m.json")
             shutil.copy(world["preds"], tmp / "m.predictions.json")
@@ -245,6 +249,7 @@ def _json_case(world, kind: str, content: bytes, surely_bad: bool) -> None:
 JSON_TARGETS = {  # verb reading it -> the valid file it starts from
     "score --predictions": "preds",
     "predict --keypoints": "kp",
+    "propagate --keypoints": "kp",
     "report RESULTS": "results",
     "report predictions": "preds",
     "pairs layout pairs.json": ("pairs", "pairs.json"),
@@ -403,6 +408,23 @@ def test_predict_with_a_broken_video(world, defect, side):
 
 DATA_SET_VERBS = {"pairs": ["pairs"], "eval": ["eval", "--method", "nn+pose-oracle", "--no-progress",
                                                 "--set", "baseline.frames.size=32"]}
+
+
+OTHER_VIDEO_VERBS = {
+    "propagate": lambda video, w, tmp: ["propagate", "--features", "pixels", "--video", video, "--keypoints", w["kp"],
+                                        "--out", tmp / "o.json"],
+    "retrieve": lambda video, w, tmp: ["retrieve", "--query", video, "--data", w["penn"], "--out", tmp / "o.json",
+                                       "--device", "cpu"],
+    "compare": lambda video, w, tmp: ["compare", video, w["penn"] / "frames" / "0004", "--method", "uniform", "--no-video",
+                                      "--out", tmp / "o.json"],
+}
+
+
+@pytest.mark.parametrize("defect, verb", spread(VIDEO_DEFECTS, list(OTHER_VIDEO_VERBS), VIDEO_FAILURES))
+def test_other_verbs_with_a_broken_video(world, defect, verb):
+    tmp = scratch()
+    run = run_stcorr(*OTHER_VIDEO_VERBS[verb](_video(world, defect, tmp), world, tmp))
+    expect_clean_failure(f"{verb} video", run, [tmp / "o.json"], surely_bad=True)
 
 
 @pytest.mark.parametrize("defect, verb", spread(["empty folder", "JPEG folder with a gap", "corrupt JPEG",

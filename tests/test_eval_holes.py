@@ -135,5 +135,8 @@ def test_every_file_of_eval_score_report_and_table_goes_through_the_one_writer(t
     assert run_stcorr("table", "--data", tiny_penn, "--methods", "gt-time+pose-oracle", "--out", tmp_path / "t",
                       "--no-progress").returncode == 0
     assert set(written) >= {"r.json", "p.json", "s.json", "pairs.json", "index.html", "table3.md", "gt-time+pose-oracle.json"}
+    # and each is read by the verb that reads its kind: RESULTS of eval and table by report
+    assert run_stcorr("report", tmp_path / "r.json", tmp_path / "p.json", tmp_path / "t" / "gt-time+pose-oracle.json",
+                      "--out", tmp_path / "report2").returncode == 0
     leftovers = [p for p in tmp_path.rglob(".*") if p.is_file()]
     assert not leftovers
