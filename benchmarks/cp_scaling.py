@@ -9,8 +9,9 @@ peak resident memory is its own) under ``--timeout`` seconds; a row that runs ou
 memory says so instead of a figure.
 
 - ``cp`` rows: a ``CPModule`` (64 channels, k = 8, MLP 64-64, batch 2) on a (B, 64, T, H, W) map
-  of the grid's size, with the k-NN in chunks of 2^22 distances ("chunked") or as one N x N
-  matrix per clip ("dense", the alternative whose memory grows with N^2). Forward under
+  of the grid's size, with the k-NN in chunks of at most 2^22 distances, one frame's rows at a
+  time ("chunked"), or as one (B, N, N) distance matrix ("dense", the alternative whose memory
+  grows with N^2). Forward under
   ``no_grad``, then forward+backward of the output's sum.
 - ``matcher`` rows: ``benchmarks/models.py``'s measurement (R3D-18 width 16, one block per stage,
   batch 2; forward of 16 points, and ``Matcher.loss`` + backward) with the hyperpixel grid set to
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import models as matcher_benchmark  # noqa: E402  (benchmarks/models.py)
 
+from stcorr.models import cp as cp_module  # noqa: E402
 from stcorr.models.cp import CPModule  # noqa: E402
 
 CP_CHANNELS, CP_BATCH, CP_K = 64, 2, 8
@@ -49,11 +51,21 @@ def parse_grid(text: str) -> list[int]:
     return [int(part) for part in text.split("x")]
 
 
+def dense_knn_other_frames(feats: torch.Tensor, frames: int, k: int, chunk_elements: int = 0) -> torch.Tensor:
+    """The dense alternative to ``knn_other_frames``: all (B, N, N) squared distances at once."""
+    with torch.no_grad():
+        distances = torch.cdist(feats, feats).square_()
+        frame_of = torch.arange(feats.shape[1]) // (feats.shape[1] // frames)
+        distances.masked_fill_(frame_of[:, None] == frame_of[None, :], float("inf"))
+        return distances.topk(k, dim=-1, largest=False).indices
+
+
 def measure_cp(grid: list[int], method: str, repeats: int) -> dict:
     """One CP module on a (B, C, *grid) map: forward and forward+backward seconds and peak memory."""
     torch.manual_seed(0)
-    chunk = 1 << 22 if method == "chunked" else CP_BATCH * math.prod(grid) ** 2
-    module = CPModule(CP_CHANNELS, k=CP_K, mlp=(64, 64), chunk_elements=chunk)
+    if method == "dense":
+        cp_module.knn_other_frames = dense_knn_other_frames
+    module = CPModule(CP_CHANNELS, k=CP_K, mlp=(64, 64))
     with torch.no_grad():
         module.project_norm.weight.fill_(1.0)
     x = torch.randn(CP_BATCH, CP_CHANNELS, *grid)

@@ -93,3 +93,28 @@ def test_toy_motion_is_solved_with_cp_and_not_without():
     accuracy = {name: result["accuracy"] for name, result in cp_toy.run(seed=0)["networks"].items()}
     assert accuracy["c2d"] < 0.4 and accuracy["c3d"] < 0.4, accuracy
     assert accuracy["cp"] > 0.9, accuracy
+
+
+def test_cpnet_starts_as_its_c2d_and_only_cp_sees_time_order():
+    from stcorr.models.cpnet import CPNet, c2d
+
+    torch.manual_seed(6)
+    small = {"width_multiplier": 0.125, "blocks_per_stage": (1, 2, 2, 1)}
+    plain = c2d(5, **small).eval()
+    with_cp = CPNet(5, placements=("res3.1", "res4.0"), k=3, **small).eval()
+    with_cp.load_state_dict(plain.state_dict(), strict=False)
+    clips = torch.randn(2, 3, 4, 48, 48)
+    assert with_cp(clips).shape == (2, 5)
+    assert torch.allclose(with_cp(clips), plain(clips), atol=1e-5)
+    reversed_clips = clips.flip(2)
+    assert torch.allclose(plain(reversed_clips), plain(clips), atol=1e-5)
+    for module in with_cp.cp.values():
+        torch.nn.init.ones_(module.project_norm.weight)
+    assert not torch.allclose(with_cp(reversed_clips), with_cp(clips), atol=1e-4)
+
+
+def test_cpnet_refuses_a_placement_that_is_not_a_block():
+    from stcorr.models.cpnet import CPNet
+
+    with pytest.raises(StcorrError):
+        CPNet(3, blocks_per_stage=(1, 1, 1, 1), placements=("res3.1",))
