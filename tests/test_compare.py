@@ -92,6 +92,8 @@ def test_turning_point_found_and_mapped(pair):
     found = compare(reference, attempt, pose=pose)
     assert [m["reference_t"] for m in found["key_moments"]] == [cs.TURN]
     assert abs(found["key_moments"][0]["attempt_t"] - cs.true_attempt_time(cs.TURN)) <= 1
+    squat = compare(reference, attempt, pose=pose, action="squat")  # 1 turn found, 3 moments named: no names guessed
+    assert [(m["reference_t"], m["name"]) for m in squat["key_moments"]] == [(cs.TURN, None)]
 
 
 def test_action_names_the_moments(pair):

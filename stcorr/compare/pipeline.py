@@ -81,12 +81,10 @@ def analyse(
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
-    if method == "dtw-pose":
-        times = align.dtw_alignment(align.frame_descriptors(ref_track), align.frame_descriptors(att_track))
-    else:
-        times = align.uniform_alignment(ref_video.num_frames, att_video.num_frames)
+    times = align_times(method, ref_track, att_track)
     if moments is None:
         moments = align.turning_points(ref_track, count=len(names) if names else None)
+        names = names if names and len(moments) == len(names) else None  # names only when every moment was found
     swapped = sides_swapped(ref_track, att_track, times)
     if swapped:
         att_track = att_track.sides_swapped()
@@ -107,6 +105,13 @@ def analyse(
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
     }
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
+
+
+def align_times(method: str, reference: JointTrack, attempt: JointTrack) -> np.ndarray:
+    """(N,) attempt frame for each reference frame under the time alignment ``method``."""
+    if method == "dtw-pose":
+        return align.dtw_alignment(align.frame_descriptors(reference), align.frame_descriptors(attempt))
+    return align.uniform_alignment(reference.num_frames, attempt.num_frames)
 
 
 def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray) -> bool:
