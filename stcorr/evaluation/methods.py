@@ -41,7 +41,7 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
     drawn from the config's ``seed`` (same seed, same scores)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg["seed"])
-        matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}})
+        matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}, "refine": None})
     data = cfg["data"]
     return MatcherMethod("st-match", predictor_for(matcher, data, device))
 
@@ -62,7 +62,7 @@ def st_match_on_checkpoint_backbone(path: Path, device: torch.device) -> Matcher
     from stcorr.training.checkpoint import read_checkpoint_info, read_safetensors
 
     folder, info = read_checkpoint_info(path)
-    matcher = build_matcher({**info["model"], "aggregator": "st-match", "aggregator_args": {}}, load_weights=False)
+    matcher = build_matcher({**info["model"], "aggregator": "st-match", "aggregator_args": {}, "refine": None}, load_weights=False)
     prefix = "features.backbone."
     state = {k[len(prefix):]: v for k, v in read_safetensors(folder / "model.safetensors").items() if k.startswith(prefix)}
     matcher.backbone.load_state_dict(state)
