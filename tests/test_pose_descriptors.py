@@ -132,3 +132,14 @@ def test_settings_change_the_descriptor():
     clip = skeleton_clip(PHASE)
     slow = pose_descriptors(clip, ONES, DescriptorSettings(velocity_weight=0.0))
     assert np.allclose(slow[:, 35:], 0) and not np.allclose(pose_descriptors(clip, ONES)[:, 35:], 0)
+
+
+def test_invariances_hold_for_a_video_without_hips():
+    clip = skeleton_clip(PHASE)
+    confidence = ONES.copy()
+    confidence[:, JOINTS.index("right_hip")] = 0.0  # never seen: centred and scaled by the other joints
+    base = pose_descriptors(clip, confidence)
+    kept = np.isfinite(base).all(axis=0)
+    assert 0 < (~kept).sum() and kept.sum() > 40
+    np.testing.assert_allclose(pose_descriptors(mirrored(clip * 0.6 + 11, swap=False), confidence), base, atol=1e-9)
+    assert np.abs(base[:, kept] - pose_descriptors(clip, ONES)[:, kept]).max() > 0  # not the torso scale
