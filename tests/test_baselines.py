@@ -130,6 +130,9 @@ def test_unknown_baseline_setting_is_an_error():
 
 
 def test_missing_mediapipe_is_a_one_line_error(monkeypatch):
+    import stcorr.baselines.methods
+
+    monkeypatch.setattr(stcorr.baselines.methods, "_SHARED", {})  # no detector left by an earlier test
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe -> ImportError
     with pytest.raises(MissingExtra) as err:
         build_method("gt-time+pose", load_config(), CPU)
