@@ -10,6 +10,7 @@ from stcorr.errors import StcorrError
 from stcorr.evaluation.tracking import evaluate_tracking, tracked_videos
 from stcorr.metrics.tracking import box_normaliser, pck_summary, tracking_correct
 from stcorr.models.propagation import PixelFeatures, PropagationSettings
+from tests.cli_helpers import run_stcorr as stcorr
 from tests.conftest import make_penn
 
 
@@ -59,13 +60,6 @@ def test_tracking_needs_per_frame_labels(tmp_path):
         tracked_videos(open_dataset(tmp_path), "val")
 
 
-def stcorr(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "stcorr.cli.main", *map(str, args)], capture_output=True, text=True)
-
-
 def test_propagate_and_eval_track_from_the_command_line(tmp_path):
     import json
 
@@ -109,7 +103,5 @@ def test_tracking_commands_refuse_bad_input_in_one_line(tmp_path):
     ]
     for args, message in cases:
         done = stcorr(*args)
-        assert done.returncode == 2, (args, done.stderr)
-        assert message in done.stderr and "Traceback" not in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert done.one_line_error and message in done.stderr, (args, done.stderr)
     assert not (tmp_path / "t.json").exists() and not (tmp_path / "r.json").exists()
