@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,12 @@ from PIL import Image
 from scipy.io import savemat
 
 N_JOINTS = 13
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """stcorr's caches (pose results) go to a folder of the test run, not the user's ~/.cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 def write_label_file(path: Path, action: str, x, y, visibility, *, train: int = 1, pose: str = "front",
