@@ -424,7 +424,9 @@ OTHER_VIDEO_VERBS = {
 def test_other_verbs_with_a_broken_video(world, defect, verb):
     tmp = scratch()
     run = run_stcorr(*OTHER_VIDEO_VERBS[verb](_video(world, defect, tmp), world, tmp))
-    expect_clean_failure(f"{verb} video", run, [tmp / "o.json"], surely_bad=True)
+    # retrieve reads a sample of the query's frames: a broken frame it never reads goes unseen
+    unread = verb == "retrieve" and defect in ("corrupt JPEG", "text file among frames")
+    expect_clean_failure(f"{verb} video", run, [tmp / "o.json"], surely_bad=not unread)
 
 
 @pytest.mark.parametrize("defect, verb", spread(["empty folder", "JPEG folder with a gap", "corrupt JPEG",
