@@ -39,6 +39,7 @@ class Data(_Section):
     target_whole_video: float = Field(ge=0, le=1)
     augment: Augment
     max_points: int = Field(ge=1)
+    max_target_stride: Optional[int] = Field(ge=1)
     dense_points: int = Field(ge=0)
     dense_weight: float = Field(ge=0)
 
@@ -178,23 +179,6 @@ class Baseline(_Section):
     cats2d: Cats2d
 
 
-class Cycle(_Section):
-    size: int = Field(ge=16)
-    resnet2d: ResNet2d
-    roi_size: int = Field(ge=1)
-    sampling_ratio: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    dim: int = Field(ge=1)
-    chunks: int = Field(ge=2)
-    patch_scale: float = Field(gt=0)
-    min_track_length: int = Field(ge=1)
-    temperature: float = Field(gt=0)
-    margin: float = Field(ge=0)
-    iou_threshold: float = Field(gt=0, le=1)
-    temporal_search: bool
-    grid: int = Field(ge=1)
-
-
 class CorrFlowPropagation(_Section):
     radius: int = Field(ge=1)
     topk: int = Field(ge=1)
@@ -225,6 +209,23 @@ class CorrFlow(_Section):
     true_reference: list[float] = Field(min_length=2, max_length=2)
     backward_weight: float = Field(ge=0)
     propagation: CorrFlowPropagation
+
+
+class Cycle(_Section):
+    size: int = Field(ge=16)
+    resnet2d: ResNet2d
+    roi_size: int = Field(ge=1)
+    sampling_ratio: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    dim: int = Field(ge=1)
+    chunks: int = Field(ge=2)
+    patch_scale: float = Field(gt=0)
+    min_track_length: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    margin: float = Field(ge=0)
+    iou_threshold: float = Field(gt=0, le=1)
+    temporal_search: bool
+    grid: int = Field(ge=1)
 
 
 class Config(_Section):

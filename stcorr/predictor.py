@@ -6,8 +6,11 @@
 Windows: the source clip subsamples the whole source video into one clip (``source_window=
 "whole"``) or covers the times of the given source keypoints (``"keypoints"``: finer in time);
 the target clip subsamples the WHOLE target video, since where the key moments fall in the
-target is what is being predicted. Predictions
-come back in the target's native coordinates: t a whole frame index, x/y native pixels.
+target is what is being predicted. A target so long that one clip would skip more than
+``max_target_stride`` native frames between its frames is covered instead by overlapping
+windows at that stride (half a window apart), and each point keeps the prediction of the
+window that scores it highest; windows are read one at a time, so memory stays bounded.
+Predictions come back in the target's native coordinates: t a whole frame index, x/y native pixels.
 """
 
 from __future__ import annotations
@@ -15,34 +18,57 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stcorr.data.clips import Clip, sample_clip
+from stcorr.data.clips import Clip, sample_clip, temporal_stride
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 from stcorr.models.matcher import Matcher
+from stcorr.progress import progress_bar
 
 
 class CorrespondencePredictor:
     def __init__(self, matcher: Matcher, clip_len: int, size: int, device: str | torch.device = "cpu",
-                 min_stride: int = 1, source_window: str = "whole"):
+                 min_stride: int = 1, source_window: str = "whole", max_target_stride: int | None = None):
         self.matcher = matcher.to(device).eval()
+        self.max_target_stride = max_target_stride
         self.source_window = source_window
         self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
         self.device = torch.device(device)
 
-    def clips(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[Clip, Clip]:
+    def source_clip(self, source: Video, source_points: np.ndarray) -> Clip:
         key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]}) if self.source_window == "keypoints" else None
-        src = sample_clip(source, self.clip_len, self.size, key_frames=key_frames, min_stride=self.min_stride)
+        return sample_clip(source, self.clip_len, self.size, key_frames=key_frames, min_stride=self.min_stride)
+
+    def clips(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[Clip, Clip]:
         tgt = sample_clip(target, self.clip_len, self.size, key_frames=None, min_stride=self.min_stride)
-        return src, tgt
+        return self.source_clip(source, source_points), tgt
 
     @torch.no_grad()
     def predict(self, source: Video, target: Video, source_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Source keypoints (K, 3) native (t, x, y) -> target (K, 3) native (t, x, y) and scores (K,)."""
         source_points = np.asarray(source_points, dtype=np.float64).reshape(-1, 3)
         check_points(source, source_points)
-        src, tgt = self.clips(source, target, source_points)
-        return self.predict_clips(src, tgt, source_points)
+        windows = target_windows(target.num_frames, self.clip_len, self.max_target_stride)
+        if windows is None:
+            src, tgt = self.clips(source, target, source_points)
+            return self.predict_clips(src, tgt, source_points)
+        return self._predict_windows(source, target, source_points, windows)
+
+    def _predict_windows(self, source: Video, target: Video, source_points: np.ndarray,
+                         windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        src = self.source_clip(source, source_points)
+        best, best_scores = None, None
+        with progress_bar("target windows", len(windows), enabled=len(windows) > 8) as bar:
+            for first, last in windows:
+                tgt = sample_clip(target, self.clip_len, self.size, key_frames=[first, last], min_stride=self.min_stride)
+                predicted, scores = self.predict_clips(src, tgt, source_points)
+                if best is None:
+                    best, best_scores = predicted, scores
+                else:
+                    better = scores > best_scores
+                    best[better], best_scores[better] = predicted[better], scores[better]
+                bar.advance()
+        return best, best_scores
 
     @torch.no_grad()
     def predict_clips(self, src: Clip, tgt: Clip, source_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +78,18 @@ class CorrespondencePredictor:
         with _autocast(self.device):
             predicted, scores = self.matcher.match(src_x, tgt_x, points)
         return tgt.to_native(predicted[0].float().cpu().numpy()), scores[0].float().cpu().numpy()
+
+
+def target_windows(num_frames: int, clip_len: int, max_stride: int | None) -> list[tuple[int, int]] | None:
+    """(first, last) native frames of overlapping windows over a long target, each spanning
+    (clip_len - 1) x ``max_stride`` frames, half a window apart, the last ending at the video's
+    last frame; None when one clip of the whole video needs no stride above ``max_stride``."""
+    if max_stride is None or temporal_stride(num_frames - 1, clip_len) <= max_stride:
+        return None
+    span = (clip_len - 1) * max_stride
+    step = max(span // 2, 1)
+    firsts = list(range(0, num_frames - 1 - span, step)) + [num_frames - 1 - span]
+    return [(f, f + span) for f in firsts]
 
 
 def check_points(video: Video, points: np.ndarray, source: str | None = None) -> None:
@@ -76,4 +114,5 @@ def _autocast(device: torch.device):
 def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu") -> CorrespondencePredictor:
     """The predictor with the clip settings a model was trained with (the config's data section)."""
     return CorrespondencePredictor(matcher, data_cfg["clip_len"], data_cfg["size"], device, data_cfg["min_stride"],
-                                   data_cfg.get("source_window", "keypoints"))
+                                   data_cfg.get("source_window", "keypoints"),
+                                   data_cfg.get("max_target_stride"))  # absent from older checkpoints' configs

@@ -173,8 +173,9 @@ def predict(
 
     Windows: the source clip covers the frames of the given keypoints (with a temporal stride
     when they span more than one clip); the target video is subsampled WHOLE into one clip of
-    the checkpoint's clip length (stride = frames / clip length), since where the moment falls
-    in the target is what is predicted. Long targets therefore get a coarser time resolution.
+    the checkpoint's clip length, since where the moment falls in the target is what is
+    predicted. A target too long for that at data.max_target_stride (8 native frames between
+    clip frames) is covered by overlapping windows, each point keeping its best-scoring window.
     """
     from stcorr.data.video import Video
     from stcorr.evaluation.methods import from_checkpoint
