@@ -9,7 +9,8 @@ import torch
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.learners.corrflow import CorrFlowLearner, VideoFolder, training_videos
+from stcorr.data.video_folder import VideoFolder
+from stcorr.learners.corrflow import CorrFlowLearner, training_videos
 from tests.conftest import make_penn, write_frames
 
 SMALL = {"task": "corrflow", "corrflow.width": 4, "corrflow.blocks": [1, 1], "corrflow.dim": 8,
@@ -64,8 +65,11 @@ def test_a_plain_folder_of_videos_trains(tmp_path):
     write_frames(tmp_path / "clip_a", 5)
     write_frames(tmp_path / "clip_b", 4, seed=1)
     (tmp_path / "notes.txt").write_text("not a video")
-    folder = VideoFolder(tmp_path)
+    folder = open_dataset(tmp_path)
+    assert isinstance(folder, VideoFolder)
     assert training_videos(folder, "train") == ["clip_a", "clip_b"]
+    with pytest.raises(StcorrError, match="no labels and no benchmark pairs"):
+        folder.pairs("val")
     learner = learner_for(folder)
     loss = learner.loss(learner.build_model(), [learner.example(0, np.random.default_rng(0))])
     assert torch.isfinite(loss)

@@ -31,7 +31,11 @@ def open_dataset(root: str | Path) -> "Dataset":
         return PairsDataset(root)
     if (root / "labels").is_dir():
         return PennDataset(root)
-    raise StcorrError("not a data set: expected labels/ (Penn Action layout) or pairs.json (pairs layout)", root)
+    from stcorr.data.video_folder import VideoFolder, video_entries  # unlabelled videos (self-supervised learners)
+
+    if video_entries(root):
+        return VideoFolder(root)
+    raise StcorrError("not a data set: expected labels/ (Penn Action layout), pairs.json (pairs layout) or videos", root)
 
 
 def check_split(split: str) -> str:

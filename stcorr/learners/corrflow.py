@@ -12,41 +12,16 @@ set, or every video of a plain folder (``VideoFolder``: video files and/or frame
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from stcorr.data.datasets import Dataset
-from stcorr.data.video import FRAME_SUFFIXES, VIDEO_SUFFIXES, Video
+from stcorr.data.video_folder import VideoFolder
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.corrflow import CorrFlow, corrflow_loss, true_reference_probability
-
-
-class VideoFolder(Dataset):
-    """A plain folder of videos: ROOT/NAME.mp4 ... and/or ROOT/NAME/000001.jpg ... (no labels)."""
-
-    kind = "videos"
-
-    def __init__(self, root: Path):
-        super().__init__(root)
-        self.paths = {}
-        for path in sorted(Path(root).iterdir()):
-            is_video = path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-            is_frames = path.is_dir() and any(p.suffix.lower() in FRAME_SUFFIXES for p in path.iterdir())
-            if is_video or is_frames:
-                self.paths[path.stem if is_video else path.name] = path
-        if not self.paths:
-            raise StcorrError("no videos here: expected video files or folders of frames", root)
-
-    def video(self, name: str) -> Video:
-        return Video(self.paths[name])
-
-    def key_moments(self, name: str) -> list[int] | None:
-        return None
 
 
 def training_videos(dataset: Dataset, split: str) -> list[str]:

@@ -17,7 +17,6 @@ the frames given to the encoder must have H and W divisible by 4.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -274,8 +273,3 @@ def corrflow_loss(model: CorrFlow, clip: Tensor, use_true: Sequence[bool], radiu
 def true_reference_probability(progress: float, start: float = 0.9, end: float = 0.6) -> float:
     """Scheduled sampling: the chance of the true previous frame, annealed linearly over training."""
     return start + (end - start) * min(max(progress, 0.0), 1.0)
-
-
-def feature_size(height: int, width: int) -> tuple[int, int]:
-    """Feature map size for frames of height x width (both must be multiples of 4)."""
-    return math.ceil(height / STRIDE), math.ceil(width / STRIDE)
