@@ -90,10 +90,19 @@ def _read_config(name: str) -> tuple[str, dict]:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise StcorrError("config file not found", path)
-        return str(path), _read_yaml_text(path.read_text(), str(path))
+        return str(path), _read_yaml_text(_utf8(path), str(path))
     if name not in packaged_configs():
         raise StcorrError(f"no config file or packaged config named {name!r} (packaged: {', '.join(packaged_configs())})")
     return name, _read_yaml_text(resources.files("stcorr.configs").joinpath(f"{name}.yaml").read_text(), name)
+
+
+def _utf8(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StcorrError(f"not UTF-8 text (byte {exc.start})", path) from None
+    except OSError as exc:
+        raise StcorrError(f"cannot read ({exc.strerror})", path) from None
 
 
 def _read_yaml_text(text: str, source: str) -> dict:

@@ -62,6 +62,7 @@ def file_writer(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual permissions
     os.close(fd)
     tmp = Path(name)
     try:
@@ -106,6 +107,12 @@ def recover_folder(path: str | Path) -> Path:
     if not path.exists() and old.is_dir():
         old.rename(path)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:

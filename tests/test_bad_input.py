@@ -275,12 +275,8 @@ def _sweep_json(world, kind: str, examples: settings) -> None:
     sweep()
 
 
-CHECKPOINT_JSON = owned_elsewhere(
-    "lead (stcorr/training/checkpoint.py load_learned)", 'a checkpoint.json whose "model" holds a value of the wrong type '
-    '(e.g. "aggregator_args": true) ends in a TypeError traceback in build_matcher instead of a one-line error')
 NAN_ACCEPTED = "NaN coordinates are accepted and reach write_json (a traceback); see test_json_defects"
 JSON_KIND_FAILURES = {
-    "checkpoint.json": CHECKPOINT_JSON,
     "pairs layout pairs.json": owned_elsewhere("data helper (stcorr/data/datasets.py _is_point)", NAN_ACCEPTED),
     "penn object_keypoints.json": owned_elsewhere("data helper (stcorr/data/penn.py read_object_keypoints)", NAN_ACCEPTED),
 }
@@ -331,9 +327,7 @@ JSON_DEFECT_FAILURES = {
 }
 
 
-JSON_DEFECT_OWNERS = {("checkpoint.json", "nested 100000 deep"): owned_elsewhere(
-    "lead (stcorr/training/checkpoint.py read_checkpoint_info)",
-    "RecursionError traceback from json.loads (stcorr.files.read_json turns it into a one-line error)")}
+JSON_DEFECT_OWNERS = {}
 JSON_DEFECT_OWNERS.update({key: owned_elsewhere(PENN_JSON, why) for key, why in JSON_DEFECT_FAILURES.items()})
 
 
@@ -583,8 +577,7 @@ CONFIG_DEFECTS = {
 }
 
 
-CONFIG_FAILURES = {"not UTF-8": owned_elsewhere("lead (stcorr/config.py load_config)", "a config file that is not "
-                                                 "UTF-8 ends in a UnicodeDecodeError traceback")}
+CONFIG_FAILURES: dict = {}
 
 
 @pytest.mark.parametrize("defect", [pytest.param(d, marks=[CONFIG_FAILURES[d]] if d in CONFIG_FAILURES else [])

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stcorr.errors import StcorrError
-from stcorr.files import folder_writer, recover_folder
+from stcorr.files import folder_writer, read_json, recover_folder
 
 FORMAT = "stcorr-checkpoint/1"
 
@@ -51,10 +51,7 @@ def read_checkpoint_info(path: Path) -> tuple[Path, dict]:
         raise StcorrError("checkpoint not found", path)
     if not info_file.is_file() or not (folder / "model.safetensors").is_file():
         raise StcorrError("not an stcorr checkpoint (expected checkpoint.json and model.safetensors)", folder)
-    try:
-        info = json.loads(info_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise StcorrError("checkpoint.json is not valid JSON", info_file) from None
+    info = read_json(info_file)
     if not isinstance(info, dict) or info.get("format") != FORMAT or not isinstance(info.get("model"), dict):
         raise StcorrError(f"not a {FORMAT} checkpoint", info_file)
     return folder, info
@@ -79,7 +76,11 @@ def load_learned(path: Path, task: str) -> tuple[nn.Module, dict]:
     from stcorr.learners import learner_class
 
     folder, info = read_learner_checkpoint(path, task)
-    model = learner_class(task).model_from_config(info["model"])
+    try:
+        model = learner_class(task).model_from_config(info["model"])
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a hand-edited or foreign file
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise StcorrError(f"the model settings in checkpoint.json cannot build a model ({detail})", folder) from None
     load_model_state(model, folder / "model.safetensors")
     return model.eval(), info
 
