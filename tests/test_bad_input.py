@@ -277,8 +277,6 @@ def _sweep_json(world, kind: str, examples: settings) -> None:
 
 NAN_ACCEPTED = "NaN coordinates are accepted and reach write_json (a traceback); see test_json_defects"
 JSON_KIND_FAILURES = {
-    "pairs layout pairs.json": owned_elsewhere("data helper (stcorr/data/datasets.py _is_point)", NAN_ACCEPTED),
-    "penn object_keypoints.json": owned_elsewhere("data helper (stcorr/data/penn.py read_object_keypoints)", NAN_ACCEPTED),
 }
 JSON_KINDS = [pytest.param(kind, marks=[JSON_KIND_FAILURES[kind]] if kind in JSON_KIND_FAILURES else [])
               for kind in JSON_TARGETS]
@@ -314,17 +312,7 @@ JSON_DEFECTS = [  # (verb reading it, defect, content)
     ("penn object_keypoints.json", "a frame past the end", b'{"0004": {"99": {"club_head": [1.0, 11.0]}}}'),
 ]
 PENN_JSON = "data helper (stcorr/data/penn.py _read_json, read_object_keypoints; stcorr/data/datasets.py _is_point)"
-JSON_DEFECT_FAILURES = {
-    ("penn key_moments.json", "nested 100000 deep"): "RecursionError traceback in penn._read_json (json.loads)",
-    ("penn object_keypoints.json", "nested 100000 deep"): "RecursionError traceback in penn._read_json (json.loads)",
-    ("pairs layout pairs.json", "nested 100000 deep"): "RecursionError traceback in penn._read_json (json.loads)",
-    ("pairs layout pairs.json", "NaN x"): "NaN coordinates are accepted and reach write_json: "
-                                          "'ValueError: Out of range float values are not JSON compliant', a traceback",
-    ("penn object_keypoints.json", "NaN x"): "NaN object coordinates are accepted and reach write_json: "
-                                             "'ValueError: Out of range float values are not JSON compliant', a traceback",
-    ("penn object_keypoints.json", "a frame past the end"): "an object at frame 99 of a 15-frame video is accepted "
-                                                            "(exit 0)",
-}
+JSON_DEFECT_FAILURES: dict = {}  # all fixed (stcorr/data/penn.py, stcorr/data/datasets.py)
 
 
 JSON_DEFECT_OWNERS = {}
@@ -381,12 +369,7 @@ VIDEO_DEFECTS = ["empty mp4", "garbage mp4", "truncated mp4", "empty folder", "J
 
 
 VIDEO_OWNER = "video helper (stcorr/data/video.py)"
-VIDEO_FAILURES = {
-    "JPEG folder with a gap": owned_elsewhere(VIDEO_OWNER, "a frame folder with a missing number (000004.jpg absent) "
-                                              "is read as a shorter video, exit 0, so every later frame index shifts"),
-    "frames of two sizes": owned_elsewhere(VIDEO_OWNER, "a frame folder whose frames differ in size ends in "
-                                           "'ValueError: all input arrays must have the same shape' (np.stack), a traceback"),
-}
+VIDEO_FAILURES: dict = {}  # all fixed (stcorr/data/video.py)
 
 
 @pytest.mark.parametrize("defect, side", spread(VIDEO_DEFECTS, ["--source", "--target"], VIDEO_FAILURES))
@@ -425,7 +408,7 @@ def test_other_verbs_with_a_broken_video(world, defect, verb):
 
 @pytest.mark.parametrize("defect, verb", spread(["empty folder", "JPEG folder with a gap", "corrupt JPEG",
                                                  "frames of two sizes"], list(DATA_SET_VERBS),
-                                                {("frames of two sizes", "eval"): VIDEO_FAILURES["frames of two sizes"]}))
+                                                VIDEO_FAILURES))
 def test_data_set_with_a_broken_video(world, defect, verb):
     """A broken video of a data set: skipped with a warning naming it, or a one-line error; eval then scores
     the pairs it can (a failed pair counts as wrong)."""
@@ -484,22 +467,7 @@ LABEL_DEFECTS = ["missing x", "missing nframes", "missing dimensions", "missing 
 
 
 LABEL_OWNER = "data helper (stcorr/data/penn.py read_label_file)"
-LABEL_FAILURES = {
-    "NaN coordinates": owned_elsewhere(LABEL_OWNER, "a NaN x of a visible joint is read; the NaN reaches pairs.json "
-                                       "and write_json refuses it: 'ValueError: Out of range float values are not JSON compliant'"),
-    "text where numbers belong": owned_elsewhere(LABEL_OWNER, "nframes = 'many' ends in "
-                                                 "'ValueError: invalid literal for int()', a traceback"),
-    "empty dimensions": owned_elsewhere(LABEL_OWNER, "an empty dimensions field ends in "
-                                        "'ValueError: not enough values to unpack', a traceback"),
-    ("coordinates far outside the frame", "every video"): owned_elsewhere(
-        LABEL_OWNER, "visible joints at x = 1e9 are accepted (exit 0) and scored"),
-    ("negative coordinates", "every video"): owned_elsewhere(
-        LABEL_OWNER, "visible joints at y = -500 are accepted (exit 0) and scored"),
-    ("more frames than the video", "every video"): owned_elsewhere(
-        LABEL_OWNER, "labels of 50 more frames than the frame folder holds are accepted (exit 0)"),
-    ("visibility 7", "every video"): owned_elsewhere(LABEL_OWNER, "visibility 7 is read as visible (exit 0): refuse "
-                                                     "values other than 0 and 1, or say that any non-zero is visible"),
-}
+LABEL_FAILURES: dict = {}  # all fixed (stcorr/data/penn.py read_label_file, stcorr/data/datasets.py)
 
 
 @pytest.mark.parametrize("defect, how_many", spread(LABEL_DEFECTS, ["one video", "every video"], LABEL_FAILURES))

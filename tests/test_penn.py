@@ -22,7 +22,7 @@ def test_reader_matches_scipy_on_every_dtype_variant(tmp_path, coord_dtype, nfra
     x[vis == 0], y[vis == 0] = 0, 0  # unlabelled joints are stored as (0, 0)
     path = tmp_path / "0042.mat"
     write_label_file(path, "tennis_serve", x, y, vis, train=-1, pose="left", coord_dtype=coord_dtype,
-                     nframes_dtype=nframes_dtype, bbox_rows=bbox_rows)
+                     nframes_dtype=nframes_dtype, bbox_rows=bbox_rows, size=(256, 256))  # a frame that holds them
     raw = loadmat(str(path))
     assert raw["x"].dtype == coord_dtype and raw["nframes"].dtype == nframes_dtype
     labels = read_label_file(path)
@@ -30,7 +30,7 @@ def test_reader_matches_scipy_on_every_dtype_variant(tmp_path, coord_dtype, nfra
     np.testing.assert_array_equal(labels.y, raw["y"].astype(float))
     np.testing.assert_array_equal(labels.visible, raw["visibility"] == 1)
     assert labels.split == "val" and labels.action == "tennis_serve" and labels.view == "left"
-    assert labels.num_frames == n and (labels.width, labels.height) == (64, 48)
+    assert labels.num_frames == n and (labels.width, labels.height) == (256, 256)
     assert labels.bbox.shape == ((bbox_rows or n), 4)
     t = 3
     visible = {j for j in labels.joints_at(t)}

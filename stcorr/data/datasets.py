@@ -4,12 +4,14 @@
     pairs = dataset.pairs(split="val", setup="13+3").sample(max_pairs, seed)
     video = dataset.video(pairs[0].source)
 
-Broken videos (unreadable label file, missing frames) are skipped, and ``dataset.skipped`` tells
-which and why; a broken data-set-level file (key_moments.json, pairs.json) is an error.
+Broken videos (unreadable label file, missing frame folder, a gap in its numbering, labels of
+more frames than the folder holds) are skipped, and ``dataset.skipped`` tells which and why; a
+broken data-set-level file (key_moments.json, object_keypoints.json, pairs.json) is an error.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +89,20 @@ class PennDataset(Dataset):
             except StcorrError as exc:
                 self.skipped.append(str(exc))
                 continue
-            if not (self.root / "frames" / labels.name).is_dir():
-                self.skipped.append(f"{self.root / 'frames' / labels.name}: frame folder missing")
+            folder = self.root / "frames" / labels.name
+            if not folder.is_dir():
+                self.skipped.append(f"{folder}: frame folder missing")
+                continue
+            try:
+                frames = Video(folder).num_frames  # lists the folder (a gap in the numbering is an error); reads no frame
+            except StcorrError as exc:
+                self.skipped.append(str(exc))
+                continue
+            if labels.num_frames > frames:
+                self.skipped.append(f"{path}: labels of {labels.num_frames} frames, but the frame folder holds {frames}")
                 continue
             labels.objects = objects.get(labels.name, {})
+            penn.check_objects(labels, labels.objects, objects_file)
             if labels.name in moments:
                 penn.check_key_moments(labels, moments[labels.name], self._moments_source)
                 labels.key_moments = moments[labels.name]
@@ -270,9 +282,18 @@ def _is_point(value) -> bool:
         isinstance(value, list)
         and len(value) == 3
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(_finite(v) for v in value)
         and value[0] >= 0
         and float(value[0]).is_integer()
     )
+
+
+def _finite(value: int | float) -> bool:
+    """A finite number (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _annotated_points(records: list[dict]) -> dict[str, dict[int, float]]:

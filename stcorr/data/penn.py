@@ -7,11 +7,26 @@ Label files are read exactly as the real data set stores them: coordinates as fl
 uint8; ``nframes`` as a uint8 or uint16 1x1 array; a ``bbox`` whose row count may differ from
 ``nframes``; unlabelled joints as (0, 0) with visibility 0. Frames are never read here: a
 ``Video`` opens them lazily.
+
+A label file is refused (``StcorrError``; a data set skips that video and counts it) when:
+``nframes``, ``dimensions`` or ``train`` is not numeric, ``dimensions`` holds fewer than two
+positive integers (height, width), ``x``/``y``/``visibility`` are not ``nframes`` x 13,
+``visibility`` holds a value other than 0 or 1, or a visible joint's coordinate is not finite
+or lies outside the frame by more than the frame's size (x outside [-width, 2 * width], y
+outside [-height, 2 * height]; real annotations stray a little outside the frame, never that
+far). Coordinates of joints that are not visible carry no information: non-finite ones are
+read as 0. The data set (``stcorr.data.datasets``) also skips a video whose labels cover more
+frames than its frame folder holds (more frames than labels is accepted: the labels cover the
+first ``nframes`` frames).
+
+``object_keypoints.json`` is refused when a coordinate is not finite; a data set also refuses
+one that places an object at a frame its video does not have. JSON files are read strictly
+(``stcorr.files.read_json``).
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +34,7 @@ import numpy as np
 
 from stcorr.data.skeleton import JOINTS
 from stcorr.errors import StcorrError
+from stcorr.files import read_json
 
 LABEL_FIELDS = ("action", "pose", "x", "y", "visibility", "dimensions", "nframes", "train")
 
@@ -66,26 +82,64 @@ def read_label_file(path: str | Path) -> VideoLabels:
     missing = [f for f in LABEL_FIELDS if f not in mat]
     if missing:
         raise StcorrError(f"label file lacks field(s) {', '.join(missing)}", path)
-    n = int(np.asarray(mat["nframes"]).ravel()[0])
-    x, y, visible = (np.asarray(mat[f]) for f in ("x", "y", "visibility"))
+    n = _integers(mat, "nframes", 1, path)[0]
+    if n < 0:
+        raise StcorrError(f"field nframes is {n}, expected a frame count", path)
+    height, width = _integers(mat, "dimensions", 2, path)[:2]
+    if height <= 0 or width <= 0:
+        raise StcorrError(f"field dimensions gives a {width}x{height} frame", path)
+    split = _integers(mat, "train", 1, path)[0]
+    x, y, visible = (_numbers(mat, f, path) for f in ("x", "y", "visibility"))
     for name, array in (("x", x), ("y", y), ("visibility", visible)):
         if array.shape != (n, len(JOINTS)):
             raise StcorrError(f"field {name} has shape {array.shape}, expected ({n}, {len(JOINTS)})", path)
-    height, width = (int(v) for v in np.asarray(mat["dimensions"]).ravel()[:2])
-    split = int(np.asarray(mat["train"]).ravel()[0])
-    bbox = np.asarray(mat.get("bbox", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
+    odd = visible[(visible != 0) & (visible != 1)]
+    if odd.size:
+        raise StcorrError(f"field visibility holds {odd[0]:g}, expected 0 (not visible) or 1 (visible)", path)
+    visible = visible == 1
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    for name, array, size in (("x", x, width), ("y", y, height)):
+        array[~visible & ~np.isfinite(array)] = 0.0  # a joint that is not visible: its coordinates are unused
+        bad = visible & ~(np.isfinite(array) & (array >= -size) & (array <= 2 * size))
+        if bad.any():
+            t, k = (int(i[0]) for i in np.nonzero(bad))
+            where = "not a number" if not np.isfinite(array[t, k]) else f"far outside the {width}x{height} frame"
+            raise StcorrError(f"visible joint {JOINTS[k]} of frame {t} has {name} = {array[t, k]:g}, {where}", path)
+    try:
+        bbox = np.asarray(mat.get("bbox", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
+    except (TypeError, ValueError):
+        raise StcorrError("field bbox is not rows of 4 numbers", path) from None
     return VideoLabels(
         name=path.stem,
         action=_matlab_string(mat["action"]),
         view=_matlab_string(mat["pose"]),
         split="train" if split == 1 else "val",
-        x=x.astype(np.float64),
-        y=y.astype(np.float64),
-        visible=visible.astype(bool),
+        x=x,
+        y=y,
+        visible=visible,
         bbox=bbox,
         width=width,
         height=height,
     )
+
+
+def _numbers(mat: dict, name: str, path: Path) -> np.ndarray:
+    """A numeric field as stored (any integer or float dtype); text or cells are refused."""
+    array = np.asarray(mat[name])
+    if array.dtype.kind not in "biuf":
+        raise StcorrError(f"field {name} is not numeric ({array.dtype})", path)
+    return array
+
+
+def _integers(mat: dict, name: str, count: int, path: Path) -> list[int]:
+    """The first values (at least ``count``) of a numeric field, which must be whole numbers."""
+    values = _numbers(mat, name, path).ravel()
+    if values.size < count:
+        raise StcorrError(f"field {name} holds {values.size} value(s), expected at least {count}", path)
+    values = values.astype(np.float64)
+    if not (np.isfinite(values) & (values == np.round(values))).all():
+        raise StcorrError(f"field {name} holds {values.tolist()[:3]}, expected whole numbers", path)
+    return [int(v) for v in values]
 
 
 def _matlab_string(value: np.ndarray) -> str:
@@ -113,24 +167,53 @@ def read_phase_labels(root: Path) -> dict[str, list[int]]:
 
 
 def read_object_keypoints(path: Path) -> dict[str, dict[int, dict[str, tuple[float, float]]]]:
-    """``object_keypoints.json``: {"NNNN": {"<t>": {"<object>": [x, y]}}}, returned with integer t."""
+    """``object_keypoints.json``: {"NNNN": {"<t>": {"<object>": [x, y]}}}, returned with integer t.
+    Coordinates must be finite numbers; ``check_objects`` checks the frames against a video."""
     data = _read_json(path)
+    shape = 'expected {"video": {"frame": {"object": [x, y]}}}'
+    if not isinstance(data, dict):
+        raise StcorrError(shape, path)
+    objects: dict[str, dict[int, dict[str, tuple[float, float]]]] = {}
+    for video, frames in data.items():
+        if not isinstance(frames, dict):
+            raise StcorrError(f"video {video}: {shape}", path)
+        objects[str(video)] = {}
+        for t, objs in frames.items():
+            try:
+                frame = int(t)
+            except ValueError:
+                raise StcorrError(f"video {video}: frame {t!r} is not a frame number", path) from None
+            if not isinstance(objs, dict):
+                raise StcorrError(f"video {video} frame {t}: {shape}", path)
+            points = {}
+            for name, p in objs.items():
+                if not (isinstance(p, list) and len(p) == 2
+                        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)):
+                    raise StcorrError(f"video {video} frame {t} object {name}: expected [x, y] numbers", path)
+                if not all(_finite(v) for v in p):
+                    raise StcorrError(f"video {video} frame {t} object {name}: coordinates {p} are not finite", path)
+                points[str(name)] = (float(p[0]), float(p[1]))
+            objects[str(video)][frame] = points
+    return objects
+
+
+def check_objects(labels: VideoLabels, objects: dict[int, dict[str, tuple[float, float]]], source: Path) -> None:
+    """Objects must be annotated at frames of the video."""
+    bad = sorted(t for t in objects if not 0 <= t < labels.num_frames)
+    if bad:
+        raise StcorrError(f"video {labels.name}: an object at frame {bad[0]}, past the video's end "
+                          f"({labels.num_frames} frames)", source)
+
+
+def _finite(value: int | float) -> bool:
     try:
-        return {
-            str(video): {int(t): {str(o): (float(p[0]), float(p[1])) for o, p in objs.items()} for t, objs in frames.items()}
-            for video, frames in data.items()
-        }
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
-        raise StcorrError('expected {"video": {"frame": {"object": [x, y]}}}', path) from None
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _read_json(path: Path):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise StcorrError("file not found", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StcorrError(f"not valid JSON ({exc})", path) from None
+    return read_json(path)
 
 
 def check_key_moments(labels: VideoLabels, moments: list[int], source: Path) -> None:

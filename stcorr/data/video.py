@@ -95,6 +95,7 @@ class Video:
         if self.path.is_dir():
             if not self.frame_files:
                 raise StcorrError("frame folder holds no images", self.path)
+            _check_numbering(self.frame_files, self.path)
         elif self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise StcorrError(f"not a video file (expected one of {', '.join(VIDEO_SUFFIXES)})", self.path)
         self._decoder: _Decoder | None = None
@@ -144,7 +145,13 @@ class Video:
             for i, frame in self._read(missing):
                 FRAME_CACHE.put(self._cache_key(i), frame)
                 found[i] = frame
-        return np.stack([found[i] for i in indices])
+        frames = [found[i] for i in indices]
+        odd = next((i for i, frame in zip(indices, frames) if frame.shape != frames[0].shape), None)
+        if odd is not None:
+            where = self.frame_files[odd] if self.path.is_dir() else self.path
+            raise StcorrError(f"frame {odd} is {_size(frames[odd])}, frame {indices[0]} {_size(frames[0])}: "
+                              "frames of one video must have one size", where)
+        return np.stack(frames)
 
     def iter_frames(self, indices: Iterable[int] | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
         """Frames one at a time (all of them by default), read ``chunk`` at a time."""
@@ -165,10 +172,23 @@ class Video:
 
     def _read(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         if self.path.is_dir():
-            return ((i, _read_image(self.frame_files[i])) for i in indices)
+            return self._read_files(indices)
         if self._decoder is None or self._decoder.pid != os.getpid():
             self._decoder = _Decoder(self.path, self._index)
         return self._decoder.read(indices)
+
+    def _read_files(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames of a folder. Before the first frame is read every frame's size is read from its
+        header (once per folder version), so a frame of another size is an error before any work is
+        done; each decoded frame is checked again (a file may change after that)."""
+        expected = _folder_frame_size(str(self.path), self.path.stat().st_mtime_ns,
+                                      tuple(f.name for f in self.frame_files))
+        for i in indices:
+            frame = _read_image(self.frame_files[i])
+            if (frame.shape[1], frame.shape[0]) != expected:
+                raise StcorrError(f"frame {i} is {_size(frame)}, the video's first frame {expected[0]}x{expected[1]}: "
+                                  "frames of one video must have one size", self.frame_files[i])
+            yield i, frame
 
     def _cache_key(self, index: int) -> tuple:
         if self.path.is_dir():
@@ -366,6 +386,55 @@ def _read_image(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
         raise StcorrError(f"cannot read image ({_first_line(exc)})", path) from None
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image, from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError) as exc:
+        raise StcorrError(f"cannot read image ({_first_line(exc)})", path) from None
+
+
+@lru_cache(maxsize=1024)
+def _folder_frame_size(folder: str, mtime_ns: int, names: tuple[str, ...]) -> tuple[int, int]:
+    """(width, height) shared by every frame of a folder, from the headers; an error naming the
+    first frame of another size (cached per folder version: its path, change time and file names)."""
+    expected = _image_size(Path(folder) / names[0])
+    for i, name in enumerate(names[1:], 1):
+        size = _image_size(Path(folder) / name)
+        if size != expected:
+            raise StcorrError(f"frame {i} is {size[0]}x{size[1]}, the video's first frame {expected[0]}x{expected[1]}: "
+                              "frames of one video must have one size", Path(folder) / name)
+    return expected
+
+
+def _size(frame: np.ndarray) -> str:
+    return f"{frame.shape[1]}x{frame.shape[0]}"
+
+
+def _check_numbering(files: list[Path], folder: Path) -> None:
+    """Numbered frames must be consecutive (the first number is free: 0, 1 or any): a missing
+    number would shift every later frame. Folders whose names are not all numbered are taken
+    in name order."""
+    numbers = [_frame_number(f)[0] for f in files]
+    if min(numbers) < 0:
+        return
+    for previous, number, name in zip(numbers, numbers[1:], files[1:]):
+        if number == previous:
+            raise StcorrError(f"two frames have number {number} ({name.name} and another)", folder)
+        if number != previous + 1:
+            missing = _numbered_like(name, previous + 1)
+            more = f" (and {number - previous - 2} more)" if number - previous > 2 else ""
+            raise StcorrError(f"frame {missing} is missing{more}: frame numbers must be consecutive", folder)
+
+
+def _numbered_like(path: Path, number: int) -> str:
+    """The name ``path`` would have with frame number ``number`` (the last run of digits replaced, same width)."""
+    runs = list(re.finditer(r"\d+", path.stem))
+    last = runs[-1]
+    return f"{path.stem[:last.start()]}{number:0{len(last.group())}d}{path.stem[last.end():]}{path.suffix}"
 
 
 def _frame_number(path: Path) -> tuple[int, str]:
