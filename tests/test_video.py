@@ -71,3 +71,27 @@ def test_write_video_is_all_or_nothing(tmp_path):
     with pytest.raises(StcorrError, match="frame of size 8x8 in a 16x16 video"):
         write_video(tmp_path / "a.mp4", [np.zeros((16, 16, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)])
     assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"] and Video(tmp_path / "a.mp4").num_frames == 3
+
+
+def test_a_gap_in_the_frame_numbers_is_an_error_naming_the_missing_frame(tmp_path):
+    write_frames(tmp_path / "v", 8)
+    (tmp_path / "v" / "000004.jpg").unlink()
+    with pytest.raises(StcorrError, match=r"v: frame 000004.jpg is missing: frame numbers must be consecutive"):
+        Video(tmp_path / "v")
+    (tmp_path / "v" / "000005.jpg").unlink()
+    with pytest.raises(StcorrError, match=r"frame 000004.jpg is missing \(and 1 more\)"):
+        Video(tmp_path / "v")
+    write_frames(tmp_path / "w", 3)
+    for f in sorted((tmp_path / "w").glob("*.jpg"), reverse=True):  # numbers from 10: the first number is free
+        f.rename(f.with_name(f"frame_{int(f.stem) + 9}.jpg"))
+    assert Video(tmp_path / "w").num_frames == 3
+
+
+def test_frames_of_two_sizes_are_an_error_naming_the_file(tmp_path):
+    from PIL import Image
+
+    write_frames(tmp_path / "v", 6, size=(32, 24))
+    Image.new("RGB", (20, 10)).save(tmp_path / "v" / "000005.jpg")
+    video = Video(tmp_path / "v")
+    with pytest.raises(StcorrError, match=r"v/000005.jpg: frame 4 is 20x10, the video's first frame 32x24"):
+        video.frame(0)  # every header is read before the first frame: the error comes at once
