@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -255,15 +254,15 @@ def test_bad_config_raises_naming_the_key(cfg, word):
         build_matcher(cfg)
 
 
+@pytest.mark.slow
 def test_ants_forward_at_paper_size_runs_on_cpu():
+    """The paper's size runs on a CPU (its time is a benchmark's business: benchmarks/models.py)."""
     torch.manual_seed(0)
     matcher = build_matcher({"backbone": "r2plus1d34", "grid": [8, 8, 8], "aggregator": "ants"}).eval()
     clip = torch.randn(1, 3, 64, 128, 128)
-    start = time.perf_counter()
     with torch.no_grad():
         found, scores = matcher.match(clip, clip, torch.tensor([[[32.0, 64.0, 64.0]]]))
     assert found.shape == (1, 1, 3) and torch.isfinite(found).all()
-    assert time.perf_counter() - start < 120
 
 
 def test_build_matcher_loads_backbone_weights(tmp_path):
