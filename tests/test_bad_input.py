@@ -275,9 +275,7 @@ def _sweep_json(world, kind: str, examples: settings) -> None:
     sweep()
 
 
-NAN_ACCEPTED = "NaN coordinates are accepted and reach write_json (a traceback); see test_json_defects"
-JSON_KIND_FAILURES = {
-}
+JSON_KIND_FAILURES: dict = {}  # kind -> an owned_elsewhere mark
 JSON_KINDS = [pytest.param(kind, marks=[JSON_KIND_FAILURES[kind]] if kind in JSON_KIND_FAILURES else [])
               for kind in JSON_TARGETS]
 
@@ -311,12 +309,7 @@ JSON_DEFECTS = [  # (verb reading it, defect, content)
                                             b'"0005": {"2": {"club_head": [NaN, 11.0]}}}'),
     ("penn object_keypoints.json", "a frame past the end", b'{"0004": {"99": {"club_head": [1.0, 11.0]}}}'),
 ]
-PENN_JSON = "data helper (stcorr/data/penn.py _read_json, read_object_keypoints; stcorr/data/datasets.py _is_point)"
-JSON_DEFECT_FAILURES: dict = {}  # all fixed (stcorr/data/penn.py, stcorr/data/datasets.py)
-
-
-JSON_DEFECT_OWNERS = {}
-JSON_DEFECT_OWNERS.update({key: owned_elsewhere(PENN_JSON, why) for key, why in JSON_DEFECT_FAILURES.items()})
+JSON_DEFECT_OWNERS: dict = {}  # (kind, defect) -> an owned_elsewhere mark
 
 
 @pytest.mark.parametrize("kind, defect, content", [
@@ -368,7 +361,6 @@ VIDEO_DEFECTS = ["empty mp4", "garbage mp4", "truncated mp4", "empty folder", "J
                  "text file among frames", "frames of two sizes", "missing path"]
 
 
-VIDEO_OWNER = "video helper (stcorr/data/video.py)"
 VIDEO_FAILURES: dict = {}  # all fixed (stcorr/data/video.py)
 
 
@@ -466,7 +458,6 @@ LABEL_DEFECTS = ["missing x", "missing nframes", "missing dimensions", "missing 
                  "empty dimensions", "truncated .mat", "not a .mat"]
 
 
-LABEL_OWNER = "data helper (stcorr/data/penn.py read_label_file)"
 LABEL_FAILURES: dict = {}  # all fixed (stcorr/data/penn.py read_label_file, stcorr/data/datasets.py)
 
 
