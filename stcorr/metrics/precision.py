@@ -40,7 +40,8 @@ def spatial_precision(pred: np.ndarray, true: np.ndarray, ref_size: np.ndarray, 
     radius = alpha * np.asarray(ref_size, dtype=np.float64).reshape(-1)
     names = np.array([str(n) for n in names], dtype=object)
     groups = np.asarray(groups, dtype=object)
-    distance = np.hypot(pred[:, 1] - true[:, 1], pred[:, 2] - true[:, 2]) / radius
+    with np.errstate(divide="ignore", invalid="ignore"):  # a point of zero radius has no finite distance
+        distance = np.hypot(pred[:, 1] - true[:, 1], pred[:, 2] - true[:, 2]) / radius
     dt = np.abs(pred[:, 0] - true[:, 0])
     predicted = np.isfinite(distance) & np.isfinite(dt)
     out = {}
