@@ -22,9 +22,6 @@ LEARNERS: dict[str, type[Learner]] = {
     "corrflow": CorrFlowLearner,               # CorrFlow: self-supervised colour-copying correspondence flow
 }
 
-DESCRIPTIONS = {"correspondence": "a space-time correspondence", "tcc": "a TCC", "lrprop": "an LRProp",
-                "cats2d": "a 2D CATs", "cycle": "a cycle-consistency", "corrflow": "a CorrFlow"}
-
 
 def learner_class(task: str) -> type[Learner]:
     if task not in LEARNERS:
@@ -33,8 +30,8 @@ def learner_class(task: str) -> type[Learner]:
 
 
 def describe_task(task: str) -> str:
-    """'a TCC', 'a space-time correspondence model', ... (for messages)."""
-    return DESCRIPTIONS.get(task, f"a {task}")
+    """'a TCC', 'a space-time correspondence', ... (the learner's ``description``, for messages)."""
+    return LEARNERS[task].description if task in LEARNERS else f"a {task}"
 
 
 __all__ = ["LEARNERS", "Learner", "describe_task", "learner_class"]

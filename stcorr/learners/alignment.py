@@ -95,7 +95,7 @@ class _EmbeddingLearner(Learner):
 
 
 class TCCLearner(_EmbeddingLearner):
-    name, title = "tcc", "TCC"
+    name, title, description = "tcc", "TCC", "a TCC"
 
     def num_examples(self) -> int:
         return max(self.n_videos // int(self.part["videos_per_step"]), 1)
@@ -111,7 +111,7 @@ class TCCLearner(_EmbeddingLearner):
 
 
 class LRPropLearner(_EmbeddingLearner):
-    name, title = "lrprop", "LRProp"
+    name, title, description = "lrprop", "LRProp", "an LRProp"
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)

@@ -31,6 +31,7 @@ class Learner:
     """
 
     name: str = ""
+    description: str = ""  # what its checkpoint holds, for messages: "a TCC", "an LRProp"
     per_example: bool = True
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):

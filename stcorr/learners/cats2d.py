@@ -61,7 +61,7 @@ def augmented_frame(video: Video, t: int, xy: np.ndarray, size: int, augment: Cl
 
 
 class Cats2dLearner(Learner):
-    name = "cats2d"
+    name, description = "cats2d", "a 2D CATs"
     per_example = False
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):

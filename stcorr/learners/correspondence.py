@@ -19,7 +19,7 @@ from stcorr.training.data import ClipSettings, epoch_order, make_example
 
 
 class CorrespondenceLearner(Learner):
-    name = "correspondence"
+    name, description = "correspondence", "a space-time correspondence"
 
     def __init__(self, cfg: dict, dataset, device: torch.device):
         super().__init__(cfg, dataset, device)

@@ -50,7 +50,7 @@ def crop_and_resize(frames: np.ndarray, box: tuple[int, int, int], flip: bool, s
 
 
 class CorrFlowLearner(Learner):
-    name = "corrflow"
+    name, description = "corrflow", "a CorrFlow"
     per_example = True
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):

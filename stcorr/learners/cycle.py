@@ -39,7 +39,7 @@ def embed_patches(model: PatchEmbedding, frames: torch.Tensor, boxes: torch.Tens
 
 
 class CycleLearner(Learner):
-    name = "cycle"
+    name, description = "cycle", "a cycle-consistency"
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
