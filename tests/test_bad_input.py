@@ -15,6 +15,7 @@ to change it). The number of cases tried is printed in pytest's closing summary.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -118,9 +119,16 @@ def world(tmp_path_factory) -> dict[str, Path]:
             "preds": results / "m.predictions.json", "kp": root / "kp.json", "mp4": root / "clip.mp4"}
 
 
+_SCRATCH_ROOT: list[Path] = []
+
+
 def scratch() -> Path:
-    """A fresh folder per case (hypothesis calls the test body many times per fixture)."""
-    return Path(tempfile.mkdtemp(prefix="stcorr-bad-"))
+    """A fresh folder per case (hypothesis calls the test body many times per fixture), all under
+    one folder that is removed when the test process ends."""
+    if not _SCRATCH_ROOT:
+        _SCRATCH_ROOT.append(Path(tempfile.mkdtemp(prefix="stcorr-bad-")))
+        atexit.register(shutil.rmtree, _SCRATCH_ROOT[0], True)
+    return Path(tempfile.mkdtemp(dir=_SCRATCH_ROOT[0]))
 
 
 def expect_clean_failure(kind: str, run: Run, outputs: list[Path], surely_bad: bool) -> None:
