@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,29 +25,78 @@ def _settings(config: str | None, sets: list[str] | None):
 
 def propagate(
     video: Annotated[Path, typer.Option("--video", help="Video file or frame folder.")],
-    keypoints: Annotated[Path, typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in native pixels.')],
-    out: Annotated[Path, typer.Option("--out", help="TRACKS.json to write.")],
+    keypoints: Annotated[Optional[Path], typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in native pixels.')] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="TRACKS.json to write (with --keypoints).")] = None,
+    masks: Annotated[Optional[Path], typer.Option("--masks", help="An indexed PNG (DAVIS style: palette image, 0 background, 1..K objects) of frame --mask-frame.")] = None,
+    mask_frame: Annotated[int, typer.Option("--mask-frame", help="The frame (0-based) the --masks PNG belongs to.")] = 0,
+    out_masks: Annotated[Optional[Path], typer.Option("--out-masks", help="Folder to write one indexed PNG per frame into (00000.png, ...; with --masks).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A CorrFlow checkpoint (stcorr train --config corrflow).")] = None,
     features: FeaturesOpt = None,
-    viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the tracks on the video: FILE.mp4.")] = None,
-    backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints back to the first frame.")] = False,
+    viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the keypoint tracks on the video: FILE.mp4.")] = None,
+    backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints (and masks) back to the first frame.")] = False,
     config: Annotated[Optional[str], typer.Option("--config", help="Config with the corrflow.propagation settings.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set corrflow.propagation.radius=8.")] = None,
 ) -> None:
-    """Follow keypoints of a frame through a video by label propagation (CorrFlow features, or raw pixels)."""
+    """Follow keypoints (--keypoints, --out) and/or object masks (--masks, --out-masks) of a frame
+    through a video by label propagation (CorrFlow features, or raw pixels)."""
     from stcorr.cli.model_commands import read_keypoints
+    from stcorr.data.masks import read_mask
     from stcorr.data.video import Video
     from stcorr.evaluation.tracking import tracking_features
-    from stcorr.files import write_json
-    from stcorr.models.propagation import propagate_keypoints
 
-    if viz is not None and viz.suffix.lower() != ".mp4":
-        raise StcorrError(f"--viz takes an .mp4 file name, not {viz.name!r}")
+    check_propagate_outputs(keypoints, out, masks, out_masks, viz)
     cfg, settings = _settings(config, set_)
     frame_features = tracking_features(checkpoint, features, cfg)
-    names, points = read_keypoints(keypoints)
     clip = Video(video)
-    check_query_points(clip, points, keypoints)
+    if keypoints is not None:
+        names, points = read_keypoints(keypoints)
+        check_query_points(clip, points, keypoints)
+    if masks is not None:
+        if not 0 <= mask_frame < clip.num_frames:
+            raise StcorrError(f"--mask-frame {mask_frame} is outside the video's {clip.num_frames} frames", video)
+        mask = read_mask(masks, clip.size)
+    record = None
+    if keypoints is not None:
+        record = {"video": clip.name, "checkpoint": None if checkpoint is None else str(checkpoint),
+                  "tracks": follow_keypoints(clip, names, points, frame_features, settings, backward)}
+    if masks is not None:
+        written = write_propagated_masks(out_masks, clip, mask_frame, mask, frame_features, settings, backward)
+        console.print(f"wrote {out_masks} ({written} mask(s) of {len(mask.objects)} object(s))")
+    if record is not None:
+        from stcorr.files import write_json
+
+        write_json(out, record)
+        console.print(f"wrote {out} ({len(record['tracks'])} track(s))")
+        if viz is not None:
+            draw_tracks(viz, clip, record["tracks"])
+            console.print(f"wrote {viz}")
+
+
+def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Path | None, out_masks: Path | None,
+                            viz: Path | None) -> None:
+    """What to follow and where to write it: --keypoints with --out, --masks with --out-masks (either or both)."""
+    if keypoints is None and masks is None:
+        raise StcorrError("give --keypoints KP.json with --out TRACKS.json, or --masks FIRST.png with --out-masks DIR")
+    if (keypoints is None) != (out is None):
+        raise StcorrError("--keypoints and --out go together" + (" (masks are written with --out-masks)" if masks else ""))
+    if (masks is None) != (out_masks is None):
+        raise StcorrError("--masks and --out-masks go together")
+    if out_masks is not None and out_masks.exists():
+        if not out_masks.is_dir():
+            raise StcorrError("--out-masks is a file, expected a folder", out_masks)
+        if any(not re.fullmatch(r"\d+\.png", f.name) for f in out_masks.iterdir()):
+            raise StcorrError("--out-masks holds files other than masks, and the folder is replaced whole: "
+                              "give a new or empty folder", out_masks)
+    if viz is not None and keypoints is None:
+        raise StcorrError("--viz draws keypoint tracks: give it with --keypoints")
+    if viz is not None and viz.suffix.lower() != ".mp4":
+        raise StcorrError(f"--viz takes an .mp4 file name, not {viz.name!r}")
+
+
+def follow_keypoints(clip, names: list, points: np.ndarray, frame_features, settings, backward: bool) -> list[dict]:
+    """TRACKS.json's tracks (SPEC §7), in the order of the keypoints, each query frame propagated once."""
+    from stcorr.models.propagation import propagate_keypoints
+
     tracks = []
     for t in sorted({int(p[0]) for p in points}):
         rows = np.flatnonzero(points[:, 0] == t)
@@ -55,13 +105,22 @@ def propagate(
             tracks.append((row, {"name": names[row], "query": [t, float(points[row, 1]), float(points[row, 2])],
                                  "points": [[f, round(float(p[j, 0]), 3), round(float(p[j, 1]), 3), round(float(p[j, 2]), 4)]
                                             for f, p in followed.items()]}))
-    record = {"video": clip.name, "checkpoint": None if checkpoint is None else str(checkpoint),
-              "tracks": [track for _, track in sorted(tracks, key=lambda item: item[0])]}
-    write_json(out, record)
-    console.print(f"wrote {out} ({len(record['tracks'])} track(s))")
-    if viz is not None:
-        draw_tracks(viz, clip, record["tracks"])
-        console.print(f"wrote {viz}")
+    return [track for _, track in sorted(tracks, key=lambda item: item[0])]
+
+
+def write_propagated_masks(folder: Path, clip, mask_frame: int, mask, frame_features, settings, backward: bool) -> int:
+    """Propagates ``mask`` (an ``IndexedMask`` of frame ``mask_frame``) and writes one PNG per frame
+    into ``folder`` (written whole: a failure leaves no folder), streaming; returns the count."""
+    from stcorr.data.masks import mask_file_name, write_mask
+    from stcorr.files import folder_writer
+    from stcorr.models.propagation import propagate_masks
+
+    count = 0
+    with folder_writer(folder) as tmp:
+        for t, labels in propagate_masks(clip, mask_frame, mask.labels, frame_features, settings, backward):
+            write_mask(tmp / mask_file_name(t, clip.num_frames), labels, mask.palette)
+            count += 1
+    return count
 
 
 def check_query_points(video, points: np.ndarray, source: Path) -> None:

@@ -1,14 +1,18 @@
-"""Label propagation: keypoints of one frame followed through a video by recursive restricted attention.
+"""Label propagation: keypoints or object masks of one frame followed through a video by recursive
+restricted attention.
 
     features = EncoderFeatures(model)             # or PixelFeatures() (raw Lab, the no-learning reference)
     tracks = propagate_keypoints(video, t, xy, features, PropagationSettings())
+    for t, labels in propagate_masks(video, t0, mask_labels, features, PropagationSettings()): ...
 
 Each keypoint becomes a Gaussian map (``sigma`` cells) on the query frame's feature grid (stride
 4 of the working frames). Every later frame copies its maps from a memory of the query frame
 (with its true maps) and the last ``memory`` frames (with their propagated maps): each of its cells
 takes the ``topk`` most similar cells within ``radius`` cells in the memory frames and averages
 their maps with softmax weights (similarity = -squared feature distance / temperature). A map is
-read back by a soft-argmax in a small window around its peak. Frames are read, encoded and dropped
+read back by a soft-argmax in a small window around its peak. A mask becomes one map per label
+(background included: the fraction of each cell the label covers), read back by upsampling the
+maps to native size and taking the largest at each pixel. Frames are read, encoded and dropped
 a few at a time: memory stays bounded whatever the video's length.
 
 Coordinates: native pixels (x right, y down). Cell (i, j) of the grid covers working-frame pixels
@@ -219,6 +223,31 @@ def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: Prop
         yield maps
 
 
+def _grid(video: Video, settings: PropagationSettings) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """(native (W, H), working (W, H), grid (w, h)) of ``video`` under ``settings``."""
+    native = video.size
+    size = working_size(native[0], native[1], settings.max_side)
+    return native, size, (size[0] // STRIDE, size[1] // STRIDE)
+
+
+def _check_query_frame(video: Video, query_t: int) -> None:
+    if not 0 <= query_t < video.num_frames:
+        raise StcorrError(f"query frame {query_t} is outside the video's {video.num_frames} frames", video.path)
+
+
+@torch.no_grad()
+def propagated_maps(video: Video, query_t: int, first_maps: Tensor, features: FrameFeatures,
+                    settings: PropagationSettings, backward: bool = False) -> Iterator[tuple[int, Tensor]]:
+    """(t, maps (1, K, h, w)) for every frame after ``query_t`` (whose maps are ``first_maps`` on the
+    grid of ``_grid``), in order, then with ``backward`` every frame before it, nearest first.
+    Frames are read and encoded ``settings.batch_frames`` at a time (bounded memory)."""
+    _, size, _ = _grid(video, settings)
+    orders = [list(range(query_t, video.num_frames))] + ([list(range(query_t, -1, -1))] if backward else [])
+    for order in orders:
+        encoded = _encoded_frames(video, order, features, size, settings.batch_frames)
+        yield from zip(order[1:], propagate_maps(encoded, first_maps, settings))
+
+
 def propagate_keypoints(video: Video, query_t: int, points_xy: np.ndarray, features: FrameFeatures,
                         settings: PropagationSettings = PropagationSettings(), backward: bool = False) -> dict[int, np.ndarray]:
     """Follows keypoints given at frame ``query_t`` (``points_xy`` (K, 2) native x, y) through ``video``.
@@ -228,23 +257,54 @@ def propagate_keypoints(video: Video, query_t: int, points_xy: np.ndarray, featu
     given points with score 1. The score is the propagated map's peak (1 for a map that kept its
     whole mass; lower as it spreads). Runs without gradients.
     """
-    n = video.num_frames
-    if not 0 <= query_t < n:
-        raise StcorrError(f"query frame {query_t} is outside the video's {n} frames", video.path)
-    native = video.size
-    size = working_size(native[0], native[1], settings.max_side)
-    grid = (size[0] // STRIDE, size[1] // STRIDE)
+    _check_query_frame(video, query_t)
+    native, _, grid = _grid(video, settings)
     points_xy = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
     first_maps = gaussian_maps(native_to_cells(points_xy, native, grid), grid, settings.sigma)
     tracks = {query_t: np.column_stack([points_xy, np.ones(len(points_xy))])}
-    orders = [list(range(query_t, n))] + ([list(range(query_t, -1, -1))] if backward else [])
-    with torch.no_grad():
-        for order in orders:
-            encoded = _encoded_frames(video, order, features, size, settings.batch_frames)
-            for t, maps in zip(order[1:], propagate_maps(encoded, first_maps, settings)):
-                cells, score = read_out(maps, settings.readout_radius)
-                tracks[t] = np.column_stack([cells_to_native(cells, native, grid), score])
+    for t, maps in propagated_maps(video, query_t, first_maps, features, settings, backward):
+        cells, score = read_out(maps, settings.readout_radius)
+        tracks[t] = np.column_stack([cells_to_native(cells, native, grid), score])
     return dict(sorted(tracks.items()))
+
+
+# --- masks: one map per label (background included), read back by argmax at native size
+
+def label_maps(labels: np.ndarray, values: np.ndarray, grid: tuple[int, int]) -> Tensor:
+    """(H, W) label image, (L,) label values -> (1, L, h, w): the fraction of each cell's pixels holding each value."""
+    one_hot = torch.from_numpy(labels[None] == values[:, None, None]).float().unsqueeze(0)
+    return F.interpolate(one_hot, size=(grid[1], grid[0]), mode="area")
+
+
+def maps_to_labels(maps: Tensor, values: np.ndarray, native: tuple[int, int]) -> np.ndarray:
+    """(1, L, h, w) maps -> (H, W) uint8 labels: at each native pixel the value whose (bilinearly
+    upsampled) map is largest."""
+    upsampled = F.interpolate(maps, size=(native[1], native[0]), mode="bilinear", align_corners=False)
+    return values[upsampled[0].argmax(0).numpy()].astype(np.uint8)
+
+
+def propagate_masks(video: Video, query_t: int, labels: np.ndarray, features: FrameFeatures,
+                    settings: PropagationSettings = PropagationSettings(),
+                    backward: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """Follows the objects of a label image (``labels`` (H, W) of the video's native size: 0 the
+    background, other values objects, DAVIS style) given at frame ``query_t`` through ``video``.
+
+    Yields (t, (H, W) uint8 labels): the given mask at ``query_t``, then every later frame, then
+    with ``backward`` every earlier frame, nearest first. Each label (the background too) is a map
+    of the fraction of each feature cell it covers; maps propagate as keypoint maps do; each native
+    pixel takes the label whose upsampled map is largest. A generator: frames stream, memory stays
+    bounded whatever the video's length.
+    """
+    _check_query_frame(video, query_t)
+    native, _, grid = _grid(video, settings)
+    labels = np.asarray(labels, dtype=np.uint8)
+    if (labels.shape[1], labels.shape[0]) != native:
+        raise StcorrError(f"the mask is {labels.shape[1]}x{labels.shape[0]}, the video's frames are "
+                          f"{native[0]}x{native[1]}", video.path)
+    values = np.union1d([0], np.unique(labels)).astype(np.uint8)
+    yield query_t, labels
+    for t, maps in propagated_maps(video, query_t, label_maps(labels, values, grid), features, settings, backward):
+        yield t, maps_to_labels(maps, values, native)
 
 
 def untrained_encoder(settings: dict, seed: int = 0) -> CorrFlow:
