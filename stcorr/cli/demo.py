@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,7 +23,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
     videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
                                                    help="Synthetic videos per action and split.")] = 16,
-    max_steps: Annotated[int, typer.Option("--max-steps", callback=in_range(1), help="Training steps (the demo's budget: 800).")] = 800,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1),
+                                                     help="Training steps (default: the demo config's budget).")] = None,
     eval_pairs: Annotated[int, typer.Option("--eval-pairs", callback=in_range(1), help="Val pairs each method is scored on.")] = 120,
     seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Seed of the data set and of the pair sample.")] = 0,
 ) -> None:
@@ -46,7 +47,8 @@ def demo(
         console.print(f"[bold]1/4[/] making the synthetic benchmark in {data}")
         synthetic.generate(data, seed=seed, videos_per_action=videos_per_action, size=(128, 128), progress=True)
     dataset = load_dataset(data)
-    cfg = load_config("demo", {"train.max_steps": max_steps, "seed": seed})
+    cfg = load_config("demo", {"seed": seed} if max_steps is None else {"train.max_steps": max_steps, "seed": seed})
+    max_steps = cfg["train"]["max_steps"]
     checkpoint = out / "checkpoint"
     done = checkpoint.exists() and read_checkpoint_info(checkpoint)[1]["step"] >= max_steps
     if not done:
