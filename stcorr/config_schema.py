@@ -228,6 +228,21 @@ class Cycle(_Section):
     grid: int = Field(ge=1)
 
 
+class CPNet(_Section):
+    network: Literal["c2d", "cpnet", "r3d"]
+    clip_len: int = Field(ge=2)
+    size: int = Field(ge=16)
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int] = Field(min_length=4, max_length=4)
+    placements: list[str]
+    k: int = Field(ge=1)
+    bottleneck: Optional[float] = Field(gt=0, le=1)
+    spatial_stride: int = Field(ge=1)
+    min_span: float = Field(gt=0, le=1)
+    crop: float = Field(gt=0, le=1)
+    val_batch: int = Field(ge=1)
+
+
 class Config(_Section):
     seed: int = Field(ge=0)
     task: str
@@ -237,6 +252,7 @@ class Config(_Section):
     baseline: Baseline
     cycle: Cycle
     corrflow: CorrFlow
+    cpnet: CPNet
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:

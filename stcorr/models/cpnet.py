@@ -9,6 +9,9 @@ clip from the same clip played backwards.
 Placements are named in the paper's numbering: ``"res3.1"`` is after block 1 (from 0) of res3,
 which is ``ResNet2d.layer2`` (res2..res5 = layer1..layer4). The paper puts CP modules in res3 and
 res4.
+
+``ClipClassifier`` is what ``stcorr train --config cpnet`` trains: c2d, cpnet or a small R3D
+(``R3DClassifier``) behind one interface, with a ``config`` that rebuilds it from a checkpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from stcorr.errors import StcorrError
-from stcorr.models.backbones.resnet2d import ResNet2d
+from stcorr.models.backbones.resnet2d import IMAGENET_MEAN, IMAGENET_STD, ResNet2d
 from stcorr.models.cp import CPModule
 
 DEFAULT_PLACEMENTS = ("res3.1", "res4.1")
@@ -83,3 +86,68 @@ class CPNet(nn.Module):
 def c2d(num_classes: int, width_multiplier: float = 1.0, blocks_per_stage: Sequence[int] = (2, 2, 2, 2)) -> CPNet:
     """The plain C2D baseline: CPNet without a CP module."""
     return CPNet(num_classes, width_multiplier, blocks_per_stage, placements=())
+
+
+NETWORKS = ("c2d", "cpnet", "r3d")
+
+
+class R3DClassifier(nn.Module):
+    """A small R3D (``stcorr.models.backbones.r3d18`` at ``width``/``blocks``) + a linear classifier:
+    (B, 3, T, H, W) -> logits (B, num_classes); 3x3x3 convolutions, so it sees time from the stem on."""
+
+    def __init__(self, num_classes: int, width: int, blocks_per_stage: Sequence[int]):
+        super().__init__()
+        from stcorr.models.backbones import build_backbone
+
+        self.backbone = build_backbone("r3d18", width, blocks_per_stage)
+        self.backbone.fc = nn.Identity()  # Kinetics' 400-way layer: replaced by ``head``
+        self.head = nn.Linear(width * 8, num_classes)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        deepest = self.backbone.layer_features(clips, [self.backbone.num_layers - 1])[0]
+        return self.head(deepest.mean(dim=(2, 3, 4)))
+
+
+class ClipClassifier(nn.Module):
+    """What ``stcorr train --config cpnet`` trains: one of ``NETWORKS`` over clips of ``clip_len``
+    frames resized to ``size x size``, whose classes are ``classes`` (names).
+
+    ``forward`` takes clips (B, 3, T, H, W) with values in [0, 1] (ImageNet-normalised inside) and
+    returns logits (B, len(classes)). ``config`` rebuilds it (``classifier_from_config``).
+    """
+
+    def __init__(self, network: str, classes: Sequence[str], clip_len: int, size: int, width_multiplier: float,
+                 blocks: Sequence[int], placements: Sequence[str], k: int, bottleneck: float | None,
+                 spatial_stride: int):
+        super().__init__()
+        if network not in NETWORKS:
+            raise StcorrError(f"cpnet.network must be one of {', '.join(NETWORKS)}, not {network!r}")
+        self.settings = {"network": network, "classes": list(classes), "clip_len": int(clip_len), "size": int(size),
+                         "width_multiplier": float(width_multiplier), "blocks": [int(b) for b in blocks],
+                         "placements": list(placements), "k": int(k), "bottleneck": bottleneck,
+                         "spatial_stride": int(spatial_stride)}
+        count = len(self.settings["classes"])
+        if network == "r3d":
+            self.net: nn.Module = R3DClassifier(count, max(1, int(round(64 * width_multiplier))), blocks)
+        else:
+            self.net = CPNet(count, width_multiplier, blocks, placements if network == "cpnet" else (), k, bottleneck,
+                             spatial_stride)
+        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        self.register_buffer("mean", mean.view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, 3, 1, 1, 1), persistent=False)
+
+    @property
+    def config(self) -> dict:
+        return {"kind": "clip_classifier", **self.settings}
+
+    @property
+    def classes(self) -> list[str]:
+        return self.settings["classes"]
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.net((clips - self.mean) / self.std)
+
+
+def classifier_from_config(config: dict) -> ClipClassifier:
+    """The architecture a checkpoint's ``model`` entry describes, untrained."""
+    return ClipClassifier(**{k: v for k, v in config.items() if k != "kind"})

@@ -1,0 +1,113 @@
+"""The motion-centric classification task of CPNet's learner: each action played forward or reversed.
+
+Classes: for the sorted actions a_0, a_1, ... of a Penn Action-layout data set, class 2i is
+"a_i forward" and class 2i + 1 is "a_i reversed" (14 classes for the synthetic set's 7 actions).
+A clip is ``clip_len`` native frames of one video resized to ``size x size`` (aspect not kept),
+played in increasing frame order (forward) or in decreasing order (reversed); a network that
+averages per-frame features over time sees the same thing both ways.
+
+Scoring (``evaluate_classifier``): every video of the split whose action is a class is scored on
+two clips, its ``clip_len`` frames evenly spread over the whole video (frame
+floor((i + 0.5) n / clip_len) of n) forward, and the same frames reversed. Accuracy is over the
+clips; action accuracy counts the action right whatever the direction; direction accuracy counts
+the direction right whatever the action.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from stcorr.data.clips import crop_resize
+from stcorr.data.datasets import Dataset
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+from stcorr.progress import progress_bar
+
+DIRECTIONS = ("forward", "reversed")
+
+
+def class_names(actions: Sequence[str]) -> list[str]:
+    """['a_0 forward', 'a_0 reversed', 'a_1 forward', ...]: class 2i + d is action i, direction d."""
+    return [f"{action} {direction}" for action in actions for direction in DIRECTIONS]
+
+
+def actions_of(classes: Sequence[str]) -> list[str]:
+    """The actions of ``class_names(actions)``, in their order."""
+    return [name.rsplit(" ", 1)[0] for name in classes[::2]]
+
+
+def videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
+    """Names of the split's videos by action (sorted); the data set must have labels (Penn Action layout)."""
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        raise StcorrError("classifying actions needs a Penn Action-layout data set (its label files name the action)",
+                          dataset.root)
+    groups: dict[str, list[str]] = {}
+    for name, lab in sorted(labels.items()):
+        if lab.split == split:
+            groups.setdefault(lab.action, []).append(name)
+    return dict(sorted(groups.items()))
+
+
+def even_times(n: int, length: int) -> np.ndarray:
+    """``length`` frames of an ``n``-frame video evenly spread over it (repeats when n < length)."""
+    return np.floor((np.arange(length) + 0.5) * n / length).astype(np.int64)
+
+
+def read_clip(video: Video, times: Sequence[int], size: int,
+              crop: tuple[float, float, float, float] | None = None, flip: bool = False) -> torch.Tensor:
+    """Native frames ``times`` (in that order) of ``video``, the box ``crop`` (x0, y0, w, h; None: the
+    whole frame) resized to ``size x size`` and mirrored left-right when ``flip``: float
+    (3, T, size, size) in [0, 1]."""
+    native = video.frames(times)
+    box = crop if crop is not None else (0.0, 0.0, float(native.shape[2]), float(native.shape[1]))
+    clip = torch.from_numpy(crop_resize(native, box, (size, size))).permute(3, 0, 1, 2).float().div_(255.0)
+    return clip.flip(-1) if flip else clip
+
+
+@torch.no_grad()
+def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", batch: int = 8,
+                        progress: bool = False) -> dict:
+    """Scores a ``ClipClassifier`` (``stcorr.models.cpnet``) on ``split``: accuracy over both clips of
+    every video whose action is one of the model's classes, and its parts (module docstring)."""
+    settings = model.config
+    actions = actions_of(settings["classes"])
+    groups = videos_by_action(dataset, split)
+    known = [(name, actions.index(action)) for action, names in groups.items() if action in actions for name in names]
+    skipped = sum(len(names) for action, names in groups.items() if action not in actions)
+    if not known:
+        raise StcorrError(f"no {split} video of the model's actions ({', '.join(actions)}) to score", dataset.root)
+    device = next(model.parameters()).device
+    model.eval()
+    predicted = []
+    with progress_bar(f"classify {split}", len(known), progress) as bar:
+        for start in range(0, len(known), batch):
+            clips = []
+            for name, _ in known[start:start + batch]:
+                video = dataset.video(name)
+                times = even_times(min(video.num_frames, dataset.labels[name].num_frames), settings["clip_len"])
+                forward = read_clip(video, times, settings["size"])
+                clips += [forward, forward.flip(1)]
+            predicted.append(model(torch.stack(clips).to(device)).argmax(-1).cpu())
+            bar.advance(len(clips) // 2)
+    guesses = torch.cat(predicted).numpy().reshape(-1, 2)  # (videos, direction)
+    truth = np.array([[2 * a, 2 * a + 1] for _, a in known])
+    return _figures(guesses, truth, [actions[a] for _, a in known], split, skipped, len(settings["classes"]))
+
+
+def _figures(guesses: np.ndarray, truth: np.ndarray, video_actions: list[str], split: str, skipped: int,
+             classes: int) -> dict:
+    def scores(rows: np.ndarray) -> dict:
+        g, t = guesses[rows], truth[rows]
+        return {"accuracy": float((g == t).mean()), "action_accuracy": float((g // 2 == t // 2).mean()),
+                "direction_accuracy": float((g % 2 == t % 2).mean()), "n_videos": int(len(g))}
+
+    everything = np.arange(len(truth))
+    per_action = {a: scores(everything[np.array(video_actions) == a]) for a in sorted(set(video_actions))}
+    return {"task": "classify", "split": split, **scores(everything), "n_clips": int(truth.size),
+            "chance": 1.0 / classes, "skipped_videos": skipped,
+            "per_action": per_action}

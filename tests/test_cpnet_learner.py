@@ -1,0 +1,114 @@
+"""The cpnet learner: forward/reversed labels, training through the engine, exact resume, scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stcorr.config import load_config
+from stcorr.data.datasets import open_dataset
+from stcorr.errors import StcorrError
+from stcorr.evaluation.classify import actions_of, class_names, evaluate_classifier, even_times
+from stcorr.learners import learner_class
+from stcorr.learners.cpnet import CPNetLearner, clip_times
+from stcorr.training.checkpoint import load_learned
+from stcorr.training.engine import train
+from tests.conftest import make_penn
+
+SMALL = {"task": "cpnet", "cpnet.clip_len": 4, "cpnet.size": 32, "cpnet.width_multiplier": 0.125,
+         "cpnet.blocks": [1, 1, 1, 1], "cpnet.placements": ["res3.0"], "cpnet.k": 2, "cpnet.val_batch": 3,
+         "train.batch_size": 4, "train.max_steps": 4, "train.checkpoint_every": 2, "train.log_every": 1,
+         "train.val_every": 2}
+
+
+def brightening_frames(folder, n: int) -> None:
+    """Frames whose grey level rises with time (frame t: 10 + 12 t), so time order can be read off."""
+    for t in range(n):
+        Image.fromarray(np.full((24, 32, 3), 10 + 12 * t, np.uint8)).save(folder / f"{t + 1:06d}.jpg")
+
+
+@pytest.fixture(scope="module")
+def penn(tmp_path_factory):
+    videos = {f"{i + 1:04d}": {"action": action, "train": 1 if i % 3 else -1, "n": 12 + i % 4}
+              for i, action in enumerate(["squat"] * 6 + ["golf_swing"] * 6)}
+    root = make_penn(tmp_path_factory.mktemp("penn"), videos)
+    for name, spec in videos.items():
+        for old in (root / "frames" / name).iterdir():
+            old.unlink()
+        brightening_frames(root / "frames" / name, spec["n"])
+    return root
+
+
+def config(**overrides):
+    return load_config("cpnet", {**SMALL, **overrides})
+
+
+def test_classes_are_actions_times_directions():
+    names = class_names(["golf_swing", "squat"])
+    assert names == ["golf_swing forward", "golf_swing reversed", "squat forward", "squat reversed"]
+    assert actions_of(names) == ["golf_swing", "squat"]
+    assert even_times(10, 4).tolist() == [1, 3, 6, 8]
+    assert even_times(3, 5).tolist() == [0, 0, 1, 2, 2]
+    for seed in range(50):
+        times = clip_times(13, 4, np.random.default_rng(seed), 0.7)
+        assert len(times) == 4 and (np.diff(times) > 0).all() and 0 <= times[0] and times[-1] < 13, times
+    assert clip_times(3, 4, np.random.default_rng(0), 0.7).tolist() in ([0, 0, 1, 2], [0, 1, 1, 2], [0, 1, 2, 2])
+
+
+def test_reversed_clips_get_the_reversed_label(penn):
+    learner = CPNetLearner(config(**{"cpnet.crop": 1.0}), open_dataset(penn), torch.device("cpu"))
+    assert learner.actions == ["golf_swing", "squat"]
+    directions = []
+    for g in range(12):
+        example = learner.example(g, np.random.default_rng([0, g]))
+        brightness = example["clip"].mean(dim=(0, 2, 3))  # (T,)
+        steps = torch.diff(brightness)
+        reversed_label = example["label"] % 2 == 1
+        assert (steps < 0).all() if reversed_label else (steps > 0).all(), (example["label"], brightness)
+        directions.append(reversed_label)
+    assert 0 < sum(directions) < len(directions)
+    again = learner.example(5, np.random.default_rng([0, 5]))
+    first = learner.example(5, np.random.default_rng([0, 5]))
+    assert torch.equal(again["clip"], first["clip"]) and again["label"] == first["label"]
+
+
+def test_c2d_cannot_tell_the_directions_apart(penn):
+    learner = CPNetLearner(config(**{"cpnet.network": "c2d"}), open_dataset(penn), torch.device("cpu"))
+    results = evaluate_classifier(learner.build_model(), open_dataset(penn), "val", batch=3)
+    assert results["n_videos"] == 4 and results["n_clips"] == 8 and results["chance"] == 0.25
+    assert results["direction_accuracy"] == 0.5  # the same logits for a clip and its reverse
+    assert set(results["per_action"]) == {"golf_swing", "squat"}
+
+
+@pytest.mark.parametrize("network", ["cpnet", "r3d"])
+def test_training_plugs_into_the_engine_and_resumes_exactly(penn, tmp_path, network):
+    from safetensors.torch import load_file
+
+    cfg = config(**{"cpnet.network": network})
+    assert learner_class("cpnet") is CPNetLearner
+    whole = train(cfg, open_dataset(penn), tmp_path / "whole", progress=False)
+    train(cfg, open_dataset(penn), tmp_path / "split", progress=False, stop_after=2)
+    train(cfg, open_dataset(penn), tmp_path / "split", resume=True, progress=False)
+    a, b = (load_file(str(tmp_path / run / "checkpoint" / "model.safetensors")) for run in ("whole", "split"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert np.isfinite(whole.losses).all() and len(whole.losses) == 4
+    val_log = (tmp_path / "whole" / "val_log.csv").read_text().splitlines()
+    assert val_log[0].startswith("step,accuracy,action_accuracy,direction_accuracy") and len(val_log) == 3
+    model, info = load_learned(tmp_path / "whole" / "checkpoint", "cpnet")
+    assert info["model"]["network"] == network and model.classes == class_names(["golf_swing", "squat"])
+    assert 0 <= evaluate_classifier(model, open_dataset(penn))["accuracy"] <= 1
+
+
+def test_bad_input_is_one_line(penn, tmp_path):
+    with pytest.raises(StcorrError, match="cpnet.network"):
+        config(**{"cpnet.network": "i3d"})
+    with pytest.raises(StcorrError, match="placement"):
+        CPNetLearner(config(**{"cpnet.placements": ["res3.1"]}), open_dataset(penn), torch.device("cpu")).build_model()
+    pairs_root = tmp_path / "pairs"
+    (pairs_root / "frames" / "a").mkdir(parents=True)
+    brightening_frames(pairs_root / "frames" / "a", 3)
+    (pairs_root / "pairs.json").write_text('[{"source": "a", "target": "a", "split": "train", "correspondences": []}]')
+    with pytest.raises(StcorrError, match="Penn Action-layout"):
+        CPNetLearner(config(), open_dataset(pairs_root), torch.device("cpu"))
