@@ -35,3 +35,17 @@ def test_nothing_timely_gives_nulls_in_json():
     out = spatial_precision(np.array([[50.0, 0, 0]]), np.array([[0.0, 0, 0]]), np.array([10.0]), ["head"], ["a"], ks=(1,))
     text = json.dumps(finite_or_none(out), allow_nan=False)
     assert json.loads(text)["1"]["distance"]["median"] is None
+
+
+def test_nearest_part_tells_own_mirror_and_other_parts_apart():
+    # one moment: left and right wrist 20 px apart, the head above; predictions on the right wrist
+    # (for the left wrist: its mirror), on the head (for the right wrist: another part), on itself (head)
+    true = np.array([[5, 0, 0], [5, 20, 0], [5, 10, -30]], float)
+    pred = np.array([[5, 19, 1], [5, 11, -29], [5, 10, -31]], float)
+    names = ["left_wrist", "right_wrist", "head"]
+    out = spatial_precision(pred, true, np.full(3, 60.0), names, ["p/5"] * 3, ks=(1,))["1"]["nearest_part"]
+    assert out["n_points"] == 3
+    assert np.isclose(out["itself"], 1 / 3) and np.isclose(out["mirror"], 1 / 3) and np.isclose(out["another"], 1 / 3)
+    # the nearest part is looked for among the same moment's true points only
+    apart = spatial_precision(pred[:1], true[:1], np.full(1, 60.0), names[:1], ["p/5"], ks=(1,))["1"]["nearest_part"]
+    assert apart["itself"] == 1.0

@@ -14,7 +14,11 @@ them:
   (``groups``: one label per true target frame of a pair, e.g. "pair/moment"); in each group with
   at least two points within k frames, spread = RMS distance of the points to their centroid,
   predicted over true; reported: the median ratio over groups (1 = same spread; < 1 = points
-  pulled together, towards a mean; > 1 = scattered) and the number of groups.
+  pulled together, towards a mean; > 1 = scattered) and the number of groups;
+- ``nearest_part``: which true keypoint of the same group lies nearest to each prediction: the
+  point's own (``itself``), its left/right mirror (``mirror``, "left_wrist" for "right_wrist") or
+  ``another`` one, as fractions of the points within k frames. A prediction far from its truth
+  but on another part says the features confuse parts; one on no part says they are vague.
 
 ``fraction`` is the share of all points that are within k frames. Figures are NaN (JSON null
 after ``finite_or_none``) where no point qualifies.
@@ -57,6 +61,7 @@ def spatial_precision(pred: np.ndarray, true: np.ndarray, ref_size: np.ndarray, 
                 for name in sorted(set(names[timely].tolist()))
             },
             "spread": spread_ratio(pred[timely, 1:], true[timely, 1:], groups[timely]),
+            "nearest_part": nearest_part(pred, true, names, groups, timely),
         }
     return out
 
@@ -73,6 +78,28 @@ def spread_ratio(pred_xy: np.ndarray, true_xy: np.ndarray, groups: Sequence[str]
         if true_spread > 0:
             ratios.append(_rms_to_centroid(pred_xy[members]) / true_spread)
     return {"median": _median(np.array(ratios)), "n_groups": len(ratios)}
+
+
+def nearest_part(pred: np.ndarray, true: np.ndarray, names: np.ndarray, groups: np.ndarray,
+                 chosen: np.ndarray) -> dict:
+    """Fractions of the ``chosen`` (N,) bool predictions whose nearest true point of their group is
+    the point itself, its mirror or another; see the module docstring. Arrays as in ``spatial_precision``."""
+    counts = {"itself": 0, "mirror": 0, "another": 0}
+    for i in np.flatnonzero(chosen):
+        members = np.flatnonzero((groups == groups[i]) & np.isfinite(true[:, 1:]).all(axis=1))
+        nearest = members[np.argmin(np.hypot(*(true[members, 1:] - pred[i, 1:]).T))]
+        kind = "itself" if nearest == i else "mirror" if names[nearest] == mirrored(names[i]) else "another"
+        counts[kind] += 1
+    total = sum(counts.values())
+    return {**{k: v / total if total else float("nan") for k, v in counts.items()}, "n_points": total}
+
+
+def mirrored(name: str) -> str:
+    """The left/right counterpart of a keypoint name ("left_wrist" <-> "right_wrist"); others unchanged."""
+    for a, b in (("left", "right"), ("right", "left")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    return name
 
 
 def _rms_to_centroid(xy: np.ndarray) -> float:
