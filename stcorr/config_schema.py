@@ -87,6 +87,8 @@ class Train(_Section):
     l2_weight: float = Field(ge=0)
     ce_weight: float = Field(ge=0)
     refine_weight: float = Field(ge=0)
+    part_weight: float = Field(ge=0)
+    part_temperature: float = Field(gt=0)
     amp: bool
     checkpoint_every: int = Field(ge=1)
     log_every: int = Field(ge=1)

@@ -50,7 +50,8 @@ class CorrespondenceLearner(Learner):
     def loss(self, model: nn.Module, examples: list[dict]) -> torch.Tensor:
         batch = {k: torch.stack([e[k] for e in examples]).to(self.device) for k in examples[0]}
         tc = self.cfg["train"]
-        return matcher_loss(model, batch, tc["l2_weight"], tc["ce_weight"], tc["refine_weight"])
+        return matcher_loss(model, batch, tc["l2_weight"], tc["ce_weight"], tc["refine_weight"], tc["part_weight"],
+                            tc["part_temperature"])
 
     def summary(self, steps: int, seconds: float) -> str:
         return f"trained {steps} steps in {seconds:.0f} s"

@@ -70,13 +70,16 @@ class MatchOutput:
 @dataclass
 class PointMatches:
     """Matches of source points: ``coarse`` (B, K, 3) clip (t, x, y) from the readout, its
-    ``scores`` (B, K), one ``RefineStep`` per fine iteration (empty without the fine stage) and
-    the refined cost ``volume`` (B, N_src, N_tgt)."""
+    ``scores`` (B, K), one ``RefineStep`` per fine iteration (empty without the fine stage), the
+    refined cost ``volume`` (B, N_src, N_tgt) and the fine layer maps of both clips (as in
+    ``MatchOutput``; None without the fine stage)."""
 
     coarse: torch.Tensor
     scores: torch.Tensor
     refined: list[RefineStep]
     volume: torch.Tensor
+    src_fine: list[torch.Tensor] | None = None
+    tgt_fine: list[torch.Tensor] | None = None
 
     @property
     def points(self) -> torch.Tensor:
@@ -202,7 +205,7 @@ class Matcher(nn.Module):
         refined = []
         if self.refiner is not None:
             refined = self.refiner(output.src_fine, output.tgt_fine, src_points, coarse, tuple(src_clip.shape[2:]))
-        return PointMatches(coarse, scores, refined, output.volume)
+        return PointMatches(coarse, scores, refined, output.volume, output.src_fine, output.tgt_fine)
 
     def match(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor,
               src_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
