@@ -112,3 +112,27 @@ def test_bad_input_is_one_line(penn, tmp_path):
     (pairs_root / "pairs.json").write_text('[{"source": "a", "target": "a", "split": "train", "correspondences": []}]')
     with pytest.raises(StcorrError, match="Penn Action-layout"):
         CPNetLearner(config(), open_dataset(pairs_root), torch.device("cpu"))
+
+
+def test_train_and_score_from_the_command_line(penn, tmp_path):
+    import json
+
+    from tests.cli_helpers import run_stcorr
+
+    sets = [arg for key, value in SMALL.items() if key != "task"
+            for arg in ("--set", f"{key}={json.dumps(value).replace(' ', '')}")]
+    trained = run_stcorr("train", "--config", "cpnet", "--data", penn, "--out", tmp_path / "run", "--max-steps", 2,
+                         "--set", "cpnet.network=c2d", *sets, "--no-progress")
+    assert trained.returncode == 0, trained.stderr
+    scored = run_stcorr("eval", "--task", "classify", "--data", penn, "--checkpoint", tmp_path / "run" / "checkpoint",
+                        "--out", tmp_path / "r.json", "--no-progress")
+    assert scored.returncode == 0, scored.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["task"] == "classify" and results["method"] == "c2d" and results["n_clips"] == 8
+    assert results["direction_accuracy"] == 0.5 and "direction 0.500" in scored.stderr
+    missing = run_stcorr("eval", "--task", "classify", "--data", penn, "--out", tmp_path / "r2.json")
+    assert missing.one_line_error and "--checkpoint" in missing.stderr
+    (tmp_path / "other").mkdir()
+    foreign = run_stcorr("eval", "--task", "classify", "--data", penn, "--checkpoint", tmp_path / "other",
+                         "--out", tmp_path / "r2.json")
+    assert foreign.one_line_error, foreign.stderr

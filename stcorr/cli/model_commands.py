@@ -110,7 +110,7 @@ def eval_(
     device: DeviceOpt = "auto",
     list_methods: Annotated[bool, typer.Option("--list-methods", help="Print the method names, one a line, and stop.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    task: Annotated[str, typer.Option("--task", help="correspondence (T@k-PCK) or track (keypoint tracking, PCK@0.1/0.2).")] = "correspondence",
+    task: Annotated[str, typer.Option("--task", help="correspondence (T@k-PCK), track (keypoint tracking, PCK@0.1/0.2) or classify (a cpnet checkpoint's accuracy).")] = "correspondence",
     features: Annotated[Optional[str], typer.Option("--features", help="--task track without a checkpoint: pixels or untrained.")] = None,
 ) -> None:
     """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores.
@@ -127,8 +127,12 @@ def eval_(
         from stcorr.cli.track_commands import eval_track
 
         return eval_track(data, out, checkpoint, features, split, config, set_, progress)
+    if task == "classify":  # actions forward / reversed (stcorr train --config cpnet): stcorr/cli/classify_commands.py
+        from stcorr.cli.classify_commands import eval_classify
+
+        return eval_classify(data, out, checkpoint, split, progress)
     if task != "correspondence":
-        raise StcorrError(f"--task takes correspondence or track, not {task!r}")
+        raise StcorrError(f"--task takes correspondence, track or classify, not {task!r}")
     if (checkpoint is None) == (method is None):
         raise StcorrError("eval needs exactly one of --checkpoint and --method")
     if checkpoint is not None:
