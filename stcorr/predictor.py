@@ -11,6 +11,10 @@ target is what is being predicted. A target so long that one clip would skip mor
 windows at that stride (half a window apart), and each point keeps the prediction of the
 window that scores it highest; windows are read one at a time, so memory stays bounded.
 Predictions come back in the target's native coordinates: t a whole frame index, x/y native pixels.
+
+A matcher whose ``input`` holds pose maps (``stcorr.data.pose_maps``) gets, for each clip, the maps
+of MediaPipe's joints of its video, read through the pose cache (``pose``: the ``baseline.pose``
+settings); without MediaPipe the predictor refuses to be built, in one line.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from stcorr.baselines.pose import MissingExtra
 from stcorr.data.clips import Clip, sample_clip, temporal_stride
+from stcorr.data.pose_maps import MediaPipeJoints, clip_input, uses_pose
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
@@ -28,8 +34,10 @@ from stcorr.progress import progress_bar
 
 class CorrespondencePredictor:
     def __init__(self, matcher: Matcher, clip_len: int, size: int, device: str | torch.device = "cpu",
-                 min_stride: int = 1, source_window: str = "whole", max_target_stride: int | None = None):
+                 min_stride: int = 1, source_window: str = "whole", max_target_stride: int | None = None,
+                 pose: dict | None = None):
         self.matcher = matcher.to(device).eval()
+        self.joints = pose_estimator(matcher.input, pose)
         self.max_target_stride = max_target_stride
         self.source_window = source_window
         self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
@@ -51,7 +59,7 @@ class CorrespondencePredictor:
         windows = target_windows(target.num_frames, self.clip_len, self.max_target_stride)
         if windows is None:
             src, tgt = self.clips(source, target, source_points)
-            return self.predict_clips(src, tgt, source_points)
+            return self.predict_clips(src, tgt, source_points, (source, target))
         return self._predict_windows(source, target, source_points, windows)
 
     def _predict_windows(self, source: Video, target: Video, source_points: np.ndarray,
@@ -61,7 +69,7 @@ class CorrespondencePredictor:
         with progress_bar("target windows", len(windows), enabled=len(windows) > 8) as bar:
             for first, last in windows:
                 tgt = sample_clip(target, self.clip_len, self.size, key_frames=[first, last], min_stride=self.min_stride)
-                predicted, scores = self.predict_clips(src, tgt, source_points)
+                predicted, scores = self.predict_clips(src, tgt, source_points, (source, target))
                 if best is None:
                     best, best_scores = predicted, scores
                 else:
@@ -71,13 +79,35 @@ class CorrespondencePredictor:
         return best, best_scores
 
     @torch.no_grad()
-    def predict_clips(self, src: Clip, tgt: Clip, source_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_clips(self, src: Clip, tgt: Clip, source_points: np.ndarray,
+                      videos: tuple[Video, Video] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Source points (K, 3) native -> target (K, 3) native and scores (K,) on two given clips;
+        ``videos`` (source, target): the clips' videos, which a model with pose input needs."""
         points = torch.as_tensor(src.to_clip(source_points), dtype=torch.float32, device=self.device)[None]
-        src_x = normalize_clip(src.frames.to(self.device))[None]
-        tgt_x = normalize_clip(tgt.frames.to(self.device))[None]
+        src_video, tgt_video = videos or (None, None)
+        src_x, tgt_x = self.model_input(src, src_video)[None], self.model_input(tgt, tgt_video)[None]
         with _autocast(self.device):
             predicted, scores = self.matcher.match(src_x, tgt_x, points)
         return tgt.to_native(predicted[0].float().cpu().numpy()), scores[0].float().cpu().numpy()
+
+
+    def model_input(self, clip: Clip, video: Video | None) -> torch.Tensor:
+        """What the matcher takes for ``clip`` of ``video``: (C, T, H, W) on the device."""
+        if self.joints is not None and video is None:
+            raise ValueError("a model with pose input needs the clips' videos")
+        joints = None if self.joints is None else self.joints(video)
+        return clip_input(clip, self.matcher.input, normalize_clip(clip.frames), joints).to(self.device)
+
+
+def pose_estimator(model_input: str, pose: dict | None) -> MediaPipeJoints | None:
+    """MediaPipe's joints for a model that takes pose maps; None for RGB; a one-line error naming
+    what to install when MediaPipe is missing."""
+    if not uses_pose(model_input):
+        return None
+    try:
+        return MediaPipeJoints.shared(pose)
+    except MissingExtra as exc:
+        raise MissingExtra(f"this model takes pose maps (model.input: {model_input}): {exc}") from None
 
 
 def target_windows(num_frames: int, clip_len: int, max_stride: int | None) -> list[tuple[int, int]] | None:
@@ -111,8 +141,11 @@ def _autocast(device: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
-def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu") -> CorrespondencePredictor:
-    """The predictor with the clip settings a model was trained with (the config's data section)."""
+def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu",
+                  pose: dict | None = None) -> CorrespondencePredictor:
+    """The predictor with the clip settings a model was trained with (the config's data section);
+    ``pose``: the ``baseline.pose`` settings, for a model that takes pose maps."""
     return CorrespondencePredictor(matcher, data_cfg["clip_len"], data_cfg["size"], device, data_cfg["min_stride"],
                                    data_cfg.get("source_window", "keypoints"),
-                                   data_cfg.get("max_target_stride"))  # absent from older checkpoints' configs
+                                   data_cfg.get("max_target_stride"),  # absent from older checkpoints' configs
+                                   pose)

@@ -109,7 +109,7 @@ class ShiftingModel:
     def __init__(self):
         self.clips = []
 
-    def predict_clips(self, src, tgt, points):
+    def predict_clips(self, src, tgt, points, videos=None):
         self.clips.append((src, tgt))
         return points + [3, 5, 7], np.ones(len(points))
 

@@ -85,7 +85,7 @@ def _validator(dataset, cfg: dict):
     def validate(matcher, step: int) -> dict:
         data = cfg["data"]
         device = next(matcher.parameters()).device
-        method = MatcherMethod("val", predictor_for(matcher, data, device))
+        method = MatcherMethod("val", predictor_for(matcher, data, device, cfg["baseline"]["pose"]))
         predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)
         return score_pairs(pairs, predictions)
 

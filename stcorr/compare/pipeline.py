@@ -189,7 +189,7 @@ def model_matches(predictor, ref_video: Video, att_video: Video, t_ref: int, t_a
     length, size, stride = predictor.clip_len, predictor.size, predictor.min_stride
     src = sample_clip(ref_video, length, size, key_frames=[t_ref], min_stride=stride)
     tgt = sample_clip(att_video, length, size, key_frames=[t_att], min_stride=stride)
-    predicted, _ = predictor.predict_clips(src, tgt, np.column_stack([np.full(len(xy), t_ref), xy]))
+    predicted, _ = predictor.predict_clips(src, tgt, np.column_stack([np.full(len(xy), t_ref), xy]), (ref_video, att_video))
     return predicted
 
 

@@ -43,7 +43,7 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
         torch.manual_seed(cfg["seed"])
         matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}, "refine": None})
     data = cfg["data"]
-    return MatcherMethod("st-match", predictor_for(matcher, data, device))
+    return MatcherMethod("st-match", predictor_for(matcher, data, device, cfg.get("baseline", {}).get("pose")))
 
 
 def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, dict]:
@@ -52,7 +52,7 @@ def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, di
     matcher, info = load_matcher(path)
     data = info["config"]["data"]
     name = matcher.config["aggregator"]
-    predictor = predictor_for(matcher, data, device)
+    predictor = predictor_for(matcher, data, device, info["config"].get("baseline", {}).get("pose"))
     return MatcherMethod(name, predictor, str(path)), info
 
 

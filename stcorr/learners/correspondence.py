@@ -27,7 +27,8 @@ class CorrespondenceLearner(Learner):
         self.pairs = dataset.pairs(split="train", setup=data["setup"], min_visible=data["min_visible"])
         if len(self.pairs) == 0:
             raise StcorrError("no train pairs to learn from", dataset.root)
-        self.settings = ClipSettings.from_config(data)
+        self.settings = ClipSettings.from_config(data, cfg["model"].get("input", "rgb"),
+                                                cfg.get("baseline", {}).get("pose"))
 
     def build_model(self) -> Matcher:
         return build_matcher(self.cfg["model"])

@@ -1,12 +1,14 @@
 """The space-time matcher: backbone -> hyperpixel features -> correlation -> aggregator -> readout.
 
-Clips are float (B, 3, T, H, W) normalised with the Kinetics mean/std
-(``stcorr.models.backbones.normalize_clip``); source and target clips have the same shape.
+Clips are float (B, C, T, H, W): RGB normalised with the Kinetics mean/std
+(``stcorr.models.backbones.normalize_clip``), with pose maps after it or instead of it as
+``input`` says (``stcorr.data.pose_maps``); source and target clips have the same shape.
 Points are clip coordinates (t, x, y), see ``stcorr.models.readout`` for the conventions.
 
 Config (``build_matcher``), every key optional::
 
     {"backbone": "r3d18", "width": 64, "blocks": null, "weights": null,
+     "input": "rgb",               # rgb, rgb+pose or pose: what the backbone's stem takes
      "layers": null,               # paper layer numbers; null = the backbone's default
      "grid": [8, 8, 8],            # (T, H, W) cells of the correlation volumes
      "aggregator": "ants", "aggregator_args": {},
@@ -28,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from stcorr.data.pose_maps import input_channels
 from stcorr.errors import StcorrError
 from stcorr.models.aggregators import aggregator_options, build_aggregator
 from stcorr.models.aggregators.sparse import SparseVolume
@@ -42,6 +45,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "width": 64,
     "blocks": None,
     "weights": None,
+    "input": "rgb",
     "layers": None,
     "grid": [8, 8, 8],
     "aggregator": "ants",
@@ -112,6 +116,7 @@ class Matcher(nn.Module):
         self.finetune_backbone = finetune_backbone
         self.channels_last = channels_last
         self.weights: str | None = None
+        self.input = "rgb"
         backbone.requires_grad_(finetune_backbone)
         if not finetune_backbone:
             backbone.eval()
@@ -132,6 +137,7 @@ class Matcher(nn.Module):
             "width": self.backbone.width,
             "blocks": list(self.backbone.blocks),
             "weights": self.weights,
+            "input": self.input,
             "layers": list(self.features.layers),
             "grid": list(self.grid),
             "aggregator": self.aggregator_name,
@@ -262,7 +268,10 @@ def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = Tru
     ``load_weights=False`` skips reading ``weights`` (when a checkpoint's state dict follows).
     """
     cfg = resolve_config(cfg)
-    backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"])
+    backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"],
+                              in_channels=input_channels(cfg["input"]))
+    if cfg["weights"] and cfg["input"] == "pose":
+        raise StcorrError("model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: pose)")
     if cfg["weights"] and load_weights:
         load_backbone_weights(backbone, cfg["weights"])
     readout = Readout(**cfg["readout"])
@@ -272,4 +281,5 @@ def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = Tru
         cfg["refine"], cfg["refine_args"],
     )
     matcher.weights = None if cfg["weights"] is None else str(cfg["weights"])
+    matcher.input = cfg["input"]
     return matcher

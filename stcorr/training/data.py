@@ -8,6 +8,11 @@ correspondences, up to ``dense_points`` correspondences at other source frames s
 paired by the phase of the motion (``stcorr.data.dense``), each weighing ``dense_weight`` in the
 loss (key-moment points weigh 1). Penn Action-layout data only (the pairs layout has no per-frame
 annotations); exact on synthetic sets, interpolated between key moments otherwise.
+
+Pose input (``model.input`` rgb+pose or pose, ``stcorr.data.pose_maps``): each clip carries the
+maps of its video's joints, the annotated ones perturbed as MediaPipe errs in training examples
+(unperturbed in validation examples), MediaPipe's (through the pose cache, ``pose`` settings) for
+data without per-frame joints.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
 from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
 from stcorr.data.pairs import Pair
+from stcorr.data.pose_maps import (MediaPipeJoints, VideoJoints, check_input, clip_input, labelled_joints,
+                                   perturb_joints, uses_pose)
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 
@@ -38,14 +45,19 @@ class ClipSettings:
     augment: ClipAugment
     dense_points: int = 0
     dense_weight: float = 1.0
+    input: str = "rgb"
+    pose: dict | None = None
 
     @classmethod
-    def from_config(cls, data_cfg: dict) -> "ClipSettings":
+    def from_config(cls, data_cfg: dict, model_input: str = "rgb", pose: dict | None = None) -> "ClipSettings":
+        """``model_input``: the model's ``input``; ``pose``: the ``baseline.pose`` settings (MediaPipe
+        for data without per-frame joints)."""
         return cls(
             clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
             source_window=check_window(data_cfg["source_window"]), target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
             augment=ClipAugment.from_dict(data_cfg.get("augment")),
             dense_points=int(data_cfg.get("dense_points", 0)), dense_weight=float(data_cfg.get("dense_weight", 1.0)),
+            input=check_input(model_input), pose=pose,
         )
 
 
@@ -58,7 +70,8 @@ def check_window(window: str) -> str:
 def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.random.Generator | None) -> dict:
     """One training (rng given) or validation (rng None) example as tensors.
 
-    Returns {"src", "tgt": (3, T, H, W) normalised clips, "src_points", "tgt_points": (K, 3) clip
+    Returns {"src", "tgt": (C, T, H, W) normalised clips (C = 3, or with pose maps as
+    ``settings.input`` says), "src_points", "tgt_points": (K, 3) clip
     (t, x, y), "valid": (K,) bool} with K = settings.max_points (padding is invalid). With dense
     supervision (``settings.dense_points`` > 0) K = max_points + dense_points, the dense points
     after the key-moment ones, and "weight" (K,) float is added.
@@ -77,14 +90,25 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
     src_points, tgt_points = src.to_clip(pair.src), tgt.to_clip(pair.tgt)
     valid = src.inside(src_points) & tgt.inside(tgt_points)
     example = {
-        "src": normalize_clip(src.frames),
-        "tgt": normalize_clip(tgt.frames),
+        "src": clip_input(src, settings.input, normalize_clip(src.frames), _joints(dataset, pair.source, settings, rng)),
+        "tgt": clip_input(tgt, settings.input, normalize_clip(tgt.frames), _joints(dataset, pair.target, settings, rng)),
         **_padded(src_points, tgt_points, valid, settings.max_points, rng),
     }
     if settings.dense_points > 0:
         dense = _dense_example(dataset, pair, src, tgt, settings.dense_points, rng) if train else None
         example = _with_dense(example, dense, settings.dense_points, settings.dense_weight)
     return example
+
+
+def _joints(dataset: Dataset, name: str, settings: ClipSettings, rng: np.random.Generator | None) -> VideoJoints | None:
+    """The joints a pose-input clip of video ``name`` is drawn from; None for RGB input."""
+    if not uses_pose(settings.input):
+        return None
+    labels = getattr(dataset, "labels", None)
+    if labels is None or name not in labels:
+        return MediaPipeJoints.shared(settings.pose)(dataset.video(name))
+    joints = labelled_joints(labels[name])
+    return joints if rng is None else perturb_joints(joints, rng)
 
 
 def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:

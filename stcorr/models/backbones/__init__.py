@@ -26,11 +26,13 @@ BACKBONES: dict[str, Callable[..., VideoBackbone]] = {
 OWN_BLOCKS: dict[str, tuple[int, ...]] = {name: import_module(b.__module__).BLOCKS for name, b in BACKBONES.items()}
 
 
-def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
-    """A randomly initialised backbone; ``width`` 64 and ``blocks`` None give the published model."""
+def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = None,
+                   in_channels: int = 3) -> VideoBackbone:
+    """A randomly initialised backbone; ``width`` 64, ``blocks`` None and ``in_channels`` 3 give the
+    published model (more input channels: RGB and then other maps, ``stcorr.data.pose_maps``)."""
     if name not in BACKBONES:
         raise StcorrError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
-    return BACKBONES[name](width=width, blocks=blocks)
+    return BACKBONES[name](width=width, blocks=blocks, in_channels=in_channels)
 
 
 __all__ = [

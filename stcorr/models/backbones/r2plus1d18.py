@@ -9,6 +9,6 @@ from stcorr.models.backbones.video_resnet import VideoBackbone, conv2plus1d, r2p
 BLOCKS = (2, 2, 2, 2)  # residual blocks per group
 
 
-def r2plus1d18(width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
+def r2plus1d18(width: int = 64, blocks: Sequence[int] | None = None, in_channels: int = 3) -> VideoBackbone:
     """R(2+1)D-18; ``width``/``blocks`` shrink it for CPU runs."""
-    return VideoBackbone("r2plus1d18", r2plus1d_stem, conv2plus1d, blocks or BLOCKS, width)
+    return VideoBackbone("r2plus1d18", r2plus1d_stem, conv2plus1d, blocks or BLOCKS, width, in_channels=in_channels)

@@ -15,9 +15,9 @@ from stcorr.models.backbones.video_resnet import VideoBackbone, conv2plus1d, r2p
 BLOCKS = (3, 4, 6, 3)  # residual blocks per group
 
 
-def r2plus1d34(width: int = 64, blocks: Sequence[int] | None = None) -> VideoBackbone:
-    """R(2+1)D-34; ``width``/``blocks`` shrink it for CPU runs."""
+def r2plus1d34(width: int = 64, blocks: Sequence[int] | None = None, in_channels: int = 3) -> VideoBackbone:
+    """R(2+1)D-34; ``width``/``blocks`` shrink it for CPU runs; ``in_channels`` beyond 3: input maps."""
     return VideoBackbone(
         "r2plus1d34", r2plus1d_stem, conv2plus1d, blocks or BLOCKS, width,
-        caffe2_midplanes=True, bn_eps=1e-3,
+        caffe2_midplanes=True, bn_eps=1e-3, in_channels=in_channels,
     )

@@ -87,20 +87,20 @@ def conv2plus1d(in_planes: int, out_planes: int, mid: int, stride: int, bn_eps: 
     )
 
 
-def r3d_stem(width: int, bn_eps: float) -> nn.Sequential:
+def r3d_stem(width: int, bn_eps: float, in_channels: int = 3) -> nn.Sequential:
     """R3D stem: 3x7x7 conv, spatial stride 2."""
     return nn.Sequential(
-        nn.Conv3d(3, width, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+        nn.Conv3d(in_channels, width, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
         nn.BatchNorm3d(width, eps=bn_eps),
         nn.ReLU(inplace=True),
     )
 
 
-def r2plus1d_stem(width: int, bn_eps: float) -> nn.Sequential:
+def r2plus1d_stem(width: int, bn_eps: float, in_channels: int = 3) -> nn.Sequential:
     """R(2+1)D stem: 1x7x7 conv to 45 channels (at width 64, scaled with the width), then 3x1x1."""
     mid = max(1, round(45 * width / 64))
     return nn.Sequential(
-        nn.Conv3d(3, mid, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+        nn.Conv3d(in_channels, mid, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
         nn.BatchNorm3d(mid, eps=bn_eps),
         nn.ReLU(inplace=True),
         nn.Conv3d(mid, width, (3, 1, 1), stride=1, padding=(1, 0, 0), bias=False),
@@ -143,23 +143,25 @@ class BasicBlock(nn.Module):
 class VideoBackbone(nn.Module):
     """A video ResNet whose intermediate outputs serve as hyperpixel features.
 
-    Input clips: float ``(B, 3, T, H, W)`` normalised with the Kinetics mean/std. The stem halves
-    H and W; layer2..layer4 each halve T, H and W.
+    Input clips: float ``(B, C, T, H, W)``, C = ``in_channels``: RGB normalised with the Kinetics
+    mean/std first (3 channels), then any other input maps (``stcorr.data.pose_maps``). The stem
+    halves H and W; layer2..layer4 each halve T, H and W.
 
     Args:
-        stem: builds the stem from (width, bn_eps).
+        stem: builds the stem from (width, bn_eps, in_channels).
         conv: builds a block's convolution (``conv3x3x3`` or ``conv2plus1d``).
         blocks: residual blocks per stage (4 numbers).
         width: channels of the stem and layer1 (64 in the published models); layer k has
             ``width * 2**(k-1)``.
+        in_channels: channels of the input clips (3: RGB, as the published models).
 
     ``default_layers``: the hyperpixel layers used when a config names none, the paper's choice
     for this depth (``paper_layers``).
     """
 
-    def __init__(self, name: str, stem: Callable[[int, float], nn.Sequential], conv: ConvBuilder,
+    def __init__(self, name: str, stem: Callable[..., nn.Sequential], conv: ConvBuilder,
                  blocks: Sequence[int], width: int = 64, caffe2_midplanes: bool = False,
-                 bn_eps: float = 1e-5, num_classes: int = 400):
+                 bn_eps: float = 1e-5, num_classes: int = 400, in_channels: int = 3):
         super().__init__()
         if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
             raise StcorrError(f"backbone {name}: blocks must be 4 positive numbers, got {list(blocks)}")
@@ -168,7 +170,8 @@ class VideoBackbone(nn.Module):
         self.name = name
         self.width = width
         self.blocks = [int(b) for b in blocks]
-        self.stem = stem(width, bn_eps)
+        self.in_channels = int(in_channels)
+        self.stem = stem(width, bn_eps, self.in_channels)
         inplanes = width
         for stage, count in enumerate(self.blocks):
             planes = width * 2**stage

@@ -43,10 +43,13 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
 
     The classifier ``fc.*`` is optional and skipped when its shape differs (IG65M: 359 or 487
     classes), BatchNorm's ``num_batches_tracked`` counters are optional; every other key must match by name and shape, else StcorrError names the file and
-    the first missing or unexpected key.
+    the first missing or unexpected key. A backbone that takes more than RGB (``in_channels`` > 3:
+    RGB, then other maps) gets the file's RGB filters of its first convolution and zeros for the
+    other channels, so that it starts out computing what the published model computes.
     """
     state = read_state_dict(path)
     own = model.state_dict()
+    _widen_first_conv(state, own)
     for key in [k for k in state if k.startswith("fc.")]:
         if key not in own or own[key].shape != state[key].shape:
             del state[key]
@@ -71,6 +74,19 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
                 f"{fit_hint(model, state)}", path
             )
     model.load_state_dict(state, strict=True)
+
+
+def _widen_first_conv(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> None:
+    """RGB filters of ``stem.0.weight`` padded with zero filters for a model's extra input channels."""
+    key = "stem.0.weight"
+    if key not in state or key not in own or state[key].shape == own[key].shape:
+        return
+    given, wanted = state[key], own[key]
+    if given.shape[1] != 3 or wanted.shape[1] < 3 or given.shape[:1] + given.shape[2:] != wanted.shape[:1] + wanted.shape[2:]:
+        return  # the shape check names the mismatch
+    widened = torch.zeros_like(wanted)
+    widened[:, :3] = given
+    state[key] = widened
 
 
 def state_dict_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, int, list[int]] | None:

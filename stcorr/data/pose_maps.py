@@ -1,0 +1,207 @@
+"""Pose maps: what a pose estimator's joints add to a clip as input channels of the backbone.
+
+``model.input`` (``INPUT_MODES``) says what the backbone's stem sees: ``rgb`` (the clip alone),
+``rgb+pose`` (the clip's 3 channels, then ``POSE_CHANNELS`` maps) or ``pose`` (the maps alone).
+
+Maps, (5, T, H, W) float32 in [0, 1], one per joint group (``GROUPS``): head, left arm, right arm,
+left leg, right leg. Each joint of a group is a Gaussian bump of standard deviation
+``sigma_for(size)`` clip pixels centred on its clip position in every clip frame, with a peak
+height that says where along the limb it is (``HEIGHTS``: shoulder/hip 0.4, elbow/knee 0.7,
+wrist/ankle/head 1.0); a group's map is the maximum of its joints' bumps. Why five: the stem's
+cost grows with its input channels (R3D width 16 at 32x64x64, forward and backward: 3 channels
+0.89 s, 8 channels 1.21 s, 16 channels 1.76 s), left and right stay apart because that is what
+a correspondence must not confuse (and where MediaPipe errs: ``MEDIAPIPE_ERRORS``), and the
+joints of one limb are told apart by their heights and by where the limb starts.
+
+Coordinates: joints come in native pixels (x right, y down, pixel centres at integers) and go to
+clip pixels with ``Clip.to_clip`` (its crop and resize, SPEC §1), so a bump's centre lies exactly
+where that native point appears in the clip frame. Clip frame j takes the joints of the native
+frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not found) draws nothing.
+
+Where joints come from:
+- at inference, MediaPipe Pose through the pose cache (``stcorr.baselines.pose_cache``): every
+  video anyone gives to ``predict`` / ``eval``;
+- in training on a Penn Action-layout set, the annotated joints perturbed the way MediaPipe errs
+  (``perturb_joints``: missed frames, left/right swaps, dropped joints, jitter and outliers at the
+  rates ``benchmarks/pose_errors.py`` measured on the synthetic frames, ``MEDIAPIPE_ERRORS``);
+  data without per-frame joints (the pairs layout) takes MediaPipe's. Perturbed truth rather than
+  MediaPipe's own output on the rendered frames: each training example gets a fresh draw of the
+  errors (MediaPipe gives one fixed answer per frame, which a model can learn alongside the
+  frame), any new synthetic set trains at once without MediaPipe running over all its frames, and
+  the error rates are still MediaPipe's, measured on those frames.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from stcorr.data.clips import Clip
+from stcorr.data.skeleton import JOINTS
+from stcorr.errors import StcorrError
+
+INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose")
+
+#: Joint indices (SPEC §2 order) of each map.
+GROUPS: tuple[tuple[int, ...], ...] = (
+    (0,),           # head
+    (1, 3, 5),      # left shoulder, elbow, wrist
+    (2, 4, 6),      # right arm
+    (7, 9, 11),     # left hip, knee, ankle
+    (8, 10, 12),    # right leg
+)
+POSE_CHANNELS = len(GROUPS)
+#: Peak height of each joint's bump: where along its limb it is.
+HEIGHTS = np.array([1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0], dtype=np.float32)
+#: Each joint's mirror image (left <-> right).
+MIRROR: tuple[int, ...] = tuple(
+    JOINTS.index(j.replace("left_", "right_") if j.startswith("left_") else j.replace("right_", "left_"))
+    for j in JOINTS
+)
+
+#: MediaPipe Pose on the synthetic training frames (seed 0, 6 videos per action: 42 videos, 3,701
+#: frames) against the generator's joints, ``python benchmarks/pose_errors.py DATA --cache FOLDER``
+#: ("train"; its docstring defines each figure; the val videos gave 0.122, 0.145, 0.076, 0.022,
+#: 0.028). Jitter and outliers are in units of the person's size.
+MEDIAPIPE_ERRORS: dict[str, float] = {
+    "missed_frames": 0.063,
+    "swapped_frames": 0.121,
+    "dropped_joints": 0.077,
+    "error_sigma": 0.020,
+    "outliers": 0.025,
+}
+
+
+def input_channels(mode: str) -> int:
+    """Channels the backbone's stem takes in ``mode``."""
+    check_input(mode)
+    return {"rgb": 3, "rgb+pose": 3 + POSE_CHANNELS, "pose": POSE_CHANNELS}[mode]
+
+
+def check_input(mode: str) -> str:
+    if mode not in INPUT_MODES:
+        raise StcorrError(f"model.input must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
+    return mode
+
+
+def uses_pose(mode: str) -> bool:
+    return check_input(mode) != "rgb"
+
+
+def sigma_for(size: tuple[int, int]) -> float:
+    """Bump standard deviation in clip pixels: 1.5 at 64 pixels, in proportion to the longer side."""
+    return 1.5 * max(size) / 64.0
+
+
+@dataclass(frozen=True)
+class VideoJoints:
+    """Joints of every native frame of one video: ``xy`` (N, 13, 2) native pixels, ``seen`` (N, 13)
+    bool; ``xy`` is meaningless where ``seen`` is False."""
+
+    xy: np.ndarray
+    seen: np.ndarray
+
+
+def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigma: float | None = None) -> torch.Tensor:
+    """Joints in clip pixels ``xy`` (T, 13, 2), ``seen`` (T, 13) -> maps (POSE_CHANNELS, T, H, W).
+
+    ``size`` is the clip's (W, H); pixel (X, Y) of frame j holds each group's largest
+    ``HEIGHTS[k] * exp(-((X - x)^2 + (Y - y)^2) / (2 sigma^2))`` over its seen joints k.
+    """
+    width, height = size
+    sigma = sigma_for(size) if sigma is None else sigma
+    xy = np.where(seen[..., None], np.nan_to_num(xy, nan=0.0), 0.0).astype(np.float32)
+    gx = np.exp(-((np.arange(width, dtype=np.float32) - xy[..., :1]) ** 2) / (2 * sigma**2))   # (T, 13, W)
+    gy = np.exp(-((np.arange(height, dtype=np.float32) - xy[..., 1:]) ** 2) / (2 * sigma**2))  # (T, 13, H)
+    weight = (seen * HEIGHTS).astype(np.float32)
+    bumps = weight[..., None, None] * gy[..., :, None] * gx[..., None, :]                        # (T, 13, H, W)
+    maps = np.stack([bumps[:, list(group)].max(axis=1) for group in GROUPS])
+    return torch.from_numpy(maps)
+
+
+def clip_pose_maps(clip: Clip, joints: VideoJoints) -> torch.Tensor:
+    """The maps (POSE_CHANNELS, T, H, W) of ``clip`` from its video's native joints."""
+    times = clip.native_times
+    xy, seen = joints.xy[times], joints.seen[times]
+    native = np.concatenate([np.repeat(times[:, None, None], len(JOINTS), axis=1).astype(np.float64), xy], axis=2)
+    clip_xy = clip.to_clip(native.reshape(-1, 3))[:, 1:].reshape(xy.shape)
+    return draw_pose_maps(clip_xy, seen, clip.size)
+
+
+def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: VideoJoints | None) -> torch.Tensor:
+    """What the backbone takes for ``clip`` in ``mode``: (C, T, H, W), C = ``input_channels(mode)``."""
+    if not uses_pose(mode):
+        return normalised_rgb
+    maps = clip_pose_maps(clip, joints)
+    return maps if mode == "pose" else torch.cat([normalised_rgb, maps])
+
+
+def labelled_joints(labels: Any) -> VideoJoints:
+    """The annotated joints of a Penn Action video (``stcorr.data.penn.VideoLabels``)."""
+    return VideoJoints(np.stack([labels.x, labels.y], axis=-1).astype(np.float64), np.asarray(labels.visible, bool).copy())
+
+
+def tracked_joints(track: Any, min_visibility: float) -> VideoJoints:
+    """MediaPipe's joints of a video (``stcorr.baselines.pose_cache.PoseTrack``): those whose
+    visibility reaches ``min_visibility`` are seen."""
+    xy, visibility = track.penn_joints()
+    return VideoJoints(np.nan_to_num(xy, nan=0.0), np.isfinite(xy[..., 0]) & (visibility >= min_visibility))
+
+
+class MediaPipeJoints:
+    """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
+    (``min_visibility``, ``model_complexity``, ``cache``; absent ones take cpu.yaml's defaults).
+    Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
+
+    def __init__(self, pose: Mapping[str, Any] | None = None):
+        from stcorr.baselines.pose_cache import mediapipe_cache
+
+        settings = {**POSE_DEFAULTS, **(pose or {})}
+        self.min_visibility = float(settings["min_visibility"])
+        self.cache = mediapipe_cache(settings)
+
+    def __call__(self, video: Any) -> VideoJoints:
+        return tracked_joints(self.cache.track(video), self.min_visibility)
+
+    @classmethod
+    def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipeJoints":
+        """One instance (and so one cache in memory) per distinct settings in a process."""
+        key = json.dumps({**POSE_DEFAULTS, **(pose or {})}, sort_keys=True)
+        if key not in _SHARED:
+            _SHARED[key] = cls(pose)
+        return _SHARED[key]
+
+
+POSE_DEFAULTS: dict[str, Any] = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}
+_SHARED: dict[str, MediaPipeJoints] = {}
+
+
+def perturb_joints(joints: VideoJoints, rng: np.random.Generator,
+                   errors: Mapping[str, float] = MEDIAPIPE_ERRORS) -> VideoJoints:
+    """The joints as MediaPipe might have found them: per frame, missed (nothing seen) or
+    left/right swapped at the measured rates; per joint, dropped, moved by Gaussian jitter of
+    ``error_sigma`` x the person's size, or (``outliers``) thrown anywhere within half that size.
+    The person's size in a frame is the longer side of the box around its seen joints."""
+    xy, seen = joints.xy.copy(), joints.seen.copy()
+    frames = len(xy)
+    swapped = rng.random(frames) < errors["swapped_frames"]
+    xy[swapped], seen[swapped] = xy[swapped][:, list(MIRROR)], seen[swapped][:, list(MIRROR)]
+    seen &= ~(rng.random(frames) < errors["missed_frames"])[:, None]
+    seen &= rng.random(seen.shape) >= errors["dropped_joints"]
+    size = _person_size(joints)[:, None, None]
+    noise = rng.normal(0.0, errors["error_sigma"], xy.shape)
+    thrown = rng.random(seen.shape) < errors["outliers"]
+    noise[thrown] = rng.uniform(-0.5, 0.5, (int(thrown.sum()), 2))
+    return VideoJoints(xy + noise * size, seen)
+
+
+def _person_size(joints: VideoJoints) -> np.ndarray:
+    """(N,) the longer side of the box around each frame's seen joints (0 with fewer than 2)."""
+    low = np.where(joints.seen[..., None], joints.xy, np.inf).min(axis=1)
+    high = np.where(joints.seen[..., None], joints.xy, -np.inf).max(axis=1)
+    size = (high - low).max(axis=1)
+    return np.where(joints.seen.sum(axis=1) >= 2, size, 0.0)
