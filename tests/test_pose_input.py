@@ -16,7 +16,7 @@ from PIL import Image
 from stcorr.cli.model_commands import build_config
 from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
-from stcorr.data.clips import sample_clip
+from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import open_dataset
 from stcorr.data.pose_maps import (GROUPS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps, draw_pose_maps,
                                    perturb_joints)
@@ -88,6 +88,14 @@ def test_pose_maps_line_up_with_the_frames_after_crop_and_resize(tmp_path):
             assert np.hypot(*np.subtract(in_map, in_frame)) < 0.1, (draw, j, in_map, in_frame)
             checked += 1
     assert checked >= 12
+
+
+def test_frames_past_the_joints_draw_nothing():
+    frames = 6
+    clip = Clip(torch.zeros(3, frames, 16, 16), np.arange(frames), 0, 1, (0.0, 0.0, 16.0, 16.0), (16, 16), frames)
+    joints = VideoJoints(np.full((4, N_JOINTS, 2), 8.0), np.ones((4, N_JOINTS), bool))
+    drawn = clip_pose_maps(clip, joints).amax(dim=(0, 2, 3))
+    assert (drawn[:4] == 1).all() and (drawn[4:] == 0).all()
 
 
 def test_perturbation_follows_the_error_rates():

@@ -16,7 +16,8 @@ joints of one limb are told apart by their heights and by where the limb starts.
 Coordinates: joints come in native pixels (x right, y down, pixel centres at integers) and go to
 clip pixels with ``Clip.to_clip`` (its crop and resize, SPEC §1), so a bump's centre lies exactly
 where that native point appears in the clip frame. Clip frame j takes the joints of the native
-frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not found) draws nothing.
+frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not found) draws nothing,
+nor does a frame past the last one with joints (labels of fewer frames than the video).
 
 Where joints come from:
 - at inference, MediaPipe Pose through the pose cache (``stcorr.baselines.pose_cache``): every
@@ -125,8 +126,8 @@ def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigm
 
 def clip_pose_maps(clip: Clip, joints: VideoJoints) -> torch.Tensor:
     """The maps (POSE_CHANNELS, T, H, W) of ``clip`` from its video's native joints."""
-    times = clip.native_times
-    xy, seen = joints.xy[times], joints.seen[times]
+    times = np.minimum(clip.native_times, len(joints.xy) - 1)
+    xy, seen = joints.xy[times], joints.seen[times] & (clip.native_times < len(joints.xy))[:, None]
     native = np.concatenate([np.repeat(times[:, None, None], len(JOINTS), axis=1).astype(np.float64), xy], axis=2)
     clip_xy = clip.to_clip(native.reshape(-1, 3))[:, 1:].reshape(xy.shape)
     return draw_pose_maps(clip_xy, seen, clip.size)
