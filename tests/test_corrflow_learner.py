@@ -31,6 +31,23 @@ def learner_for(root, **overrides):
     return CorrFlowLearner(cfg, dataset, torch.device("cpu"))
 
 
+def train_on_two_examples(learner, model, steps: int, check_gradients=None) -> list[float]:
+    """Adam on the learner's first two examples for ``steps`` steps: the losses (``check_gradients(model)``
+    after each backward pass)."""
+    examples = [learner.example(g, np.random.default_rng([0, g])) for g in range(2)]
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(steps):
+        loss = learner.loss(model, examples)
+        optimiser.zero_grad()
+        loss.backward()
+        if check_gradients is not None:
+            check_gradients(model)
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def test_examples_depend_only_on_the_rng_and_train_videos_only(penn):
     learner = learner_for(penn)
     assert learner.names == ["0001", "0002"]  # 0003 is in the val split
@@ -46,15 +63,7 @@ def test_the_loss_trains_the_model(penn):
     torch.manual_seed(0)
     model = learner.build_model().train()
     assert model.colour_centres.abs().sum() > 0  # k-means fitted on training frames
-    examples = [learner.example(g, np.random.default_rng([0, g])) for g in range(2)]
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(8):
-        loss = learner.loss(model, examples)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(float(loss.detach()))
+    losses = train_on_two_examples(learner, model, steps=8)
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     rebuilt = CorrFlowLearner.model_from_config(model.config)
     rebuilt.load_state_dict(model.state_dict())

@@ -25,17 +25,19 @@ FEATURE_KINDS = ("pixels", "untrained")
 
 
 def tracking_features(checkpoint: Path | None, features: str | None, cfg: dict) -> FrameFeatures:
-    """The features to propagate with: a CorrFlow checkpoint's encoder, ``pixels`` (raw Lab), or
+    """The features to propagate with: a CorrFlow checkpoint's encoder (``corrflow`` or ``corrflow-st``:
+    the space-time encoder sees ``batch_frames`` consecutive frames as one clip), ``pixels`` (raw Lab), or
     ``untrained`` (the config's CorrFlow encoder with its initial random weights)."""
     import torch
 
     if (checkpoint is None) == (features is None):
         raise StcorrError("give exactly one of --checkpoint and --features")
     if checkpoint is not None:
-        from stcorr.training.checkpoint import load_learned
+        from stcorr.training.checkpoint import load_learned, read_checkpoint_info
 
-        model, _ = load_learned(checkpoint, "corrflow")
-        return EncoderFeatures(model, name=f"corrflow:{checkpoint}", device=torch.device("cpu"))
+        task = "corrflow-st" if read_checkpoint_info(checkpoint)[1].get("task") == "corrflow-st" else "corrflow"
+        model, _ = load_learned(checkpoint, task)
+        return EncoderFeatures(model, name=f"{task}:{checkpoint}", device=torch.device("cpu"))
     if features == "pixels":
         return PixelFeatures()
     if features == "untrained":

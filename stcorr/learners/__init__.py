@@ -10,7 +10,7 @@ from stcorr.learners.alignment import LRPropLearner, TCCLearner
 from stcorr.learners.base import Learner
 from stcorr.learners.cats2d import Cats2dLearner
 from stcorr.learners.correspondence import CorrespondenceLearner
-from stcorr.learners.corrflow import CorrFlowLearner
+from stcorr.learners.corrflow import CorrFlowLearner, CorrFlowSTLearner
 from stcorr.learners.cpnet import CPNetLearner
 from stcorr.learners.cycle import CycleLearner
 
@@ -21,6 +21,7 @@ LEARNERS: dict[str, type[Learner]] = {
     "cats2d": Cats2dLearner,                   # 2D CATs (sequential baselines' spatial matcher)
     "cycle": CycleLearner,                     # cross-video cycle-consistent patch embedding
     "corrflow": CorrFlowLearner,               # CorrFlow: self-supervised colour-copying correspondence flow
+    "corrflow-st": CorrFlowSTLearner,          # CorrFlow's objective on the space-time backbone (pretraining)
     "cpnet": CPNetLearner,                     # CPNet / C2D / R3D clip classifier (actions forward or reversed)
 }
 

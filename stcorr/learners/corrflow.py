@@ -21,7 +21,9 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.video_folder import VideoFolder
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
-from stcorr.models.corrflow import CorrFlow, corrflow_loss, true_reference_probability
+from stcorr.models.backbones import load_backbone_weights
+from stcorr.models.corrflow import ColourCopier, CorrFlow, corrflow_loss, true_reference_probability
+from stcorr.models.corrflow_st import CorrFlowST
 
 
 def training_videos(dataset: Dataset, split: str) -> list[str]:
@@ -63,11 +65,14 @@ class CorrFlowLearner(Learner):
             raise StcorrError("CorrFlow needs videos of at least 2 frames", dataset.root)
 
     # --- the model
-    def build_model(self) -> CorrFlow:
-        s = self.settings
-        model = CorrFlow(s["width"], s["blocks"], s["dim"], s["clusters"], s["drop_prob"], s["jitter"])
+    def build_model(self) -> ColourCopier:
+        model = self.untrained_model()
         model.fit_colours(self.colour_sample(), seed=self.cfg["seed"])
         return model.to(self.device)
+
+    def untrained_model(self) -> ColourCopier:
+        s = self.settings
+        return CorrFlow(s["width"], s["blocks"], s["dim"], s["clusters"], s["drop_prob"], s["jitter"])
 
     @staticmethod
     def model_from_config(config: dict) -> nn.Module:
@@ -121,3 +126,30 @@ class CorrFlowLearner(Learner):
 
     def summary(self, steps: int, seconds: float) -> str:
         return f"trained CorrFlow {steps} steps in {seconds:.0f} s on {len(self.names)} video(s)"
+
+
+class CorrFlowSTLearner(CorrFlowLearner):
+    """CorrFlow's objective on the matcher's space-time backbone (``stcorr train --config corrflow-st``):
+    the backbone, its width, blocks, hyperpixel layers and optional starting weights are the
+    ``model`` section's (so that the checkpoint's backbone fits ANTs / st-MATCH of the same config);
+    the objective's settings are the ``corrflow`` section's. The backbone trains at ``train.backbone_lr``."""
+
+    name, description = "corrflow-st", "a CorrFlow space-time backbone"
+
+    def untrained_model(self) -> CorrFlowST:
+        s, m = self.settings, self.cfg["model"]
+        model = CorrFlowST(m["backbone"], m["width"], m["blocks"], m["layers"], s["dim"], s["clusters"],
+                           s["drop_prob"], s["jitter"])
+        if m["weights"]:
+            load_backbone_weights(model.backbone, m["weights"])
+        return model
+
+    @staticmethod
+    def model_from_config(config: dict) -> nn.Module:
+        return CorrFlowST.from_config(config)
+
+    def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
+        return list(model.backbone.parameters())
+
+    def summary(self, steps: int, seconds: float) -> str:
+        return f"trained CorrFlow on the space-time backbone {steps} steps in {seconds:.0f} s on {len(self.names)} video(s)"

@@ -136,24 +136,24 @@ class CorrFlowEncoder(nn.Module):
         return F.normalize(self.project(self.stages(self.stem(normalize_frames(frames)))), dim=1)
 
 
-class CorrFlow(nn.Module):
-    """Encoder + colour bottleneck + the Lab colour centres (a buffer, saved in checkpoints)."""
+class ColourCopier(nn.Module):
+    """What CorrFlow trains: a frame encoder ((F, 3, H, W) in [0, 1] -> (F, dim, H/4, W/4) unit
+    features), the colour bottleneck on its input, and the Lab colour centres (a buffer, saved in
+    checkpoints). ``settings``: the model's config (JSON, with its ``kind``), what ``from_config`` takes."""
 
-    def __init__(self, width: int = 64, blocks: Sequence[int] = (2, 2, 2, 2), dim: int = 64,
-                 clusters: int = 16, drop_prob: float = 0.5, jitter: float = 0.4):
+    def __init__(self, encoder: nn.Module, settings: dict):
         super().__init__()
-        self.settings = {"kind": "corrflow", "width": int(width), "blocks": [int(b) for b in blocks], "dim": int(dim),
-                         "clusters": int(clusters), "drop_prob": float(drop_prob), "jitter": float(jitter)}
-        self.encoder = CorrFlowEncoder(width, blocks, dim)
-        self.bottleneck = ColourDropout(drop_prob, jitter)
-        self.register_buffer("colour_centres", torch.zeros(clusters, 3))
+        self.settings = settings
+        self.encoder = encoder
+        self.bottleneck = ColourDropout(settings["drop_prob"], settings["jitter"])
+        self.register_buffer("colour_centres", torch.zeros(settings["clusters"], 3))
 
     @property
     def config(self) -> dict:
         return dict(self.settings)
 
     @classmethod
-    def from_config(cls, config: dict) -> "CorrFlow":
+    def from_config(cls, config: dict) -> "ColourCopier":
         return cls(**{k: v for k, v in config.items() if k != "kind"})
 
     def fit_colours(self, frames: Tensor, seed: int = 0) -> None:
@@ -170,6 +170,16 @@ class CorrFlow(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         """(F, 3, H, W) in [0, 1] -> (F, dim, H/4, W/4) unit features (bottleneck in training mode only)."""
         return self.encoder(self.bottleneck(frames))
+
+
+class CorrFlow(ColourCopier):
+    """CorrFlow's own model: ``CorrFlowEncoder`` (a 2D ResNet at stride 4) as the encoder."""
+
+    def __init__(self, width: int = 64, blocks: Sequence[int] = (2, 2, 2, 2), dim: int = 64,
+                 clusters: int = 16, drop_prob: float = 0.5, jitter: float = 0.4):
+        settings = {"kind": "corrflow", "width": int(width), "blocks": [int(b) for b in blocks], "dim": int(dim),
+                    "clusters": int(clusters), "drop_prob": float(drop_prob), "jitter": float(jitter)}
+        super().__init__(CorrFlowEncoder(width, blocks, dim), settings)
 
 
 # --- restricted attention
@@ -230,7 +240,7 @@ def restricted_attention(query: Tensor, keys: Sequence[Tensor], values: Sequence
 
 # --- the training objective
 
-def corrflow_loss(model: CorrFlow, clip: Tensor, use_true: Sequence[bool], radius: int = 6,
+def corrflow_loss(model: ColourCopier, clip: Tensor, use_true: Sequence[bool], radius: int = 6,
                   temperature: float = 0.05, backward_weight: float = 0.1,
                   generator: torch.Generator | None = None) -> Tensor:
     """CorrFlow's long-term loss on one clip (F, 3, H, W) in [0, 1], F >= 2.

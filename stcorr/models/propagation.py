@@ -34,7 +34,7 @@ from torch import Tensor
 
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
-from stcorr.models.corrflow import STRIDE, CorrFlow, rgb_to_lab
+from stcorr.models.corrflow import STRIDE, ColourCopier, CorrFlow, rgb_to_lab
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,10 @@ class PixelFeatures:
 
 
 class EncoderFeatures:
-    """A CorrFlow encoder's unit features (eval mode: full colour, no dropout)."""
+    """A CorrFlow encoder's unit features (eval mode: full colour, no dropout). A space-time encoder
+    (``corrflow-st``) sees each batch of ``batch_frames`` consecutive frames as one clip."""
 
-    def __init__(self, model: CorrFlow, name: str = "corrflow", device: torch.device | None = None):
+    def __init__(self, model: ColourCopier, name: str = "corrflow", device: torch.device | None = None):
         self.device = device or torch.device("cpu")
         self.model, self.name = model.eval().to(self.device), name
 

@@ -2,6 +2,8 @@
 
     CKPT/model.safetensors       the model's state dict
     CKPT/optimizer.safetensors   AdamW moments and step counts, by parameter name (resume)
+    CKPT/backbone.safetensors    a pretraining model's video backbone, torchvision's names (models with
+                                 ``backbone_state_dict``: corrflow-st), for --backbone-weights and --init
     CKPT/checkpoint.json         {"format", "task" (the learner), "config" (the full run config),
                                   "model" (the model's own config, to rebuild it), "step", "epoch",
                                   "metrics", "world_size", "log_pending" (losses not yet in a log row)}
@@ -24,6 +26,7 @@ from stcorr.errors import StcorrError
 from stcorr.files import folder_writer, read_json, recover_folder
 
 FORMAT = "stcorr-checkpoint/1"
+BACKBONE_FILE = "backbone.safetensors"
 
 
 def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, config: dict,
@@ -35,6 +38,9 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
         save_file(state, str(tmp / "model.safetensors"))
         if optimizer is not None:
             save_file(_optimizer_tensors(model, optimizer), str(tmp / "optimizer.safetensors"))
+        if hasattr(model, "backbone_state_dict"):
+            backbone = {k: v.detach().contiguous().cpu() for k, v in model.backbone_state_dict().items()}
+            save_file(backbone, str(tmp / BACKBONE_FILE))
         info = {"format": FORMAT, "task": config.get("task", "correspondence"), "config": config,
                 "model": model.config, "step": step, "epoch": epoch, "metrics": metrics or {},
                 "world_size": world_size, "log_pending": list(log_pending or [])}

@@ -35,7 +35,9 @@ from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.learners import Learner, learner_class
 from stcorr.progress import bars_shown, progress_bar
-from stcorr.training.checkpoint import load_model_state, read_checkpoint_info, restore_run, save_checkpoint
+from stcorr.models.backbones import load_backbone_weights
+from stcorr.training.checkpoint import (BACKBONE_FILE, load_model_state, read_checkpoint_info, restore_run,
+                                      save_checkpoint)
 from stcorr.training.distributed import World, barrier, device_for, init_world
 from stcorr.training.logs import RunLog
 
@@ -72,7 +74,8 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
           progress: bool = True, stop_after: int | None = None, validate: Validate | None = None) -> TrainResult:
     """Trains the learner ``cfg["task"]`` on ``dataset``; writes RUN/checkpoint, the logs and RUN/config.yaml.
 
-    ``init`` starts from a checkpoint's weights (same learner); ``stop_after`` ends the run at that
+    ``init`` starts from a checkpoint's weights (same learner; or only the backbone of a pretraining
+    checkpoint, see ``_load_init``); ``stop_after`` ends the run at that
     step as an interruption would (tests); ``validate(model, step) -> {"T@1": ...}`` runs every
     ``train.val_every`` steps on rank 0 (the learner's own ``validate`` when not given).
     """
@@ -138,11 +141,17 @@ def _prepare_step(optimizer: torch.optim.Optimizer, cfg: dict, step: int) -> Non
 
 
 def _load_init(model: nn.Module, init: Path, task: str) -> None:
+    """The whole model from a checkpoint of the same learner, or only the video backbone from a
+    pretraining checkpoint's backbone.safetensors (corrflow-st; the rest stays freshly initialised)."""
     folder, info = read_checkpoint_info(init)
     held = info.get("task", "correspondence")
-    if held != task:
-        raise StcorrError(f"--init takes a checkpoint of the same learner ({task}); it holds {held}", folder)
-    load_model_state(model, folder / "model.safetensors")
+    if held == task:
+        load_model_state(model, folder / "model.safetensors")
+    elif (folder / BACKBONE_FILE).is_file() and isinstance(getattr(model, "backbone", None), nn.Module):
+        load_backbone_weights(model.backbone, folder / BACKBONE_FILE)
+    else:
+        raise StcorrError(f"--init takes a checkpoint of the same learner ({task}) or a pretrained backbone "
+                          f"(corrflow-st); it holds {held}", folder)
 
 
 class _LossModule(nn.Module):
