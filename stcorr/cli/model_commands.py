@@ -50,7 +50,7 @@ def train(
     backbone_weights: WeightsOpt = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1), help="Stop after N steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
-    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning).")] = None,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning), or only its backbone when it is a corrflow-st checkpoint.")] = None,
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
