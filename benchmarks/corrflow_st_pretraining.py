@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/corrflow_st_pretraining.py --data DATA --runs RUNS \\
         [--steps 800] [--pretrain-steps 300] [--max-pairs 60]
 
-1. ``stcorr train --config demo --max-steps STEPS`` (scratch), its CPU seconds C.
+1. ``stcorr train --config demo --max-steps STEPS`` (scratch), its CPU seconds C, and beside it
 2. ``stcorr train --config corrflow-st --max-steps PRETRAIN`` on the train videos (labels never
    read), its CPU seconds P.
 3. ``stcorr train --config demo --init RUNS/pretrain/checkpoint`` for the steps that C - P buys at
@@ -13,7 +13,8 @@
    pretraining for STEPS steps (more CPU in all: whether pretraining helps at all).
 
 Validation during training is off in every run (its CPU would count). CPU seconds are user + sys
-of each command (``resource.getrusage`` of the children). Prints JSON; asserts nothing. Runs that
+of each command (``os.wait4``: the process and what it waited for); side-by-side runs share the
+machine alike, but CPU seconds on a busy machine run higher than alone. Prints JSON; asserts nothing. Runs that
 already hold a checkpoint and their figures (RUNS/*.cpu.json) are reused, so an interrupted
 measurement continues.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,28 +31,33 @@ from pathlib import Path
 STCORR = [sys.executable, "-m", "stcorr.cli.main"]
 
 
-def timed(args: list[str], record: Path) -> float:
-    """CPU seconds (user + sys) of ``stcorr ARGS``, remembered in ``record`` so reruns skip it."""
-    if record.is_file():
-        return json.loads(record.read_text())["cpu_seconds"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(STCORR + args, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    record.write_text(json.dumps({"command": ["stcorr", *args], "cpu_seconds": round(seconds, 1)}))
-    return seconds
+def timed(*commands: tuple[list[str], Path]) -> list[float]:
+    """CPU seconds (user + sys) of each ``stcorr ARGS`` (run side by side), remembered in its record
+    file so that a rerun skips it."""
+    running = {}
+    for args, record in commands:
+        if not record.is_file():
+            running[record] = (args, subprocess.Popen(STCORR + args))
+    for record, (args, process) in running.items():
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"failed: stcorr {' '.join(args)}")
+        process.returncode = 0
+        seconds = usage.ru_utime + usage.ru_stime
+        record.write_text(json.dumps({"command": ["stcorr", *args], "cpu_seconds": round(seconds, 1)}))
+    return [json.loads(record.read_text())["cpu_seconds"] for _, record in commands]
 
 
-def train_ants(data: Path, run: Path, steps: int, init: Path | None = None) -> float:
+def ants_command(data: Path, run: Path, steps: int, init: Path | None = None) -> tuple[list[str], Path]:
     args = ["train", "--config", "demo", "--data", str(data), "--out", str(run), "--max-steps", str(steps),
             "--set", "train.val_every=0", "--no-progress"] + (["--init", str(init)] if init else [])
-    return timed(args, run.with_suffix(".cpu.json"))
+    return args, run.with_suffix(".cpu.json")
 
 
 def evaluate(data: Path, run: Path, max_pairs: int) -> dict:
     out = run.with_suffix(".results.json")
-    seconds = timed(["eval", "--data", str(data), "--checkpoint", str(run / "checkpoint"), "--max-pairs", str(max_pairs),
-                     "--seed", "0", "--out", str(out), "--no-progress"], run.with_suffix(".eval.cpu.json"))
+    [seconds] = timed((["eval", "--data", str(data), "--checkpoint", str(run / "checkpoint"), "--max-pairs",
+                        str(max_pairs), "--seed", "0", "--out", str(out), "--no-progress"], run.with_suffix(".eval.cpu.json")))
     results = json.loads(out.read_text())
     return {k: round(100 * results[k], 1) for k in ("T@1", "T@3", "T@5")} | {"n_points": results["n_points"],
                                                                              "eval_cpu_seconds": round(seconds, 1)}
@@ -67,16 +73,17 @@ def main() -> None:
     parser.add_argument("--equal-steps", action="store_true")
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
-    scratch_cpu = train_ants(args.data, args.runs / "scratch", args.steps)
     pretrain = args.runs / "pretrain"
-    pretrain_cpu = timed(["train", "--config", "corrflow-st", "--data", str(args.data), "--out", str(pretrain),
-                          "--max-steps", str(args.pretrain_steps), "--no-progress"], pretrain.with_suffix(".cpu.json"))
+    scratch_cpu, pretrain_cpu = timed(
+        ants_command(args.data, args.runs / "scratch", args.steps),
+        (["train", "--config", "corrflow-st", "--data", str(args.data), "--out", str(pretrain), "--max-steps",
+          str(args.pretrain_steps), "--no-progress"], pretrain.with_suffix(".cpu.json")))
     per_step = scratch_cpu / args.steps
     finetune_steps = int((scratch_cpu - pretrain_cpu) / per_step)
     if finetune_steps < 1:
         raise SystemExit(f"pretraining took {pretrain_cpu:.0f} CPU s, the whole scratch run {scratch_cpu:.0f}: "
                          "give fewer --pretrain-steps or more --steps")
-    finetune_cpu = train_ants(args.data, args.runs / "pretrained", finetune_steps, init=pretrain / "checkpoint")
+    [finetune_cpu] = timed(ants_command(args.data, args.runs / "pretrained", finetune_steps, init=pretrain / "checkpoint"))
     report = {
         "data": str(args.data), "max_pairs": args.max_pairs,
         "scratch": {"steps": args.steps, "cpu_seconds": round(scratch_cpu, 1),
@@ -87,7 +94,7 @@ def main() -> None:
                        **evaluate(args.data, args.runs / "pretrained", args.max_pairs)},
     }
     if args.equal_steps:
-        cpu = train_ants(args.data, args.runs / "pretrained-equal-steps", args.steps, init=pretrain / "checkpoint")
+        [cpu] = timed(ants_command(args.data, args.runs / "pretrained-equal-steps", args.steps, init=pretrain / "checkpoint"))
         report["pretrained_equal_steps"] = {"steps": args.steps, "cpu_seconds": round(cpu, 1),
                                             **evaluate(args.data, args.runs / "pretrained-equal-steps", args.max_pairs)}
     print(json.dumps(report, indent=1))
