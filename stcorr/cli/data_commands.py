@@ -31,12 +31,18 @@ def synth(
                                                    help="Videos per action and split (at least 2).")] = 20,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (480x360 is Penn Action's).")] = "128x128",
     contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Also write a PNG of key-moment frames.")] = None,
+    realism: Annotated[float, typer.Option(callback=in_range(0, 1), help=(
+        "0 (the plain look) to 1: photographs as backgrounds, textures, motion blur, lighting changes, "
+        "camera motion and zoom, occluders, compression."))] = 0.0,
+    backgrounds: Annotated[Optional[Path], typer.Option("--backgrounds", help=(
+        "Folder of photographs for the backgrounds (with --realism); default: those inside installed packages."))] = None,
 ) -> None:
     """Make the synthetic benchmark in the Penn Action layout (seven actions, key moments, objects)."""
     from stcorr.data import synthetic
 
     width, height = _parse_size(size)
-    summary = synthetic.generate(out, seed=seed, videos_per_action=videos_per_action, size=(width, height), progress=True)
+    summary = synthetic.generate(out, seed=seed, videos_per_action=videos_per_action, size=(width, height), progress=True,
+                                 realism=realism, backgrounds=backgrounds)
     console.print(f"wrote {out}: {summary}")
     if contact_sheet:
         synthetic.contact_sheet(out, contact_sheet)

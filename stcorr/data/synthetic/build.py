@@ -38,6 +38,7 @@ from stcorr.data.synthetic.actions import ACTIONS
 from stcorr.data.synthetic.clip import JPEG_QUALITY, make_clip, render_frames
 from stcorr.data.dense import MOTION_PHASE_FILE
 from stcorr.data.synthetic.labels import label_record, write_mat
+from stcorr.data.synthetic.realism import Photo, folder_photos, packaged_photos
 from stcorr.errors import StcorrError
 from stcorr.metrics.alignment import phases_from_key_moments
 
@@ -57,11 +58,13 @@ class VideoTask:
     entropy: tuple[int, ...]
     size: tuple[int, int]
     root: str
+    realism: float = 0.0
+    photos: tuple[Photo, ...] = ()
 
 
 def make_video(task: VideoTask) -> dict:
     """Draw one video into ``task.root``; return its key moments and object keypoints."""
-    clip = make_clip(task.action, task.entropy, task.size)
+    clip = make_clip(task.action, task.entropy, task.size, realism=task.realism, photos=task.photos)
     name = f"{task.number:04d}"
     folder = Path(task.root) / "frames" / name
     folder.mkdir(parents=True)
@@ -72,7 +75,7 @@ def make_video(task: VideoTask) -> dict:
         visible.append(vis)
     record = label_record(number=task.number, action=task.action, view=clip.camera.view, train=task.split == "train",
                           size=task.size, xy=clip.joints_xy(), inside=np.array(inside), visible=np.array(visible),
-                          bbox=clip.painter.body_box(task.size))
+                          bbox=clip.body_box())
     write_mat(Path(task.root) / "labels" / f"{name}.mat", record)
     objects = {str(t): points for t, points in clip.object_points().items()}
     phase_folder = Path(task.root) / PHASE_LABELS / task.split / task.action
@@ -83,7 +86,7 @@ def make_video(task: VideoTask) -> dict:
 
 
 def video_tasks(root: Path, seed: int, videos_per_action: int, size: tuple[int, int],
-                actions: list[str]) -> list[VideoTask]:
+                actions: list[str], realism: float = 0.0, photos: Sequence[Photo] = ()) -> list[VideoTask]:
     """The videos of a set, numbered as in the layout, each with the seed it is drawn from."""
     order = list(ACTIONS)
     tasks, number = [], 0
@@ -92,7 +95,7 @@ def video_tasks(root: Path, seed: int, videos_per_action: int, size: tuple[int, 
             for i in range(videos_per_action):
                 number += 1
                 entropy = (seed, split_index, order.index(action), i)
-                tasks.append(VideoTask(number, action, split, entropy, size, str(root)))
+                tasks.append(VideoTask(number, action, split, entropy, size, str(root), realism, tuple(photos)))
     return tasks
 
 
@@ -228,16 +231,36 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, separators=(",", ":")) + "\n")
 
 
+def _realism_arguments(realism, backgrounds) -> tuple[float, list[Photo]]:
+    """The realism level and the background photographs: the folder given, else those inside
+    installed packages (none is fine: the drawn backgrounds stay)."""
+    try:
+        level = float(realism)
+    except (TypeError, ValueError):
+        raise StcorrError(f"realism must be a number from 0 to 1, got {realism!r}") from None
+    if not 0 <= level <= 1:
+        raise StcorrError(f"realism must be from 0 to 1, got {realism!r}")
+    if backgrounds is not None and level == 0:
+        raise StcorrError("background photographs are used only with realism above 0", backgrounds)
+    if level == 0:
+        return level, []
+    return level, folder_photos(backgrounds) if backgrounds is not None else packaged_photos()
+
+
 def generate(out: str | Path, seed: int = 0, videos_per_action: int = 20, size: tuple[int, int] = (128, 128),
-             actions: Sequence[str] | None = None, workers: int = 2, progress: bool = False) -> dict:
+             actions: Sequence[str] | None = None, workers: int = 2, progress: bool = False,
+             realism: float = 0.0, backgrounds: str | Path | None = None) -> dict:
     """Write the synthetic benchmark into ``out`` (a new, empty, or earlier synth folder).
 
     ``videos_per_action`` videos per action and per split (train, val); ``size`` is (width, height)
-    of the frames. The set is built in a hidden sibling folder and moved into place at the end, so
-    a failure leaves nothing half-written. Returns counts of videos and frames per split and the
-    seconds taken.
+    of the frames. ``realism`` from 0 (the plain look) to 1 adds photographs as backgrounds (from
+    the folder ``backgrounds``, else those inside installed packages), textures, motion blur,
+    lighting changes, camera motion and zoom, occluders and compression (realism.py). The set is
+    built in a hidden sibling folder and moved into place at the end, so a failure leaves nothing
+    half-written. Returns counts of videos and frames per split and the seconds taken.
     """
     size, chosen = _check_arguments(seed, videos_per_action, size, actions, workers)
+    realism, photos = _realism_arguments(realism, backgrounds)
     seed, videos_per_action, workers = int(seed), int(videos_per_action), int(workers)
     out = Path(out).expanduser().absolute()
     _check_target(out)
@@ -250,7 +273,7 @@ def generate(out: str | Path, seed: int = 0, videos_per_action: int = 20, size: 
     try:
         (tmp / "frames").mkdir()
         (tmp / "labels").mkdir()
-        results = _run(video_tasks(tmp, seed, videos_per_action, size, chosen), workers, progress)
+        results = _run(video_tasks(tmp, seed, videos_per_action, size, chosen, realism, photos), workers, progress)
         _write_json(tmp / "key_moments.json", {f"{r['number']:04d}": r["key_moments"] for r in results})
         _write_json(tmp / "object_keypoints.json", {f"{r['number']:04d}": r["objects"] for r in results})
         _write_json(tmp / MOTION_PHASE_FILE, {f"{r['number']:04d}": r["phase"] for r in results})
@@ -258,6 +281,8 @@ def generate(out: str | Path, seed: int = 0, videos_per_action: int = 20, size: 
         frames = {split: sum(r["frames"] for r in results if r["split"] == split) for split in SPLITS}
         manifest = {"generator": GENERATOR, "format": FORMAT_VERSION, "seed": seed, "videos_per_action": videos_per_action,
                     "size": list(size), "actions": chosen, "videos": counts, "frames": frames}
+        if realism > 0:
+            manifest.update(realism=realism, backgrounds=[{"file": Path(p.path).name, "sha256": p.sha256} for p in photos])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the set is an ordinary folder
         _replace(tmp, out)
