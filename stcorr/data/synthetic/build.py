@@ -6,7 +6,8 @@
     ROOT/object_keypoints.json        {"NNNN": {"t": {"object": [x, y]}}}  0-based frames, native pixels
     ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy   TCC-style phase index per frame (SPEC §2)
     ROOT/motion_phase.json            {"NNNN": [p, ...]}  the motion's phase per frame (stcorr.data.dense)
-    ROOT/synth.json                   how the set was made (marks the folder as synth output)
+    ROOT/synth.json                   how the set was made (marks the folder as synth output); with
+                                      realism above 0 also the level and the photographs used (name, sha256)
 
 Over an earlier synth output, the folder is replaced only when it holds nothing but what synth
 writes; a folder with anything else in it (the user's files) is refused.
