@@ -2,13 +2,17 @@
 --config cpnet``): val accuracy (chance 1 / classes) and the CPU seconds of each training run.
 
     OMP_NUM_THREADS=1 python benchmarks/cp_classify.py --data DATA --runs RUNS [--steps 300] [--seeds 0,1]
-        [--networks c2d,cpnet,r3d] [--set cpnet.size=64 ...]
+        [--networks c2d,cpnet,r3d] [--set cpnet.size=64 ...] [--cp-init-scale 1.0]
 
 DATA: a Penn Action-layout set (e.g. ``stcorr synth DATA --videos-per-action 6 --seed 0``). Each
 (network, seed) trains in RUNS/NETWORK-sSEED with the packaged ``cpnet`` config and ``--set``
 overrides; a run folder that already holds a finished checkpoint is scored, not retrained. Prints
 one JSON object: per run the steps, CPU seconds of training (process time, validation passes
 included), the val figures of its last step and its val_log.csv curve.
+
+``--cp-init-scale S`` (an ablation, cpnet only): the CP modules' output BatchNorm scale starts at S
+instead of 0 (the residual branch open from the start; every other weight as the engine draws it),
+through ``stcorr train --init``; its runs are RUNS/cpnet-openS-sSEED.
 """
 
 from __future__ import annotations
@@ -22,7 +26,21 @@ from pathlib import Path
 import torch
 
 
-def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: dict) -> dict:
+def open_cp_init(cfg: dict, data: Path, folder: Path, scale: float) -> Path:
+    """A checkpoint of the untrained model the engine would build for ``cfg``, its CP output scales set to ``scale``."""
+    from stcorr.data.datasets import open_dataset
+    from stcorr.learners.cpnet import CPNetLearner
+    from stcorr.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(cfg["seed"])
+    model = CPNetLearner(cfg, open_dataset(data), torch.device("cpu")).build_model()
+    for module in model.net.cp.values():
+        torch.nn.init.constant_(module.project_norm.weight, scale)
+    return save_checkpoint(folder, model, None, cfg, 0, 0.0)
+
+
+def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: dict,
+            cp_init_scale: float | None = None) -> dict:
     from stcorr.config import load_config
     from stcorr.data.datasets import open_dataset
     from stcorr.evaluation.classify import evaluate_classifier
@@ -34,7 +52,10 @@ def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: di
     finished = (run / "checkpoint").exists() and read_checkpoint_info(run / "checkpoint")[1]["step"] == steps
     began = time.process_time()
     if not finished:
-        train(cfg, open_dataset(data), run, resume=(run / "checkpoint").exists(), progress=False)
+        init = None
+        if cp_init_scale is not None and not (run / "checkpoint").exists():
+            init = open_cp_init(cfg, data, run.parent / f"{run.name}-init", cp_init_scale)
+        train(cfg, open_dataset(data), run, resume=(run / "checkpoint").exists(), init=init, progress=False)
     cpu = time.process_time() - began
     model, _ = load_learned(run / "checkpoint", "cpnet")
     results = evaluate_classifier(model, open_dataset(data), "val")
@@ -55,13 +76,17 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--networks", default="c2d,cpnet,r3d")
     parser.add_argument("--set", action="append", default=[], dest="sets", help="config override KEY=VALUE")
+    parser.add_argument("--cp-init-scale", type=float, default=None, help="cpnet: CP output scales start here, not 0")
     args = parser.parse_args()
     from stcorr.config import parse_overrides
 
     sets = parse_overrides(args.sets)
-    results = [run_one(args.data, args.runs / f"{network}-s{seed}", network, int(seed), args.steps, sets)
+    scale = args.cp_init_scale
+    results = [run_one(args.data, args.runs / (f"{network}-s{seed}" if scale is None else f"{network}-open{scale:g}-s{seed}"),
+                       network, int(seed), args.steps, sets, scale)
                for seed in args.seeds.split(",") for network in args.networks.split(",")]
     print(json.dumps({"data": str(args.data), "threads": torch.get_num_threads(), "overrides": args.sets,
+                      "cp_init_scale": scale,
                       "runs": results}, indent=1))
 
 
