@@ -280,9 +280,11 @@ def test_backbone_frame_features_do_not_depend_on_the_batch(golf):
 
 def test_sample_times_are_increasing_frames_of_the_video():
     rng = np.random.default_rng(0)
-    for n, length, span in [(50, 10, 1.0), (50, 10, 0.6), (7, 10, 1.0), (10, 10, 1.0)]:
-        times = sample_times(n, length, rng, span)
-        assert len(times) == min(n, length) and np.all(np.diff(times) > 0) and times[0] >= 0 and times[-1] < n
+    cases = [(50, 10, 1.0), (50, 10, 0.6), (7, 10, 1.0), (10, 10, 1.0), (13, 4, 0.7), (12, 10, 1.0), (15, 4, 0.7)]
+    for _ in range(50):  # slots narrower than two frames once repeated a frame
+        for n, length, span in cases:
+            times = sample_times(n, length, rng, span)
+            assert len(times) == min(n, length) and np.all(np.diff(times) > 0) and times[0] >= 0 and times[-1] < n
 
 
 # ---------------------------------------------------------------- training and trained methods

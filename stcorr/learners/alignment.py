@@ -47,9 +47,8 @@ def sample_times(n: int, length: int, rng: np.random.Generator, span: float = 1.
         return np.arange(n)
     window = max(length, int(round(span * n)))
     start = int(rng.integers(0, n - window + 1))
-    edges = np.linspace(start, start + window, length + 1)
-    times = np.floor(edges[:-1] + rng.random(length) * np.diff(edges)).astype(np.int64)
-    return np.maximum.accumulate(np.clip(times, start, start + window - 1))
+    edges = np.round(np.linspace(start, start + window, length + 1)).astype(np.int64)  # slots >= 1 frame wide
+    return edges[:-1] + np.floor(rng.random(length) * np.diff(edges)).astype(np.int64)
 
 
 class _EmbeddingLearner(Learner):
