@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from stcorr.cli.common import command_line, console, load_dataset
+from stcorr.cli.common import command_line, console, in_range, load_dataset
 from stcorr.errors import StcorrError
 
 FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagate without a checkpoint: pixels (raw Lab) or untrained (a random CorrFlow encoder).")]
@@ -28,7 +28,7 @@ def propagate(
     keypoints: Annotated[Optional[Path], typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in native pixels.')] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="TRACKS.json to write (with --keypoints).")] = None,
     masks: Annotated[Optional[Path], typer.Option("--masks", help="An indexed PNG (DAVIS style: palette image, 0 background, 1..K objects) of frame --mask-frame.")] = None,
-    mask_frame: Annotated[int, typer.Option("--mask-frame", help="The frame (0-based) the --masks PNG belongs to.")] = 0,
+    mask_frame: Annotated[int, typer.Option("--mask-frame", callback=in_range(0), help="The frame (0-based) the --masks PNG belongs to.")] = 0,
     out_masks: Annotated[Optional[Path], typer.Option("--out-masks", help="Folder to write one indexed PNG per frame into (00000.png, ...; with --masks).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A CorrFlow checkpoint (stcorr train --config corrflow).")] = None,
     features: FeaturesOpt = None,
