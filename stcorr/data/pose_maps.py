@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from stcorr.data.clips import Clip
-from stcorr.data.skeleton import JOINTS
+from stcorr.data.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.errors import StcorrError
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose")
@@ -59,10 +59,7 @@ POSE_CHANNELS = len(GROUPS)
 #: Peak height of each joint's bump: where along its limb it is.
 HEIGHTS = np.array([1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0], dtype=np.float32)
 #: Each joint's mirror image (left <-> right).
-MIRROR: tuple[int, ...] = tuple(
-    JOINTS.index(j.replace("left_", "right_") if j.startswith("left_") else j.replace("right_", "left_"))
-    for j in JOINTS
-)
+MIRROR: tuple[int, ...] = MIRRORED_JOINTS
 
 #: MediaPipe Pose on the synthetic training frames (seed 0, 6 videos per action: 42 videos, 3,701
 #: frames) against the generator's joints, ``python benchmarks/pose_errors.py DATA --cache FOLDER``

@@ -34,6 +34,19 @@ SETUPS: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 
 
+def mirrored_name(name: str) -> str:
+    """A keypoint's left/right counterpart ("left_wrist" <-> "right_wrist", "left_disc" <-> "right_disc");
+    names without a side are their own."""
+    for side, other in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(side):
+            return other + name[len(side):]
+    return name
+
+
+#: The index in JOINTS of each joint's mirror image.
+MIRRORED_JOINTS: tuple[int, ...] = tuple(JOINTS.index(mirrored_name(j)) for j in JOINTS)
+
+
 def keypoint_type(name: str | None) -> str:
     """'hum' for a body joint, 'obj' for anything else (objects, unnamed points)."""
     return "hum" if name in JOINTS else "obj"

@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from stcorr.data.skeleton import mirrored_name
 from stcorr.metrics.pck import DEFAULT_KS
 
 
@@ -88,18 +89,10 @@ def nearest_part(pred: np.ndarray, true: np.ndarray, names: np.ndarray, groups: 
     for i in np.flatnonzero(chosen):
         members = np.flatnonzero((groups == groups[i]) & np.isfinite(true[:, 1:]).all(axis=1))
         nearest = members[np.argmin(np.hypot(*(true[members, 1:] - pred[i, 1:]).T))]
-        kind = "itself" if nearest == i else "mirror" if names[nearest] == mirrored(names[i]) else "another"
+        kind = "itself" if nearest == i else "mirror" if names[nearest] == mirrored_name(names[i]) else "another"
         counts[kind] += 1
     total = sum(counts.values())
     return {**{k: v / total if total else float("nan") for k, v in counts.items()}, "n_points": total}
-
-
-def mirrored(name: str) -> str:
-    """The left/right counterpart of a keypoint name ("left_wrist" <-> "right_wrist"); others unchanged."""
-    for a, b in (("left", "right"), ("right", "left")):
-        if name.startswith(a):
-            return b + name[len(a):]
-    return name
 
 
 def _rms_to_centroid(xy: np.ndarray) -> float:

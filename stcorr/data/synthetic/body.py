@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from stcorr.data.skeleton import mirrored_name
+
 JOINTS = (
     "head",
     "left_shoulder",
@@ -32,7 +34,7 @@ JOINTS = (
 )
 JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
 # The joint that takes the place of each joint when the body is mirrored (left-handed performer).
-MIRROR_JOINTS = np.array([JOINT_INDEX[n.replace("left", "@").replace("right", "left").replace("@", "right")] for n in JOINTS])
+MIRROR_JOINTS = np.array([JOINT_INDEX[mirrored_name(n)] for n in JOINTS])
 
 
 @dataclass(frozen=True)
