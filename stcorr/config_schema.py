@@ -257,6 +257,12 @@ class Config(_Section):
     corrflow: CorrFlow
     cpnet: CPNet
 
+    @model_validator(mode="after")
+    def _part_contrast_has_fine_features(self) -> "Config":
+        if self.task == "correspondence" and self.train.part_weight and self.model.refine is None:
+            raise StcorrError("config key 'train.part_weight' contrasts the fine stage's features: it needs model.refine")
+        return self
+
 
 def validate_config(cfg: dict, source: str = "config") -> dict:
     """``cfg`` checked against the schema, with values coerced to their types (e.g. 1 -> 1.0 for a

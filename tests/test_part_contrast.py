@@ -59,3 +59,10 @@ def test_gradients_reach_both_clips_features_and_the_loss_needs_the_fine_stage()
         matcher_loss(matcher, batch, part_weight=1.0)
     refined = build_matcher({**cfg, "grid": [2, 2, 2], "refine": "local"})
     assert torch.isfinite(matcher_loss(refined, batch, part_weight=1.0))
+
+
+def test_a_config_with_part_contrast_but_no_fine_stage_is_refused_when_loaded():
+    with pytest.raises(StcorrError, match="train.part_weight.*model.refine"):
+        load_config("cpu", {"train.part_weight": 0.5})
+    assert load_config("cpu", {"train.part_weight": 0.5, "model.refine": "local"})["train"]["part_weight"] == 0.5
+    assert load_config("tcc", {"train.part_weight": 0.5})["task"] == "tcc"  # only the matcher reads the key
