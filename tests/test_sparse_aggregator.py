@@ -10,7 +10,8 @@ from stcorr.errors import StcorrError
 from stcorr.models import build_matcher
 from stcorr.models import matcher as matcher_module
 from stcorr.models.aggregators import build_aggregator
-from stcorr.models.aggregators.sparse import SparseVolume, flat_features, top_k_mean_correlation
+from stcorr.models.aggregators.sparse import (SparseVolume, flat_features, gather_cells, proposal_correlations,
+                                               top_k_mean_correlation)
 from stcorr.models.correlation import correlation_volumes
 from stcorr.models.readout import Readout
 
@@ -97,3 +98,43 @@ def test_matcher_loss_with_the_cell_cross_entropy_runs_on_a_sparse_volume():
     assert torch.isfinite(loss) and loss < 50
     loss.backward()
     assert matcher.aggregator.mlp[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("chunk_elements", [7, 1 << 22])
+def test_proposal_correlations_and_their_gradients_equal_gathering_the_features(chunk_elements):
+    """Values: each proposal's per-layer dot product; gradients: those of the gathered-feature
+    formula, in both features (float64 gradcheck), for chunks of one row or all rows."""
+    src = [f.double().requires_grad_() for f in flat_features(hyperpixels(6))]
+    tgt = [f.double().requires_grad_() for f in flat_features(hyperpixels(7))]
+    values, targets = proposal_correlations(src, tgt, 4, chunk_elements)
+    assert torch.equal(targets.sort(-1).values,
+                       top_k_mean_correlation(src, tgt, 4).sort(-1).values)
+    expected = torch.stack([(s[:, :, None, :] * gather_cells(t, targets)).sum(-1) for s, t in zip(src, tgt)], -1)
+    assert torch.allclose(values, expected)
+    weights = torch.randn_like(values)
+    (values * weights).sum().backward()
+    found = [f.grad.clone() for f in src + tgt]
+    for f in src + tgt:
+        f.grad = None
+    (expected * weights).sum().backward()
+    for mine, reference in zip(found, [f.grad for f in src + tgt]):
+        assert torch.allclose(mine, reference)
+    assert torch.autograd.gradcheck(lambda a, b: proposal_correlations([a], [b], 3, chunk_elements)[0],
+                                    (src[0].detach().requires_grad_(), tgt[0].detach().requires_grad_()))
+
+
+def test_mean_only_proposals_score_like_the_per_layer_ones_before_training():
+    """per_layer=False feeds the MLP the layers' mean correlation alone: same proposals, same
+    values as the mean of the per-layer ones, and with the MLP's head at zero the same scores."""
+    src, tgt = flat_features(hyperpixels(8)), flat_features(hyperpixels(9))
+    layered, targets = proposal_correlations(src, tgt, 5)
+    mean, mean_targets = proposal_correlations(src, tgt, 5, per_layer=False)
+    assert mean.shape == (2, 24, 5, 1) and torch.equal(mean_targets, targets)
+    assert torch.allclose(mean[..., 0], layered.mean(-1), atol=1e-6)
+    volumes = []
+    for per_layer in (True, False):
+        aggregator = build_aggregator("sparse", 2, [5, 7], GRID, {"k": 5, "per_layer": per_layer})
+        torch.nn.init.zeros_(aggregator.mlp[-1].weight)
+        volumes.append(aggregator(None, hyperpixels(8), hyperpixels(9)).scores)
+    assert aggregator.mlp[0].in_features == 1 + 2 * 16 + 3
+    assert torch.allclose(volumes[0], volumes[1], atol=1e-6)
