@@ -47,3 +47,8 @@ def test_overrides_of_an_open_mapping_add_up():
     cfg = load_config("tcc", {"baseline.tcc_checkpoint": "A", "baseline.cats2d_checkpoint": "B"})
     assert cfg["baseline"]["tcc_checkpoint"] == "A" and cfg["baseline"]["cats2d_checkpoint"] == "B"
     assert set(load_config("tcc")["baseline"]) <= set(cfg["baseline"])  # the packaged values stay
+
+
+@pytest.mark.parametrize("name", packaged_configs())
+def test_every_packaged_config_loads_against_the_schema(name):
+    assert load_config(name)["task"]
