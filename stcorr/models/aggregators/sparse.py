@@ -19,6 +19,7 @@ arg-max over the proposals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Sequence
 
 import torch
@@ -90,7 +91,7 @@ def top_k_mean_correlation(src: Sequence[torch.Tensor], tgt: Sequence[torch.Tens
     """Indices (B, N_src, k) of each source cell's k target cells of highest mean correlation over
     the M layers. ``src``, ``tgt``: [(B, N, C_m)]. No gradient."""
     with torch.no_grad():
-        return proposal_correlations(src, tgt, k, chunk_elements)[1]
+        return proposal_correlations(src, tgt, k, chunk_elements, per_layer=False)[1]
 
 
 def _layer_products(src: torch.Tensor, tgt: torch.Tensor, splits: Sequence[int]) -> list[torch.Tensor]:
@@ -122,15 +123,15 @@ class ProposalCorrelations(torch.autograd.Function):
     def backward(ctx, grad_values, _grad_targets):
         src, tgt, targets = ctx.saved_tensors
         grad_src, grad_tgt = torch.zeros_like(src), torch.zeros_like(tgt)
-        bounds = torch.tensor([0, *ctx.splits]).cumsum(0).tolist()
+        bounds = [0, *accumulate(ctx.splits)]
         for start in range(0, src.shape[1], ctx.rows):
             part = slice(start, start + ctx.rows)
             best = targets[:, part]
             for layer, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):
-                rows = src.new_zeros(src.shape[0], best.shape[1], tgt.shape[1])
-                rows.scatter_(2, best, grad_values[:, part, :, layer].to(src.dtype))
-                grad_src[:, part, low:high] = torch.bmm(rows, tgt[:, :, low:high])
-                grad_tgt[:, :, low:high] += torch.bmm(rows.transpose(1, 2), src[:, part, low:high])
+                grad_volume = src.new_zeros(src.shape[0], best.shape[1], tgt.shape[1])  # the chunk's dense rows
+                grad_volume.scatter_(2, best, grad_values[:, part, :, layer].to(src.dtype))
+                grad_src[:, part, low:high] = torch.bmm(grad_volume, tgt[:, :, low:high])
+                grad_tgt[:, :, low:high] += torch.bmm(grad_volume.transpose(1, 2), src[:, part, low:high])
         return grad_src, grad_tgt, None, None, None
 
 
