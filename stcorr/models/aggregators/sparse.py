@@ -81,9 +81,9 @@ def flat_features(feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return [f.flatten(2).transpose(1, 2) for f in feats]
 
 
-def chunk_rows(chunk_elements: int, batch: int, n_tgt: int) -> int:
-    """Source rows per chunk so that one (B, rows, N_tgt) matrix holds about ``chunk_elements``."""
-    return max(1, chunk_elements // max(1, batch * n_tgt))
+def chunk_rows(chunk_elements: int, batch: int, per_row: int) -> int:
+    """Source rows per chunk so that a chunk's (B, rows, per_row) values number about ``chunk_elements``."""
+    return max(1, chunk_elements // max(1, batch * per_row))
 
 
 def top_k_mean_correlation(src: Sequence[torch.Tensor], tgt: Sequence[torch.Tensor], k: int,
@@ -200,8 +200,7 @@ class SparseProposals(nn.Module):
         src_proj = tgt_proj = None
         if self.feature_proj is not None:
             src_proj, tgt_proj = self.feature_proj(torch.cat(src, -1)), self.feature_proj(torch.cat(tgt, -1))
-        width = self.mlp[0].in_features
-        rows = max(1, self.chunk_elements // max(1, src[0].shape[0] * self.k * width))
+        rows = chunk_rows(self.chunk_elements, src[0].shape[0], self.k * self.mlp[0].in_features)
         scores = []
         for start in range(0, targets.shape[1], rows):
             part = slice(start, start + rows)
