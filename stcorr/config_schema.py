@@ -55,7 +55,7 @@ class Model(_Section):
     width: int = Field(ge=1)
     blocks: Optional[list[int]]
     weights: Optional[str]
-    input: Literal["rgb", "rgb+pose", "pose"]
+    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
     layers: Optional[list[int]]
     grid: list[int] = Field(min_length=3, max_length=3)
     aggregator: str

@@ -18,8 +18,8 @@ from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import open_dataset
-from stcorr.data.pose_maps import (GROUPS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps, draw_pose_maps,
-                                   perturb_joints)
+from stcorr.data.pose_maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps,
+                                   draw_pose_maps, input_channels, perturb_joints)
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone, load_backbone_weights
@@ -59,6 +59,28 @@ def test_a_map_bump_is_centred_on_its_joint_to_a_hundredth_of_a_pixel():
     for t in range(2):
         assert np.allclose(_centroid(maps[1, t], xy[t, WRIST]), xy[t, WRIST], atol=0.01)
         assert maps[[0, 2, 3, 4], t].max() == 0  # only the left arm's map draws a left wrist
+
+
+def test_joint_maps_draw_each_joint_alone_at_full_height():
+    """``joints`` maps: map k holds joint k and nothing else, its peak 1.0 (the group maps give the
+    elbow 0.7 and share its map with the wrist)."""
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(6, 30, (1, N_JOINTS, 2))
+    seen = np.ones((1, N_JOINTS), bool)
+    seen[0, 4] = False  # right elbow not found
+    maps = draw_pose_maps(xy, seen, (36, 36), kind="joints").numpy()
+    assert maps.shape == (JOINT_CHANNELS, 1, 36, 36) == (N_JOINTS, 1, 36, 36)
+    for joint in range(N_JOINTS):
+        if joint == 4:
+            assert maps[joint].max() == 0
+            continue
+        assert np.allclose(_centroid(maps[joint, 0], xy[0, joint], radius=4), xy[0, joint], atol=0.05)
+        assert abs(maps[joint].max() - 1.0) < 0.25  # peak 1 at the nearest pixel of a sub-pixel centre
+    grouped = draw_pose_maps(xy, seen, (36, 36)).numpy()
+    for g, group in enumerate(GROUPS):  # a group's map is its joints' maps scaled by their heights, maxed
+        assert np.allclose(grouped[g], np.max([HEIGHTS[k] * maps[k] for k in group], axis=0), atol=1e-6)
+    assert [input_channels(mode) for mode in ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")] == \
+        [3, 3 + POSE_CHANNELS, POSE_CHANNELS, 3 + JOINT_CHANNELS, JOINT_CHANNELS]
 
 
 def test_pose_maps_line_up_with_the_frames_after_crop_and_resize(tmp_path):
@@ -122,7 +144,7 @@ def test_rgb_input_is_the_clip_alone_and_pose_input_adds_maps(golf):
     pair = dataset.pairs("train", "13+3", 3)[0]
     data = build_config(None, None)["data"]
     examples = {mode: make_example(dataset, pair, ClipSettings.from_config(data, mode), np.random.default_rng(5))
-                for mode in ("rgb", "rgb+pose", "pose")}
+                for mode in ("rgb", "rgb+pose", "pose", "rgb+joints")}
     default = make_example(dataset, pair, ClipSettings.from_config(data), np.random.default_rng(5))
     for key in default:
         assert torch.equal(default[key], examples["rgb"][key])
@@ -131,6 +153,8 @@ def test_rgb_input_is_the_clip_alone_and_pose_input_adds_maps(golf):
     assert examples["rgb+pose"]["src"].shape[0] == 3 + POSE_CHANNELS
     assert examples["pose"]["src"].shape[0] == POSE_CHANNELS
     assert examples["pose"]["src"].amax() > 0.3  # bumps of the annotated joints are there
+    assert torch.equal(examples["rgb+joints"]["src"][:3], examples["rgb"]["src"])
+    assert examples["rgb+joints"]["src"].shape[0] == 3 + JOINT_CHANNELS
     for key in ("src_points", "tgt_points", "valid"):
         assert torch.equal(examples["pose"][key], examples["rgb"][key])
 

@@ -1,7 +1,8 @@
 """Pose maps: what a pose estimator's joints add to a clip as input channels of the backbone.
 
 ``model.input`` (``INPUT_MODES``) says what the backbone's stem sees: ``rgb`` (the clip alone),
-``rgb+pose`` (the clip's 3 channels, then ``POSE_CHANNELS`` maps) or ``pose`` (the maps alone).
+``rgb+pose`` (the clip's 3 channels, then ``POSE_CHANNELS`` maps of joint groups), ``pose`` (those maps
+alone), ``rgb+joints`` or ``joints`` (the same with ``JOINT_CHANNELS`` maps, one per joint).
 
 Maps, (5, T, H, W) float32 in [0, 1], one per joint group (``GROUPS``): head, left arm, right arm,
 left leg, right leg. Each joint of a group is a Gaussian bump of standard deviation
@@ -12,6 +13,8 @@ cost grows with its input channels (R3D width 16 at 32x64x64, forward and backwa
 0.89 s, 8 channels 1.21 s, 16 channels 1.76 s), left and right stay apart because that is what
 a correspondence must not confuse (and where MediaPipe errs: ``MEDIAPIPE_ERRORS``), and the
 joints of one limb are told apart by their heights and by where the limb starts.
+The ``joints`` maps give each of the 13 joints a map of its own (peak 1.0): elbow and wrist need not be
+told apart by height, for a stem that costs about half as much again (16 input channels against 8).
 
 Coordinates: joints come in native pixels (x right, y down, pixel centres at integers) and go to
 clip pixels with ``Clip.to_clip`` (its crop and resize, SPEC §1), so a bump's centre lies exactly
@@ -45,7 +48,7 @@ from stcorr.data.clips import Clip
 from stcorr.data.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.errors import StcorrError
 
-INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose")
+INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")
 
 #: Joint indices (SPEC §2 order) of each map.
 GROUPS: tuple[tuple[int, ...], ...] = (
@@ -58,6 +61,14 @@ GROUPS: tuple[tuple[int, ...], ...] = (
 POSE_CHANNELS = len(GROUPS)
 #: Peak height of each joint's bump: where along its limb it is.
 HEIGHTS = np.array([1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0], dtype=np.float32)
+#: One map per joint (SPEC §2 order), every bump of peak 1: the ``joints`` maps.
+JOINT_GROUPS: tuple[tuple[int, ...], ...] = tuple((joint,) for joint in range(len(JOINTS)))
+JOINT_CHANNELS = len(JOINT_GROUPS)
+#: What each kind of maps draws: (groups, peak height of each joint).
+MAP_KINDS: dict[str, tuple[tuple[tuple[int, ...], ...], np.ndarray]] = {
+    "pose": (GROUPS, HEIGHTS),
+    "joints": (JOINT_GROUPS, np.ones(len(JOINTS), dtype=np.float32)),
+}
 #: Each joint's mirror image (left <-> right).
 MIRROR: tuple[int, ...] = MIRRORED_JOINTS
 
@@ -76,8 +87,8 @@ MEDIAPIPE_ERRORS: dict[str, float] = {
 
 def input_channels(mode: str) -> int:
     """Channels the backbone's stem takes in ``mode``."""
-    check_input(mode)
-    return {"rgb": 3, "rgb+pose": 3 + POSE_CHANNELS, "pose": POSE_CHANNELS}[mode]
+    rgb = 3 if check_input(mode).startswith("rgb") else 0
+    return rgb + (len(MAP_KINDS[map_kind(mode)][0]) if uses_pose(mode) else 0)
 
 
 def check_input(mode: str) -> str:
@@ -88,6 +99,11 @@ def check_input(mode: str) -> str:
 
 def uses_pose(mode: str) -> bool:
     return check_input(mode) != "rgb"
+
+
+def map_kind(mode: str) -> str:
+    """The maps ``mode`` draws (a key of ``MAP_KINDS``): ``rgb+joints`` -> ``joints``."""
+    return check_input(mode).split("+")[-1]
 
 
 def sigma_for(size: tuple[int, int]) -> float:
@@ -104,38 +120,41 @@ class VideoJoints:
     seen: np.ndarray
 
 
-def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigma: float | None = None) -> torch.Tensor:
-    """Joints in clip pixels ``xy`` (T, 13, 2), ``seen`` (T, 13) -> maps (POSE_CHANNELS, T, H, W).
+def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigma: float | None = None,
+                   kind: str = "pose") -> torch.Tensor:
+    """Joints in clip pixels ``xy`` (T, 13, 2), ``seen`` (T, 13) -> maps (G, T, H, W), one per group of
+    ``MAP_KINDS[kind]`` (``pose``: G = POSE_CHANNELS; ``joints``: G = JOINT_CHANNELS).
 
     ``size`` is the clip's (W, H); pixel (X, Y) of frame j holds each group's largest
-    ``HEIGHTS[k] * exp(-((X - x)^2 + (Y - y)^2) / (2 sigma^2))`` over its seen joints k.
+    ``height[k] * exp(-((X - x)^2 + (Y - y)^2) / (2 sigma^2))`` over its seen joints k.
     """
+    groups, heights = MAP_KINDS[kind]
     width, height = size
     sigma = sigma_for(size) if sigma is None else sigma
     xy = np.where(seen[..., None], np.nan_to_num(xy, nan=0.0), 0.0).astype(np.float32)
     gx = np.exp(-((np.arange(width, dtype=np.float32) - xy[..., :1]) ** 2) / (2 * sigma**2))   # (T, 13, W)
     gy = np.exp(-((np.arange(height, dtype=np.float32) - xy[..., 1:]) ** 2) / (2 * sigma**2))  # (T, 13, H)
-    weight = (seen * HEIGHTS).astype(np.float32)
+    weight = (seen * heights).astype(np.float32)
     bumps = weight[..., None, None] * gy[..., :, None] * gx[..., None, :]                        # (T, 13, H, W)
-    maps = np.stack([bumps[:, list(group)].max(axis=1) for group in GROUPS])
+    maps = np.stack([bumps[:, list(group)].max(axis=1) for group in groups])
     return torch.from_numpy(maps)
 
 
-def clip_pose_maps(clip: Clip, joints: VideoJoints) -> torch.Tensor:
-    """The maps (POSE_CHANNELS, T, H, W) of ``clip`` from its video's native joints."""
+def clip_pose_maps(clip: Clip, joints: VideoJoints, kind: str = "pose") -> torch.Tensor:
+    """The maps (G, T, H, W) of ``kind`` (``draw_pose_maps``) of ``clip`` from its video's native joints."""
     times = np.minimum(clip.native_times, len(joints.xy) - 1)
     xy, seen = joints.xy[times], joints.seen[times] & (clip.native_times < len(joints.xy))[:, None]
     native = np.concatenate([np.repeat(times[:, None, None], len(JOINTS), axis=1).astype(np.float64), xy], axis=2)
     clip_xy = clip.to_clip(native.reshape(-1, 3))[:, 1:].reshape(xy.shape)
-    return draw_pose_maps(clip_xy, seen, clip.size)
+    return draw_pose_maps(clip_xy, seen, clip.size, kind=kind)
 
 
 def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: VideoJoints | None) -> torch.Tensor:
     """What the backbone takes for ``clip`` in ``mode``: (C, T, H, W), C = ``input_channels(mode)``."""
     if not uses_pose(mode):
         return normalised_rgb
-    maps = clip_pose_maps(clip, joints)
-    return maps if mode == "pose" else torch.cat([normalised_rgb, maps])
+    maps = clip_pose_maps(clip, joints, map_kind(mode))
+    return torch.cat([normalised_rgb, maps]) if mode.startswith("rgb") else maps
 
 
 def labelled_joints(labels: Any) -> VideoJoints:

@@ -8,7 +8,7 @@ Points are clip coordinates (t, x, y), see ``stcorr.models.readout`` for the con
 Config (``build_matcher``), every key optional::
 
     {"backbone": "r3d18", "width": 64, "blocks": null, "weights": null,
-     "input": "rgb",               # rgb, rgb+pose or pose: what the backbone's stem takes
+     "input": "rgb",               # rgb, rgb+pose, pose, rgb+joints or joints: what the stem takes
      "layers": null,               # paper layer numbers; null = the backbone's default
      "grid": [8, 8, 8],            # (T, H, W) cells of the correlation volumes
      "aggregator": "ants", "aggregator_args": {},
@@ -270,8 +270,8 @@ def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = Tru
     cfg = resolve_config(cfg)
     backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"],
                               in_channels=input_channels(cfg["input"]))
-    if cfg["weights"] and cfg["input"] == "pose":
-        raise StcorrError("model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: pose)")
+    if cfg["weights"] and not cfg["input"].startswith("rgb"):
+        raise StcorrError(f"model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: {cfg['input']})")
     if cfg["weights"] and load_weights:
         load_backbone_weights(backbone, cfg["weights"])
     readout = Readout(**cfg["readout"])
