@@ -88,8 +88,7 @@ MEDIAPIPE_ERRORS: dict[str, float] = {
 
 def input_channels(mode: str) -> int:
     """Channels the backbone's stem takes in ``mode``."""
-    rgb = 3 if check_input(mode).startswith("rgb") else 0
-    return rgb + (len(MAP_KINDS[map_kind(mode)][0]) if uses_pose(mode) else 0)
+    return (3 if uses_rgb(mode) else 0) + (len(MAP_KINDS[map_kind(mode)][0]) if uses_pose(mode) else 0)
 
 
 def check_input(mode: str) -> str:
@@ -100,6 +99,10 @@ def check_input(mode: str) -> str:
 
 def uses_pose(mode: str) -> bool:
     return check_input(mode) != "rgb"
+
+
+def uses_rgb(mode: str) -> bool:
+    return check_input(mode).startswith("rgb")
 
 
 def map_kind(mode: str) -> str:
@@ -155,7 +158,7 @@ def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: Vide
     if not uses_pose(mode):
         return normalised_rgb
     maps = clip_pose_maps(clip, joints, map_kind(mode))
-    return torch.cat([normalised_rgb, maps]) if mode.startswith("rgb") else maps
+    return torch.cat([normalised_rgb, maps]) if uses_rgb(mode) else maps
 
 
 def labelled_joints(labels: Any) -> VideoJoints:

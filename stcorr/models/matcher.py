@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from stcorr.data.pose_maps import input_channels
+from stcorr.data.pose_maps import input_channels, uses_rgb
 from stcorr.errors import StcorrError
 from stcorr.models.aggregators import aggregator_options, build_aggregator
 from stcorr.models.aggregators.sparse import SparseVolume
@@ -270,7 +270,7 @@ def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = Tru
     cfg = resolve_config(cfg)
     backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"],
                               in_channels=input_channels(cfg["input"]))
-    if cfg["weights"] and not cfg["input"].startswith("rgb"):
+    if cfg["weights"] and not uses_rgb(cfg["input"]):
         raise StcorrError(f"model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: {cfg['input']})")
     if cfg["weights"] and load_weights:
         load_backbone_weights(backbone, cfg["weights"])
