@@ -5,11 +5,11 @@ equal-CPU comparisons in the README are computed from.
 
 Trains ``--warmup`` steps in a fresh run, then ``--warmup + --steps`` steps in another; the
 difference of the two runs' CPU and wall time over ``--steps`` is the cost of a step without the
-start-up (model building, first data reads). Steps differ (each draws its own pairs and dense points): 6
-steps put cpu-long-pose at 1.09 s where 20 steps and a whole run give 1.4-1.5 s, hence 20 by default.
-Validation and checkpoints are off. Prints one JSON
-object; measures, asserts nothing. Other processes on the machine change the wall time far more
-than the CPU time: stop them for a figure to quote.
+start-up (model building, first data reads). Steps differ (each draws its own pairs and dense
+points): 6 steps put cpu-long-pose at 1.09 s where 20 steps and a whole run give 1.4-1.5 s, hence
+20 by default. Validation and checkpoints are off. Prints one JSON object; measures, asserts
+nothing. Other processes on the machine change the wall time far more than the CPU time: stop
+them for a figure to quote.
 """
 
 from __future__ import annotations
