@@ -44,7 +44,7 @@ def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: di
     from stcorr.config import load_config
     from stcorr.data.datasets import open_dataset
     from stcorr.evaluation.classify import evaluate_classifier
-    from stcorr.training.checkpoint import load_learned, read_checkpoint_info
+    from stcorr.models.checkpoint import load_checkpoint, read_checkpoint_info
     from stcorr.training.engine import train
 
     cfg = load_config("cpnet", {**sets, "cpnet.network": network, "seed": seed, "train.max_steps": steps,
@@ -57,7 +57,7 @@ def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: di
             init = open_cp_init(cfg, data, run.parent / f"{run.name}-init", cp_init_scale)
         train(cfg, open_dataset(data), run, resume=(run / "checkpoint").exists(), init=init, progress=False)
     cpu = time.process_time() - began
-    model, _ = load_learned(run / "checkpoint", "cpnet")
+    model, _ = load_checkpoint(run / "checkpoint", "cpnet")
     results = evaluate_classifier(model, open_dataset(data), "val")
     with open(run / "val_log.csv") as f:
         curve = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

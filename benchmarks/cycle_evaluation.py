@@ -37,10 +37,10 @@ import torch.nn.functional as F
 
 from stcorr.alignment.cycle_use import (CycleFeatures, VideoPatches, chunk_times, embed_video, frame_similarity,
                                         temporal_alignment, track_correspondence, video_similarity)
-from stcorr.baselines.frame_features import shared_frame_features
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.tracks import boxes_at, joint_tracks
+from stcorr.models.frame_features import shared_frame_features
 
 ANGLES = {  # name: (end, vertex, end) joint indices (Penn Action order), or None for the neck
     "left_elbow": (1, 3, 5), "right_elbow": (2, 4, 6), "left_knee": (7, 9, 11), "right_knee": (8, 10, 12),

@@ -21,8 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stcorr.data.datasets import open_dataset  # noqa: E402
+from stcorr.models.checkpoint import load_matcher  # noqa: E402
 from stcorr.models.readout import target_cells  # noqa: E402
-from stcorr.training.checkpoint import load_matcher  # noqa: E402
 from stcorr.training.data import ClipSettings, make_example  # noqa: E402
 
 

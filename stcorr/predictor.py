@@ -19,6 +19,8 @@ settings); without MediaPipe the predictor refuses to be built, in one line.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -28,6 +30,7 @@ from stcorr.data.pose_maps import MediaPipeJoints, clip_input, uses_pose
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
+from stcorr.models.checkpoint import load_matcher
 from stcorr.models.matcher import Matcher
 from stcorr.progress import progress_bar
 
@@ -42,6 +45,13 @@ class CorrespondencePredictor:
         self.source_window = source_window
         self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
         self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "CorrespondencePredictor":
+        """The space-time matcher saved in a checkpoint (a folder, or ``stcorr:NAME``) with the clip
+        settings it was trained with; no training code is imported."""
+        matcher, info = load_matcher(path)
+        return predictor_for(matcher, info["config"]["data"], device, info["config"].get("baseline", {}).get("pose"))
 
     def source_clip(self, source: Video, source_points: np.ndarray) -> Clip:
         key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]}) if self.source_window == "keypoints" else None

@@ -11,19 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from stcorr.baselines.frame_features import BackboneFrames, FrameFeatures, shared_frame_features
 from stcorr.baselines.methods import MissingPart, method_names
 from stcorr.baselines.pose import MissingExtra, landmarks_to_joints
 from stcorr.baselines.spatial import most_similar_pose, nearest_joint_transfer, person_nearest_points
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner
-from stcorr.learners.alignment import sample_times
-from stcorr.training.engine import train as train_baseline
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.evaluation.methods import build_method, list_methods
 from stcorr.evaluation.results import score_pairs
+from stcorr.learners.alignment import sample_times
+from stcorr.models.frame_features import BackboneFrames, FrameFeatures, shared_frame_features
+from stcorr.training.engine import train as train_baseline
 
 from conftest import N_JOINTS, make_penn
 

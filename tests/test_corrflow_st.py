@@ -11,9 +11,9 @@ from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
 from stcorr.learners.corrflow import CorrFlowSTLearner
 from stcorr.models.backbones import build_backbone, load_backbone_weights
+from stcorr.models.checkpoint import load_model_state
 from stcorr.models.corrflow_st import CorrFlowST
 from stcorr.models.matcher import build_matcher
-from stcorr.training.checkpoint import load_model_state
 from stcorr.training.engine import train
 from tests.test_corrflow_learner import train_on_two_examples
 

@@ -13,7 +13,7 @@ from stcorr.errors import StcorrError
 from stcorr.evaluation.classify import actions_of, class_names, evaluate_classifier, even_times
 from stcorr.learners import learner_class
 from stcorr.learners.cpnet import CPNetLearner, clip_times
-from stcorr.training.checkpoint import load_learned
+from stcorr.models.checkpoint import load_checkpoint
 from stcorr.training.engine import train
 from tests.conftest import make_penn
 
@@ -96,7 +96,7 @@ def test_training_plugs_into_the_engine_and_resumes_exactly(penn, tmp_path, netw
     assert np.isfinite(whole.losses).all() and len(whole.losses) == 4
     val_log = (tmp_path / "whole" / "val_log.csv").read_text().splitlines()
     assert val_log[0].startswith("step,accuracy,action_accuracy,direction_accuracy") and len(val_log) == 3
-    model, info = load_learned(tmp_path / "whole" / "checkpoint", "cpnet")
+    model, info = load_checkpoint(tmp_path / "whole" / "checkpoint", "cpnet")
     assert info["model"]["network"] == network and model.classes == class_names(["golf_swing", "squat"])
     assert 0 <= evaluate_classifier(model, open_dataset(penn))["accuracy"] <= 1
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from cli_helpers import run_stcorr
+from stcorr.alignment.cycle_use import chunk_times
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.tracks import boxes_at, joint_tracks, runs
-from stcorr.alignment.cycle_use import chunk_times
 from stcorr.learners.cycle import CycleLearner
 from stcorr.training.engine import train
 
@@ -69,9 +69,9 @@ def test_a_few_steps_lower_the_loss(golf, tmp_path):
     torch.manual_seed(cfg["seed"])
     before = held_loss(learner.build_model())
     result = train(cfg, dataset, tmp_path / "run", progress=False)
-    from stcorr.training.checkpoint import load_learned
+    from stcorr.models.checkpoint import load_checkpoint
 
-    model, info = load_learned(tmp_path / "run" / "checkpoint", "cycle")
+    model, info = load_checkpoint(tmp_path / "run" / "checkpoint", "cycle")
     assert info["step"] == 12
     after = held_loss(model)
     assert after < before - 0.02, (before, after, result.losses)

@@ -17,7 +17,7 @@ from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
 from stcorr.learners import LEARNERS
-from stcorr.training.checkpoint import read_checkpoint_info
+from stcorr.models.checkpoint import read_checkpoint_info
 from stcorr.training.engine import train
 
 

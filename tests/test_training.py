@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.training.checkpoint import load_matcher
+from stcorr.models.checkpoint import load_matcher
 from stcorr.training.engine import lr_factor, train
 
 

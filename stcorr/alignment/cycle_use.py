@@ -24,12 +24,13 @@ import torch
 
 from stcorr.alignment.cycle import soft_max_of_sums
 from stcorr.alignment.dtw import align_frames, dtw
-from stcorr.baselines.frame_features import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.models.checkpoint import load_checkpoint
+from stcorr.models.frame_features import read_frames
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 READ_FRAMES = 16  # frames read and encoded at once
@@ -153,9 +154,7 @@ class CycleFeatures:
         if checkpoint is None:
             torch.manual_seed(cfg["seed"])
             return cls(PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"])), cfg["cycle"], device)
-        from stcorr.training.checkpoint import load_learned
-
-        model, info = load_learned(Path(checkpoint), "cycle")
+        model, info = load_checkpoint(checkpoint, "cycle")
         return cls(model, info["config"]["cycle"], device, str(checkpoint))  # type: ignore[arg-type]
 
     def patches(self, video: Video, times: np.ndarray | None = None) -> VideoPatches:

@@ -1,14 +1,14 @@
 """The sequential baselines of the paper's Table 3: align the two videos in time, then match in space.
 
-    frame_features.py   per-frame embeddings of a whole video (2D ResNet, or the space-time backbone)
     time_alignment.py   nn, dtw (and -st), tcc, lrprop, gt-time: the target frame of each source frame
-    embedders.py        the TCC and LRProp heads over frame features
-    cats2d.py           2D CATs: st-cats on single frames
     pose.py             MediaPipe Pose as the 13 Penn joints (optional extra)
     spatial.py          pose-oracle, pose, cats2d: the target (x, y) in an aligned frame pair
     methods.py          ALIGNER+MATCHER methods for ``stcorr eval --method``
     training.py         ``stcorr train --config tcc|lrprop|cats2d``
     checkpoints.py      their checkpoints
+
+Their models (per-frame features, the TCC and LRProp embedders, 2D CATs) live in ``stcorr.models``
+(``frame_features``, ``embedders``, ``cats2d``), loadable without this package.
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ import numpy as np
 import torch
 
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
-from stcorr.baselines.embedders import LearnedEmbedding
-from stcorr.baselines.frame_features import shared_frame_features
 from stcorr.baselines.pose_cache import CachedPoseDetector, mediapipe_cache
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
@@ -26,6 +24,8 @@ from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTim
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
+from stcorr.models.embedders import LearnedEmbedding
+from stcorr.models.frame_features import shared_frame_features
 
 #: Aligner name -> (embedding source, rule); gt-time is apart.
 EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {

@@ -9,9 +9,12 @@ Matchers, each with ``match(dataset, pair, target_times) -> (K, 2)`` target x, y
   goes to the same object's annotation in the target frame when there is one; otherwise the
   nearest source joint that is also a joint of the target frame gives the answer (the same
   joint there). The upper bound of the pose-based rows.
-- ``pose``: MediaPipe Pose detections of both frames, the same nearest-joint rule; when several
-  people are found, the source person is the one nearest the keypoints and the target person
-  the one whose pose is most similar.
+- ``pose``: MediaPipe Pose detections of both frames; a body joint (a keypoint named as one) takes
+  the same nearest-joint rule; any other point (an object, an unnamed or unknown point) is placed
+  by the body around it (``body_transfer``: its offset from the nearest joint, carried by the
+  similarity transform that maps its nearest joints onto the same joints of the target). When
+  several people are found, the source person is the one nearest the keypoints and the target
+  person the one whose pose is most similar.
 - ``cats2d``: the trained 2D CATs model on the two frames.
 
 Where no rule applies (no joint in common, nobody detected) the point keeps its relative position
@@ -25,13 +28,14 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from stcorr.baselines.cats2d import Cats2d
-from stcorr.baselines.frame_features import frame_to_native, native_to_frame, read_frames
 from stcorr.baselines.pose import Joints, PoseDetector
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
+from stcorr.data.skeleton import keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.models.cats2d import Cats2d
+from stcorr.models.frame_features import frame_to_native, native_to_frame, read_frames
 
 
 def frame_pairs(pair: Pair, target_times: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
@@ -63,6 +67,44 @@ def nearest_joint_transfer(xy: np.ndarray, source_joints: Joints, target_joints:
         if name in target_joints:
             return target_joints[name]
     return None
+
+
+def fit_similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """(scale, rotation (2, 2)) of the similarity that best maps the centred (N, 2) ``source`` points
+    onto the centred ``target`` points in least squares (Umeyama 1991, no reflection)."""
+    a, b = source - source.mean(axis=0), target - target.mean(axis=0)
+    u, singular, vt = np.linalg.svd(b.T @ a)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ sign @ vt
+    spread = float((a**2).sum())
+    scale = float((singular * np.diag(sign)).sum() / spread) if spread > 1e-12 else 1.0
+    return scale, rotation
+
+
+BODY_NEIGHBOURS = 4            # joints around a point that fit its local similarity
+BODY_SCALE_RANGE = (0.25, 4.0)  # a local scale outside this (joints bunched up, a wrong person) is not trusted
+
+
+def body_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
+                  neighbours: int = BODY_NEIGHBOURS) -> np.ndarray | None:
+    """Where a point that is not a joint goes, by the body around it: ``T_a + s R (xy - S_a)`` with
+    ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and
+    ``s R`` the similarity fitted on its ``neighbours`` nearest such joints (a translation when
+    fewer than two, or when the fitted scale is implausible). None when no joint is in both."""
+    common = [name for name in source_joints if name in target_joints]
+    if not common:
+        return None
+    xy = np.asarray(xy, dtype=np.float64)
+    src = np.array([source_joints[n] for n in common], dtype=np.float64)
+    tgt = np.array([target_joints[n] for n in common], dtype=np.float64)
+    order = np.argsort(np.linalg.norm(src - xy, axis=1), kind="stable")[:max(neighbours, 1)]
+    anchor = order[0]
+    offset = xy - src[anchor]
+    if len(order) >= 2:
+        scale, rotation = fit_similarity(src[order], tgt[order])
+        if BODY_SCALE_RANGE[0] <= scale <= BODY_SCALE_RANGE[1]:
+            offset = scale * rotation @ offset
+    return tgt[anchor] + offset
 
 
 def pose_distance(a: Joints, b: Joints) -> float:
@@ -134,7 +176,8 @@ class DetectedPose:
             src_pose = person_nearest_points(src_poses, points) if src_poses else {}
             tgt_pose = most_similar_pose(src_pose, tgt_poses) if tgt_poses and src_pose else {}
             for i, xy in zip(rows, points):
-                found = nearest_joint_transfer(xy, src_pose, tgt_pose)
+                found = (nearest_joint_transfer(xy, src_pose, tgt_pose) if keypoint_type(pair.names[i]) == "hum"
+                         else body_transfer(xy, src_pose, tgt_pose))
                 out[i] = found if found is not None else keep_relative_position(xy, source.size, target.size)
         return out
 

@@ -13,11 +13,11 @@ def eval_classify(data: Path, out: Path, checkpoint: Path | None, split: str, pr
     ({"task": "classify", "accuracy", "action_accuracy", "direction_accuracy", "per_action", ...})."""
     from stcorr.evaluation.classify import evaluate_classifier
     from stcorr.files import write_json
-    from stcorr.training.checkpoint import load_learned
+    from stcorr.models.checkpoint import load_checkpoint
 
     if checkpoint is None:
         raise StcorrError("--task classify needs --checkpoint (a run of stcorr train --config cpnet)")
-    model, info = load_learned(checkpoint, "cpnet")
+    model, info = load_checkpoint(checkpoint, "cpnet")
     dataset = load_dataset(data)
     results = evaluate_classifier(model, dataset, split, batch=int(info["config"]["cpnet"]["val_batch"]),
                                   progress=progress)

@@ -37,7 +37,7 @@ def demo(
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
     from stcorr.cli.model_commands import resolve_device
     from stcorr.evaluation.runner import evaluate
-    from stcorr.training.checkpoint import read_checkpoint_info
+    from stcorr.models.checkpoint import read_checkpoint_info
     from stcorr.training.engine import train
 
     began = time.perf_counter()

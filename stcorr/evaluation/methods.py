@@ -17,6 +17,7 @@ import torch
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
+from stcorr.models.checkpoint import read_checkpoint_info, read_safetensors
 from stcorr.models.matcher import build_matcher
 from stcorr.predictor import CorrespondencePredictor, predictor_for
 
@@ -46,21 +47,16 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
     return MatcherMethod("st-match", predictor_for(matcher, data, device, cfg.get("baseline", {}).get("pose")))
 
 
-def from_checkpoint(path: Path, device: torch.device) -> tuple[MatcherMethod, dict]:
-    from stcorr.training.checkpoint import load_matcher
-
-    matcher, info = load_matcher(path)
-    data = info["config"]["data"]
-    name = matcher.config["aggregator"]
-    predictor = predictor_for(matcher, data, device, info["config"].get("baseline", {}).get("pose"))
-    return MatcherMethod(name, predictor, str(path)), info
+def from_checkpoint(path: str | Path, device: torch.device) -> tuple[MatcherMethod, dict]:
+    """The space-time matcher of a checkpoint (a folder, or ``stcorr:NAME``) behind the predictor."""
+    predictor = CorrespondencePredictor.from_checkpoint(path, device)
+    _, info = read_checkpoint_info(path)
+    return MatcherMethod(predictor.matcher.config["aggregator"], predictor, str(path)), info
 
 
 def st_match_on_checkpoint_backbone(path: Path, device: torch.device) -> MatcherMethod:
     """st-MATCH over the backbone of a trained checkpoint: what the features alone give,
     without the trained aggregator."""
-    from stcorr.training.checkpoint import read_checkpoint_info, read_safetensors
-
     folder, info = read_checkpoint_info(path)
     matcher = build_matcher({**info["model"], "aggregator": "st-match", "aggregator_args": {}, "refine": None}, load_weights=False)
     prefix = "features.backbone."

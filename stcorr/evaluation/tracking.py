@@ -17,6 +17,7 @@ import numpy as np
 from stcorr.data.datasets import Dataset, check_split
 from stcorr.errors import StcorrError
 from stcorr.metrics.tracking import ALPHAS, pck_summary, tracking_correct
+from stcorr.models.checkpoint import load_checkpoint, read_checkpoint_info
 from stcorr.models.propagation import (EncoderFeatures, FrameFeatures, PixelFeatures, PropagationSettings,
                                        propagate_keypoints, untrained_encoder)
 from stcorr.progress import progress_bar
@@ -33,10 +34,8 @@ def tracking_features(checkpoint: Path | None, features: str | None, cfg: dict) 
     if (checkpoint is None) == (features is None):
         raise StcorrError("give exactly one of --checkpoint and --features")
     if checkpoint is not None:
-        from stcorr.training.checkpoint import load_learned, read_checkpoint_info
-
         task = "corrflow-st" if read_checkpoint_info(checkpoint)[1].get("task") == "corrflow-st" else "corrflow"
-        model, _ = load_learned(checkpoint, task)
+        model, _ = load_checkpoint(checkpoint, task)
         return EncoderFeatures(model, name=f"{task}:{checkpoint}", device=torch.device("cpu"))
     if features == "pixels":
         return PixelFeatures()

@@ -1,6 +1,7 @@
 """Learners: what ``stcorr train`` can train, each one file and one line in ``LEARNERS``.
 
-``cfg["task"]`` names the learner; ``stcorr.training.engine.train`` runs it.
+``cfg["task"]`` names the learner; ``stcorr.training.engine.train`` runs it. The model each one
+trains is rebuilt for inference by ``stcorr.models.registry`` (same name), with no learner.
 """
 
 from __future__ import annotations
@@ -32,9 +33,4 @@ def learner_class(task: str) -> type[Learner]:
     return LEARNERS[task]
 
 
-def describe_task(task: str) -> str:
-    """'a TCC', 'a space-time correspondence', ... (the learner's ``description``, for messages)."""
-    return LEARNERS[task].description if task in LEARNERS else f"a {task}"
-
-
-__all__ = ["LEARNERS", "Learner", "describe_task", "learner_class"]
+__all__ = ["LEARNERS", "Learner", "learner_class"]

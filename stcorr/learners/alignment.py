@@ -1,7 +1,7 @@
 """Frame embeddings for time alignment, learned by TCC or LRProp: ``stcorr train --config tcc|lrprop``.
 
 A head over frozen per-frame features of the train videos (computed once, at the start; see
-``stcorr.baselines.embedders``). Settings are under ``baseline.tcc`` / ``baseline.lrprop`` and
+``stcorr.models.embedders``). Settings are under ``baseline.tcc`` / ``baseline.lrprop`` and
 ``baseline.frames``.
 
 - ``tcc``: example g samples ``seq_len`` frames of each of ``videos_per_step`` train videos of
@@ -17,11 +17,11 @@ from torch import nn
 
 from stcorr.alignment.lrprop import LRPropLoss, LRPropWeights
 from stcorr.alignment.tcc import tcc_loss
-from stcorr.baselines.embedders import AlignmentEmbedder, build_head, embedder_from_config
-from stcorr.baselines.frame_features import FrameFeatures, build_frame_encoder
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
+from stcorr.models.embedders import AlignmentEmbedder, build_head
+from stcorr.models.frame_features import FrameFeatures, build_frame_encoder
 from stcorr.progress import progress_bar
 
 
@@ -78,9 +78,6 @@ class _EmbeddingLearner(Learner):
     def build_model(self) -> AlignmentEmbedder:
         return self.embedder
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return embedder_from_config(config)
 
     def pick(self, rng: np.random.Generator, count: int) -> list[str]:
         names = self.groups[self.actions[rng.choice(len(self.actions), p=self.weights)]]

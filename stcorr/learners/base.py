@@ -39,13 +39,9 @@ class Learner:
 
     # --- the model
     def build_model(self) -> nn.Module:
-        """The untrained model; it has a ``config`` property (JSON) that ``model_from_config`` takes."""
+        """The untrained model; it has a ``config`` property (JSON) that ``stcorr.models.registry`` rebuilds it from."""
         raise NotImplementedError
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        """The architecture saved in a checkpoint's ``model`` entry, untrained."""
-        raise NotImplementedError
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         """Parameters trained at ``train.backbone_lr`` (the rest at ``train.lr``)."""

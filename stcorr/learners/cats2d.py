@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcorr.baselines.cats2d import Cats2d, build_cats2d, cats2d_from_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import crop_resize
 from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
+from stcorr.models.cats2d import Cats2d, build_cats2d
 
 
 @dataclass
@@ -76,9 +76,6 @@ class Cats2dLearner(Learner):
     def build_model(self) -> Cats2d:
         return build_cats2d(self.settings)
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return cats2d_from_config(config)
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())

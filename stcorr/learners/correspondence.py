@@ -33,9 +33,6 @@ class CorrespondenceLearner(Learner):
     def build_model(self) -> Matcher:
         return build_matcher(self.cfg["model"])
 
-    @staticmethod
-    def model_from_config(config: dict) -> Matcher:
-        return build_matcher(config, load_weights=False)
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())

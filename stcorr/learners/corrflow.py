@@ -74,9 +74,6 @@ class CorrFlowLearner(Learner):
         s = self.settings
         return CorrFlow(s["width"], s["blocks"], s["dim"], s["clusters"], s["drop_prob"], s["jitter"])
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return CorrFlow.from_config(config)
 
     def colour_sample(self) -> torch.Tensor:
         """``corrflow.kmeans_frames`` training frames (a fixed draw from the seed), resized: k-means input."""
@@ -144,9 +141,6 @@ class CorrFlowSTLearner(CorrFlowLearner):
             load_backbone_weights(model.backbone, m["weights"])
         return model
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return CorrFlowST.from_config(config)
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())

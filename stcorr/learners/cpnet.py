@@ -23,7 +23,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.evaluation.classify import class_names, evaluate_classifier, read_clip, videos_by_action
 from stcorr.learners.base import Learner
-from stcorr.models.cpnet import ClipClassifier, classifier_from_config
+from stcorr.models.cpnet import ClipClassifier
 
 
 def clip_times(n: int, length: int, rng: np.random.Generator, min_span: float) -> np.ndarray:
@@ -65,9 +65,6 @@ class CPNetLearner(Learner):
         return ClipClassifier(s["network"], class_names(self.actions), s["clip_len"], s["size"], s["width_multiplier"],
                               s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"])
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return classifier_from_config(config)
 
     def num_examples(self) -> int:
         return 2 * len(self.videos)

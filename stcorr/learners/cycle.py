@@ -17,13 +17,13 @@ from torch import nn
 
 from stcorr.alignment.cycle import kappa, margin_loss
 from stcorr.alignment.cycle_use import chunk_times
-from stcorr.baselines.frame_features import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.tracks import Track, boxes_at, joint_tracks
 from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
-from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings, patch_embedding_from_config
+from stcorr.models.frame_features import read_frames
+from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 
 def embedding_settings(section: dict) -> PatchEmbeddingSettings:
@@ -66,9 +66,6 @@ class CycleLearner(Learner):
     def build_model(self) -> PatchEmbedding:
         return PatchEmbedding(embedding_settings(self.part))
 
-    @staticmethod
-    def model_from_config(config: dict) -> nn.Module:
-        return patch_embedding_from_config(config)
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.encoder.parameters())

@@ -34,10 +34,10 @@ from stcorr.config import save_config
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.learners import Learner, learner_class
-from stcorr.progress import bars_shown, progress_bar
 from stcorr.models.backbones import load_backbone_weights
-from stcorr.training.checkpoint import (BACKBONE_FILE, load_model_state, read_checkpoint_info, restore_run,
-                                      save_checkpoint)
+from stcorr.models.checkpoint import load_model_state, read_checkpoint_info
+from stcorr.progress import bars_shown, progress_bar
+from stcorr.training.checkpoint import BACKBONE_FILE, restore_run, save_checkpoint
 from stcorr.training.distributed import World, barrier, device_for, init_world
 from stcorr.training.logs import RunLog
 

@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from stcorr.alignment.lrprop import FrameAligner
-from stcorr.baselines.frame_features import FrameEncoder, FrameFeatures, frame_encoder_from_config
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.models.frame_features import FrameEncoder, FrameFeatures, frame_encoder_from_config
 
 TASKS = ("tcc", "lrprop")
 

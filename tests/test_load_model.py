@@ -1,0 +1,74 @@
+"""Loading trained models for inference, with no training code: the model registry, the
+checkpoint reader, ``stcorr.load_model`` and ``Predictor.from_checkpoint``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_frames
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
+from stcorr.learners import LEARNERS
+from stcorr.models.registry import MODELS
+
+FIXTURE = Path(__file__).parent / "fixtures" / "old_checkpoint"
+
+
+@pytest.fixture(scope="module")
+def old_frames(tmp_path_factory) -> Path:
+    """The two frame folders the fixture's points were predicted on (tests/fixtures/make_old_checkpoint.py)."""
+    root = tmp_path_factory.mktemp("old")
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    for name, (n, seed) in expected["frames"].items():
+        write_frames(root / name, n, seed=seed)
+    return root
+
+
+def test_every_learner_has_a_model_kind():
+    assert set(LEARNERS) == set(MODELS)
+
+
+def test_a_checkpoint_written_before_the_move_predicts_the_same_points(old_frames):
+    from stcorr import Predictor
+
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    predictor = Predictor.from_checkpoint(FIXTURE / "checkpoint", "cpu")
+    result = predictor.predict(old_frames / "source", old_frames / "target", np.array(expected["points"]))
+    np.testing.assert_allclose(result.points, expected["predicted"], atol=1e-4)
+    np.testing.assert_allclose(result.scores, expected["scores"], atol=1e-5)
+
+
+def test_load_model_gives_the_matcher_in_eval_mode():
+    import stcorr
+    from stcorr.models.matcher import Matcher
+
+    model = stcorr.load_model(str(FIXTURE / "checkpoint"))
+    assert isinstance(model, Matcher) and not model.training
+
+
+def test_load_model_refuses_the_wrong_kind_in_one_line():
+    from stcorr.models.checkpoint import load_checkpoint
+
+    with pytest.raises(StcorrError, match="expected a TCC checkpoint, but it holds a space-time correspondence"):
+        load_checkpoint(FIXTURE / "checkpoint", "tcc")
+
+
+def test_an_unknown_shipped_name_is_one_error():
+    import stcorr
+
+    with pytest.raises(StcorrError, match="no shipped model 'nothing-such'"):
+        stcorr.load_model("stcorr:nothing-such")
+
+
+def test_loading_imports_no_training_code():
+    code = ("import sys, stcorr; stcorr.load_model(sys.argv[1]); "
+            "bad = sorted(m for m in sys.modules if m.startswith(('stcorr.training', 'stcorr.learners'))); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code, str(FIXTURE / "checkpoint")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
