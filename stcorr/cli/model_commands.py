@@ -165,40 +165,51 @@ def refuse_with_checkpoint(**flags) -> None:
 
 
 def predict(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A trained checkpoint (folder).")],
     source: Annotated[Path, typer.Option("--source", help="Source video file or frame folder.")],
     target: Annotated[Path, typer.Option("--target", help="Target video file or frame folder.")],
-    keypoints: Annotated[Path, typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in source pixels.')],
+    keypoints: Annotated[Path, typer.Option("--keypoints", help='KP.json: {"keypoints": [{"name", "t", "x", "y"}]} in source pixels; a name is a joint (left_wrist, ...) or anything else / null (any point).')],
     out: Annotated[Path, typer.Option("--out", help="PRED.json to write.")],
+    checkpoint: Annotated[Optional[str], typer.Option("--checkpoint", help="A trained checkpoint (folder, or stcorr:NAME): a space-time matcher, or a trained part of --method (tcc, lrprop, cycle, cats2d).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="A method of `stcorr eval --list-methods` (not gt-time or pose-oracle: they need the truth). Default: dtw-pose+pose, or st-match without MediaPipe.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
     viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the matches: FILE.png, or FILE.mp4 for a video.")] = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Predict where source keypoints go in the target video.
+    """Predict where source keypoints go in the target video, with no training: a method
+    (default dtw-pose+pose: MediaPipe's joints align the whole videos in time, then each point is
+    placed by the body around it) or a trained checkpoint. Prints the method it used.
 
-    Windows: the source clip covers the frames of the given keypoints (with a temporal stride
-    when they span more than one clip); the target video is subsampled WHOLE into one clip of
-    the checkpoint's clip length, since where the moment falls in the target is what is
-    predicted. A target too long for that at data.max_target_stride (8 native frames between
-    clip frames) is covered by overlapping windows, each point keeping its best-scoring window.
+    A space-time matcher's windows: the source clip covers the frames of the given keypoints;
+    the target video is subsampled WHOLE into one clip of the checkpoint's clip length, or, when
+    too long for that at data.max_target_stride, covered by overlapping windows, each point
+    keeping its best-scoring window.
     """
     from stcorr.data.video import Video
-    from stcorr.evaluation.methods import from_checkpoint
+    from stcorr.evaluation.predict import Predictor
     from stcorr.files import write_json
+    from stcorr.predictor import check_points
 
     if viz is not None and viz.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
         raise StcorrError(f"--viz takes a .png, .jpg or .mp4 file name, not {viz.name!r}")
+    if checkpoint is not None and method is None:
+        refuse_with_checkpoint(config=config, set_=set_)
     names, points = read_keypoints(keypoints)
-    runner, _ = from_checkpoint(checkpoint, resolve_device(device))
     src_video, tgt_video = Video(source), Video(target)
-    from stcorr.predictor import check_points
-
     check_points(src_video, points, str(keypoints))
-    predicted, scores = runner.predictor.predict(src_video, tgt_video, points)
+    torch_device = resolve_device(device)
+    if method is None and checkpoint is not None:
+        predictor = Predictor.from_checkpoint(checkpoint, torch_device)
+    else:
+        predictor = Predictor.from_method(method, torch_device, config, parse_overrides(set_ or []), checkpoint)
+    console.print(f"method: {predictor.name}" + (f" (checkpoint {predictor.checkpoint})" if predictor.checkpoint else ""))
+    result = predictor.predict(src_video, tgt_video, points, names)
+    scores = [None] * len(names) if result.scores is None else [float(c) for c in result.scores]
     record = {
-        "source": src_video.name, "target": tgt_video.name, "checkpoint": str(checkpoint),
+        "source": src_video.name, "target": tgt_video.name, "method": predictor.name, "checkpoint": predictor.checkpoint,
         "keypoints": [{"name": n, "source": [int(s[0]), float(s[1]), float(s[2])],
-                       "target": [int(p[0]), round(float(p[1]), 3), round(float(p[2]), 3)], "score": float(c)}
-                      for n, s, p, c in zip(names, points, predicted, scores)],
+                       "target": [int(p[0]), round(float(p[1]), 3), round(float(p[2]), 3)], "score": c}
+                      for n, s, p, c in zip(names, points, result.points, scores)],
     }
     write_json(out, record)
     console.print(f"wrote {out} ({len(names)} keypoints)")

@@ -78,7 +78,6 @@ class _EmbeddingLearner(Learner):
     def build_model(self) -> AlignmentEmbedder:
         return self.embedder
 
-
     def pick(self, rng: np.random.Generator, count: int) -> list[str]:
         names = self.groups[self.actions[rng.choice(len(self.actions), p=self.weights)]]
         return [names[i] for i in rng.choice(len(names), size=min(count, len(names)), replace=False)]

@@ -42,7 +42,6 @@ class Learner:
         """The untrained model; it has a ``config`` property (JSON) that ``stcorr.models.registry`` rebuilds it from."""
         raise NotImplementedError
 
-
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         """Parameters trained at ``train.backbone_lr`` (the rest at ``train.lr``)."""
         return []

@@ -76,7 +76,6 @@ class Cats2dLearner(Learner):
     def build_model(self) -> Cats2d:
         return build_cats2d(self.settings)
 
-
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())
 

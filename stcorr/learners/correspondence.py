@@ -33,7 +33,6 @@ class CorrespondenceLearner(Learner):
     def build_model(self) -> Matcher:
         return build_matcher(self.cfg["model"])
 
-
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())
 

@@ -74,7 +74,6 @@ class CorrFlowLearner(Learner):
         s = self.settings
         return CorrFlow(s["width"], s["blocks"], s["dim"], s["clusters"], s["drop_prob"], s["jitter"])
 
-
     def colour_sample(self) -> torch.Tensor:
         """``corrflow.kmeans_frames`` training frames (a fixed draw from the seed), resized: k-means input."""
         rng = np.random.default_rng([self.cfg["seed"], 7])
@@ -140,7 +139,6 @@ class CorrFlowSTLearner(CorrFlowLearner):
         if m["weights"]:
             load_backbone_weights(model.backbone, m["weights"])
         return model
-
 
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.backbone.parameters())

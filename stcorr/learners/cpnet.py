@@ -65,7 +65,6 @@ class CPNetLearner(Learner):
         return ClipClassifier(s["network"], class_names(self.actions), s["clip_len"], s["size"], s["width_multiplier"],
                               s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"])
 
-
     def num_examples(self) -> int:
         return 2 * len(self.videos)
 

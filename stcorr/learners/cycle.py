@@ -66,7 +66,6 @@ class CycleLearner(Learner):
     def build_model(self) -> PatchEmbedding:
         return PatchEmbedding(embedding_settings(self.part))
 
-
     def backbone_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.encoder.parameters())
 
