@@ -133,10 +133,67 @@ def align_frames(path: np.ndarray, n_src: int, reduce: Literal["median", "mean",
     raise ValueError(f"unknown reduce {reduce!r}")
 
 
-def dtw_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine") -> np.ndarray:
-    """(N,) target frame matched by DTW to each source frame of ``src_emb`` (N, D) in ``tgt_emb`` (M, D)."""
+#: Cells of the largest full DTW table (cost, accumulated cost, moves: ~17 bytes a cell, so ~70 MB);
+#: longer pairs of videos are aligned coarse to fine (``banded_dtw_align``).
+MAX_DTW_CELLS = 4_000_000
+
+
+def dtw_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine",
+              max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
+    """(N,) target frame matched by DTW to each source frame of ``src_emb`` (N, D) in ``tgt_emb`` (M, D):
+    exact when N x M <= ``max_cells``, else coarse to fine in memory bounded by ``max_cells``."""
+    if len(src_emb) * len(tgt_emb) > max_cells:
+        return banded_dtw_align(src_emb, tgt_emb, metric, max_cells)
     _, path = dtw(pairwise_cost(src_emb, tgt_emb, metric))
     return align_frames(path, len(src_emb))
+
+
+def block_means(emb: np.ndarray, stride: int) -> np.ndarray:
+    """(ceil(N / stride), D): the mean of each run of ``stride`` consecutive rows of ``emb`` (N, D)."""
+    starts = np.arange(0, len(emb), stride)
+    return np.add.reduceat(np.asarray(emb, dtype=np.float64), starts, axis=0) / np.diff(np.append(starts, len(emb)))[:, None]
+
+
+def banded_dtw_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine",
+                     max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
+    """DTW coarse to fine (as FastDTW, Salvador & Chan 2007): the exact DTW path of block means of
+    ``stride`` frames, then DTW over the full-rate frames within that path's blocks widened by one
+    block on each side. Memory: the coarse table (<= ``max_cells``) and the band (~3 x stride cells a row)."""
+    n, m = len(src_emb), len(tgt_emb)
+    stride = int(np.ceil(np.sqrt(n * m / max_cells)))
+    _, coarse = dtw(pairwise_cost(block_means(src_emb, stride), block_means(tgt_emb, stride), metric))
+    lo, hi = np.full(n, m), np.full(n, -1)
+    for ci, cj in coarse:
+        rows = slice(ci * stride, min((ci + 1) * stride, n))
+        lo[rows] = np.minimum(lo[rows], max(cj * stride - stride, 0))
+        hi[rows] = np.maximum(hi[rows], min((cj + 2) * stride - 1, m - 1))
+    return align_frames(_banded_path(src_emb, tgt_emb, metric, lo, hi), n)
+
+
+def _banded_path(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The cheapest warping path through the cells (i, lo[i]..hi[i]), with the tie-breaking of ``dtw``."""
+    previous, moves = np.full(0, np.inf), []
+    for i in range(len(src_emb)):
+        cost = pairwise_cost(src_emb[i:i + 1], tgt_emb[lo[i]:hi[i] + 1], metric)[0]
+        row, move = np.full(len(cost), np.inf), np.full(len(cost), -1, dtype=np.int8)
+        for k, j in enumerate(range(lo[i], hi[i] + 1)):
+            if i == 0 and j == 0:
+                row[k] = cost[k]
+                continue
+            diagonal = previous[j - 1 - lo[i - 1]] if i > 0 and lo[i - 1] <= j - 1 <= hi[i - 1] else np.inf
+            down = previous[j - lo[i - 1]] if i > 0 and lo[i - 1] <= j <= hi[i - 1] else np.inf
+            right = row[k - 1] if k > 0 else np.inf
+            best = int(np.argmin((diagonal, down, right)))
+            row[k], move[k] = cost[k] + (diagonal, down, right)[best], best
+        previous = row
+        moves.append(move)
+    i, j = len(src_emb) - 1, len(tgt_emb) - 1
+    path = [(i, j)]
+    while moves[i][j - lo[i]] >= 0:
+        di, dj = _MOVES[moves[i][j - lo[i]]]
+        i, j = i - di, j - dj
+        path.append((i, j))
+    return np.array(path[::-1], dtype=np.int64)
 
 
 def nn_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine") -> np.ndarray:
