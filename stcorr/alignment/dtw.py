@@ -8,7 +8,7 @@ is the plain (unweighted) sum of ``cost`` over the cells of the cheapest path.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -142,39 +142,51 @@ def dtw_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine
               max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
     """(N,) target frame matched by DTW to each source frame of ``src_emb`` (N, D) in ``tgt_emb`` (M, D):
     exact when N x M <= ``max_cells``, else coarse to fine in memory bounded by ``max_cells``."""
-    if len(src_emb) * len(tgt_emb) > max_cells:
-        return banded_dtw_align(src_emb, tgt_emb, metric, max_cells)
-    _, path = dtw(pairwise_cost(src_emb, tgt_emb, metric))
-    return align_frames(path, len(src_emb))
+    return dtw_align_by(lambda a, b: pairwise_cost(a, b, metric), src_emb, tgt_emb, max_cells)
+
+
+CostFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def dtw_align_by(cost: CostFn, src: np.ndarray, tgt: np.ndarray, max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
+    """``dtw_align`` under any ``cost(a (n, D), b (m, D)) -> (n, m)`` between rows of descriptors."""
+    if len(src) * len(tgt) > max_cells:
+        return banded_dtw_align(cost, src, tgt, max_cells)
+    _, path = dtw(cost(src, tgt))
+    return align_frames(path, len(src))
 
 
 def block_means(emb: np.ndarray, stride: int) -> np.ndarray:
-    """(ceil(N / stride), D): the mean of each run of ``stride`` consecutive rows of ``emb`` (N, D)."""
+    """(ceil(N / stride), D): the mean of each run of ``stride`` consecutive rows of ``emb`` (N, D),
+    NaN entries left out (NaN where a run holds no number)."""
+    emb = np.asarray(emb, dtype=np.float64)
     starts = np.arange(0, len(emb), stride)
-    return np.add.reduceat(np.asarray(emb, dtype=np.float64), starts, axis=0) / np.diff(np.append(starts, len(emb)))[:, None]
+    known = ~np.isnan(emb)
+    sums = np.add.reduceat(np.where(known, emb, 0.0), starts, axis=0)
+    counts = np.add.reduceat(known.astype(np.float64), starts, axis=0)
+    return np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
 
 
-def banded_dtw_align(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric = "cosine",
-                     max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
+def banded_dtw_align(cost: CostFn, src: np.ndarray, tgt: np.ndarray, max_cells: int = MAX_DTW_CELLS) -> np.ndarray:
     """DTW coarse to fine (as FastDTW, Salvador & Chan 2007): the exact DTW path of block means of
     ``stride`` frames, then DTW over the full-rate frames within that path's blocks widened by one
     block on each side. Memory: the coarse table (<= ``max_cells``) and the band (~3 x stride cells a row)."""
-    n, m = len(src_emb), len(tgt_emb)
+    n, m = len(src), len(tgt)
     stride = int(np.ceil(np.sqrt(n * m / max_cells)))
-    _, coarse = dtw(pairwise_cost(block_means(src_emb, stride), block_means(tgt_emb, stride), metric))
+    _, coarse = dtw(cost(block_means(src, stride), block_means(tgt, stride)))
     lo, hi = np.full(n, m), np.full(n, -1)
     for ci, cj in coarse:
         rows = slice(ci * stride, min((ci + 1) * stride, n))
         lo[rows] = np.minimum(lo[rows], max(cj * stride - stride, 0))
         hi[rows] = np.maximum(hi[rows], min((cj + 2) * stride - 1, m - 1))
-    return align_frames(_banded_path(src_emb, tgt_emb, metric, lo, hi), n)
+    return align_frames(_banded_path(cost, src, tgt, lo, hi), n)
 
 
-def _banded_path(src_emb: np.ndarray, tgt_emb: np.ndarray, metric: Metric, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _banded_path(cost_fn: CostFn, src_emb: np.ndarray, tgt_emb: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The cheapest warping path through the cells (i, lo[i]..hi[i]), with the tie-breaking of ``dtw``."""
     previous, moves = np.full(0, np.inf), []
     for i in range(len(src_emb)):
-        cost = pairwise_cost(src_emb[i:i + 1], tgt_emb[lo[i]:hi[i] + 1], metric)[0]
+        cost = cost_fn(src_emb[i:i + 1], tgt_emb[lo[i]:hi[i] + 1])[0]
         row, move = np.full(len(cost), np.inf), np.full(len(cost), -1, dtype=np.int8)
         for k, j in enumerate(range(lo[i], hi[i] + 1)):
             if i == 0 and j == 0:

@@ -45,7 +45,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from stcorr.alignment.dtw import align_frames, dtw
+from stcorr.alignment.dtw import dtw_align_by, euclidean_cost
 from stcorr.baselines.time_alignment import source_frames
 from stcorr.compare.align import descriptor_cost, filled_joints
 from stcorr.compare.angles import ANGLE_NAMES, TRUNK, angle_series
@@ -137,11 +137,13 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
     """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower median)."""
-    cost = descriptor_cost(a, b)
     if rule == "nn":
-        return np.argmin(cost, axis=1).astype(np.int64)
-    _, path = dtw(cost)
-    return align_frames(path, len(a))
+        return np.argmin(descriptor_cost(a, b), axis=1).astype(np.int64)
+    shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)  # descriptor_cost's columns, fixed for every block
+    if not shared.any():
+        return dtw_align_by(descriptor_cost, a, b)
+    # coarse to fine on long videos: memory stays bounded
+    return dtw_align_by(euclidean_cost, a[:, shared], b[:, shared])
 
 
 Describe = Callable[[Dataset, str], np.ndarray]
