@@ -14,8 +14,8 @@ cost grows with its input channels (R3D width 16 at 32x64x64, forward and backwa
 a correspondence must not confuse (and where MediaPipe errs: ``MEDIAPIPE_ERRORS``), and the
 joints of one limb are told apart by their heights and by where the limb starts.
 The ``joints`` maps give each of the 13 joints a map of its own (peak 1.0): elbow and wrist need not be
-told apart by height. Measured (README, "Pose-informed joint model"): no better than the five at equal
-steps, and a training step of ``cpu-long-pose`` takes 1.8 s against 1.4.
+told apart by height. Measured (docs/results/joint-model.md#pose-informed-joint-model): no better
+than the five at equal steps, and a training step of ``cpu-long-pose`` takes 1.8 s against 1.4.
 
 Coordinates: joints come in native pixels (x right, y down, pixel centres at integers) and go to
 clip pixels with ``Clip.to_clip`` (its crop and resize, SPEC §1), so a bump's centre lies exactly
