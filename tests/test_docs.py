@@ -8,7 +8,8 @@
   table, trainers other than the correspondence configs, models of other kinds) are parsed only.
 - Every ``stcorr VERB --flag`` of a ```text block or an inline code span names a verb and flags
   that exist (```text blocks hold long measurements and are not run).
-- Every ``scripts/...`` and ``benchmarks/...`` file a fenced block names exists.
+- Every ``scripts/...`` and ``benchmarks/...`` file a fenced block names exists, and every relative
+  link (and its #anchor) leads somewhere.
 """
 
 from __future__ import annotations
@@ -288,3 +289,33 @@ def test_every_script_a_block_names_exists():
     assert named
     missing = sorted(f"{where}: {ref}" for where, ref in named if not (ROOT / ref).exists())
     assert not missing, missing
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+# Pages written on other branches; their links are checked once they exist.
+PENDING_PAGES = {"docs/outputs.md", "docs/predict.md", "docs/compare.md", "docs/performance.md",
+                 "docs/retrieval.md", "docs/pose.md"}
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", FENCE.sub("", path.read_text()), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_link_leads_somewhere():
+    broken = []
+    for page in DOC_FILES:
+        text = re.sub(r"<!--.*?-->", "", FENCE.sub("", page.read_text()), flags=re.DOTALL)
+        for link in LINK.findall(text):
+            if re.match(r"[a-z]+:", link):
+                continue
+            file, _, anchor = link.partition("#")
+            target = (page.parent / file).resolve() if file else page
+            name = str(target.relative_to(ROOT)) if target.is_relative_to(ROOT) else str(target)
+            if not target.exists():
+                if name not in PENDING_PAGES:
+                    broken.append(f"{page.relative_to(ROOT)}: {link} (no such file)")
+            elif anchor and target.suffix == ".md" and anchor not in anchors(target):
+                broken.append(f"{page.relative_to(ROOT)}: {link} (no such heading)")
+    assert not broken, "\n".join(broken)
