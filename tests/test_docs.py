@@ -4,8 +4,9 @@
   values, required options), and runs on a tiny synthetic data set, a block's commands in order in
   one folder (so a block can train a model and then score it). Inputs a block has not made are
   replaced by files of the same kind made here (DATA, RUN/checkpoint, VIDEO, KP.json, ...);
-  sizes are cut down (steps, pairs). Commands too slow for a unit test (synth, demo, compare,
-  table, trainers other than the correspondence configs, models of other kinds) are parsed only.
+  sizes are cut down (steps, pairs, clips, widths). Commands too slow for a unit test (synth, demo,
+  compare, table, configs without tiny settings here) or that need a model the block did not make
+  are parsed only.
 - Every ``stcorr VERB --flag`` of a ```text block or an inline code span names a verb and flags
   that exist (```text blocks hold long measurements and are not run).
 - Every ``scripts/...`` and ``benchmarks/...`` file a fenced block names exists, and every relative
@@ -40,10 +41,20 @@ FILE_REF = re.compile(r"(?<![\w./-])((?:scripts|benchmarks)/[\w./-]*\w)")
 
 # Tiny sizes for every training run a block starts (the data set below is 32x32 pixels).
 TINY_TRAINING = ["data.clip_len=8", "data.size=32", "model.grid=[4,4,4]", "model.width=8", "train.val_every=0"]
-TRAINABLE_CONFIGS = {None, "cpu", "demo", "cpu-long", "cpu-long-pose"}
+_CORRFLOW = ["corrflow.width=8", "corrflow.blocks=[1,1,1,1]", "corrflow.size=32", "corrflow.kmeans_frames=8"]
+# The packaged configs a block may train, each with the overrides that make a few steps take seconds.
+TINY_CONFIGS = {
+    **dict.fromkeys([None, "cpu", "demo", "cpu-long", "cpu-long-pose"], TINY_TRAINING),
+    **dict.fromkeys(["corrflow", "corrflow-cpu"], [*_CORRFLOW, "train.val_every=0"]),
+    "corrflow-st": [*TINY_TRAINING, "corrflow.size=32", "corrflow.kmeans_frames=8"],
+    "cycle": ["cycle.size=32", "cycle.hidden=16", "cycle.dim=8", "train.val_every=0"],
+    "cpnet": ["cpnet.size=32", "cpnet.clip_len=4", "train.batch_size=2", "train.val_every=0"],
+}
 PARSE_ONLY_VERBS = {"synth", "demo", "compare", "table"}
 MEDIAPIPE_PARTS = {"pose", "nn-pose", "dtw-pose"}
 # An input flag a block has not made is replaced by a fixture of this kind.
+# (--checkpoint of propagate, retrieve and eval --task track/classify is a model of another kind: it
+# is never replaced, and a command whose block did not make it is parsed only.)
 INPUT_KINDS = {"--data": "data", "--checkpoint": "checkpoint", "--source": "video",
                "--target": "video2", "--video": "video", "--query": "video", "--keypoints": "keypoints",
                "--predictions": "predictions", "--masks": "mask", "--run": "run"}
@@ -145,8 +156,11 @@ def localise(args: list[str], world: dict[str, Path], here: Path) -> list[str]:
     """``args`` with the inputs that do not exist in ``here`` replaced by the world's files, and
     absolute output paths moved under ``here``."""
     args = list(args)
+    other_kind = args[0] in ("propagate", "retrieve") or option(args, "--task") not in (None, "correspondence")
     for i, token in enumerate(args):
         kind = INPUT_KINDS.get(args[i - 1]) if i else None
+        if kind == "checkpoint" and other_kind:
+            continue
         if kind and not token.startswith("stcorr:") and not (here / token).exists():
             args[i] = str(world[kind])
         elif token.startswith("/") and not (i and args[i - 1].startswith("--backbone")):
@@ -169,19 +183,16 @@ def parse_only_reason(args: list[str]) -> str | None:
         return f"{verb} is too slow for a unit test"
     if "--help" in args or "--list-methods" in args:
         return None
-    if any(a.startswith("stcorr:") for a in args) or any("_checkpoint=" in a for a in args):
-        return "needs a model of another kind"
-    task = option(args, "--task") or "correspondence"
-    if verb in ("propagate", "retrieve") and "--checkpoint" in args:
-        return "needs a CorrFlow or cycle checkpoint"
-    if verb == "eval" and task != "correspondence" and ("--checkpoint" in args or task == "classify"):
-        return "needs a tracker or classifier checkpoint"
+    if any(a.startswith("stcorr:") for a in args):
+        return "names a model that ships with stcorr"
+    models = [a.split("=", 1)[1] for a in args if re.match(r"baseline\.\w+_checkpoint=", a)]
+    models += [option(args, flag) for flag in ("--checkpoint", "--init") if flag in args]
+    if any(not Path(model).exists() for model in models):
+        return "needs a model of another kind that the block did not make"
     if verb == "eval" and "--method" in args and MEDIAPIPE_PARTS & set(option(args, "--method").split("+")):
         return "runs MediaPipe"
-    if verb == "train" and (option(args, "--config") not in TRAINABLE_CONFIGS or "--backbone-weights" in args):
-        return "trains another learner or needs weights"
-    if verb == "train" and "--init" in args and not Path(option(args, "--init")).exists():
-        return "starts from a model the block did not make"
+    if verb == "train" and (option(args, "--config") not in TINY_CONFIGS or "--backbone-weights" in args):
+        return "trains at a size no unit test can shrink, or needs weights"
     return None
 
 
@@ -195,7 +206,7 @@ def shrink(args: list[str]) -> list[str]:
     elif args[0] == "train":
         args += ["--max-steps", "2"]
     if args[0] == "train":
-        args += [a for s in TINY_TRAINING for a in ("--set", s)]
+        args += [a for s in TINY_CONFIGS[option(args, "--config")] for a in ("--set", s)]
     if "--max-pairs" in args:
         i = args.index("--max-pairs") + 1
         args[i] = str(min(2, int(args[i])))
