@@ -1,8 +1,8 @@
 """The commands shown in README.md and docs/ are today's commands.
 
 - Every ``stcorr`` command of a ```bash block parses against the command line (verb, flags, their
-  values, required options), and runs on a tiny synthetic data set, a block's commands in order in
-  one folder (so a block can train a model and then score it). Inputs a block has not made are
+  values, required options), and runs on a tiny Penn Action-layout data set, a block's commands in
+  order in one folder (so a block can train a model and then score it). Inputs a block has not made are
   replaced by files of the same kind made here (DATA, RUN/checkpoint, VIDEO, KP.json, ...);
   sizes are cut down (steps, pairs, clips, widths). Commands too slow for a unit test (synth, demo,
   compare, table, configs without tiny settings here) or that need a model the block did not make
@@ -39,7 +39,7 @@ INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 VERB_AT = re.compile(r"(?:^|[\s(])(?:\.venv/bin/)?stcorr(?:\.cli\.main)?\s+([a-z][a-z-]*)(.*)")
 FILE_REF = re.compile(r"(?<![\w./-])((?:scripts|benchmarks)/[\w./-]*\w)")
 
-# Tiny sizes for every training run a block starts (the data set below is 32x32 pixels).
+# Tiny sizes for every training run a block starts (clips of 32x32 pixels).
 TINY_TRAINING = ["data.clip_len=8", "data.size=32", "model.grid=[4,4,4]", "model.width=8", "train.val_every=0"]
 _CORRFLOW = ["corrflow.width=8", "corrflow.blocks=[1,1,1,1]", "corrflow.size=32", "corrflow.kmeans_frames=8"]
 # The packaged configs a block may train, each with the overrides that make a few steps take seconds.
@@ -251,8 +251,9 @@ def test_bash_block_runs(block, world, tmp_path, monkeypatch):
             check_parses(args, block.where)
             if parse_only_reason(args) is not None:
                 continue
-            run = run_stcorr(*shrink(args))
-            assert run.returncode == 0, f"{block.where}: `stcorr {shlex.join(shrink(args))}` failed:\n{run.stderr[-3000:]}"
+            small = shrink(args)
+            run = run_stcorr(*small)
+            assert run.returncode == 0, f"{block.where}: `stcorr {shlex.join(small)}` failed:\n{run.stderr[-3000:]}"
 
 
 def _mentions() -> list[tuple[str, str, list[str]]]:
