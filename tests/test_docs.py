@@ -9,6 +9,7 @@
   are parsed only.
 - Every ``stcorr VERB --flag`` of a ```text block or an inline code span names a verb and flags
   that exist (```text blocks hold long measurements and are not run).
+- Every ```json block is JSON, and the KP.json and pairs.json examples are read by stcorr's readers.
 - Every ``scripts/...`` and ``benchmarks/...`` file a fenced block names exists, and every relative
   link (and its #anchor) leads somewhere.
 """
@@ -27,6 +28,8 @@ import typer
 from PIL import Image
 
 from stcorr.cli.main import app
+from stcorr.cli.model_commands import read_keypoints
+from stcorr.data.datasets import read_pairs_json
 
 from cli_helpers import run_stcorr
 from conftest import make_penn
@@ -335,3 +338,21 @@ def test_every_link_leads_somewhere():
             elif anchor and target.suffix == ".md" and anchor not in anchors(target):
                 broken.append(f"{page.relative_to(ROOT)}: {link} (no such heading)")
     assert not broken, "\n".join(broken)
+
+
+def test_json_examples_are_what_stcorr_reads(tmp_path):
+    examples = [block for block in ALL_BLOCKS if block.language == "json"]
+    assert examples
+    read = 0
+    for block in examples:
+        data = json.loads("\n".join(block.lines))
+        path = tmp_path / "example.json"
+        path.write_text(json.dumps(data))
+        if isinstance(data, dict) and "keypoints" in data and all("t" in kp for kp in data["keypoints"]):
+            names, points = read_keypoints(path)  # KP.json
+            assert len(names) == len(points) == len(data["keypoints"]), block.where
+            read += 1
+        elif isinstance(data, list) and data and "correspondences" in data[0]:
+            assert len(read_pairs_json(path)) == len(data), block.where  # pairs.json
+            read += 1
+    assert read >= 3
