@@ -1,5 +1,5 @@
 """Time of one training step of a config: what the step budgets of `demo`, `cpu-long` and the
-equal-CPU comparisons in the README are computed from.
+equal-CPU comparisons in docs/results/ are computed from.
 
     .venv/bin/python benchmarks/train_step.py DATA [--config demo] [--set KEY=VALUE ...] [--steps 20] [--warmup 3]
 

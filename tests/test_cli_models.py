@@ -40,7 +40,8 @@ def test_eval_checkpoint_and_method_write_results_with_predictions(trained, tmp_
     assert results["config"]["data"]["clip_len"] == 8
     preds = json.loads((tmp_path / "p.json").read_text())
     assert len(preds) == 6 and {"truth", "correct", "type"} <= set(preds[0]["keypoints"][0])
-    assert all(isinstance(kp["score"], float) for p in preds for kp in p["keypoints"])  # SPEC §7: score is a float
+    # docs/formats.md#predjson: score is a float
+    assert all(isinstance(kp["score"], float) for p in preds for kp in p["keypoints"])
     # the saved predictions score to the same figures through `stcorr score`
     rescored = stcorr("score", "--data", data, "--predictions", tmp_path / "p.json", "--out", tmp_path / "s.json")
     assert rescored.returncode == 0, rescored.stderr

@@ -1,4 +1,5 @@
-"""Usage errors of the command line: one line on stderr, exit status 2 (SPEC §6), for every verb and flag."""
+"""Usage errors of the command line: one line on stderr, exit status 2
+(docs/cli.md#inputs-outputs-and-errors), for every verb and flag."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""`stcorr demo` end to end at a tiny size: DIR holds what SPEC §6 says, and the checkpoint works."""
+"""`stcorr demo` end to end at a tiny size: DIR holds what docs/results/demo.md says, and the checkpoint works."""
 
 import json
 import subprocess

@@ -1,4 +1,5 @@
-"""`stcorr retrieve` (SPEC §6, RETRIEVAL.json §7) and the `cycle` time aligner of the sequential baselines."""
+"""`stcorr retrieve` (docs/cli.md, docs/formats.md#retrievaljson) and the `cycle` time aligner of the
+sequential baselines."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""``stcorr compare``: coaching, a reference performance against an attempt (SPEC §6-7)."""
+"""``stcorr compare``: coaching, a reference performance against an attempt (docs/cli.md, docs/compare.md)."""
 
 from __future__ import annotations
 

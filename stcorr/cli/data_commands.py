@@ -61,7 +61,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def pairs(
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="pairs.json to write (SPEC §5 records).")],
+    out: Annotated[Path, typer.Option("--out", help="pairs.json to write (docs/formats.md#pairs-layout records).")],
     split: SplitOpt = "val",
     setup: SetupOpt = "13+3",
     max_pairs: MaxPairsOpt = None,

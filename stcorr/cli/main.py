@@ -1,4 +1,4 @@
-"""``stcorr``: the command line (SPEC §6). Each verb lives in its own module; this file wires them."""
+"""``stcorr``: the command line (docs/cli.md). Each verb lives in its own module; this file wires them."""
 
 from __future__ import annotations
 

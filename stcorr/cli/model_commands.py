@@ -221,7 +221,7 @@ def predict(
 
 
 def read_keypoints(path: Path):
-    """KP.json (SPEC §7) -> (names, (K, 3) native t, x, y)."""
+    """KP.json (docs/formats.md#kpjson) -> (names, (K, 3) native t, x, y)."""
     import numpy as np
 
     from stcorr.files import read_json

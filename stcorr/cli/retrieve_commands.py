@@ -1,5 +1,6 @@
-"""``stcorr retrieve``: the videos of a data set most like a query video (SPEC §6, RETRIEVAL.json §7),
-by the cycle-consistent patch embedding (``stcorr.alignment.cycle_use``, the paper's Eq. 7)."""
+"""``stcorr retrieve``: the videos of a data set most like a query video (docs/cli.md; RETRIEVAL.json:
+docs/formats.md#retrievaljson), by the cycle-consistent patch embedding (``stcorr.alignment.cycle_use``,
+the paper's Eq. 7)."""
 
 from __future__ import annotations
 

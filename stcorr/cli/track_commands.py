@@ -1,4 +1,4 @@
-"""Tracking verbs: ``stcorr propagate`` and ``stcorr eval --task track`` (SPEC §6-7)."""
+"""Tracking verbs: ``stcorr propagate`` and ``stcorr eval --task track`` (docs/cli.md, docs/formats.md#tracksjson)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Pat
 
 
 def follow_keypoints(clip, names: list, points: np.ndarray, frame_features, settings, backward: bool) -> list[dict]:
-    """TRACKS.json's tracks (SPEC §7), in the order of the keypoints, each query frame propagated once."""
+    """TRACKS.json's tracks (docs/formats.md#tracksjson), in the order of the keypoints, each query frame
+    propagated once."""
     from stcorr.models.propagation import propagate_keypoints
 
     tracks = []

@@ -7,7 +7,7 @@ the attempt's frame: at a key moment near one of its matched points, that point'
 compare.json; anywhere else, the bilinear interpolation of a ``CELLS`` x ``CELLS`` grid of matches
 computed here (``spatial.pose_warp``), so the page needs no server. Below: the timings, the angle
 table of each key moment and the angles over time. Overlays are SVG in native pixel coordinates
-(viewBox -0.5 -0.5 W H, so a point (x, y) of SPEC §1 sits where it is on the frame).
+(viewBox -0.5 -0.5 W H, so a point (x, y) of docs/formats.md#coordinates sits where it is on the frame).
 """
 
 from __future__ import annotations

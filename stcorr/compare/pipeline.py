@@ -14,9 +14,10 @@
    and the three largest differences in words. When the attempt moves as the reference mirrored
    (``sides_swapped``), its left and right joints swap names first, and the record says so.
 
-The record is compare.json (SPEC §7), coordinates per SPEC §1 (t the 0-based native frame,
-x, y native pixels); it carries a few keys beyond the SPEC's (action, method, pose, checkpoint, frames,
-sizes, attempt_sides, and per key moment the seconds since the previous one).
+The record is compare.json (docs/formats.md#comparejson), coordinates per docs/formats.md#coordinates
+(t the 0-based native frame, x, y native pixels); it carries a few keys beyond those docs/formats.md
+lists (action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment the seconds
+since the previous one).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def analyse(
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
-    order; ``action`` names them (SPEC §2) and, without them, says how many to look for;
+    order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, says how many to look for;
     ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
     names = moment_names(action, key_moments)
     if method not in METHODS:
@@ -130,8 +131,8 @@ def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray)
 
 
 def moment_names(action: str | None, key_moments: Sequence[int] | None) -> tuple[str, ...] | None:
-    """The action's key-moment names (SPEC §2), None for no action; refuses an unknown action and a
-    number of key moments the action does not have."""
+    """The action's key-moment names (docs/formats.md#penn-action-layout), None for no action; refuses an
+    unknown action and a number of key moments the action does not have."""
     if action is None:
         return None
     if action not in ACTIONS:

@@ -1,6 +1,6 @@
 """Clips: a fixed-size window of a native video for the 3D CNN, and the exact map back.
 
-Native coordinates (SPEC §1): ``t`` is the 0-based native frame index; ``x``, ``y`` are native
+Native coordinates (docs/formats.md#coordinates): ``t`` is the 0-based native frame index; ``x``, ``y`` are native
 pixels with pixel centres at integers. Clip coordinates: ``t`` is in clip frames (continuous,
 frame ``j`` at ``t = j``); ``x``, ``y`` are clip pixels with pixel centres at integers.
 

@@ -1,4 +1,5 @@
-"""Data sets in either layout, told apart by content (SPEC §6): Penn Action (§2) or pairs (§5).
+"""Data sets in either layout, told apart by content: Penn Action or pairs
+(docs/formats.md#penn-action-layout, docs/formats.md#pairs-layout).
 
     dataset = open_dataset(root)
     pairs = dataset.pairs(split="val", setup="13+3").sample(max_pairs, seed)
@@ -193,7 +194,7 @@ class _ActionTable:
 
 
 class PairsDataset(Dataset):
-    """Pairs layout (SPEC §5): ROOT/pairs.json, ROOT/videos/NAME.mp4 or ROOT/frames/NAME/."""
+    """Pairs layout (docs/formats.md#pairs-layout): ROOT/pairs.json, ROOT/videos/NAME.mp4 or ROOT/frames/NAME/."""
 
     kind = "pairs"
 
@@ -244,7 +245,7 @@ class PairsDataset(Dataset):
 
 
 def read_pairs_json(path: Path) -> list[dict]:
-    """Reads and checks pairs.json (SPEC §5); a malformed record is an error naming its index."""
+    """Reads and checks pairs.json (docs/formats.md#pairs-layout); a malformed record is an error naming its index."""
     data = penn._read_json(path)
     if not isinstance(data, list):
         raise StcorrError("expected a JSON list of pair records", path)

@@ -1,8 +1,10 @@
-"""Benchmark pairs (SPEC §3): which (source, target) videos are compared and on which keypoints.
+"""Benchmark pairs (docs/formats.md#pairs-and-setups): which (source, target) videos are compared and
+on which keypoints.
 
 A ``Pair`` holds its correspondences in native coordinates: ``src[i] = (t, x, y)`` in the source
 video means ``tgt[i] = (t, x, y)`` in the target. ``ref_size[i]`` is max(w, h) of the tightest
-box around all keypoints of the target at frame ``tgt[i, 0]``, the metric's scale (SPEC §4).
+box around all keypoints of the target at frame ``tgt[i, 0]``, the metric's scale
+(docs/formats.md#metric).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class PairList(Sequence[Pair]):
 
 
 def pair_to_record(pair: Pair) -> dict:
-    """A pair as a pairs.json record (SPEC §5), with the action added."""
+    """A pair as a pairs.json record (docs/formats.md#pairs-layout), with the action added."""
     return {
         "source": pair.source,
         "target": pair.target,

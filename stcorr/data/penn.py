@@ -1,4 +1,4 @@
-"""Reader for the Penn Action layout (SPEC §2), also written by ``stcorr synth``.
+"""Reader for the Penn Action layout (docs/formats.md#penn-action-layout), also written by ``stcorr synth``.
 
     ROOT/frames/NNNN/000001.jpg ...   ROOT/labels/NNNN.mat   ROOT/key_moments.json
     ROOT/object_keypoints.json (optional)   ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy (optional)

@@ -14,11 +14,11 @@ cost grows with its input channels (R3D width 16 at 32x64x64, forward and backwa
 a correspondence must not confuse (and where MediaPipe errs: ``MEDIAPIPE_ERRORS``), and the
 joints of one limb are told apart by their heights and by where the limb starts.
 The ``joints`` maps give each of the 13 joints a map of its own (peak 1.0): elbow and wrist need not be
-told apart by height. Measured (README, "Pose-informed joint model"): no better than the five at equal
-steps, and a training step of ``cpu-long-pose`` takes 1.8 s against 1.4.
+told apart by height. Measured (docs/results/joint-model.md#pose-informed-joint-model): no better
+than the five at equal steps, and a training step of ``cpu-long-pose`` takes 1.8 s against 1.4.
 
 Coordinates: joints come in native pixels (x right, y down, pixel centres at integers) and go to
-clip pixels with ``Clip.to_clip`` (its crop and resize, SPEC §1), so a bump's centre lies exactly
+clip pixels with ``Clip.to_clip`` (its crop and resize, docs/formats.md#coordinates), so a bump's centre lies exactly
 where that native point appears in the clip frame. Clip frame j takes the joints of the native
 frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not found) draws nothing,
 nor does a frame past the last one with joints (labels of fewer frames than the video).
@@ -51,7 +51,7 @@ from stcorr.errors import StcorrError
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")
 
-#: Joint indices (SPEC §2 order) of each map.
+#: Joint indices (docs/formats.md#penn-action-layout order) of each map.
 GROUPS: tuple[tuple[int, ...], ...] = (
     (0,),           # head
     (1, 3, 5),      # left shoulder, elbow, wrist
@@ -62,7 +62,7 @@ GROUPS: tuple[tuple[int, ...], ...] = (
 POSE_CHANNELS = len(GROUPS)
 #: Peak height of each joint's bump: where along its limb it is.
 HEIGHTS = np.array([1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0, 0.4, 0.4, 0.7, 0.7, 1.0, 1.0], dtype=np.float32)
-#: One map per joint (SPEC §2 order), every bump of peak 1: the ``joints`` maps.
+#: One map per joint (docs/formats.md#penn-action-layout order), every bump of peak 1: the ``joints`` maps.
 JOINT_GROUPS: tuple[tuple[int, ...], ...] = tuple((joint,) for joint in range(len(JOINTS)))
 JOINT_CHANNELS = len(JOINT_GROUPS)
 #: What each kind of maps draws: (groups, peak height of each joint).

@@ -26,7 +26,7 @@ KEY_MOMENTS: dict[str, tuple[str, ...]] = {
 
 VIEWS: tuple[str, ...] = ("front", "back", "left", "right")
 
-# Keypoint setups of SPEC §3: which joints they hold and whether objects come along.
+# Keypoint setups of docs/formats.md#pairs-and-setups: which joints they hold and whether objects come along.
 SETUPS: dict[str, tuple[tuple[str, ...], bool]] = {
     "13+3": (JOINTS, True),
     "3+3": (("head", "left_wrist", "right_wrist"), True),

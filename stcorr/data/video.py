@@ -2,7 +2,7 @@
 
 Frames are read lazily, only those asked for; nothing holds a whole video. All frames come
 back as ``uint8`` arrays of shape ``(H, W, 3)`` (RGB); frame ``t`` is the ``t``-th frame of the
-video in presentation order (0-based), as in SPEC §1.
+video in presentation order (0-based), as in docs/formats.md#coordinates.
 
 Video files: the frame count and each frame's timestamp come from the container's packet
 index (read once per file, without decoding). ``frames(indices)`` seeks to the keyframe before

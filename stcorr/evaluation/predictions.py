@@ -1,4 +1,5 @@
-"""PRED.json / PREDS.json (SPEC §7): reading outside methods' predictions and lining them up with pairs.
+"""PRED.json / PREDS.json (docs/formats.md#predjson): reading outside methods' predictions and lining them
+up with pairs.
 
 A prediction answers a ground-truth correspondence when it names the same pair (source, target
 video names) and the same source point (t, x, y), and the same keypoint name when both give one.

@@ -1,4 +1,4 @@
-"""RESULTS.json (SPEC §7): scores of one method's predictions on a list of benchmark pairs.
+"""RESULTS.json (docs/formats.md#resultsjson): scores of one method's predictions on a list of benchmark pairs.
 
 Predictions are per pair arrays (K, 3) of native target (t, x, y), aligned with the pair's
 correspondences; NaN rows are missing predictions and count as wrong.

@@ -79,7 +79,7 @@ def evaluate(method, dataset: Dataset, pairs: Sequence[Pair], out: Path, *, spli
 def prediction_records(pairs: Sequence[Pair], predictions: Sequence[np.ndarray], checkpoint: str | None,
                        ks: Sequence[int] = DEFAULT_KS, alpha: float = 0.1,
                        scores: Sequence[np.ndarray | None] | None = None) -> list[dict]:
-    """PREDS.json (SPEC §7) with the truth, the keypoint type and the verdict per k added;
+    """PREDS.json (docs/formats.md#predsjson) with the truth, the keypoint type and the verdict per k added;
     ``score`` is null for methods that give no confidence, ``target`` [null, null, null] where the
     method gave no prediction (its pair failed): ``stcorr score`` counts those as wrong."""
     records = []

@@ -73,7 +73,7 @@ def track_video(dataset: Dataset, name: str, features: FrameFeatures, settings: 
 
 def evaluate_tracking(dataset: Dataset, features: FrameFeatures, settings: PropagationSettings,
                       split: str = "val", progress: bool = True) -> dict:
-    """Tracking RESULTS.json (SPEC §7) for ``dataset``'s videos of ``split``."""
+    """Tracking RESULTS.json (docs/formats.md#tracking-resultsjson) for ``dataset``'s videos of ``split``."""
     names = tracked_videos(dataset, split)
     started = time.perf_counter()
     per_action: dict[str, tuple[dict, list]] = {}

@@ -1,6 +1,6 @@
 """2D CATs, the sequential baselines' learned spatial matcher: ``stcorr train --config cats2d``.
 
-Examples are frame pairs at the key moments of the train pairs (SPEC §3) with their
+Examples are frame pairs at the key moments of the train pairs (docs/formats.md#pairs-and-setups) with their
 correspondences; each frame is augmented on its own as ``data.augment`` says (photometric
 changes, a crop that keeps the keypoints). A step's examples go through the model together
 (``per_example`` False: BatchNorm sees the batch); the frame encoder trains at ``train.backbone_lr``.

@@ -1,8 +1,9 @@
 """Frame-embedding alignment metrics (as used by TCC and its successors), pure functions over arrays.
 
-Frames are the rows of embedding arrays (N, D). Phases follow the project's convention (SPEC §2):
-key moment i (0-based) is the first frame of phase i + 1, and phase 0 is the frames before the
-first key moment. Distances for nearest neighbours are Euclidean unless a ``metric`` says otherwise.
+Frames are the rows of embedding arrays (N, D). Phases follow the project's convention
+(docs/formats.md#penn-action-layout): key moment i (0-based) is the first frame of phase i + 1, and
+phase 0 is the frames before the first key moment. Distances for nearest neighbours are Euclidean
+unless a ``metric`` says otherwise.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""T@k-PCK@alpha, the paper's metric (SPEC §4), as pure functions over arrays.
+"""T@k-PCK@alpha, the paper's metric (docs/formats.md#metric), as pure functions over arrays.
 
 Conventions: every point is ``(t, x, y)`` in the TARGET video's native coordinates: t the 0-based
 frame index at its native rate, x/y native pixels (x right, y down). A prediction ``p`` of the

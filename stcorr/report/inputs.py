@@ -45,7 +45,8 @@ class PairRow(BaseModel):
 
 
 class ResultsFile(BaseModel):
-    """What the report reads of a RESULTS.json (SPEC §7, and the optional keys ``stcorr eval`` adds)."""
+    """What the report reads of a RESULTS.json (docs/formats.md#resultsjson, and the optional keys
+    ``stcorr eval`` adds)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     method: str

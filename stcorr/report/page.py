@@ -1,5 +1,6 @@
-"""Builds DIR/index.html from RESULTS.json files (SPEC §7, with the optional keys `stcorr eval` adds:
-per_action_type, per_moment, curves, per_pair, predictions, config, command, checkpoint) and a run folder.
+"""Builds DIR/index.html from RESULTS.json files (docs/formats.md#resultsjson, with the optional keys
+`stcorr eval` adds: per_action_type, per_moment, curves, per_pair, predictions, config, command,
+checkpoint) and a run folder.
 
 The page is self-contained: plots are inline SVG, pictures are data: URIs, no CDN, and a
 Content-Security-Policy keeps the browser from fetching anything at all.

@@ -1,6 +1,6 @@
 """Figure-1 style pictures of space-time correspondences: source frames above, target frames below.
 
-Keypoints are PRED.json entries (SPEC §7) in native coordinates: {"name", "source": [t, x, y],
+Keypoints are PRED.json entries (docs/formats.md#predjson) in native coordinates: {"name", "source": [t, x, y],
 "target": [t, x, y], "score"}, optionally with "truth": [t, x, y] and "correct": bool.
 """
 

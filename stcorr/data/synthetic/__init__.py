@@ -1,5 +1,5 @@
 """The synthetic benchmark (``stcorr synth``): articulated performers doing the paper's seven
-actions, drawn and labelled in the Penn Action layout (SPEC §2), with exact key moments and
+actions, drawn and labelled in the Penn Action layout (docs/formats.md#penn-action-layout), with exact key moments and
 object keypoints.
 
 Public API:

@@ -1,10 +1,11 @@
-"""``stcorr synth``: write the synthetic benchmark in the Penn Action layout (SPEC §2).
+"""``stcorr synth``: write the synthetic benchmark in the Penn Action layout (docs/formats.md#penn-action-layout).
 
     ROOT/frames/NNNN/000001.jpg ...   JPEG frames, 1-based
     ROOT/labels/NNNN.mat              label files
     ROOT/key_moments.json             {"NNNN": [t, ...]}  0-based frames, in the action's key-moment order
     ROOT/object_keypoints.json        {"NNNN": {"t": {"object": [x, y]}}}  0-based frames, native pixels
-    ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy   TCC-style phase index per frame (SPEC §2)
+    ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy   TCC-style phase index per frame
+                                                            (docs/formats.md#penn-action-layout)
     ROOT/motion_phase.json            {"NNNN": [p, ...]}  the motion's phase per frame (stcorr.data.dense)
     ROOT/synth.json                   how the set was made (marks the folder as synth output); with
                                       realism above 0 also the level and the photographs used (name, sha256)

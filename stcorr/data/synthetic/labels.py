@@ -1,7 +1,7 @@
 """Penn Action label files (MATLAB v5), written byte-for-byte reproducibly.
 
-Fields as in the real data set (SPEC §2): ``action``, ``pose`` (strings), ``x``, ``y`` (nframes x 13;
-float64 in most files, uint16 in some, uint8 in a few, integer ones rounded), ``visibility``
+Fields as in the real data set (docs/formats.md#penn-action-layout): ``action``, ``pose`` (strings),
+``x``, ``y`` (nframes x 13; float64 in most files, uint16 in some, uint8 in a few, integer ones rounded), ``visibility``
 (nframes x 13 uint8), ``bbox`` (rows of [x1, y1, x2, y2]; a few files have fewer rows than
 frames), ``dimensions`` ([height, width, nframes] uint16), ``nframes`` (uint8 or uint16, 1x1),
 ``train`` (1 or -1). Joints outside the frame are (0, 0) with visibility 0; occluded joints keep

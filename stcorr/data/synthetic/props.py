@@ -1,7 +1,7 @@
 """The objects of each action: where they are in 3D on every frame and what they look like.
 
-Object keypoints (SPEC §2): circular objects (ball, disc) at their centre, bar-shaped ones (bar,
-bat) at the middle of the shaft, the club at the centre of its head, the racket at the centre of
+Object keypoints (docs/formats.md#penn-action-layout): circular objects (ball, disc) at their centre,
+bar-shaped ones (bar, bat) at the middle of the shaft, the club at the centre of its head, the racket at the centre of
 its head. ``left_disc`` is the disc on the performer's left. A track holds NaN on frames where
 the object is not in the scene (a ball before it is thrown to the batter, long after release).
 """

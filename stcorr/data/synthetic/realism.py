@@ -15,11 +15,11 @@ and how strong they are (also proportional to R):
   shakes, scaled up to the frame; the labels (joints, object keypoints, boxes) go through the same
   map, so they are where the parts appear in the final frame;
 - partial occlusion by foreground objects (poles, rails, a spectator's head), defocused; a joint
-  behind one is labelled not visible (SPEC §2: occluded joints keep their coordinates);
+  behind one is labelled not visible (docs/formats.md#penn-action-layout: occluded joints keep their coordinates);
 - compression artefacts: the video encoded with H.264 at a low quality (PyAV) or each frame as a
   low-quality JPEG, then decoded.
 
-Coordinates: frame pixels, x right, y down, pixel i centred on i (SPEC §1); the canvas is ``ss``
+Coordinates: frame pixels, x right, y down, pixel i centred on i (docs/formats.md#coordinates); the canvas is ``ss``
 times finer, frame pixel i covering canvas [i * ss, (i + 1) * ss).
 """
 
