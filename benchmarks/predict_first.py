@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stcorr.data.datasets import open_dataset
-from stcorr.data.video import write_video
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stcorr.data.datasets import open_dataset  # noqa: E402
+from stcorr.data.video import write_video  # noqa: E402
 
 
 def stretched_frames(video, count: int, size: tuple[int, int]):
@@ -54,7 +56,7 @@ def keypoints(dataset, name: str, scale_t: float, scale_xy: tuple[float, float],
 def timed(command: list[str], env: dict) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

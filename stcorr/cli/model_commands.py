@@ -202,8 +202,8 @@ def predict(
         predictor = Predictor.from_checkpoint(checkpoint, torch_device)
     else:
         predictor = Predictor.from_method(method, torch_device, config, parse_overrides(set_ or []), checkpoint)
-    console.print(f"method: {predictor.name}" + (f" (checkpoint {predictor.checkpoint})" if predictor.checkpoint else ""))
     result = predictor.predict(src_video, tgt_video, points, names)
+    console.print(f"method: {predictor.name}" + (f" (checkpoint {predictor.checkpoint})" if predictor.checkpoint else ""))
     scores = [None] * len(names) if result.scores is None else [float(c) for c in result.scores]
     record = {
         "source": src_video.name, "target": tgt_video.name, "method": predictor.name, "checkpoint": predictor.checkpoint,
