@@ -172,12 +172,9 @@ def video_fps(video: Video, default: float | None = None) -> float:
 
 def load_model(checkpoint: str | Path, device: str):
     """The checkpoint's correspondence predictor (``stcorr.predictor``)."""
-    from stcorr.evaluation.methods import from_checkpoint
+    from stcorr.predictor import CorrespondencePredictor  # torch: only when a checkpoint is given
 
-    import torch
-
-    runner, _ = from_checkpoint(Path(checkpoint), torch.device(device))
-    return runner.predictor
+    return CorrespondencePredictor.from_checkpoint(checkpoint, device)
 
 
 def model_matches(predictor, ref_video: Video, att_video: Video, t_ref: int, t_att: int, xy: np.ndarray) -> np.ndarray:
