@@ -25,7 +25,7 @@ import torch
 from stcorr.alignment.cycle import soft_max_of_sums
 from stcorr.alignment.dtw import align_frames, dtw
 from stcorr.data.datasets import Dataset
-from stcorr.data.pairs import Pair
+from stcorr.data.pairs import Pair, source_frames
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
@@ -209,7 +209,5 @@ class CycleTimeAligner:
         return self._matches[key]
 
     def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
-        from stcorr.baselines.time_alignment import source_frames
-
         source, target = dataset.video(pair.source), dataset.video(pair.target)
         return self.matches(source, target)[source_frames(pair, source)]

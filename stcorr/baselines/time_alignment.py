@@ -21,7 +21,7 @@ import numpy as np
 
 from stcorr.alignment.dtw import Metric, dtw_align, nn_align
 from stcorr.data.datasets import Dataset
-from stcorr.data.pairs import Pair
+from stcorr.data.pairs import Pair, source_frames
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
@@ -36,17 +36,6 @@ def match_frames(src_emb: np.ndarray, tgt_emb: np.ndarray, rule: Rule = "dtw", m
     if rule == "dtw":
         return dtw_align(src_emb, tgt_emb, metric)
     raise ValueError(f"unknown alignment rule {rule!r}; expected nn or dtw")
-
-
-def source_frames(pair: Pair, source: Video) -> np.ndarray:
-    """The pair's source frames (K,) as int64, checked against the source video's length."""
-    times = np.asarray(pair.src[:, 0])
-    if len(times) == 0:
-        raise StcorrError(f"pair {pair.source} -> {pair.target} has no keypoints")
-    if not np.all(np.isfinite(times)) or times.min() < 0 or times.max() >= source.num_frames:
-        raise StcorrError(f"keypoint frames {times.min():g}..{times.max():g} are not all frames of the "
-                          f"{source.num_frames}-frame video", source.path)
-    return times.astype(np.int64)
 
 
 class GroundTruthTime:

@@ -15,6 +15,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from stcorr.data.skeleton import keypoint_type
+from stcorr.data.video import Video
+from stcorr.errors import StcorrError
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +72,17 @@ class PairList(Sequence[Pair]):
         for pair in self:
             counts[pair.action] = counts.get(pair.action, 0) + 1
         return counts
+
+
+def source_frames(pair: Pair, source: Video) -> np.ndarray:
+    """The pair's source frames (K,) as int64, checked against the source video's length."""
+    times = np.asarray(pair.src[:, 0])
+    if len(times) == 0:
+        raise StcorrError(f"pair {pair.source} -> {pair.target} has no keypoints")
+    if not np.all(np.isfinite(times)) or times.min() < 0 or times.max() >= source.num_frames:
+        raise StcorrError(f"keypoint frames {times.min():g}..{times.max():g} are not all frames of the "
+                          f"{source.num_frames}-frame video", source.path)
+    return times.astype(np.int64)
 
 
 def pair_to_record(pair: Pair) -> dict:
