@@ -1,6 +1,6 @@
 """How close MediaPipe's joints come to the annotated ones, per clip, for each variant of the pose pass.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_pck.py DATA [--cache FOLDER] [--variants plain,flip,...]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_pck.py DATA [--cache FOLDER] [--variants plain,flip,...] [--clips A,B]
 
 DATA is a Penn Action layout data set with per-frame labels (e.g. ../shared/real-dev). Each
 variant is the default ``baseline.pose`` settings with its ``augment`` and ``filter`` replaced
@@ -36,15 +36,21 @@ from stcorr.data.skeleton import MIRRORED_JOINTS
 from stcorr.metrics.tracking import ALPHAS, box_normaliser
 
 PLAIN = {"flip": False, "crop": None, "crop_margin": 0.25}
-NO_FILTER = {"window": 0, "degree": 2, "max_gap": 0}
-FILTER = {"window": 2, "degree": 2, "max_gap": 8}
+FLIP = {**PLAIN, "flip": True}
+FLIP_CROP = {**PLAIN, "flip": True, "crop": 256}
+NO_FILTER = {"sides": False, "window": 0, "degree": 2, "max_gap": 0}
+FILTER = {**NO_FILTER, "sides": True, "max_gap": 16}
 VARIANTS: dict[str, dict] = {
     "plain": {"augment": PLAIN, "filter": NO_FILTER},
-    "flip": {"augment": {**PLAIN, "flip": True}, "filter": NO_FILTER},
+    "flip": {"augment": FLIP, "filter": NO_FILTER},
     "crop": {"augment": {**PLAIN, "crop": 256}, "filter": NO_FILTER},
+    "sides": {"augment": PLAIN, "filter": {**NO_FILTER, "sides": True}},
+    "gaps": {"augment": PLAIN, "filter": {**NO_FILTER, "max_gap": 16}},
+    "smooth": {"augment": PLAIN, "filter": {**NO_FILTER, "window": 2}},
     "filter": {"augment": PLAIN, "filter": FILTER},
-    "flip+crop": {"augment": {**PLAIN, "flip": True, "crop": 256}, "filter": NO_FILTER},
-    "all": {"augment": {**PLAIN, "flip": True, "crop": 256}, "filter": FILTER},
+    "flip+crop": {"augment": FLIP_CROP, "filter": NO_FILTER},
+    "flip+filter": {"augment": FLIP, "filter": FILTER},
+    "all": {"augment": FLIP_CROP, "filter": FILTER},
 }
 
 
@@ -100,9 +106,10 @@ def main() -> None:
     parser.add_argument("data")
     parser.add_argument("--cache", default=None, help="pose cache folder (default: baseline.pose.cache)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--clips", default=None, help="comma-separated clip names (default: every labelled clip)")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
-    names = sorted(dataset.labels)
+    names = args.clips.split(",") if args.clips else sorted(dataset.labels)
     defaults = default_config()["baseline"]["pose"]
     conventions: dict[str, bool] = {}
     for variant in args.variants.split(","):

@@ -119,6 +119,7 @@ class PoseAugment(_Section):
 
 
 class PoseFilter(_Section):
+    sides: bool
     window: int = Field(ge=0)
     degree: int = Field(ge=0, le=3)
     max_gap: int = Field(ge=0)

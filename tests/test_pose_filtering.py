@@ -82,3 +82,23 @@ def test_everything_off_is_the_identity(window, max_gap):
     out, out_visibility = smooth_track(track, visibility, window=window, degree=2, max_gap=max_gap, min_visibility=0.5)
     np.testing.assert_array_equal(out, track)
     np.testing.assert_array_equal(out_visibility, visibility)
+
+
+def test_frames_whose_sides_were_swapped_are_found_and_the_majority_kept():
+    from stcorr.pose.filtering import side_labelling
+
+    t = np.arange(40)[:, None]
+    mirror = np.array([1, 0, 3, 2])  # landmarks 0 <-> 1 and 2 <-> 3 are left/right pairs
+    x = np.array([[60.0, 40.0, 62.0, 38.0]]) + 0.3 * t  # left side at x 60, right at x 40, walking right
+    y = np.array([[30.0, 30.0, 80.0, 80.0]]) + 0 * t
+    track = np.stack([x, y], axis=-1)  # (40, 4, 2)
+    swapped = track.copy()
+    confused = [5, 6, 20, 33]
+    swapped[confused] = track[confused][:, mirror]
+    visibility = np.full((40, 4), 0.9)
+    swapped[12] = np.nan  # nobody found in frame 12
+    found = side_labelling(swapped, visibility, mirror, np.arange(4))
+    assert sorted(np.flatnonzero(found)) == confused
+    mostly_mirrored = track[:, mirror].copy()
+    mostly_mirrored[confused] = track[confused]
+    assert sorted(np.flatnonzero(side_labelling(mostly_mirrored, visibility, mirror, np.arange(4)))) == confused

@@ -36,8 +36,8 @@ from stcorr.baselines.pose import MEDIAPIPE_TO_PENN, Joints, PoseDetector, requi
 from stcorr.data.skeleton import JOINTS
 from stcorr.data.video import Video
 from stcorr.files import write_file
-from stcorr.pose.augment import AugmentedLandmarker
-from stcorr.pose.filtering import smooth_track
+from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker
+from stcorr.pose.filtering import side_labelling, smooth_track
 
 N_LANDMARKS = 33
 FORMAT = 1  # bump when the stored arrays change meaning
@@ -213,9 +213,13 @@ class CachedPoseDetector:
 
 
 def filtered_track(track: PoseTrack, filter_settings: Mapping[str, Any], min_visibility: float) -> PoseTrack:
-    """``track`` with its landmarks (x, y, z and world) filtered in time (``stcorr.pose.filtering``)."""
-    values = np.concatenate([track.landmarks[..., :3], track.world], axis=2)
-    smoothed, visibility = smooth_track(values, track.landmarks[..., 3], int(filter_settings["window"]),
+    """``track`` with its landmarks (x, y, z and world) filtered in time (``stcorr.pose.filtering``):
+    left and right kept the same from frame to frame (``sides``), then smoothed and gaps filled."""
+    values = np.concatenate([track.landmarks, track.world], axis=2)  # (T, 33, 7): x, y, z, visibility, world
+    if filter_settings["sides"]:
+        swap = side_labelling(values[..., :2], values[..., 3], MIRRORED_LANDMARKS, LIMBS)
+        values[swap] = values[swap][:, MIRRORED_LANDMARKS]
+    smoothed, visibility = smooth_track(values[..., [0, 1, 2, 4, 5, 6]], values[..., 3], int(filter_settings["window"]),
                                         int(filter_settings["degree"]), int(filter_settings["max_gap"]), min_visibility)
     landmarks = np.concatenate([smoothed[..., :3], visibility[..., None]], axis=2)
     return PoseTrack(landmarks, smoothed[..., 3:], track.size)
@@ -226,7 +230,7 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
     checked for now (a one-line MissingExtra without it) but started only when a track is missing.
 
     ``augment`` (flip, crop, crop_margin) runs the augmented pass (``stcorr.pose.augment``) and is
-    part of the key of the stored tracks; ``filter`` (window, degree, max_gap) is applied to the
+    part of the key of the stored tracks; ``filter`` (sides, window, degree, max_gap) is applied to the
     tracks as they are read (cheap, not stored). Absent, either is off: the plain pass."""
     mediapipe = require_mediapipe()
     complexity = int(pose_settings["model_complexity"])
@@ -247,7 +251,7 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
 
     flt = pose_settings.get("filter")
     finish = None
-    if flt and (int(flt["window"]) > 0 or int(flt["max_gap"]) > 0):
+    if flt and (int(flt["window"]) > 0 or int(flt["max_gap"]) > 0 or flt["sides"]):
         min_visibility = float(pose_settings["min_visibility"])
         finish = lambda track: filtered_track(track, flt, min_visibility)  # noqa: E731
     return PoseCache(make, settings, pose_settings.get("cache"), finish)

@@ -1,5 +1,9 @@
 """Temporal filtering of landmark tracks with their visibilities.
 
+``side_labelling`` finds the frames whose left and right labels a detector swapped against the
+frames around them (a Viterbi pass over the frames; module ``stcorr.baselines.pose_cache``
+relabels them before smoothing).
+
 ``smooth_track(values, visibility, ...)`` takes values (T, K, D) (any per-landmark coordinates:
 pixels, depth, metres; NaN where nothing was found) and visibilities (T, K), and returns both
 filtered:
@@ -23,6 +27,47 @@ from __future__ import annotations
 import numpy as np
 
 MIN_SUPPORT = 0.5  # least sum of (visibility x kernel) weights for a fit to replace a value
+SWAP_COST = 0.1  # what relabelling one frame costs, in units of the person's size moved per frame
+
+
+def side_labelling(xy: np.ndarray, visibility: np.ndarray, mirror: np.ndarray, limbs: np.ndarray,
+                   swap_cost: float = SWAP_COST) -> np.ndarray:
+    """Which frames to relabel left <-> right so that the sides stay the same from frame to frame.
+
+    A two-state Viterbi over the frames where anything was found: a frame's labelling is kept or
+    swapped (``mirror``, a permutation of the K landmarks); moving from one frame to the next costs
+    the visibility-weighted mean distance of the ``limbs`` landmarks between the two labellings, in
+    units of the person's size, and swapping a frame costs ``swap_cost`` more.
+
+    Args:
+        xy: (T, K, 2) positions (NaN where nothing was found); visibility: (T, K).
+    Returns:
+        (T,) bool: swap frame t.
+    """
+    found = np.flatnonzero(np.isfinite(xy[:, limbs, 0]).all(axis=1))
+    swap = np.zeros(len(xy), dtype=bool)
+    if len(found) < 2:
+        return swap
+    points = xy[found][:, limbs]  # (F, L, 2)
+    mirrored = xy[found][:, mirror][:, limbs]
+    seen = np.nan_to_num(visibility[found], nan=0.0)
+    size = np.maximum(np.ptp(points, axis=1).max(axis=1), 1e-6)  # (F,)
+    options = np.stack([points, mirrored], axis=1)  # (F, 2, L, 2)
+    option_weights = np.stack([seen[:, limbs], seen[:, mirror][:, limbs]], axis=1)  # (F, 2, L)
+    cost = np.array([0.0, swap_cost])
+    back = np.zeros((len(found), 2), dtype=np.int64)
+    for i in range(1, len(found)):
+        step = np.linalg.norm(options[i - 1][:, None] - options[i][None], axis=-1)  # (2, 2, L)
+        w = np.minimum(option_weights[i - 1][:, None], option_weights[i][None]) + 1e-6
+        move = (step * w).sum(axis=-1) / w.sum(axis=-1) / size[i]  # (previous, current)
+        total = cost[:, None] + move
+        back[i] = total.argmin(axis=0)
+        cost = total.min(axis=0) + np.array([0.0, swap_cost])
+    state = int(cost.argmin())
+    for i in range(len(found) - 1, -1, -1):
+        swap[found[i]] = bool(state)
+        state = back[i, state]
+    return swap
 
 
 def tricube(offsets: np.ndarray, window: int) -> np.ndarray:
