@@ -35,7 +35,7 @@ from stcorr.data.datasets import open_dataset
 from stcorr.data.skeleton import MIRRORED_JOINTS
 from stcorr.metrics.tracking import ALPHAS, box_normaliser
 
-PLAIN = {"flip": False, "crop": None, "crop_margin": 0.25}
+PLAIN = {"flip": False, "crop": None, "crop_margin": 1.0}
 FLIP = {**PLAIN, "flip": True}
 FLIP_CROP = {**PLAIN, "flip": True, "crop": 256}
 NO_FILTER = {"sides": False, "window": 0, "degree": 2, "max_gap": 0}

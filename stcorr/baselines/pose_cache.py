@@ -239,15 +239,15 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
     augment = pose_settings.get("augment") or {"flip": False, "crop": None}
     augmented = bool(augment["flip"]) or augment["crop"] is not None
     if augmented:  # the plain pass keeps the key it always had, so its stored tracks stay valid
-        settings["augment"] = {"flip": bool(augment["flip"]), "crop": augment["crop"],
-                               "crop_margin": float(augment["crop_margin"])}
+        settings["augment"] = {"flip": bool(augment["flip"]), "crop": augment["crop"]}
+        if augment["crop"] is not None:  # the margin matters only with a crop
+            settings["augment"]["crop_margin"] = float(augment["crop_margin"])
 
     def make() -> Callable:
         plain = MediaPipeLandmarker(complexity)
         if not augmented:
             return plain
-        return AugmentedLandmarker(plain, settings["augment"]["flip"], settings["augment"]["crop"],
-                                   settings["augment"]["crop_margin"])
+        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]))
 
     flt = pose_settings.get("filter")
     finish = None

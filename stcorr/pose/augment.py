@@ -11,8 +11,10 @@ Passes, each mapped back to the frame's coordinates before combining:
 - flip: the frame mirrored left-right; x -> 1 - x (world x -> -x) and the left/right landmarks
   swapped (the mirror image of a left wrist looks like a right wrist);
 - crop: a square around the person found by the passes above (their landmarks' box, enlarged by
-  ``crop_margin`` of its size on each side, padded black outside the frame), resized to
-  ``crop_size`` pixels a side (bicubic), and mirrored too when ``flip`` is on.
+  ``crop_margin`` of its size on each side but no larger than the frame's longer side, padded
+  black outside the frame), resized to ``crop_size`` pixels a side (bicubic), and mirrored too
+  when ``flip`` is on. MediaPipe's person detector wants context: with a margin of 0.25 it found
+  nobody in most crops of small people; 1.0 (the crop three times the person's size) works.
 
 Combining: before averaging, each pass's left/right labelling is matched to the first pass's
 (a pass whose swapped limbs lie nearer the first pass's is swapped), so that one pass that
@@ -68,13 +70,14 @@ class Box:
 
 
 def person_box(landmarks: np.ndarray, width: int, height: int, margin: float) -> Box:
-    """The square around the visible landmarks ((33, 4) normalised), enlarged by ``margin`` of its side each way."""
+    """The square around the visible landmarks ((33, 4) normalised), enlarged by ``margin`` of its
+    side each way, at most the frame's longer side (a crop never shows the person smaller than the frame)."""
     seen = landmarks[:, 3] >= BOX_VISIBILITY
     if seen.sum() < 4:
         seen[:] = True
     x = landmarks[seen, 0] * width  # pixel edges: column i spans [i, i + 1)
     y = landmarks[seen, 1] * height
-    side = max(x.max() - x.min(), y.max() - y.min(), 8.0) * (1.0 + 2.0 * margin)
+    side = min(max(x.max() - x.min(), y.max() - y.min(), 8.0) * (1.0 + 2.0 * margin), max(width, height))
     centre_x, centre_y = (x.max() + x.min()) / 2, (y.max() + y.min()) / 2
     side_px = int(np.ceil(side))
     return Box(int(round(centre_x - side_px / 2)), int(round(centre_y - side_px / 2)), side_px)
@@ -128,7 +131,7 @@ class AugmentedLandmarker:
     """A landmarker run on the frame, its mirror image (``flip``) and a ``crop_size`` crop around the
     person (None: no crop), combined (module docstring). With neither it is the landmarker itself."""
 
-    def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 0.25):
+    def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0):
         self.landmarker, self.flip = landmarker, bool(flip)
         self.crop_size, self.crop_margin = crop_size, float(crop_margin)
 
