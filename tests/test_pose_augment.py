@@ -87,6 +87,8 @@ def test_combining_weighs_by_visibility_and_undoes_a_side_confusion():
     landmarks, _ = combine([plain, other])
     np.testing.assert_allclose(landmarks[:, 0], plain[0][:, 0] + 0.1 * 0.3 / 1.2)
     np.testing.assert_allclose(landmarks[:, 3], 0.6)
+    zoomed, _ = combine([plain, other], [1.0, 3.0])  # the second pass saw the person three times larger
+    np.testing.assert_allclose(zoomed[:, 0], plain[0][:, 0] + 0.1 * 0.9 / 1.8)
     confused = (plain[0][MIRRORED_LANDMARKS], plain[1][MIRRORED_LANDMARKS])  # left and right labels swapped
     np.testing.assert_allclose(combine([plain, confused])[0], plain[0])
     assert combine([None, None]) is None

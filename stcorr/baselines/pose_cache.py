@@ -242,6 +242,7 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         settings["augment"] = {"flip": bool(augment["flip"]), "crop": augment["crop"]}
         if augment["crop"] is not None:  # the margin matters only with a crop
             settings["augment"]["crop_margin"] = float(augment["crop_margin"])
+            settings["augment"]["crop_weight"] = "zoom"  # crop passes weighted by their zoom
 
     def make() -> Callable:
         plain = MediaPipeLandmarker(complexity)

@@ -19,8 +19,9 @@ Passes, each mapped back to the frame's coordinates before combining:
 Combining: before averaging, each pass's left/right labelling is matched to the first pass's
 (a pass whose swapped limbs lie nearer the first pass's is swapped), so that one pass that
 confused the sides does not pull both limbs to the middle; then x, y, z and world are averaged
-with the passes' visibilities as weights, and the visibility is the mean over the passes that
-found the person.
+with the passes' visibilities as weights, a crop pass's also multiplied by its zoom (the frame's
+longer side over the crop's side: a pass that saw the person larger counts more), and the
+visibility is the mean over the passes that found the person.
 """
 
 from __future__ import annotations
@@ -112,15 +113,18 @@ def match_sides(result: Result, reference: Result) -> Result:
     return swapped if limb_distance(swapped[0]) < limb_distance(result[0]) else result
 
 
-def combine(results: list[Result | None]) -> Result | None:
-    """Visibility-weighted average of the passes that found the person (module docstring); None if none did."""
-    found = [r for r in results if r is not None]
-    if not found:
+def combine(results: list[Result | None], zooms: list[float] | None = None) -> Result | None:
+    """Visibility-weighted average of the passes that found the person (module docstring), each
+    pass's weights also multiplied by its ``zooms`` entry (default 1); None if no pass found anyone."""
+    zooms = zooms or [1.0] * len(results)
+    kept = [(r, z) for r, z in zip(results, zooms) if r is not None]
+    if not kept:
         return None
-    found = [found[0]] + [match_sides(r, found[0]) for r in found[1:]]
+    found = [kept[0][0]] + [match_sides(r, kept[0][0]) for r, _ in kept[1:]]
     landmarks = np.stack([r[0] for r in found])  # (P, 33, 4)
     world = np.stack([r[1] for r in found])  # (P, 33, 3)
-    weight = np.maximum(landmarks[..., 3], MIN_WEIGHT)[..., None]  # (P, 33, 1)
+    zoom = np.array([z for _, z in kept])[:, None, None]
+    weight = np.maximum(landmarks[..., 3], MIN_WEIGHT)[..., None] * zoom  # (P, 33, 1)
     out = np.empty(landmarks.shape[1:])
     out[:, :3] = (landmarks[..., :3] * weight).sum(axis=0) / weight.sum(axis=0)
     out[:, 3] = landmarks[..., 3].mean(axis=0)
@@ -148,5 +152,6 @@ class AugmentedLandmarker:
         height, width = frame.shape[:2]
         box = person_box(whole[0], width, height, self.crop_margin)
         crop = crop_frame(frame, box, self.crop_size)
-        results += [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop)]
-        return combine(results)
+        cropped = [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop)]
+        zoom = max(width, height) / box.side  # how much larger the crop passes saw the person (>= 1)
+        return combine(results + cropped, [1.0] * len(results) + [zoom] * len(cropped))
