@@ -112,10 +112,25 @@ class Frames(_Section):
     backbone_clip_len: int = Field(ge=1)
 
 
+class PoseAugment(_Section):
+    flip: bool
+    crop: Optional[int] = Field(ge=32)
+    crop_margin: float = Field(ge=0)
+
+
+class PoseFilter(_Section):
+    sides: bool
+    window: int = Field(ge=0)
+    degree: int = Field(ge=0, le=3)
+    max_gap: int = Field(ge=0)
+
+
 class Pose(_Section):
     min_visibility: float = Field(ge=0, le=1)
     model_complexity: Literal[1]
     cache: Optional[str]
+    augment: PoseAugment
+    filter: PoseFilter
 
 
 class TCC(_Section):

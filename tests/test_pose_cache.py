@@ -164,3 +164,43 @@ def test_mediapipe_track_of_a_real_clip(tmp_path):
     assert track.found.all() and track.size == (224, 224)
     xy, visibility = track.penn_joints()
     assert (visibility > 0.5).mean() > 0.5 and ((xy >= 0) & (xy < 224)).mean() > 0.8
+
+
+def pose_settings(**changes) -> dict:
+    settings = {**load_config(None)["baseline"]["pose"], **changes}
+    return settings
+
+
+def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, video):
+    pytest.importorskip("mediapipe")
+    from stcorr.baselines.pose_cache import mediapipe_cache
+
+    plain = {"flip": False, "crop": None, "crop_margin": 0.25}
+    keys = {name: mediapipe_cache(pose_settings(augment=augment, cache=str(tmp_path))).key(video)
+            for name, augment in (("plain", plain), ("flip", {**plain, "flip": True}),
+                                  ("crop", {**plain, "crop": 256}), ("margin", {**plain, "crop": 256, "crop_margin": 0.5}))}
+    assert len(set(keys.values())) == 4
+    old = mediapipe_cache({"model_complexity": 1, "cache": str(tmp_path)})  # a caller without augment: the plain pass
+    assert old.key(video) == keys["plain"]
+    assert "augment" not in old.settings
+
+
+def test_the_filter_is_applied_as_tracks_are_read_and_not_stored(video, tmp_path):
+    from stcorr.baselines.pose_cache import filtered_track
+
+    class MissesFrameThree(FakeLandmarker):
+        def __call__(self, frame):
+            found = super().__call__(frame)
+            return None if len(self.calls) == 4 else found
+
+    flt = {"sides": True, "window": 0, "degree": 2, "max_gap": 4}
+    cache = PoseCache(lambda: MissesFrameThree([]), {"model": "fake"}, tmp_path / "cache",
+                      finish=lambda track: filtered_track(track, flt, 0.5))
+    track = cache.track(video)
+    stored = PoseTrack.from_bytes(next((tmp_path / "cache").iterdir()).read_bytes())
+    assert not stored.found[3] and np.isnan(stored.landmarks[3]).all()  # stored as detected
+    wrist, ankle = MEDIAPIPE_TO_PENN["left_wrist"], MEDIAPIPE_TO_PENN["left_ankle"]
+    np.testing.assert_allclose(track.landmarks[3, wrist, :2], (stored.landmarks[2, wrist, :2] + stored.landmarks[4, wrist, :2]) / 2)
+    assert track.landmarks[3, wrist, 3] == pytest.approx(0.9)
+    assert np.isnan(track.landmarks[3, ankle]).all()  # below min_visibility everywhere: nothing to fill from
+    np.testing.assert_allclose(np.delete(track.landmarks, 3, axis=0), np.delete(stored.landmarks, 3, axis=0))

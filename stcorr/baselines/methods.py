@@ -9,6 +9,7 @@ checkpoint from the config (``baseline.tcc_checkpoint``, ``baseline.lrprop_check
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -51,7 +52,7 @@ def shared(key: tuple, make: Callable[[], object]):
 
 def shared_pose_cache(pose: dict):
     """The MediaPipe pose tracks (``baseline.pose``) every pose aligner and matcher of this process reads."""
-    return shared(("pose-cache", pose["model_complexity"], pose.get("cache")), lambda: mediapipe_cache(pose))
+    return shared(("pose-cache", json.dumps(pose, sort_keys=True)), lambda: mediapipe_cache(pose))
 
 
 def _version(path: str) -> int:

@@ -5,9 +5,11 @@ returns it from memory, else from ``FOLDER/KEY.npz``, else runs the detector on 
 writes that file (through ``stcorr.files``). ``KEY`` is a SHA-256 of the video's content (the
 bytes of the video file, or of each frame file in frame order: renaming or moving a video keeps
 its poses, changing one frame drops them) and of the detector's settings (model, its version,
-``model_complexity``, static-image mode). Every pose method of a process and of later runs (``eval``,
-``table``, ``compare``) shares one track per video, and so do the time aligners (``dtw-pose``) and
-the spatial matcher (``pose``): a second method on the same videos spends no time on pose.
+``model_complexity``, static-image mode, and the test-time augmentation when there is one); the
+temporal filter is applied to a track as it is read (``mediapipe_cache``). Every pose method of a
+process and of later runs (``eval``, ``table``, ``compare``) shares one track per video, and so do
+the time aligners (``dtw-pose``) and the spatial matcher (``pose``): a second method on the same
+videos spends no time on pose.
 
 The folder is ``baseline.pose.cache`` when set, else ``$XDG_CACHE_HOME/stcorr/pose`` (or
 ``~/.cache/stcorr/pose``).
@@ -34,6 +36,8 @@ from stcorr.baselines.pose import MEDIAPIPE_TO_PENN, Joints, PoseDetector, requi
 from stcorr.data.skeleton import JOINTS
 from stcorr.data.video import Video
 from stcorr.files import write_file
+from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker
+from stcorr.pose.filtering import side_labelling, smooth_track
 
 N_LANDMARKS = 33
 FORMAT = 1  # bump when the stored arrays change meaning
@@ -149,9 +153,11 @@ class PoseCache:
     ``computed`` counts the tracks computed by this object (not read back).
     """
 
-    def __init__(self, make_landmarker: Callable[[], Any], settings: Mapping[str, Any], folder: str | Path | None = None):
+    def __init__(self, make_landmarker: Callable[[], Any], settings: Mapping[str, Any], folder: str | Path | None = None,
+                 finish: Callable[[PoseTrack], PoseTrack] | None = None):
         self.make_landmarker = make_landmarker
         self.settings = dict(settings)
+        self.finish = finish or (lambda track: track)
         self.folder = Path(folder) if folder else default_cache_folder()
         self.computed = 0
         self._landmarker: Any = None
@@ -167,9 +173,10 @@ class PoseCache:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def track(self, video: Video) -> PoseTrack:
+        """The video's track as stored (computed if missing), then ``finish``ed (the temporal filter)."""
         key = self.key(video)
         if key not in self._tracks:
-            self._tracks[key] = self._read(key) or self._compute(video, key)
+            self._tracks[key] = self.finish(self._read(key) or self._compute(video, key))
         return self._tracks[key]
 
     def _read(self, key: str) -> PoseTrack | None:
@@ -205,11 +212,47 @@ class CachedPoseDetector:
         return [joints] if joints else []
 
 
+def filtered_track(track: PoseTrack, filter_settings: Mapping[str, Any], min_visibility: float) -> PoseTrack:
+    """``track`` with its landmarks (x, y, z and world) filtered in time (``stcorr.pose.filtering``):
+    left and right kept the same from frame to frame (``sides``), then smoothed and gaps filled."""
+    values = np.concatenate([track.landmarks, track.world], axis=2)  # (T, 33, 7): x, y, z, visibility, world
+    if filter_settings["sides"]:
+        swap = side_labelling(values[..., :2], values[..., 3], MIRRORED_LANDMARKS, LIMBS)
+        values[swap] = values[swap][:, MIRRORED_LANDMARKS]
+    smoothed, visibility = smooth_track(values[..., [0, 1, 2, 4, 5, 6]], values[..., 3], int(filter_settings["window"]),
+                                        int(filter_settings["degree"]), int(filter_settings["max_gap"]), min_visibility)
+    landmarks = np.concatenate([smoothed[..., :3], visibility[..., None]], axis=2)
+    return PoseTrack(landmarks, smoothed[..., 3:], track.size)
+
+
 def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
     """The cache of MediaPipe tracks under the config's ``baseline.pose`` settings; MediaPipe is
-    checked for now (a one-line MissingExtra without it) but started only when a track is missing."""
+    checked for now (a one-line MissingExtra without it) but started only when a track is missing.
+
+    ``augment`` (flip, crop, crop_margin) runs the augmented pass (``stcorr.pose.augment``) and is
+    part of the key of the stored tracks; ``filter`` (sides, window, degree, max_gap) is applied to the
+    tracks as they are read (cheap, not stored). Absent, either is off: the plain pass."""
     mediapipe = require_mediapipe()
     complexity = int(pose_settings["model_complexity"])
-    settings = {"model": "mediapipe-pose", "version": mediapipe.__version__,
-                "model_complexity": complexity, "static_image_mode": True}
-    return PoseCache(lambda: MediaPipeLandmarker(complexity), settings, pose_settings.get("cache"))
+    settings: dict[str, Any] = {"model": "mediapipe-pose", "version": mediapipe.__version__,
+                                "model_complexity": complexity, "static_image_mode": True}
+    augment = pose_settings.get("augment") or {"flip": False, "crop": None}
+    augmented = bool(augment["flip"]) or augment["crop"] is not None
+    if augmented:  # the plain pass keeps the key it always had, so its stored tracks stay valid
+        settings["augment"] = {"flip": bool(augment["flip"]), "crop": augment["crop"]}
+        if augment["crop"] is not None:  # the margin matters only with a crop
+            settings["augment"]["crop_margin"] = float(augment["crop_margin"])
+            settings["augment"]["crop_weight"] = "zoom"  # crop passes weighted by their zoom
+
+    def make() -> Callable:
+        plain = MediaPipeLandmarker(complexity)
+        if not augmented:
+            return plain
+        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]))
+
+    flt = pose_settings.get("filter")
+    finish = None
+    if flt and (int(flt["window"]) > 0 or int(flt["max_gap"]) > 0 or flt["sides"]):
+        min_visibility = float(pose_settings["min_visibility"])
+        finish = lambda track: filtered_track(track, flt, min_visibility)  # noqa: E731
+    return PoseCache(make, settings, pose_settings.get("cache"), finish)

@@ -1,0 +1,112 @@
+"""Test-time augmentation of the pose pass (stcorr.pose.augment): geometry with a landmarker whose
+answer is known, and MediaPipe's augmented pass invariant to mirroring the video (real-dev frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stcorr.baselines.pose import MEDIAPIPE_TO_PENN
+from stcorr.data.skeleton import JOINTS, mirrored_name
+from stcorr.pose.augment import (MIRRORED_LANDMARKS, AugmentedLandmarker, Box, combine, crop_frame, flipped,
+                                 mirror_result, uncrop_result)
+
+REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
+
+
+def box_landmarker(frame: np.ndarray):
+    """Stands in for MediaPipe on a frame holding one bright rectangle (the "person"): the person's
+    left limbs on the rectangle's right edge (as for a person facing the camera), the right limbs on
+    its left edge, each limb pair a little lower; x, y normalised, pixel edges (column i spans [i, i + 1))."""
+    rows, cols = np.nonzero(frame[..., 0] > 127)
+    if len(rows) == 0:
+        return None
+    height, width = frame.shape[:2]
+    left, right, top, bottom = cols.min(), cols.max() + 1, rows.min(), rows.max() + 1
+    landmarks = np.zeros((33, 4))
+    landmarks[:, 3] = 0.9
+    landmarks[:11, :2] = ((left + right) / 2 / width, top / height)
+    for k in range(11, 33):
+        y = top + (k - 11) // 2 / 11 * (bottom - top)
+        landmarks[k, :2] = ((right if k % 2 else left) / width, y / height)
+    return landmarks, np.zeros((33, 3))
+
+
+def frame_with_person(width: int = 120, height: int = 90, box=(40, 20, 62, 58)) -> np.ndarray:
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[box[1]:box[3], box[0]:box[2]] = 255
+    return frame
+
+
+def test_the_mirror_map_swaps_left_and_right_names():
+    for joint in JOINTS:
+        assert MIRRORED_LANDMARKS[MEDIAPIPE_TO_PENN[joint]] == MEDIAPIPE_TO_PENN[mirrored_name(joint)]
+    np.testing.assert_array_equal(MIRRORED_LANDMARKS[MIRRORED_LANDMARKS], np.arange(33))
+    result = (np.random.default_rng(0).random((33, 4)), np.random.default_rng(1).random((33, 3)))
+    twice = mirror_result(mirror_result(result))
+    np.testing.assert_allclose(twice[0], result[0])
+    np.testing.assert_allclose(twice[1], result[1])
+
+
+def test_the_flip_pass_mapped_back_agrees_with_the_plain_pass():
+    frame = frame_with_person()
+    plain, flip = box_landmarker(frame), flipped(box_landmarker)(frame)
+    np.testing.assert_allclose(flip[0], plain[0], atol=1e-12)
+
+
+def test_a_crop_mapped_back_lands_on_the_frame_coordinates():
+    frame = frame_with_person()
+    box = Box(30, 10, 60)  # 2 frame pixels per crop pixel... enlarged to 240: 1/4 frame pixel each
+    crop = crop_frame(frame, box, 240)
+    assert crop.shape == (240, 240, 3)
+    back = uncrop_result(box_landmarker(crop), box, 120, 90)
+    np.testing.assert_allclose(back[0][:, :2] * (120, 90), box_landmarker(frame)[0][:, :2] * (120, 90), atol=0.5)
+
+
+def test_a_crop_reaching_outside_the_frame_is_padded():
+    frame = frame_with_person(box=(0, 0, 30, 40))
+    box = Box(-20, -10, 70)
+    back = uncrop_result(box_landmarker(crop_frame(frame, box, 140)), box, 120, 90)
+    np.testing.assert_allclose(back[0][:, :2] * (120, 90), box_landmarker(frame)[0][:, :2] * (120, 90), atol=0.75)
+
+
+def test_the_augmented_pass_finds_the_person_where_the_plain_pass_does():
+    frame = frame_with_person()
+    augmented = AugmentedLandmarker(box_landmarker, flip=True, crop_size=256)(frame)
+    np.testing.assert_allclose(augmented[0][:, :2] * (120, 90), box_landmarker(frame)[0][:, :2] * (120, 90), atol=0.75)
+    assert AugmentedLandmarker(box_landmarker, True, 256)(np.zeros((90, 120, 3), np.uint8)) is None
+
+
+def test_combining_weighs_by_visibility_and_undoes_a_side_confusion():
+    plain = box_landmarker(frame_with_person())
+    other = (plain[0].copy(), plain[1].copy())
+    other[0][:, 0] += 0.1
+    other[0][:, 3] = 0.3
+    landmarks, _ = combine([plain, other])
+    np.testing.assert_allclose(landmarks[:, 0], plain[0][:, 0] + 0.1 * 0.3 / 1.2)
+    np.testing.assert_allclose(landmarks[:, 3], 0.6)
+    zoomed, _ = combine([plain, other], [1.0, 3.0])  # the second pass saw the person three times larger
+    np.testing.assert_allclose(zoomed[:, 0], plain[0][:, 0] + 0.1 * 0.9 / 1.8)
+    confused = (plain[0][MIRRORED_LANDMARKS], plain[1][MIRRORED_LANDMARKS])  # left and right labels swapped
+    np.testing.assert_allclose(combine([plain, confused])[0], plain[0])
+    assert combine([None, None]) is None
+
+
+@pytest.mark.skipif(not (REAL_DEV / "frames" / "0280").is_dir(), reason="needs ../shared/real-dev")
+def test_mediapipe_augmented_pass_is_invariant_to_mirroring_the_video():
+    pytest.importorskip("mediapipe")
+    from stcorr.baselines.pose_cache import MediaPipeLandmarker
+    from stcorr.data.video import Video
+
+    video = Video(REAL_DEV / "frames" / "0280")
+    plain = MediaPipeLandmarker(1)
+    augmented = AugmentedLandmarker(plain, flip=True, crop_size=256)
+    penn = [MEDIAPIPE_TO_PENN[j] for j in JOINTS]
+    for t in (20,):
+        frame = video.frame(t)
+        straight = augmented(frame)
+        mirrored = mirror_result(augmented(np.ascontiguousarray(frame[:, ::-1])))
+        error = np.abs(straight[0][penn, :2] - mirrored[0][penn, :2]).max() * frame.shape[1]
+        assert error < 0.75, f"frame {t}: the mirrored video's joints, mirrored back, are {error:.2f} px off"
