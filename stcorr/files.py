@@ -4,6 +4,9 @@
     write_json(path, obj)                 the same, for JSON
     with file_writer(path) as tmp: ...    for writers that need a path (PyAV, PIL, matplotlib)
     with folder_writer(path) as tmp: ...  a folder written whole under another name, then swapped in
+    write_files({path: data, ...})        several files that belong together: all of them, or none
+    save_image(image, path)               a PIL picture (.png, .jpg) carrying stcorr's MARK
+    mark_folder(path, owner)              the hidden manifest that says which verb wrote a folder
     read_json(path)                       strict JSON (UTF-8, no NaN), or a one-line StcorrError naming the file
 
 A reader never sees a half-written file; a crash leaves the old file (or nothing) in place,
@@ -18,11 +21,14 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from stcorr.errors import StcorrError
+
+MARK = "stcorr"  # embedded in the pictures and videos stcorr writes (PNG Software, JPEG comment, mp4 comment)
+MANIFEST = ".stcorr"  # in a folder stcorr made: {"written_by": "stcorr", "verb": ...}
 
 
 def write_file(path: str | Path, data: str | bytes) -> Path:
@@ -35,7 +41,52 @@ def write_file(path: str | Path, data: str | bytes) -> Path:
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
     """Writes ``obj`` as JSON (NaN refused: stcorr's JSON files are strict) atomically."""
-    return write_file(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+    return write_file(path, json_text(obj, indent))
+
+
+def json_text(obj: Any, indent: int | None = 1) -> str:
+    """``obj`` as stcorr writes JSON: strict (NaN refused), one trailing newline."""
+    return json.dumps(obj, indent=indent, allow_nan=False) + "\n"
+
+
+def write_files(contents: dict[str | Path, str | bytes]) -> list[Path]:
+    """Writes every file to a temporary sibling first and renames them into place only when all
+    were written: a full disk or any other failure leaves none of them (a set never half-written)."""
+    with ExitStack() as stack:
+        temps = [(stack.enter_context(file_writer(path)), data) for path, data in contents.items()]
+        for tmp, data in temps:
+            tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    return [Path(p) for p in contents]
+
+
+def save_image(image, path: str | Path) -> Path:
+    """Writes a PIL image as .png or .jpg atomically, with stcorr's MARK in its metadata."""
+    from PIL import PngImagePlugin  # PIL only where a picture is written
+
+    path = Path(path)
+    image_format = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+    with file_writer(path) as tmp:
+        if image_format == "PNG":
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Software", MARK)
+            image.save(tmp, format="PNG", pnginfo=info)
+        else:
+            image.save(tmp, format="JPEG", quality=90, comment=MARK.encode())
+    return path
+
+
+def mark_folder(path: str | Path, owner: str) -> Path:
+    """Writes the folder's manifest: ``owner`` (a verb) wrote it and may write into it again."""
+    return write_json(Path(path) / MANIFEST, {"written_by": MARK, "verb": owner})
+
+
+def read_folder_mark(path: str | Path) -> str | None:
+    """The verb named by the folder's manifest, or None when it has none (or an unreadable one)."""
+    try:
+        data = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("verb") if isinstance(data, dict) and data.get("written_by") == MARK else None
 
 
 def read_json(path: str | Path) -> Any:
@@ -75,9 +126,10 @@ def file_writer(path: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def folder_writer(path: str | Path) -> Iterator[Path]:
+def folder_writer(path: str | Path, owner: str | None = None) -> Iterator[Path]:
     """Yields an empty temporary folder beside ``path``; when the block ends without an error its
-    files are fsynced and it replaces ``path`` (the old folder, if any, is removed last)."""
+    files are fsynced and it replaces ``path`` (the old folder, if any, is removed last). ``owner``:
+    the verb whose output it is, written into the folder's manifest (``mark_folder``)."""
     path = Path(path)
     recover_folder(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -86,6 +138,8 @@ def folder_writer(path: str | Path) -> Iterator[Path]:
     tmp.mkdir(parents=True)
     try:
         yield tmp
+        if owner is not None:
+            mark_folder(tmp, owner)
         for f in tmp.rglob("*"):
             if f.is_file():
                 _fsync(f)

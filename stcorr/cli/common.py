@@ -6,7 +6,7 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Annotated, Callable, TypeVar
 
 import typer
 
@@ -15,6 +15,8 @@ from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import PairList
 from stcorr.errors import StcorrError
 
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help=(
+    "Replace existing output files stcorr did not write (it never deletes them otherwise; docs/outputs.md)."))]
 Number = TypeVar("Number", int, float)
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take it
 

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from stcorr.cli.common import console
+from stcorr.cli.common import OverwriteOpt, console
 from stcorr.errors import StcorrError
+from stcorr.outputs import check_outputs
 
 
 def parse_key_moments(text: str | None) -> list[int] | None:
@@ -34,6 +35,7 @@ def compare(
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of frame folders (default 30; video files carry theirs).")] = None,
     video: Annotated[bool, typer.Option(help="Write side_by_side.mp4.")] = True,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (the model's device).")] = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare an attempt with a reference: time alignment, key moments, matched joints, joint
     angles and their differences; writes DIR/compare.json, DIR/side_by_side.mp4 and DIR/index.html."""
@@ -45,6 +47,8 @@ def compare(
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise StcorrError(f"--fps takes a frame rate above 0, not {fps}")
     check_out_folder(out)
+    check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--checkpoint": checkpoint}, folders={"--out": out},
+                  overwrite=overwrite)
     torch_device = str(resolve_device(device)) if checkpoint is not None else "cpu"
     comparison = analyse(reference, attempt, action=action, key_moments=moments, checkpoint=checkpoint,
                          method=method, fps=fps, device=torch_device)

@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_SEED, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.data.pairs import pair_to_record
 from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions
 from stcorr.evaluation.results import score_pairs
 from stcorr.files import write_json
+from stcorr.outputs import check_outputs
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Data set root (Penn Action layout or pairs layout).")]
 SplitOpt = Annotated[str, typer.Option(help="train or val.")]
@@ -36,10 +37,13 @@ def synth(
         "camera motion and zoom, occluders, compression."))] = 0.0,
     backgrounds: Annotated[Optional[Path], typer.Option("--backgrounds", help=(
         "Folder of photographs for the backgrounds (with --realism); default: those inside installed packages."))] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Make the synthetic benchmark in the Penn Action layout (seven actions, key moments, objects)."""
     from stcorr.data import synthetic
 
+    check_outputs("synth", {"--backgrounds": backgrounds}, files={"--contact-sheet": contact_sheet}, folders={"OUT": out},
+                  overwrite=overwrite)
     width, height = _parse_size(size)
     summary = synthetic.generate(out, seed=seed, videos_per_action=videos_per_action, size=(width, height), progress=True,
                                  realism=realism, backgrounds=backgrounds)
@@ -68,8 +72,10 @@ def pairs(
     seed: SeedOpt = 0,
     min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1),
                                              help="Keep pairs with at least this many correspondences.")] = 3,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Export the benchmark's pairs, with ground truth, as pairs.json records."""
+    check_outputs("pairs", {"--data": data}, files={"--out": out}, overwrite=overwrite)
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed, min_visible)
     write_json(out, [pair_to_record(p) for p in chosen])
@@ -88,8 +94,10 @@ def score(
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
     method: Annotated[str, typer.Option(help="Method name written into RESULTS.json.")] = "",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Score any method's predictions with T@k-PCK@alpha; a correspondence with no prediction is wrong."""
+    check_outputs("score", {"--data": data, "--predictions": predictions}, files={"--out": out}, overwrite=overwrite)
     k_values = parse_ks(ks)
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Sequence
 
@@ -28,6 +30,8 @@ compare_commands.register(app)
 track_commands.register(app)
 
 USAGE_ERROR = 2
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EISDIR,
+               errno.ENOTDIR, errno.EFBIG}  # writing failed midway: the writers left no half-written file
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -38,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         status = app(args=None if argv is None else list(argv), prog_name="stcorr", standalone_mode=False)
     except StcorrError as exc:
         fail(str(exc))
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        fail(f"cannot write {exc.filename or 'a file'} ({exc.strerror or os.strerror(exc.errno)})")
     except typer.TyperException as exc:  # the command-line library's usage errors (click's ClickException)
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `stcorr`: typer has printed the help
             sys.exit(USAGE_ERROR)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
 
-from stcorr.cli.common import command_line, console, in_range, load_dataset
+from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
 from stcorr.errors import StcorrError
+from stcorr.outputs import check_outputs
 
 FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagate without a checkpoint: pixels (raw Lab) or untrained (a random CorrFlow encoder).")]
 
@@ -36,15 +36,19 @@ def propagate(
     backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints (and masks) back to the first frame.")] = False,
     config: Annotated[Optional[str], typer.Option("--config", help="Config with the corrflow.propagation settings.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set corrflow.propagation.radius=8.")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Follow keypoints (--keypoints, --out) and/or object masks (--masks, --out-masks) of a frame
     through a video by label propagation (CorrFlow features, or raw pixels)."""
-    from stcorr.cli.model_commands import read_keypoints
+    from stcorr.cli.model_commands import config_file, read_keypoints
     from stcorr.data.masks import read_mask
     from stcorr.data.video import Video
     from stcorr.evaluation.tracking import tracking_features
 
     check_propagate_outputs(keypoints, out, masks, out_masks, viz)
+    check_outputs("propagate", {"--video": video, "--keypoints": keypoints, "--masks": masks, "--checkpoint": checkpoint,
+                                "--config": config_file(config)},
+                  files={"--out": out, "--viz": viz}, folders={"--out-masks": out_masks}, overwrite=overwrite)
     cfg, settings = _settings(config, set_)
     frame_features = tracking_features(checkpoint, features, cfg)
     clip = Video(video)
@@ -63,13 +67,13 @@ def propagate(
         written = write_propagated_masks(out_masks, clip, mask_frame, mask, frame_features, settings, backward)
         console.print(f"wrote {out_masks} ({written} mask(s) of {len(mask.objects)} object(s))")
     if record is not None:
-        from stcorr.files import write_json
+        from stcorr.files import file_writer, json_text
 
-        write_json(out, record)
-        console.print(f"wrote {out} ({len(record['tracks'])} track(s))")
-        if viz is not None:
-            draw_tracks(viz, clip, record["tracks"])
-            console.print(f"wrote {viz}")
+        with file_writer(out) as tmp:  # TRACKS.json and its drawing together, or neither
+            tmp.write_text(json_text(record))
+            if viz is not None:
+                draw_tracks(viz, clip, record["tracks"])
+        console.print(f"wrote {out} ({len(record['tracks'])} track(s))" + (f" and {viz}" if viz is not None else ""))
 
 
 def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Path | None, out_masks: Path | None,
@@ -81,12 +85,6 @@ def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Pat
         raise StcorrError("--keypoints and --out go together" + (" (masks are written with --out-masks)" if masks else ""))
     if (masks is None) != (out_masks is None):
         raise StcorrError("--masks and --out-masks go together")
-    if out_masks is not None and out_masks.exists():
-        if not out_masks.is_dir():
-            raise StcorrError("--out-masks is a file, expected a folder", out_masks)
-        if any(not re.fullmatch(r"\d+\.png", f.name) for f in out_masks.iterdir()):
-            raise StcorrError("--out-masks holds files other than masks, and the folder is replaced whole: "
-                              "give a new or empty folder", out_masks)
     if viz is not None and keypoints is None:
         raise StcorrError("--viz draws keypoint tracks: give it with --keypoints")
     if viz is not None and viz.suffix.lower() != ".mp4":
@@ -116,7 +114,7 @@ def write_propagated_masks(folder: Path, clip, mask_frame: int, mask, frame_feat
     from stcorr.models.propagation import propagate_masks
 
     count = 0
-    with folder_writer(folder) as tmp:
+    with folder_writer(folder, owner="propagate --out-masks") as tmp:
         for t, labels in propagate_masks(clip, mask_frame, mask.labels, frame_features, settings, backward):
             write_mask(tmp / mask_file_name(t, clip.num_frames), labels, mask.palette)
             count += 1

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from stcorr.errors import StcorrError
-from stcorr.files import file_writer
+from stcorr.files import MARK, file_writer
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -362,6 +362,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     h, w = np.asarray(first).shape[:2]
     ph, pw = h + h % 2, w + w % 2
     with file_writer(path) as tmp, av.open(str(tmp), mode="w") as container:
+        container.metadata["comment"] = MARK
         stream = container.add_stream("libx264", rate=int(round(fps)), options=dict(options or {}))
         stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
         for frame in _chain(first, frames):
