@@ -55,24 +55,28 @@ def write_files(contents: dict[str | Path, str | bytes]) -> list[Path]:
     with ExitStack() as stack:
         temps = [(stack.enter_context(file_writer(path)), data) for path, data in contents.items()]
         for tmp, data in temps:
-            tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+            _write_bytes(tmp, data.encode() if isinstance(data, str) else data)
     return [Path(p) for p in contents]
 
 
 def save_image(image, path: str | Path) -> Path:
     """Writes a PIL image as .png or .jpg atomically, with stcorr's MARK in its metadata."""
-    from PIL import PngImagePlugin  # PIL only where a picture is written
-
     path = Path(path)
-    image_format = "PNG" if path.suffix.lower() == ".png" else "JPEG"
     with file_writer(path) as tmp:
-        if image_format == "PNG":
-            info = PngImagePlugin.PngInfo()
-            info.add_text("Software", MARK)
-            image.save(tmp, format="PNG", pnginfo=info)
+        if path.suffix.lower() == ".png":
+            image.save(tmp, format="PNG", pnginfo=png_mark())
         else:
             image.save(tmp, format="JPEG", quality=90, comment=MARK.encode())
     return path
+
+
+def png_mark():
+    """PNG metadata that says stcorr wrote the picture (give it to PIL's ``save(..., pnginfo=)``)."""
+    from PIL import PngImagePlugin  # PIL only where a picture is written
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", MARK)
+    return info
 
 
 def mark_folder(path: str | Path, owner: str) -> Path:
@@ -126,10 +130,9 @@ def file_writer(path: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def folder_writer(path: str | Path, owner: str | None = None) -> Iterator[Path]:
+def folder_writer(path: str | Path) -> Iterator[Path]:
     """Yields an empty temporary folder beside ``path``; when the block ends without an error its
-    files are fsynced and it replaces ``path`` (the old folder, if any, is removed last). ``owner``:
-    the verb whose output it is, written into the folder's manifest (``mark_folder``)."""
+    files are fsynced and it replaces ``path`` (the old folder, if any, is removed last)."""
     path = Path(path)
     recover_folder(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -138,8 +141,6 @@ def folder_writer(path: str | Path, owner: str | None = None) -> Iterator[Path]:
     tmp.mkdir(parents=True)
     try:
         yield tmp
-        if owner is not None:
-            mark_folder(tmp, owner)
         for f in tmp.rglob("*"):
             if f.is_file():
                 _fsync(f)
@@ -161,6 +162,11 @@ def recover_folder(path: str | Path) -> Path:
     if not path.exists() and old.is_dir():
         old.rename(path)
     return path
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def _umask() -> int:

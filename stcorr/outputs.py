@@ -43,16 +43,25 @@ BOOKKEEPING = (MANIFEST, LOCK)
 @dataclass(frozen=True)
 class FolderKind:
     """What a verb writes into its output folder: the top-level names (glob patterns) it owns,
-    whether it replaces the folder whole, and how to recognise an output written before the
-    manifest existed (None: only the manifest counts)."""
+    whether it replaces the folder whole, and how its outputs are recognised besides the
+    manifest (``recognise``: written before the manifest existed, or by a verb that replaces its
+    folder whole and marks its files instead)."""
     owner: str
     own: tuple[str, ...]
     whole: bool
-    legacy: Callable[[Path], bool] | None = None
+    recognise: Callable[[Path], bool] | None = None
 
 
 def _has_checkpoint(folder: Path) -> bool:
     return (folder / "checkpoint" / "checkpoint.json").is_file()
+
+
+def _holds_stcorr_masks(folder: Path) -> bool:
+    return all(p.suffix == ".png" and stcorr_wrote(p) for p in folder.iterdir())
+
+
+def _holds_a_comparison(folder: Path) -> bool:
+    return stcorr_wrote(folder / "compare.json")
 
 
 def _is_synth(folder: Path) -> bool:
@@ -64,14 +73,16 @@ def _is_synth(folder: Path) -> bool:
 RUN_ENTRIES = ("checkpoint", ".checkpoint.old", ".checkpoint.tmp", "config.yaml", "train_log.csv", "val_log.csv",
                "tensorboard", ".config.*.tmp.yaml", ".train_log.*.tmp.csv", ".val_log.*.tmp.csv")
 FOLDER_KINDS = {
-    "train": FolderKind("train", RUN_ENTRIES, whole=False, legacy=_has_checkpoint),
+    "train": FolderKind("train", RUN_ENTRIES, whole=False, recognise=_has_checkpoint),
     "demo": FolderKind("demo", RUN_ENTRIES + ("data", ".data.*", "results", "figure.png", ".figure.*", "report"),
-                       whole=False, legacy=_has_checkpoint),
+                       whole=False, recognise=_has_checkpoint),
     "table": FolderKind("table", ("*.json", "table3.md", ".*.tmp.json", ".table3.*.tmp.md"), whole=False),
     "report": FolderKind("report", ("index.html", ".index.*.tmp.html"), whole=False),
-    "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "index.html"), whole=True),
-    "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True),
-    "synth": FolderKind("synth", ("frames", "labels", "*.json", "penn_action_labels"), whole=True, legacy=_is_synth),
+    "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "index.html"), whole=True,
+                          recognise=_holds_a_comparison),
+    "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True,
+                                        recognise=_holds_stcorr_masks),
+    "synth": FolderKind("synth", ("frames", "labels", "*.json", "penn_action_labels"), whole=True, recognise=_is_synth),
 }
 
 
@@ -83,7 +94,7 @@ class OutputPlan:
 
     def claim(self) -> None:
         for path, kind in self.folders.values():
-            if not kind.whole:
+            if not kind.whole:  # a folder replaced whole is recognised by its files (``FolderKind.recognise``)
                 path.mkdir(parents=True, exist_ok=True)
                 mark_folder(path, kind.owner)
 
@@ -109,8 +120,13 @@ def check_outputs(verb: str, inputs: Paths, files: Mapping[str, Path | None] | N
             kind = FOLDER_KINDS.get(f"{verb} {flag}") or FOLDER_KINDS[verb]
             plan.folders[flag] = (Path(path), kind)
             outputs.append((flag, Path(path)))
-    read = [(flag, Path(p)) for flag, value in inputs.items() for p in _paths(value)]
-    _check_overlaps(outputs, read)
+    for flag, path in plan.files.items():
+        if path.is_dir():
+            raise StcorrError(f"{flag} is a folder, expected a file name", path)
+    for flag, (path, _) in plan.folders.items():
+        if path.exists() and not path.is_dir():
+            raise StcorrError(f"{flag} is a file, expected a folder", path)
+    _check_overlaps(outputs, [(flag, Path(p)) for flag, value in inputs.items() for p in _paths(value)])
     for flag, path in plan.files.items():
         _check_file(flag, path, overwrite, min_free)
     for flag, (path, kind) in plan.folders.items():
@@ -154,29 +170,26 @@ def _check_overlaps(outputs: list[tuple[str, Path]], inputs: list[tuple[str, Pat
 
 
 def _check_file(flag: str, path: Path, overwrite: bool, min_free: int) -> None:
-    if path.is_dir():
-        raise StcorrError(f"{flag} is a folder, expected a file name", path)
     _check_writable(flag, path, TEMP_NAME_EXTRA, min_free)
     if path.exists() and not overwrite and not stcorr_wrote(path):
         raise StcorrError(f"{flag}: the file exists and stcorr did not write it; it stays (give --overwrite to replace it)", path)
 
 
 def _check_folder(flag: str, path: Path, kind: FolderKind, overwrite: bool, min_free: int) -> None:
-    if path.exists() and not path.is_dir():
-        raise StcorrError(f"{flag} is a file, expected a folder", path)
     _check_writable(flag, path, len(".tmp.") + 1, min_free)
     if not path.is_dir():
         return
     entries = sorted(p.name for p in path.iterdir())
     foreign = [name for name in entries if not _owned(name, kind)]
     bookkeeping_only = all(name in BOOKKEEPING for name in entries)
-    mine = read_folder_mark(path) == kind.owner or (kind.legacy is not None and kind.legacy(path))
+    mine = read_folder_mark(path) == kind.owner or (kind.recognise is not None and kind.recognise(path))
     if bookkeeping_only or (mine and not foreign):
         return
     if overwrite and not kind.whole:  # added to: files of the same names are replaced, nothing else is touched
         return
-    what = f"files stcorr did not write ({', '.join(foreign[:3])})" if foreign else \
-        f"files, but not an earlier `stcorr {kind.owner}` output (no {MANIFEST} naming it)"
+    shown = [name for name in (foreign or entries) if name not in BOOKKEEPING][:3]
+    what = f"files stcorr did not write ({', '.join(shown)}, ...)" if foreign else \
+        f"files ({', '.join(shown)}, ...) but is not an earlier `stcorr {kind.owner}` output (no {MANIFEST} naming it)"
     hint = "" if kind.whole else " (or --overwrite to write into it anyway)"
     raise StcorrError(f"{flag}: the folder holds {what}; give a new or empty folder{hint}", path)
 
@@ -243,6 +256,7 @@ def stcorr_wrote(path: Path) -> bool:
 
 
 PRED_KEYS = {"source", "target", "checkpoint", "keypoints"}
+COMPARE_KEYS = {"key_moments", "sizes", "fps", "summary"}
 PAIR_KEYS = {"source", "target", "split", "action", "correspondences"}
 
 
@@ -253,7 +267,7 @@ def _stcorr_json(path: Path) -> bool:
     if isinstance(data, dict):
         command = data.get("command")
         return (isinstance(command, str) and command.startswith("stcorr")) or PRED_KEYS <= set(data) \
-            or set(data) == {"video", "checkpoint", "tracks"}
+            or set(data) == {"video", "checkpoint", "tracks"} or COMPARE_KEYS <= set(data)
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
         return all(PRED_KEYS <= set(r) for r in data) or all(set(r) == PAIR_KEYS for r in data)
     return False

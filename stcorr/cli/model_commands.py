@@ -68,11 +68,11 @@ def train(
         raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
     cfg = build_config(config, set_, **{"model.aggregator": model, "data.setup": setup, "model.backbone": backbone,
                                         "model.weights": backbone_weights, "train.max_steps": max_steps})
-    dataset = load_dataset(data)
-    if not resume and (out / "checkpoint").exists():
-        raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
-    validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
     with training_folder(out, resume, locked=int(os.environ.get("RANK", "0")) == 0):  # one owner: rank 0 of this run
+        if not resume and (out / "checkpoint").exists():
+            raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
+        dataset = load_dataset(data)
+        validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
         result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
     console.print(f"{result.summary}; checkpoint: {out / 'checkpoint'}")
 

@@ -114,7 +114,7 @@ def write_propagated_masks(folder: Path, clip, mask_frame: int, mask, frame_feat
     from stcorr.models.propagation import propagate_masks
 
     count = 0
-    with folder_writer(folder, owner="propagate --out-masks") as tmp:
+    with folder_writer(folder) as tmp:
         for t, labels in propagate_masks(clip, mask_frame, mask.labels, frame_features, settings, backward):
             write_mask(tmp / mask_file_name(t, clip.num_frames), labels, mask.palette)
             count += 1

@@ -8,7 +8,7 @@ from stcorr.compare.page import build_page
 from stcorr.compare.pipeline import Comparison
 from stcorr.compare.render import write_side_by_side
 from stcorr.errors import StcorrError
-from stcorr.files import MANIFEST, folder_writer, write_json
+from stcorr.files import folder_writer, write_json
 
 OUTPUTS = ("compare.json", "side_by_side.mp4", "index.html")
 
@@ -18,7 +18,7 @@ def check_out_folder(out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise StcorrError("is a file, expected a folder for the comparison", out_dir)
-    others = sorted(p.name for p in out_dir.iterdir() if p.name not in (*OUTPUTS, MANIFEST)) if out_dir.is_dir() else []
+    others = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUTS) if out_dir.is_dir() else []
     if others:
         raise StcorrError(f"folder holds other files ({others[0]}, ...): give a new or empty folder", out_dir)
     return out_dir
@@ -28,7 +28,7 @@ def write_comparison(comparison: Comparison, out_dir: str | Path, video: bool = 
     """Writes the comparison's files into ``out_dir`` (replacing an earlier comparison there);
     ``video=False`` leaves out side_by_side.mp4."""
     out_dir = check_out_folder(out_dir)
-    with folder_writer(out_dir, owner="compare") as tmp:
+    with folder_writer(out_dir) as tmp:
         write_json(tmp / "compare.json", comparison.record)
         if video:
             write_side_by_side(comparison, tmp / "side_by_side.mp4")
