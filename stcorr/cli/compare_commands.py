@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from stcorr.cli.common import OverwriteOpt, console
+from stcorr.cli.common import MAX_FPS, OverwriteOpt, console
 from stcorr.errors import StcorrError
 from stcorr.outputs import check_outputs
 
@@ -44,8 +44,8 @@ def compare(
     from stcorr.compare.outputs import check_out_folder
 
     moments = parse_key_moments(key_moments)
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise StcorrError(f"--fps takes a frame rate above 0, not {fps}")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise StcorrError(f"--fps takes a frame rate above 0 and at most {MAX_FPS}, not {fps}")
     check_out_folder(out)
     check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--checkpoint": checkpoint}, folders={"--out": out},
                   overwrite=overwrite)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_SEED, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.data.pairs import pair_to_record
 from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions
@@ -28,7 +28,7 @@ AlphaOpt = Annotated[float, typer.Option(callback=in_range(high=1, above=0),
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write the data set into: new, empty, or an earlier synth output (replaced).")],
     seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Same seed, same bytes.")] = 0,
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2, MAX_VIDEOS_PER_ACTION),
                                                    help="Videos per action and split (at least 2).")] = 20,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (480x360 is Penn Action's).")] = "128x128",
     contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Also write a PNG of key-moment frames.")] = None,
@@ -70,7 +70,7 @@ def pairs(
     setup: SetupOpt = "13+3",
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
-    min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1),
+    min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1, 10**6),
                                              help="Keep pairs with at least this many correspondences.")] = 3,
     overwrite: OverwriteOpt = False,
 ) -> None:

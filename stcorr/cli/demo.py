@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs
+from stcorr.cli.common import MAX_SEED, MAX_STEPS, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs
 from stcorr.cli.data_commands import print_scores
 from stcorr.config import load_config
 from stcorr.outputs import check_outputs, run_lock
@@ -22,9 +22,9 @@ from stcorr.outputs import check_outputs, run_lock
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2, MAX_VIDEOS_PER_ACTION),
                                                    help="Synthetic videos per action and split.")] = 16,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1),
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1, MAX_STEPS),
                                                      help="Training steps (default: the demo config's budget).")] = None,
     eval_pairs: Annotated[int, typer.Option("--eval-pairs", callback=in_range(1), help="Val pairs each method is scored on.")] = 120,
     seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Seed of the data set and of the pair sample.")] = 0,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_STEPS, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import load_config, parse_overrides
 from stcorr.errors import StcorrError
@@ -50,7 +50,7 @@ def train(
     setup: Annotated[Optional[str], typer.Option(help="13+3, 3+3 or r10.")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="r3d18, r2plus1d18 or r2plus1d34.")] = None,
     backbone_weights: WeightsOpt = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1), help="Stop after N steps.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1, MAX_STEPS), help="Stop after N steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning), or only its backbone when it is a corrflow-st checkpoint.")] = None,
     set_: SetOpt = None,
