@@ -123,7 +123,8 @@ def print_scores(results: dict, ks) -> None:
     table.add_column("points", justify="right")
     rows = [("all", results)] + sorted(results["per_action"].items()) + [(t, results["per_type"][t]) for t in ("hum", "obj")]
     for name, row in rows:
-        table.add_row(name, *[f"{100 * row[f'T@{k}']:.1f}" for k in ks], str(row["n_points"]))
+        scores = [f"{100 * row[f'T@{k}']:.1f}" if row["n_points"] else "–" for k in ks]  # no points: no score
+        table.add_row(name, *scores, str(row["n_points"]))
     console.print(table)
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import Sequence
 
 import typer
+import typer.core
 from rich.markup import escape
 
 from stcorr.cli import compare_commands, data_commands, demo, model_commands, table, track_commands
@@ -15,6 +16,22 @@ from stcorr.cli import retrieve_commands
 from stcorr.cli.common import console
 from stcorr.errors import StcorrError
 
+def _flags_show_no_value_type() -> None:
+    """Help lists on/off flags (--resume, --progress/--no-progress, --help) without a value type:
+    typer would print ``<bool>`` as though they took a value. Typer has no setting for it."""
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "stcorr", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.stcorr = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_show_no_value_type()
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,

@@ -11,11 +11,11 @@ import typer
 
 from stcorr.cli.common import MAX_STEPS, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
-from stcorr.config import load_config, parse_overrides
+from stcorr.config import load_config, packaged_configs, parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.outputs import check_outputs, training_folder
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="YAML file or packaged config (cpu, paper-3+3, paper-13+3, pouring).")]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help=f"YAML file or packaged config ({', '.join(packaged_configs())}).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.001 (repeatable).")]
 DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--backbone-weights", help="Backbone state dict with torchvision's names (.pth or .safetensors).")]

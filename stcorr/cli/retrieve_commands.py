@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
-from stcorr.cli.model_commands import SetOpt, build_config, resolve_device
+from stcorr.cli.model_commands import build_config, resolve_device
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.files import write_json
@@ -23,7 +23,8 @@ def retrieve(
     checkpoint: Annotated[Optional[Path], typer.Option(
         "--checkpoint", help="RUN/checkpoint of `stcorr train --config cycle`; without it, the untrained embedding.")] = None,
     top: Annotated[Optional[int], typer.Option("--top", callback=in_range(1), help="Keep the N best (default: all).")] = None,
-    set_: SetOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help=(
+        "Override a config key of the untrained embedding, e.g. --set cycle.size=128 (repeatable)."))] = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "auto",
     overwrite: OverwriteOpt = False,
 ) -> None:

@@ -136,7 +136,6 @@ def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
     from PIL import Image, ImageDraw
 
     from stcorr.data.video import write_video
-    from stcorr.files import file_writer
 
     colours = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
                (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
@@ -145,15 +144,16 @@ def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
         for t, x, y, _ in track["points"]:
             at.setdefault(int(t), []).append((x, y, colours[k % len(colours)]))
     radius = max(2, round(0.01 * max(video.size)))
-    frames = []
-    for t in range(video.num_frames):
-        image = Image.fromarray(video.frame(t))
-        draw = ImageDraw.Draw(image)
-        for x, y, colour in at.get(t, []):
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
-        frames.append(np.asarray(image))
-    with file_writer(path) as tmp:
-        write_video(tmp, frames)
+
+    def drawn():  # one frame at a time: write_video streams, so a long video is never held whole
+        for t in range(video.num_frames):
+            image = Image.fromarray(video.frame(t))
+            draw = ImageDraw.Draw(image)
+            for x, y, colour in at.get(t, []):
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
+            yield np.asarray(image)
+
+    write_video(path, drawn())
 
 
 def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | None, split: str,
@@ -168,7 +168,7 @@ def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | N
     results = evaluate_tracking(dataset, frame_features, settings, split=split, progress=progress)
     results["command"] = command_line()
     write_json(out, results)
-    console.print(f"{results['method']}: PCK@0.1 {results['PCK@0.1']:.3f}  PCK@0.2 {results['PCK@0.2']:.3f}  "
+    console.print(f"{results['method']}: PCK@0.1 {100 * results['PCK@0.1']:.1f}%  PCK@0.2 {100 * results['PCK@0.2']:.1f}%  "
                   f"({results['n_points']} points, {results['n_videos']} videos, {results['seconds']:.0f} s)")
     console.print(f"wrote {out}")
 
