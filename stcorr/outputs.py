@@ -202,7 +202,7 @@ def _check_writable(flag: str, path: Path, extra: int, min_free: int) -> None:
     """The file system will take ``path``: every existing ancestor a folder, names short enough
     (with room for the temporary sibling's ``extra`` characters), writable, not read-only, free space."""
     absolute = Path(os.path.abspath(os.path.expanduser(path)))
-    existing = absolute.parent
+    existing = absolute if absolute.is_dir() else absolute.parent  # a folder output is written into
     while not existing.exists():
         existing = existing.parent
     for ancestor in [*reversed(absolute.parents)]:

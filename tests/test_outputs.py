@@ -364,3 +364,126 @@ def test_no_users_file_changes(world, tmp_path_factory, verb, place, name):
     after = snapshot(root)
     changed = [p for p, digest in before.items() if after.get(p) != digest]
     assert not changed, f"{verb} with its output at {place} ({name}) changed {changed}:\n{run.stderr}"
+
+
+# ----------------------------------------------------------------------------- numbers that size work, odd inputs
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--set", "corrflow.propagation.radius=100000000000"], ["radius", "limit"]),
+    (["--set", "x=[1"], ["not plain YAML"]),
+    (["--set", "seed=!!python/object/apply:os.system ['touch /tmp/stcorr-pwned']"], ["not plain YAML"]),
+], ids=["radius 1e11", "unbalanced bracket", "python tag"])
+def test_set_values_end_in_one_line(world, tmp_path, args, words):
+    run = run_stcorr("propagate", "--video", world["penn"] / "frames/0001", "--keypoints", world["kp"],
+                     "--out", tmp_path / "t.json", "--features", "pixels", *args)
+    refused(run, *words)
+    assert not (tmp_path / "t.json").exists() and not Path("/tmp/stcorr-pwned").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["synth", "{tmp}/s", "--videos-per-action", "10000000"], ["--videos-per-action"]),
+    (["train", "--data", "{penn}", "--max-steps", "10000000000", "--out", "{tmp}/run"], ["--max-steps"]),
+    (["eval", "--data", "{penn}", "--method", "gt-time+pose-oracle", "--ks", "1,100000", "--out", "{tmp}/r.json"], ["--ks"]),
+    (["eval", "--data", "{penn}", "--method", "gt-time+pose-oracle", "--split", "test", "--out", "{tmp}/r.json"], ["test"]),
+    (["train", "--data", "{penn}", "--set", "model.width=200000", "--out", "{tmp}/run"], ["model.width"]),
+    (["train", "--data", "{penn}", "--set", 'model.aggregator_args={"hidden": "many"}', "--out", "{tmp}/run"],
+     ["aggregator_args.hidden"]),
+    (["compare", "{penn}/frames/0001", "{penn}/frames/0002", "--fps", "1e9", "--out", "{tmp}/c"], ["--fps"]),
+], ids=["videos per action", "max steps", "ks", "split test", "model width", "aggregator_args type", "fps"])
+def test_numbers_past_any_real_use_end_in_one_line(world, tmp_path, args, words):
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{penn}", str(world["penn"])) for a in args]
+    refused(run_stcorr(*args), *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../outside", "/etc"], ids=["climbs out", "absolute"])
+def test_pairs_json_names_stay_inside_the_root(tmp_path, name, monkeypatch):
+    data = pairs_layout(tmp_path / "P")
+    records = json.loads((data / "pairs.json").read_text())
+    records[0]["source"] = name
+    (data / "pairs.json").write_text(json.dumps(records))
+    refused(run_stcorr("pairs", "--data", data, "--setup", "3+3", "--min-visible", "1", "--out", tmp_path / "o.json"),
+            "outside the data root")
+    monkeypatch.setenv("STCORR_ALLOW_OUTSIDE_ROOT", "1")  # the user means it: the name is then looked up
+    assert "outside the data root" not in run_stcorr("pairs", "--data", data, "--setup", "3+3", "--out", tmp_path / "o.json").stderr
+
+
+def test_sixteen_bit_png_frames_are_read_right(tmp_path):
+    from stcorr.data.video import Video
+
+    folder = tmp_path / "v16"
+    folder.mkdir()
+    grey = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    for t in range(2):
+        Image.fromarray(grey).save(folder / f"{t + 1:06d}.png")
+    frame = Video(folder).frame(0)
+    assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8
+    assert abs(int(frame[-1, -1, 0]) - 255) <= 1 and frame[0, 0, 0] == 0 and 100 < frame[24, 32, 1] < 160
+
+
+def test_checkpoint_with_nan_weights_or_oversized_settings_is_refused_at_load(world, tmp_path):
+    import shutil as sh
+
+    from safetensors.torch import load_file, save_file
+
+    nan = tmp_path / "nan"
+    sh.copytree(world["ckpt"], nan)
+    state = load_file(str(nan / "model.safetensors"))
+    first = next(k for k, v in state.items() if v.is_floating_point())
+    state[first][...] = float("nan")
+    save_file(state, str(nan / "model.safetensors"))
+    eval_args = ["eval", "--data", world["penn"], "--max-pairs", "1", "--device", "cpu", "--no-progress", "--checkpoint"]
+    refused(run_stcorr(*eval_args, nan, "--out", tmp_path / "r.json"), "NaN")
+    huge = tmp_path / "huge"
+    sh.copytree(world["ckpt"], huge)
+    info = json.loads((huge / "checkpoint.json").read_text())
+    info["model"]["width"] = 200000
+    (huge / "checkpoint.json").write_text(json.dumps(info))
+    began = time.monotonic()
+    refused(run_stcorr(*eval_args, huge, "--out", tmp_path / "r.json"), "GiB")
+    assert time.monotonic() - began < 30 and not (tmp_path / "r.json").exists()
+
+
+def test_a_video_frame_past_libx264s_size_is_one_line(tmp_path):
+    from stcorr.data.video import write_video
+    from stcorr.errors import StcorrError
+
+    with pytest.raises(StcorrError, match="at most 16384"):
+        write_video(tmp_path / "wide.mp4", [np.zeros((16, 20000, 3), np.uint8)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_propagate_viz_streams_the_drawing(tmp_path):
+    import tracemalloc
+
+    from stcorr.cli.track_commands import draw_tracks
+
+    class Long:  # 300 frames of 320x240: 69 MB if they were all kept
+        num_frames, size = 300, (320, 240)
+
+        def frame(self, t):
+            return np.full((240, 320, 3), t % 255, np.uint8)
+
+    tracks = [{"points": [[t, 100.0, 100.0, 1.0] for t in range(300)]}]
+    tracemalloc.start()
+    try:
+        draw_tracks(tmp_path / "v.mp4", Long(), tracks)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "v.mp4").stat().st_size > 0 and peak < 20e6, peak
+
+
+def test_help_and_printed_figures(world, tmp_path):
+    from stcorr.config import packaged_configs
+
+    text = run_stcorr("train", "--help").stdout
+    assert "<bool>" not in text and "--resume" in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert all(name in flat for name in packaged_configs()), flat
+    assert "train.lr" not in run_stcorr("retrieve", "--help").stdout  # its --set example concerns retrieve
+    scored = run_stcorr("eval", "--data", world["penn"], "--method", "gt-time+pose-oracle", "--out", tmp_path / "r.json",
+                        "--no-progress")
+    obj = next(line for line in scored.stderr.splitlines() if " obj " in line)
+    assert "–" in obj and "0.0" not in obj, obj
