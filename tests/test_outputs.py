@@ -487,3 +487,23 @@ def test_help_and_printed_figures(world, tmp_path):
                         "--no-progress")
     obj = next(line for line in scored.stderr.splitlines() if " obj " in line)
     assert "–" in obj and "0.0" not in obj, obj
+
+
+class NoPerson:
+    """A pose source that finds nobody."""
+    name = "none"
+
+    def track(self, video):
+        from stcorr.compare.joints import JointTrack
+
+        return JointTrack(np.full((video.num_frames, 13, 2), np.nan), np.zeros((video.num_frames, 13)))
+
+
+def test_compare_says_when_there_is_no_person_or_one_frame(tmp_path):
+    from unittest import mock
+
+    clip, single = png_frames(tmp_path / "clip", 6), png_frames(tmp_path / "single", 1)
+    with mock.patch("stcorr.compare.pipeline.MediaPipePose", NoPerson):
+        refused(run_stcorr("compare", clip, clip, "--out", tmp_path / "c", "--no-video"), "no person found")
+        refused(run_stcorr("compare", single, clip, "--out", tmp_path / "c", "--no-video"), "single frame")
+    assert not (tmp_path / "c").exists()
