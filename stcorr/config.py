@@ -77,7 +77,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise StcorrError(f"--set takes KEY=VALUE, e.g. train.lr=0.001, not {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:  # unbalanced brackets, tags such as !!python/...: nothing is run
+            what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise StcorrError(f"--set {key.strip()}: the value {value!r} is not plain YAML ({what})") from None
     return out
 
 

@@ -283,7 +283,7 @@ def validate_config(cfg: dict, source: str = "config") -> dict:
     """``cfg`` checked against the schema, with values coerced to their types (e.g. 1 -> 1.0 for a
     float key); StcorrError names the first key that is wrong."""
     try:
-        return Config.model_validate(cfg).model_dump()
+        checked = Config.model_validate(cfg).model_dump()
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"])
@@ -295,3 +295,25 @@ def validate_config(cfg: dict, source: str = "config") -> dict:
         if error["type"] == "missing":
             raise StcorrError(f"{where} is missing") from None
         raise StcorrError(f"{where}: {error['msg'][0].lower()}{error['msg'][1:]}{shown}") from None
+    check_sizes(checked, source)
+    return checked
+
+
+NUMBER_LIMIT = 10**6  # no real run sets a number above this; larger ones ask for memory or time past any machine
+NUMBER_LIMITS = {"seed": 2**32 - 1, "train.max_steps": 10**9, "train.checkpoint_every": 10**9,
+                 "train.log_every": 10**9, "train.val_every": 10**9, "model.width": 4096, "model.grid": 256,
+                 "corrflow.propagation.radius": 1024}
+
+
+def check_sizes(value: Any, source: str = "config", key: str = "") -> None:
+    """Every number of the config at most its limit (``NUMBER_LIMITS``, else ``NUMBER_LIMIT``), as a one-line error."""
+    if isinstance(value, dict):
+        for name, child in value.items():
+            check_sizes(child, source, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            check_sizes(child, source, key)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        limit = NUMBER_LIMITS.get(key, NUMBER_LIMIT)
+        if not abs(value) <= limit:
+            raise StcorrError(f"{source}: config key {key!r} is {value:g}, past the limit of {limit:g} (no real run needs more)")

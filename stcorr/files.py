@@ -4,6 +4,9 @@
     write_json(path, obj)                 the same, for JSON
     with file_writer(path) as tmp: ...    for writers that need a path (PyAV, PIL, matplotlib)
     with folder_writer(path) as tmp: ...  a folder written whole under another name, then swapped in
+    write_files({path: data, ...})        several files that belong together: all of them, or none
+    save_image(image, path)               a PIL picture (.png, .jpg) carrying stcorr's MARK
+    mark_folder(path, owner)              the hidden manifest that says which verb wrote a folder
     read_json(path)                       strict JSON (UTF-8, no NaN), or a one-line StcorrError naming the file
 
 A reader never sees a half-written file; a crash leaves the old file (or nothing) in place,
@@ -18,11 +21,14 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from stcorr.errors import StcorrError
+
+MARK = "stcorr"  # embedded in the pictures and videos stcorr writes (PNG Software, JPEG comment, mp4 comment)
+MANIFEST = ".stcorr"  # in a folder stcorr made: {"written_by": "stcorr", "verb": ...}
 
 
 def write_file(path: str | Path, data: str | bytes) -> Path:
@@ -35,7 +41,56 @@ def write_file(path: str | Path, data: str | bytes) -> Path:
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:
     """Writes ``obj`` as JSON (NaN refused: stcorr's JSON files are strict) atomically."""
-    return write_file(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+    return write_file(path, json_text(obj, indent))
+
+
+def json_text(obj: Any, indent: int | None = 1) -> str:
+    """``obj`` as stcorr writes JSON: strict (NaN refused), one trailing newline."""
+    return json.dumps(obj, indent=indent, allow_nan=False) + "\n"
+
+
+def write_files(contents: dict[str | Path, str | bytes]) -> list[Path]:
+    """Writes every file to a temporary sibling first and renames them into place only when all
+    were written: a full disk or any other failure leaves none of them (a set never half-written)."""
+    with ExitStack() as stack:
+        temps = [(stack.enter_context(file_writer(path)), data) for path, data in contents.items()]
+        for tmp, data in temps:
+            _write_bytes(tmp, data.encode() if isinstance(data, str) else data)
+    return [Path(p) for p in contents]
+
+
+def save_image(image, path: str | Path) -> Path:
+    """Writes a PIL image as .png or .jpg atomically, with stcorr's MARK in its metadata."""
+    path = Path(path)
+    with file_writer(path) as tmp:
+        if path.suffix.lower() == ".png":
+            image.save(tmp, format="PNG", pnginfo=png_mark())
+        else:
+            image.save(tmp, format="JPEG", quality=90, comment=MARK.encode())
+    return path
+
+
+def png_mark():
+    """PNG metadata that says stcorr wrote the picture (give it to PIL's ``save(..., pnginfo=)``)."""
+    from PIL import PngImagePlugin  # PIL only where a picture is written
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", MARK)
+    return info
+
+
+def mark_folder(path: str | Path, owner: str) -> Path:
+    """Writes the folder's manifest: ``owner`` (a verb) wrote it and may write into it again."""
+    return write_json(Path(path) / MANIFEST, {"written_by": MARK, "verb": owner})
+
+
+def read_folder_mark(path: str | Path) -> str | None:
+    """The verb named by the folder's manifest, or None when it has none (or an unreadable one)."""
+    try:
+        data = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("verb") if isinstance(data, dict) and data.get("written_by") == MARK else None
 
 
 def read_json(path: str | Path) -> Any:
@@ -107,6 +162,11 @@ def recover_folder(path: str | Path) -> Path:
     if not path.exists() and old.is_dir():
         old.rename(path)
     return path
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def _umask() -> int:

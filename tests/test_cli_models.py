@@ -91,7 +91,7 @@ def test_predict_bad_checkpoint_and_video(trained, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 50)
     for args, message in [
-        (["--checkpoint", tmp_path, "--source", data / "frames/0001"], "not an stcorr checkpoint"),
+        (["--checkpoint", data / "labels", "--source", data / "frames/0001"], "not an stcorr checkpoint"),
         (["--checkpoint", ckpt, "--source", broken], "broken.mp4: cannot decode video"),
     ]:
         run = stcorr("predict", *args, "--target", data / "frames/0004", "--keypoints", kp, "--out", tmp_path / "o.json")

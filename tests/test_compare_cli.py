@@ -117,7 +117,7 @@ class ShiftingModel:
 def test_checkpoint_points_are_the_models(pair, tmp_path):
     model = ShiftingModel()
     with mock.patch("stcorr.compare.pipeline.load_model", lambda checkpoint, device: model):
-        code, err = run("compare", *pair, "--out", tmp_path / "out", "--key-moments", "24", "--checkpoint", tmp_path,
+        code, err = run("compare", *pair, "--out", tmp_path / "out", "--key-moments", "24", "--checkpoint", tmp_path / "ckpt",
                         "--device", "cpu", "--no-video")
     assert code == 0, err
     moment = json.loads((tmp_path / "out" / "compare.json").read_text())["key_moments"][0]

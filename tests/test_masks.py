@@ -141,7 +141,7 @@ def test_bad_mask_options_are_one_line_errors(tmp_path):
         (["--out-masks", tmp_path / "m"], "give --keypoints"),
         (["--masks", tmp_path / "first.png", "--out-masks", tmp_path / "m", "--mask-frame", "3"], "outside the video"),
         (["--masks", tmp_path / "first.png", "--out-masks", tmp_path / "first.png"], "is a file"),
-        (["--masks", tmp_path / "first.png", "--out-masks", tmp_path / "notes"], "other than masks"),
+        (["--masks", tmp_path / "first.png", "--out-masks", tmp_path / "notes"], "stcorr did not write"),
         (["--masks", tmp_path / "first.png", "--out-masks", tmp_path / "m", "--viz", tmp_path / "v.mp4"], "--viz draws"),
     ]
     for args, message in cases:

@@ -98,7 +98,7 @@ def test_tracking_commands_refuse_bad_input_in_one_line(tmp_path):
         (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--features", "pixels", "--out", tmp_path / "t.json"], "outside the video"),
         (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--features", "colour", "--out", tmp_path / "t.json"], "--features takes"),
         (["propagate", "--video", root / "frames" / "0001", "--keypoints", write, "--out", tmp_path / "t.json"], "exactly one of"),
-        (["eval", "--task", "track", "--data", root, "--features", "pixels", "--checkpoint", tmp_path, "--out", tmp_path / "r.json"], "exactly one of"),
+        (["eval", "--task", "track", "--data", root, "--features", "pixels", "--checkpoint", tmp_path / "ckpt", "--out", tmp_path / "r.json"], "exactly one of"),
         (["eval", "--task", "tracking", "--data", root, "--features", "pixels", "--out", tmp_path / "r.json"], "--task takes"),
     ]
     for args, message in cases:

@@ -24,7 +24,7 @@ def eval_classify(data: Path, out: Path, checkpoint: Path | None, split: str, pr
     results = {**results, "method": model.config["network"], "data": str(data), "checkpoint": str(checkpoint),
                "command": command_line()}
     write_json(out, results)
-    console.print(f"{results['method']}: accuracy {results['accuracy']:.3f} (chance {results['chance']:.3f}), action "
-                  f"{results['action_accuracy']:.3f}, direction {results['direction_accuracy']:.3f} "
+    console.print(f"{results['method']}: accuracy {100 * results['accuracy']:.1f}% (chance {100 * results['chance']:.1f}%), "
+                  f"action {100 * results['action_accuracy']:.1f}%, direction {100 * results['direction_accuracy']:.1f}% "
                   f"({results['n_clips']} clips of {results['n_videos']} {split} videos)")
     console.print(f"wrote {out}")

@@ -6,7 +6,7 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Annotated, Callable, TypeVar
 
 import typer
 
@@ -15,8 +15,14 @@ from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import PairList
 from stcorr.errors import StcorrError
 
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help=(
+    "Replace existing output files stcorr did not write (it never deletes them otherwise; docs/outputs.md)."))]
 Number = TypeVar("Number", int, float)
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take it
+MAX_STEPS = 10**9  # limits no real use reaches: past them a typo asks for years of work or terabytes
+MAX_VIDEOS_PER_ACTION = 10_000
+MAX_K = 10_000  # frames of tolerance; a video that long has more frames than any in a benchmark
+MAX_FPS = 1_000
 
 
 def in_range(low: float | None = None, high: float | None = None, *, above: float | None = None
@@ -59,8 +65,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
         ks = tuple(int(k) for k in text.split(",") if k.strip())
     except ValueError:
         raise StcorrError(f"--ks takes whole numbers separated by commas, not {text!r}") from None
-    if not ks or min(ks) < 0:
-        raise StcorrError(f"--ks takes non-negative whole numbers, not {text!r}")
+    if not ks or min(ks) < 0 or max(ks) > MAX_K or len(ks) > 100:
+        raise StcorrError(f"--ks takes up to 100 whole numbers from 0 to {MAX_K}, not {text!r}")
     return ks
 
 

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from stcorr.cli.common import console
+from stcorr.cli.common import MAX_FPS, OverwriteOpt, console
 from stcorr.errors import StcorrError
+from stcorr.outputs import check_outputs
 
 
 def parse_key_moments(text: str | None) -> list[int] | None:
@@ -34,6 +35,7 @@ def compare(
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of frame folders (default 30; video files carry theirs).")] = None,
     video: Annotated[bool, typer.Option(help="Write side_by_side.mp4.")] = True,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (the model's device).")] = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare an attempt with a reference: time alignment, key moments, matched joints, joint
     angles and their differences; writes DIR/compare.json, DIR/side_by_side.mp4 and DIR/index.html."""
@@ -42,16 +44,37 @@ def compare(
     from stcorr.compare.outputs import check_out_folder
 
     moments = parse_key_moments(key_moments)
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise StcorrError(f"--fps takes a frame rate above 0, not {fps}")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise StcorrError(f"--fps takes a frame rate above 0 and at most {MAX_FPS}, not {fps}")
     check_out_folder(out)
+    check_one_movement(reference, attempt)
+    check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--checkpoint": checkpoint}, folders={"--out": out},
+                  overwrite=overwrite)
     torch_device = str(resolve_device(device)) if checkpoint is not None else "cpu"
     comparison = analyse(reference, attempt, action=action, key_moments=moments, checkpoint=checkpoint,
                          method=method, fps=fps, device=torch_device)
+    check_people_found(comparison, reference, attempt)
     write_comparison(comparison, out, video=video)
     for line in comparison.record["summary"]:
         console.print(f"- {escape(line)}", soft_wrap=True)
     console.print(f"wrote {out}/compare.json{', side_by_side.mp4' if video else ''} and index.html")
+
+
+def check_one_movement(reference: Path, attempt: Path) -> None:
+    """Each video must have frames to compare over time (one frame is a picture, not a movement)."""
+    from stcorr.data.video import Video
+
+    for side, path in (("reference", reference), ("attempt", attempt)):
+        if Video(path).num_frames < 2:
+            raise StcorrError(f"the {side} has a single frame: compare needs a movement (a video of 2 frames or more)", path)
+
+
+def check_people_found(comparison, reference: Path, attempt: Path) -> None:
+    """A video in which the pose detector found nobody is said so, not compared as 'no key moment'."""
+    for side, path, joints in (("reference", reference, comparison.reference_joints),
+                               ("attempt", attempt, comparison.attempt_joints)):
+        if not (joints.confidence > 0).any():
+            raise StcorrError(f"no person found in the {side}: nothing to compare", path)
 
 
 def register(app: typer.Typer) -> None:

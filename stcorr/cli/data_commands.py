@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_SEED, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.data.pairs import pair_to_record
 from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions
 from stcorr.evaluation.results import score_pairs
 from stcorr.files import write_json
+from stcorr.outputs import check_outputs
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Data set root (Penn Action layout or pairs layout).")]
 SplitOpt = Annotated[str, typer.Option(help="train or val.")]
@@ -27,7 +28,7 @@ AlphaOpt = Annotated[float, typer.Option(callback=in_range(high=1, above=0),
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write the data set into: new, empty, or an earlier synth output (replaced).")],
     seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Same seed, same bytes.")] = 0,
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2, MAX_VIDEOS_PER_ACTION),
                                                    help="Videos per action and split (at least 2).")] = 20,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (480x360 is Penn Action's).")] = "128x128",
     contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Also write a PNG of key-moment frames.")] = None,
@@ -36,10 +37,13 @@ def synth(
         "camera motion and zoom, occluders, compression."))] = 0.0,
     backgrounds: Annotated[Optional[Path], typer.Option("--backgrounds", help=(
         "Folder of photographs for the backgrounds (with --realism); default: those inside installed packages."))] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Make the synthetic benchmark in the Penn Action layout (seven actions, key moments, objects)."""
     from stcorr.data import synthetic
 
+    check_outputs("synth", {"--backgrounds": backgrounds}, files={"--contact-sheet": contact_sheet}, folders={"OUT": out},
+                  overwrite=overwrite)
     width, height = _parse_size(size)
     summary = synthetic.generate(out, seed=seed, videos_per_action=videos_per_action, size=(width, height), progress=True,
                                  realism=realism, backgrounds=backgrounds)
@@ -66,10 +70,12 @@ def pairs(
     setup: SetupOpt = "13+3",
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
-    min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1),
+    min_visible: Annotated[int, typer.Option("--min-visible", callback=in_range(1, 10**6),
                                              help="Keep pairs with at least this many correspondences.")] = 3,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Export the benchmark's pairs, with ground truth, as pairs.json records."""
+    check_outputs("pairs", {"--data": data}, files={"--out": out}, overwrite=overwrite)
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed, min_visible)
     write_json(out, [pair_to_record(p) for p in chosen])
@@ -88,8 +94,10 @@ def score(
     max_pairs: MaxPairsOpt = None,
     seed: SeedOpt = 0,
     method: Annotated[str, typer.Option(help="Method name written into RESULTS.json.")] = "",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Score any method's predictions with T@k-PCK@alpha; a correspondence with no prediction is wrong."""
+    check_outputs("score", {"--data": data, "--predictions": predictions}, files={"--out": out}, overwrite=overwrite)
     k_values = parse_ks(ks)
     dataset = load_dataset(data)
     chosen = load_pairs(dataset, split, setup, max_pairs, seed)
@@ -115,7 +123,8 @@ def print_scores(results: dict, ks) -> None:
     table.add_column("points", justify="right")
     rows = [("all", results)] + sorted(results["per_action"].items()) + [(t, results["per_type"][t]) for t in ("hum", "obj")]
     for name, row in rows:
-        table.add_row(name, *[f"{100 * row[f'T@{k}']:.1f}" for k in ks], str(row["n_points"]))
+        scores = [f"{100 * row[f'T@{k}']:.1f}" if row["n_points"] else "–" for k in ks]  # no points: no score
+        table.add_row(name, *scores, str(row["n_points"]))
     console.print(table)
 
 

@@ -14,25 +14,36 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, command_line, console, in_range, load_dataset, load_pairs
+from stcorr.cli.common import MAX_SEED, MAX_STEPS, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs
 from stcorr.cli.data_commands import print_scores
 from stcorr.config import load_config
+from stcorr.outputs import check_outputs, run_lock
 
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo makes.")] = Path("stcorr-demo"),
-    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2),
+    videos_per_action: Annotated[int, typer.Option("--videos-per-action", callback=in_range(2, MAX_VIDEOS_PER_ACTION),
                                                    help="Synthetic videos per action and split.")] = 16,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1),
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1, MAX_STEPS),
                                                      help="Training steps (default: the demo config's budget).")] = None,
     eval_pairs: Annotated[int, typer.Option("--eval-pairs", callback=in_range(1), help="Val pairs each method is scored on.")] = 120,
     seed: Annotated[int, typer.Option(callback=in_range(0, MAX_SEED), help="Seed of the data set and of the pair sample.")] = 0,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Make a synthetic benchmark, train ANTs on it, score it against st-MATCH on val, draw and report.
 
     st-MATCH is scored twice: on the untrained backbone (the parameter-free method, as without
     Kinetics weights) and on the backbone ANTs finetuned (what the aggregator adds).
     """
+    plan = check_outputs("demo", {}, folders={"--out": out}, overwrite=overwrite)
+    began = time.perf_counter()
+    with run_lock(out, "stcorr demo"):
+        plan.claim()
+        _demo(out, videos_per_action, max_steps, eval_pairs, seed)
+    console.print(f"done in {time.perf_counter() - began:.0f} s")
+
+
+def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: int, seed: int) -> None:
     from stcorr.data import synthetic
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
     from stcorr.cli.model_commands import resolve_device
@@ -40,8 +51,6 @@ def demo(
     from stcorr.models.checkpoint import read_checkpoint_info
     from stcorr.training.engine import train
 
-    began = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     if not (data / "labels").is_dir():
         console.print(f"[bold]1/4[/] making the synthetic benchmark in {data}")
@@ -75,7 +84,6 @@ def demo(
     from stcorr.report import build_report
 
     report = build_report(results, out / "report", run_dir=out)
-    console.print(f"done in {time.perf_counter() - began:.0f} s")
     console.print(f"results: {', '.join(str(p) for p in results)}\ncheckpoint: {checkpoint}\nfigure: {figure}\nreport: {report}")
 
 
@@ -95,11 +103,15 @@ def report(
     results: Annotated[list[Path], typer.Argument(help="RESULTS.json files (one per method).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for index.html.")],
     run: Annotated[Path | None, typer.Option("--run", help="A training run folder: adds its loss and val curves.")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an HTML report (DIR/index.html, one self-contained page) of one or more results."""
     from stcorr.report import build_report
 
+    logs = [run / name for name in ("train_log.csv", "val_log.csv", "config.yaml")] if run is not None else None  # what it reads
+    plan = check_outputs("report", {"RESULTS": results, "--run": logs}, folders={"--out": out}, overwrite=overwrite)
     page = build_report(list(results), out, run_dir=run)
+    plan.claim()
     console.print(f"wrote {page}")
 
 

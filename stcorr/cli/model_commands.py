@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import MAX_STEPS, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
-from stcorr.config import load_config, parse_overrides
+from stcorr.config import load_config, packaged_configs, parse_overrides
 from stcorr.errors import StcorrError
+from stcorr.outputs import check_outputs, training_folder
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="YAML file or packaged config (cpu, paper-3+3, paper-13+3, pouring).")]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help=f"YAML file or packaged config ({', '.join(packaged_configs())}).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.001 (repeatable).")]
 DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--backbone-weights", help="Backbone state dict with torchvision's names (.pth or .safetensors).")]
@@ -48,27 +50,36 @@ def train(
     setup: Annotated[Optional[str], typer.Option(help="13+3, 3+3 or r10.")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="r3d18, r2plus1d18 or r2plus1d34.")] = None,
     backbone_weights: WeightsOpt = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1), help="Stop after N steps.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", callback=in_range(1, MAX_STEPS), help="Stop after N steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (finetuning), or only its backbone when it is a corrflow-st checkpoint.")] = None,
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a learner on the train split: the space-time matcher (ANTs or st-CATs; the default), or what
     the config's `task` names (tcc, lrprop, cats2d, ...). Under torchrun it trains data-parallel:
     torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
     from stcorr.training.engine import train as run_training
 
+    check_outputs("train", {"--data": data, "--init": init, "--backbone-weights": backbone_weights,
+                            "--config": config_file(config)}, folders={"--out": out}, overwrite=overwrite)
     if model is not None and model not in ("ants", "st-cats"):
         raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
     cfg = build_config(config, set_, **{"model.aggregator": model, "data.setup": setup, "model.backbone": backbone,
                                         "model.weights": backbone_weights, "train.max_steps": max_steps})
-    dataset = load_dataset(data)
-    if not resume and (out / "checkpoint").exists():
-        raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
-    validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
-    result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
+    with training_folder(out, resume, locked=int(os.environ.get("RANK", "0")) == 0):  # one owner: rank 0 of this run
+        if not resume and (out / "checkpoint").exists():
+            raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
+        dataset = load_dataset(data)
+        validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
+        result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
     console.print(f"{result.summary}; checkpoint: {out / 'checkpoint'}")
+
+
+def config_file(config: str | None) -> Path | None:
+    """--config as an input file, when it names one (not a packaged config)."""
+    return Path(config) if config is not None and Path(config).exists() else None
 
 
 def _validator(dataset, cfg: dict):
@@ -112,6 +123,7 @@ def eval_(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     task: Annotated[str, typer.Option("--task", help="correspondence (T@k-PCK), track (keypoint tracking, PCK@0.1/0.2) or classify (a cpnet checkpoint's accuracy).")] = "correspondence",
     features: Annotated[Optional[str], typer.Option("--features", help="--task track without a checkpoint: pixels or untrained.")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores.
     st-match without --backbone-weights uses a backbone drawn from the config's seed (--set seed=N)."""
@@ -123,13 +135,18 @@ def eval_(
         return
     if data is None or out is None:
         raise StcorrError("eval needs --data and --out (or --list-methods)")
+    outputs = dict(verb="eval", inputs={"--data": data, "--checkpoint": checkpoint, "--config": config_file(config),
+                                        "--backbone-weights": backbone_weights},
+                   files={"--out": out, "--save-predictions": save_predictions}, overwrite=overwrite)
     if task == "track":  # keypoint tracking: stcorr/cli/track_commands.py
         from stcorr.cli.track_commands import eval_track
 
+        check_outputs(**outputs)
         return eval_track(data, out, checkpoint, features, split, config, set_, progress)
     if task == "classify":  # actions forward / reversed (stcorr train --config cpnet): stcorr/cli/classify_commands.py
         from stcorr.cli.classify_commands import eval_classify
 
+        check_outputs(**outputs)
         return eval_classify(data, out, checkpoint, split, progress)
     if task != "correspondence":
         raise StcorrError(f"--task takes correspondence, track or classify, not {task!r}")
@@ -138,6 +155,7 @@ def eval_(
     if checkpoint is not None:
         refuse_with_checkpoint(config=config, set_=set_, backbone_weights=backbone_weights)
     k_values = parse_ks(ks)
+    check_outputs(**outputs)
     torch_device = resolve_device(device)
     dataset = load_dataset(data)
     pairs = load_pairs(dataset, split, setup, max_pairs, seed)
@@ -175,6 +193,7 @@ def predict(
     set_: SetOpt = None,
     viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the matches: FILE.png, or FILE.mp4 for a video.")] = None,
     device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Predict where source keypoints go in the target video, with no training: a method
     (default dtw-pose+pose: MediaPipe's joints align the whole videos in time, then each point is
@@ -187,13 +206,17 @@ def predict(
     """
     from stcorr.data.video import Video
     from stcorr.evaluation.predict import Predictor
-    from stcorr.files import write_json
+    from stcorr.files import file_writer, json_text
+    from stcorr.models.checkpoint import checkpoint_path
     from stcorr.predictor import check_points
 
     if viz is not None and viz.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
         raise StcorrError(f"--viz takes a .png, .jpg or .mp4 file name, not {viz.name!r}")
     if checkpoint is not None and method is None:
         refuse_with_checkpoint(config=config, set_=set_)
+    check_outputs("predict", {"--checkpoint": checkpoint and checkpoint_path(checkpoint), "--source": source,
+                              "--target": target, "--keypoints": keypoints},
+                  files={"--out": out, "--viz": viz}, overwrite=overwrite)
     names, points = read_keypoints(keypoints)
     src_video, tgt_video = Video(source), Video(target)
     check_points(src_video, points, str(keypoints))
@@ -211,13 +234,13 @@ def predict(
                        "target": [int(p[0]), round(float(p[1]), 3), round(float(p[2]), 3)], "score": c}
                       for n, s, p, c in zip(names, points, result.points, scores)],
     }
-    write_json(out, record)
-    console.print(f"wrote {out} ({len(names)} keypoints)")
-    if viz is not None:
-        from stcorr.viz import save_visualisation
+    with file_writer(out) as tmp:  # PRED.json and its drawing together, or neither
+        tmp.write_text(json_text(record))
+        if viz is not None:
+            from stcorr.viz import save_visualisation
 
-        save_visualisation(viz, src_video, tgt_video, record["keypoints"])
-        console.print(f"wrote {viz}")
+            save_visualisation(viz, src_video, tgt_video, record["keypoints"])
+    console.print(f"wrote {out} ({len(names)} keypoints)" + (f" and {viz}" if viz is not None else ""))
 
 
 def read_keypoints(path: Path):

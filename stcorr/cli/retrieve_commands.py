@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import command_line, console, in_range, load_dataset
-from stcorr.cli.model_commands import SetOpt, build_config, resolve_device
+from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
+from stcorr.cli.model_commands import build_config, resolve_device
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.files import write_json
+from stcorr.outputs import check_outputs
 
 
 def retrieve(
@@ -23,12 +24,16 @@ def retrieve(
     checkpoint: Annotated[Optional[Path], typer.Option(
         "--checkpoint", help="RUN/checkpoint of `stcorr train --config cycle`; without it, the untrained embedding.")] = None,
     top: Annotated[Optional[int], typer.Option("--top", callback=in_range(1), help="Keep the N best (default: all).")] = None,
-    set_: SetOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help=(
+        "Override a config key of the untrained embedding, e.g. --set cycle.size=128 (repeatable)."))] = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Rank the videos of a data set by how alike they are to the query video (best first)."""
     from stcorr.alignment.cycle_use import CycleFeatures, dataset_videos, retrieve as rank
 
+    check_outputs("retrieve", {"--query": query, "--data": data, "--checkpoint": checkpoint}, files={"--out": out},
+                  overwrite=overwrite)
     if checkpoint is not None and set_:
         raise StcorrError("--set has no effect with --checkpoint (the checkpoint carries its own config)")
     query_video = Video(query)

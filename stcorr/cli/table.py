@@ -18,12 +18,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import command_line, console, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import OverwriteOpt, command_line, console, load_dataset, load_pairs, parse_ks
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt
-from stcorr.cli.model_commands import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_config, resolve_device
+from stcorr.cli.model_commands import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_config, config_file, resolve_device
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.files import write_file
+from stcorr.outputs import check_outputs
 
 JOINT_METHODS = ("st-match",)
 GROUPS = ("sequential", "joint space-time")
@@ -139,6 +140,7 @@ def table(
     set_: SetOpt = None,
     device: DeviceOpt = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """The paper's Table 3: every sequential baseline and joint model on the same pairs (T@k-PCK)."""
     from stcorr.baselines.methods import MissingPart
@@ -146,6 +148,8 @@ def table(
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods
     from stcorr.evaluation.runner import NothingScored, check_method, evaluate
 
+    plan = check_outputs("table", {"--data": data, "--checkpoint": checkpoint, "--backbone-weights": backbone_weights,
+                                    "--config": config_file(config)}, folders={"--out": out}, overwrite=overwrite)
     k_values = parse_ks(ks)
     requested = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
     sequential, joint = plan_rows(requested, list_methods())
@@ -155,6 +159,7 @@ def table(
     pairs = load_pairs(dataset, split, setup, max_pairs, seed)
     trained = [(path, *from_checkpoint(path, torch_device)) for path in checkpoint or []]  # bad ones fail before any row
     result, taken = Table(), set()
+    plan.claim()
 
     def run(group: str, label: str, runner, run_cfg: dict) -> None:
         try:

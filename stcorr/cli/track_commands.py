@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
 
-from stcorr.cli.common import command_line, console, in_range, load_dataset
+from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
 from stcorr.errors import StcorrError
+from stcorr.outputs import check_outputs
 
 FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagate without a checkpoint: pixels (raw Lab) or untrained (a random CorrFlow encoder).")]
 
@@ -36,15 +36,19 @@ def propagate(
     backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints (and masks) back to the first frame.")] = False,
     config: Annotated[Optional[str], typer.Option("--config", help="Config with the corrflow.propagation settings.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set corrflow.propagation.radius=8.")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Follow keypoints (--keypoints, --out) and/or object masks (--masks, --out-masks) of a frame
     through a video by label propagation (CorrFlow features, or raw pixels)."""
-    from stcorr.cli.model_commands import read_keypoints
+    from stcorr.cli.model_commands import config_file, read_keypoints
     from stcorr.data.masks import read_mask
     from stcorr.data.video import Video
     from stcorr.evaluation.tracking import tracking_features
 
     check_propagate_outputs(keypoints, out, masks, out_masks, viz)
+    check_outputs("propagate", {"--video": video, "--keypoints": keypoints, "--masks": masks, "--checkpoint": checkpoint,
+                                "--config": config_file(config)},
+                  files={"--out": out, "--viz": viz}, folders={"--out-masks": out_masks}, overwrite=overwrite)
     cfg, settings = _settings(config, set_)
     frame_features = tracking_features(checkpoint, features, cfg)
     clip = Video(video)
@@ -63,13 +67,13 @@ def propagate(
         written = write_propagated_masks(out_masks, clip, mask_frame, mask, frame_features, settings, backward)
         console.print(f"wrote {out_masks} ({written} mask(s) of {len(mask.objects)} object(s))")
     if record is not None:
-        from stcorr.files import write_json
+        from stcorr.files import file_writer, json_text
 
-        write_json(out, record)
-        console.print(f"wrote {out} ({len(record['tracks'])} track(s))")
-        if viz is not None:
-            draw_tracks(viz, clip, record["tracks"])
-            console.print(f"wrote {viz}")
+        with file_writer(out) as tmp:  # TRACKS.json and its drawing together, or neither
+            tmp.write_text(json_text(record))
+            if viz is not None:
+                draw_tracks(viz, clip, record["tracks"])
+        console.print(f"wrote {out} ({len(record['tracks'])} track(s))" + (f" and {viz}" if viz is not None else ""))
 
 
 def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Path | None, out_masks: Path | None,
@@ -81,12 +85,6 @@ def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Pat
         raise StcorrError("--keypoints and --out go together" + (" (masks are written with --out-masks)" if masks else ""))
     if (masks is None) != (out_masks is None):
         raise StcorrError("--masks and --out-masks go together")
-    if out_masks is not None and out_masks.exists():
-        if not out_masks.is_dir():
-            raise StcorrError("--out-masks is a file, expected a folder", out_masks)
-        if any(not re.fullmatch(r"\d+\.png", f.name) for f in out_masks.iterdir()):
-            raise StcorrError("--out-masks holds files other than masks, and the folder is replaced whole: "
-                              "give a new or empty folder", out_masks)
     if viz is not None and keypoints is None:
         raise StcorrError("--viz draws keypoint tracks: give it with --keypoints")
     if viz is not None and viz.suffix.lower() != ".mp4":
@@ -139,7 +137,6 @@ def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
     from PIL import Image, ImageDraw
 
     from stcorr.data.video import write_video
-    from stcorr.files import file_writer
 
     colours = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
                (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
@@ -148,15 +145,16 @@ def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
         for t, x, y, _ in track["points"]:
             at.setdefault(int(t), []).append((x, y, colours[k % len(colours)]))
     radius = max(2, round(0.01 * max(video.size)))
-    frames = []
-    for t in range(video.num_frames):
-        image = Image.fromarray(video.frame(t))
-        draw = ImageDraw.Draw(image)
-        for x, y, colour in at.get(t, []):
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
-        frames.append(np.asarray(image))
-    with file_writer(path) as tmp:
-        write_video(tmp, frames)
+
+    def drawn():  # one frame at a time: write_video streams, so a long video is never held whole
+        for t in range(video.num_frames):
+            image = Image.fromarray(video.frame(t))
+            draw = ImageDraw.Draw(image)
+            for x, y, colour in at.get(t, []):
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
+            yield np.asarray(image)
+
+    write_video(path, drawn())
 
 
 def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | None, split: str,
@@ -171,7 +169,7 @@ def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | N
     results = evaluate_tracking(dataset, frame_features, settings, split=split, progress=progress)
     results["command"] = command_line()
     write_json(out, results)
-    console.print(f"{results['method']}: PCK@0.1 {results['PCK@0.1']:.3f}  PCK@0.2 {results['PCK@0.2']:.3f}  "
+    console.print(f"{results['method']}: PCK@0.1 {100 * results['PCK@0.1']:.1f}%  PCK@0.2 {100 * results['PCK@0.2']:.1f}%  "
                   f"({results['n_points']} points, {results['n_videos']} videos, {results['seconds']:.0f} s)")
     console.print(f"wrote {out}")
 

@@ -13,6 +13,7 @@ broken data-set-level file (key_moments.json, object_keypoints.json, pairs.json)
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,9 @@ def open_dataset(root: str | Path) -> "Dataset":
 
 
 def check_split(split: str) -> str:
-    split = "val" if split == "test" else split
     if split not in SPLITS:
-        raise StcorrError(f"unknown split {split!r} (use train or val)")
+        hint = ": Penn Action's test split is called val here" if split == "test" else ""
+        raise StcorrError(f"unknown split {split!r} (use train or val){hint}")
     return split
 
 
@@ -244,6 +245,15 @@ class PairsDataset(Dataset):
         )
 
 
+OUTSIDE_ROOT_ENV = "STCORR_ALLOW_OUTSIDE_ROOT"
+
+
+def outside_root_allowed() -> bool:
+    """Video names in pairs.json that are absolute or climb out with ``..`` are refused unless the
+    user sets STCORR_ALLOW_OUTSIDE_ROOT=1 (symlinks inside the root are followed either way)."""
+    return os.environ.get(OUTSIDE_ROOT_ENV) == "1"
+
+
 def read_pairs_json(path: Path) -> list[dict]:
     """Reads and checks pairs.json (docs/formats.md#pairs-layout); a malformed record is an error naming its index."""
     data = penn._read_json(path)
@@ -261,6 +271,8 @@ def _check_record(record, index: int, path: Path) -> dict:
     for key in ("source", "target"):
         if not isinstance(record.get(key), str) or not record[key]:
             fail(f'"{key}" must be a video name')
+        if not outside_root_allowed() and (Path(record[key]).is_absolute() or ".." in Path(record[key]).parts):
+            fail(f'"{key}" {record[key]!r} reaches outside the data root (set {OUTSIDE_ROOT_ENV}=1 if you mean it)')
     split = record.get("split", "val")
     if split not in SPLITS:
         fail(f'"split" must be train or val, not {split!r}')

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from stcorr.errors import StcorrError
+from stcorr.files import png_mark
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,4 @@ def write_mask(path: str | Path, labels: np.ndarray, palette: list[int] | None) 
     image = Image.frombytes("L" if palette is None else "P", (labels.shape[1], labels.shape[0]), labels.tobytes())
     if palette is not None:
         image.putpalette(palette)
-    image.save(path, format="PNG")
+    image.save(path, format="PNG", pnginfo=png_mark())

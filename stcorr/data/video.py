@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from stcorr.errors import StcorrError
-from stcorr.files import file_writer
+from stcorr.files import MARK, file_writer
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -347,6 +347,9 @@ def find_video(root: str | Path, name: str) -> Video:
     raise StcorrError(f"no video named {name!r} (looked in frames/ and videos/)", root)
 
 
+MAX_VIDEO_SIDE = 16384  # libx264 refuses a wider or taller frame (avcodec_open2 fails)
+
+
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0,
                 options: dict[str, str] | None = None) -> Path:
     """Writes RGB frames (H, W, 3) uint8, given as an array (N, H, W, 3) or any iterable (streamed,
@@ -361,7 +364,11 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
         raise StcorrError("no frames to write", path)
     h, w = np.asarray(first).shape[:2]
     ph, pw = h + h % 2, w + w % 2
+    if max(ph, pw) > MAX_VIDEO_SIDE:
+        raise StcorrError(f"frames of {w}x{h} pixels are past what H.264 (libx264) encodes: at most "
+                          f"{MAX_VIDEO_SIDE} a side", path)
     with file_writer(path) as tmp, av.open(str(tmp), mode="w") as container:
+        container.metadata["comment"] = MARK
         stream = container.add_stream("libx264", rate=int(round(fps)), options=dict(options or {}))
         stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
         for frame in _chain(first, frames):
@@ -383,9 +390,17 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
 def _read_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
+            if image.mode.startswith("I"):  # 16-bit grey (PNG): PIL's convert("RGB") would clip it to white
+                return _sixteen_bit_grey(np.asarray(image))
             return np.asarray(image.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
         raise StcorrError(f"cannot read image ({_first_line(exc)})", path) from None
+
+
+def _sixteen_bit_grey(values: np.ndarray) -> np.ndarray:
+    """(H, W) grey values 0..65535 -> (H, W, 3) uint8 RGB."""
+    grey = np.clip(np.round(values.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def _image_size(path: Path) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.evaluation.results import correctness, score_pairs
-from stcorr.files import write_json
+from stcorr.files import json_text, write_files
 from stcorr.metrics.pck import DEFAULT_KS
 from stcorr.progress import progress_bar
 
@@ -69,10 +69,12 @@ def evaluate(method, dataset: Dataset, pairs: Sequence[Pair], out: Path, *, spli
         config=config, command=command, checkpoint=checkpoint, failed_pairs=len(failures),
         failures=failures[:MAX_LISTED_FAILURES], seconds=round(time.perf_counter() - began, 2), predictions=None,
     )
+    contents = {}
     if save_predictions is not None:
-        write_json(save_predictions, prediction_records(pairs, predictions, checkpoint, ks, alpha, scores))
+        contents[save_predictions] = json_text(prediction_records(pairs, predictions, checkpoint, ks, alpha, scores))
         results["predictions"] = os.path.relpath(Path(save_predictions).resolve(), Path(out).resolve().parent)
-    write_json(out, results)
+    contents[out] = json_text(results)
+    write_files(contents)  # RESULTS.json and its predictions together, or neither
     return results
 
 

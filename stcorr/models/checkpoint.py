@@ -77,6 +77,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> tuple[nn.Modul
     the caller needs (None: whatever the checkpoint holds)."""
     folder, info = read_checkpoint_info(path) if kind is None else read_kind_checkpoint(path, kind)
     builder = model_kind(checkpoint_kind(info)).build
+    check_model_size(lambda: builder(info["model"]), folder / "model.safetensors")
     try:
         model = builder(info["model"])
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a hand-edited or foreign file
@@ -96,8 +97,30 @@ def load_matcher(path: str | Path) -> tuple[nn.Module, dict]:
     return load_checkpoint(path, "correspondence")
 
 
+MODEL_SLACK_BYTES = 256 << 20  # buffers and parameters a model may build that its weights file leaves out
+
+
+def check_model_size(build, weights: Path) -> None:
+    """Refuses model settings that would build a model far larger than the weights file beside them
+    (a hand-edited checkpoint.json with width 200000 asks for terabytes): ``build()`` runs on
+    PyTorch's meta device, which allocates nothing."""
+    try:
+        with torch.device("meta"):
+            model = build()
+        wanted = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+    except Exception:  # noqa: BLE001 - settings that cannot build a model are reported when it is built for real
+        return
+    held = weights.stat().st_size if weights.is_file() else 0
+    if wanted > 2 * held + MODEL_SLACK_BYTES:
+        raise StcorrError(f"the model settings in checkpoint.json ask for {wanted / 2**30:.1f} GiB of weights, "
+                          f"but the weights file holds {held / 2**30:.2f} GiB", weights.parent)
+
+
 def load_model_state(model: nn.Module, file: Path) -> None:
     state = read_safetensors(file)
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise StcorrError(f"checkpoint holds NaN or infinite weights ({key}): the run that wrote it diverged", file)
     missing, unexpected = _key_mismatch(model.state_dict(), state)
     if missing or unexpected:
         what = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from stcorr.data.video import Video, write_video
 from stcorr.errors import StcorrError
-from stcorr.files import file_writer
+from stcorr import files
 
 Colour = tuple[int, int, int]
 
@@ -133,10 +133,7 @@ def save_visualisation(
 
 def save_image(image: Image.Image, path: Path) -> Path:
     """Writes a .png or .jpg picture atomically."""
-    image_format = IMAGE_SUFFIXES[path.suffix.lower()]
-    with file_writer(path) as tmp:
-        image.save(tmp, format=image_format, **({"quality": 90} if image_format == "JPEG" else {}))
-    return path
+    return files.save_image(image, path)
 
 
 def render_video_frames(source: Video, target: Video, keypoints: list[dict], scale_to: int = 256) -> Iterator[np.ndarray]:

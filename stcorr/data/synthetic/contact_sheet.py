@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from stcorr.data.synthetic.actions import ACTIONS
 from stcorr.errors import StcorrError
+from stcorr.files import save_image
 
 BONES = [(1, 2), (1, 3), (3, 5), (2, 4), (4, 6), (1, 7), (2, 8), (7, 8), (7, 9), (9, 11), (8, 10), (10, 12)]
 LEFT, RIGHT, MIDDLE = (40, 140, 255), (255, 90, 40), (255, 225, 0)
@@ -134,5 +135,5 @@ def contact_sheet(root: str | Path, out_png: str | Path, videos_per_action: int 
                 draw.text((left + 2, top + 13), title, fill=(255, 255, 255), font=font)
                 col += 1
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out_png)
+    save_image(sheet, out_png)
     return out_png

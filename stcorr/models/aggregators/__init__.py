@@ -9,6 +9,7 @@ Adding an aggregator: one file with its class, one line in ``AGGREGATORS``.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Mapping, Sequence
 
 from torch import nn
@@ -27,6 +28,9 @@ AGGREGATORS: dict[str, type[nn.Module]] = {
 }
 
 
+ARG_LIMIT = 10**6  # no aggregator option is meant to be larger; bigger ones size memory past any machine
+
+
 def aggregator_options(name: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The aggregator's keyword options with ``args`` filled in over the defaults.
 
@@ -40,7 +44,25 @@ def aggregator_options(name: str, args: Mapping[str, Any] | None = None) -> dict
         if key not in defaults:
             known = ", ".join(defaults) or "none"
             raise StcorrError(f"unknown aggregator_args key {key!r} for {name} (known: {known})")
+        if not _same_kind(args[key], defaults[key]):
+            raise StcorrError(f"aggregator_args.{key} of {name} takes a value like {defaults[key]!r}, not {args[key]!r}")
     return {**defaults, **(args or {})}
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` may stand where the option's ``default`` does: the same type (an int for a
+    float too), numbers finite and at most ARG_LIMIT, lists element by element."""
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        kinds = (int,) if isinstance(default, int) else (int, float)
+        return isinstance(value, kinds) and math.isfinite(value) and abs(value) <= ARG_LIMIT
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple)) and all(_same_kind(v, default[0]) for v in value) if default else \
+            isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
 
 
 def build_aggregator(name: str, num_layers: int, channels: Sequence[int], grid: Sequence[int],
