@@ -19,13 +19,14 @@ from stcorr.errors import StcorrError
 from stcorr.metrics.tracking import ALPHAS, pck_summary, tracking_correct
 from stcorr.models.propagation import (EncoderFeatures, FrameFeatures, PixelFeatures, PropagationSettings,
                                        propagate_keypoints, untrained_encoder)
+from stcorr.models.shipped import resolve_checkpoint
 from stcorr.progress import progress_bar
 
 FEATURE_KINDS = ("pixels", "untrained")
 
 
-def tracking_features(checkpoint: Path | None, features: str | None, cfg: dict) -> FrameFeatures:
-    """The features to propagate with: a CorrFlow checkpoint's encoder (``corrflow`` or ``corrflow-st``:
+def tracking_features(checkpoint: Path | str | None, features: str | None, cfg: dict) -> FrameFeatures:
+    """The features to propagate with: a CorrFlow checkpoint's encoder (a folder, or ``stcorr:NAME``) (``corrflow`` or ``corrflow-st``:
     the space-time encoder sees ``batch_frames`` consecutive frames as one clip), ``pixels`` (raw Lab), or
     ``untrained`` (the config's CorrFlow encoder with its initial random weights)."""
     import torch
@@ -35,6 +36,7 @@ def tracking_features(checkpoint: Path | None, features: str | None, cfg: dict) 
     if checkpoint is not None:
         from stcorr.training.checkpoint import load_learned, read_checkpoint_info
 
+        checkpoint = resolve_checkpoint(str(checkpoint))  # stcorr:NAME -> the shipped model's folder
         task = "corrflow-st" if read_checkpoint_info(checkpoint)[1].get("task") == "corrflow-st" else "corrflow"
         model, _ = load_learned(checkpoint, task)
         return EncoderFeatures(model, name=f"{task}:{checkpoint}", device=torch.device("cpu"))
