@@ -50,9 +50,8 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict) -> list:
             out.append(PoseDistance(annotated, ANNOTATED_SETTINGS))
         elif part == "cycle":
             from stcorr.alignment.cycle_use import CycleFeatures
-            from stcorr.models.shipped import resolve_checkpoint
 
-            out.append(CycleDistance(CycleFeatures.load(resolve_checkpoint(checkpoint) if checkpoint else None, cfg)))
+            out.append(CycleDistance(CycleFeatures.load(checkpoint, cfg)))
         else:
             raise SystemExit(f"unknown feature {part!r}")
     return out

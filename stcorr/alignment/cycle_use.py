@@ -30,6 +30,7 @@ from stcorr.data.pairs import Pair
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
+from stcorr.models.shipped import resolve_checkpoint
 
 READ_FRAMES = 16  # frames read and encoded at once
 SIMILARITY_BLOCK = 32  # frames of A compared with B at once (bounds memory on long videos)
@@ -147,14 +148,15 @@ class CycleFeatures:
 
     @classmethod
     def load(cls, checkpoint: str | Path | None, cfg: dict, device: torch.device | str = "cpu") -> "CycleFeatures":
-        """The trained embedding of a ``stcorr train --config cycle`` checkpoint, or without one the
-        untrained embedding ``cfg`` describes (drawn from ``cfg["seed"]``)."""
+        """The trained embedding of a ``stcorr train --config cycle`` checkpoint (a folder, or
+        ``stcorr:NAME`` of a shipped model), or without one the untrained embedding ``cfg`` describes
+        (drawn from ``cfg["seed"]``)."""
         if checkpoint is None:
             torch.manual_seed(cfg["seed"])
             return cls(PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"])), cfg["cycle"], device)
         from stcorr.training.checkpoint import load_learned
 
-        model, info = load_learned(Path(checkpoint), "cycle")
+        model, info = load_learned(resolve_checkpoint(str(checkpoint)), "cycle")
         return cls(model, info["config"]["cycle"], device, str(checkpoint))  # type: ignore[arg-type]
 
     def patches(self, video: Video, times: np.ndarray | None = None) -> VideoPatches:

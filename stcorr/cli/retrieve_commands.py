@@ -68,10 +68,8 @@ def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) 
     measures: list = []
     if "cycle" in names:
         from stcorr.alignment.cycle_use import CycleFeatures
-        from stcorr.models.shipped import resolve_checkpoint
 
-        path = resolve_checkpoint(checkpoint) if checkpoint else None
-        measures.append(CycleDistance(CycleFeatures.load(path, cfg, resolve_device(device))))
+        measures.append(CycleDistance(CycleFeatures.load(checkpoint, cfg, resolve_device(device))))
     elif checkpoint:
         raise StcorrError("--checkpoint is the cycle embedding: it needs --features cycle or pose+cycle")
     if "pose" in names:
