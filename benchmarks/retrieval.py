@@ -2,6 +2,7 @@
 
     python benchmarks/retrieval.py [--data ROOT] [--split val|train|all] [--features pose,pose-oracle,cycle,pose+cycle]
                                    [--checkpoint CKPT] [--per-action N] [--partner QUERY=VIDEO ...]
+                                   [--velocity-weight W]
 
 Every video of the split queries all the others (``stcorr.alignment.retrieval.rank_videos``, what
 `stcorr retrieve` runs). Per feature set: P@1 over the queries that have a same-action partner among
@@ -24,22 +25,25 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.alignment.retrieval import (CycleDistance, PoseDistance, dataset_actions, dataset_videos,
+from stcorr.alignment.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
                                         mediapipe_joints, precision_at_1, rank_videos)
-from stcorr.baselines.pose_descriptors import ANNOTATED_SETTINGS
+from stcorr.baselines.pose_descriptors import DescriptorSettings
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
 
 
-def measures(name: str, dataset, checkpoint: str | None, cfg: dict) -> list:
+def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_weight: float | None) -> list:
+    def settings(base: DescriptorSettings) -> DescriptorSettings:
+        return base if velocity_weight is None else DescriptorSettings(base.smooth_sigma, velocity_weight)
+
     out = []
     for part in name.split("+"):
         if part == "pose":
             from stcorr.baselines.pose_cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
 
-            out.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"]))))
+            out.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
         elif part == "pose-oracle":
             names = {str(v.path): n for n, v in dataset_videos(dataset).items()}
 
@@ -47,7 +51,7 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict) -> list:
                 label = labels[names[str(video.path)]]
                 return np.stack([label.x, label.y], axis=2), label.visible.astype(np.float64)
 
-            out.append(PoseDistance(annotated, ANNOTATED_SETTINGS))
+            out.append(PoseDistance(annotated, settings(ANNOTATED_RETRIEVAL)))
         elif part == "cycle":
             from stcorr.alignment.cycle_use import CycleFeatures
 
@@ -82,6 +86,7 @@ def main() -> None:
     parser.add_argument("--checkpoint")
     parser.add_argument("--per-action", type=int)
     parser.add_argument("--partner", action="append", default=None)
+    parser.add_argument("--velocity-weight", type=float, help="the pose descriptors' (default: retrieval's own)")
     args = parser.parse_args()
     partners = [p.split("=") for p in (args.partner if args.partner is not None else
                                         (["0280=0191"] if args.data == REAL_DEV else []))]
@@ -89,11 +94,11 @@ def main() -> None:
     cfg = load_config(None)
     videos = chosen_videos(dataset, args.split, args.per_action)
     actions = dataset_actions(dataset)
-    report = {"data": str(args.data), "split": args.split, "videos": len(videos),
+    report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight, "videos": len(videos),
               "actions": len({actions.get(n) for n in videos}), "checkpoint": args.checkpoint, "features": {}}
     for name in args.features.split(","):
         start = time.process_time()
-        features = measures(name, dataset, args.checkpoint, cfg)
+        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight)
         rankings = {q: rank_videos(videos[q], {n: v for n, v in videos.items() if n != q}, features) for q in videos}
         p1, chance, queries = precision_at_1(rankings, actions)
         row = {"P@1": p1, "P@1_chance": chance, "queries_with_partner": queries,
