@@ -11,7 +11,7 @@ import pytest
 
 from cli_helpers import run_stcorr
 from stcorr.alignment.retrieval import (ANNOTATED_RETRIEVAL, PoseDistance, Ranked, calibrate, dtw_distance,
-                                        precision_at_1, rank_videos)
+                                        precision_at_1, rank_videos, ranking_rows)
 from stcorr.baselines.pose_descriptors import pose_descriptors
 from stcorr.data.skeleton import JOINTS
 
@@ -67,6 +67,18 @@ def test_a_clip_ranks_itself_first_and_its_time_reversed_copy_below_it():
     assert names[0] == "clip" and names.index("reversed") > names.index("clip")
     assert ranking[0].margin > 0 and max(r.margin for r in ranking[1:]) < 0
     assert ranking[0].probability == max(r.probability for r in ranking)
+
+
+def test_a_video_where_nobody_is_found_ranks_last_with_score_0():
+    joints = {"query": body(20, slow_up_fast_down), "clip": body(24, slow_up_fast_down)}
+    joints["empty"] = (np.full((30, len(JOINTS), 2), np.nan), np.zeros((30, len(JOINTS))))
+    videos = {name: SimpleNamespace(path=name, num_frames=len(j[0])) for name, j in joints.items()}
+    feature = PoseDistance(lambda video: joints[video.path], ANNOTATED_RETRIEVAL)
+    ranking = rank_videos(videos["query"], {"clip": videos["clip"], "empty": videos["empty"]}, [feature])
+    assert [r.name for r in ranking] == ["clip", "empty"] and ranking[1].probability == 0.0
+    rows = ranking_rows(ranking, {"clip": "raise"})
+    assert rows[1]["distance"] is None and rows[1]["distances"] == {"pose": None} and rows[0]["action"] == "raise"
+    json.dumps(rows, allow_nan=False)
 
 
 def test_precision_at_1_counts_only_queries_with_a_partner():

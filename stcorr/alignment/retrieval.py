@@ -26,6 +26,7 @@ probabilities and margins near 0.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
@@ -98,7 +99,9 @@ class PoseDistance:
         """(T, 70) descriptors of ``video`` (all NaN where nobody is ever found)."""
         key = str(video.path)
         if key not in self._descriptors:
-            self._descriptors[key] = pose_descriptors(*self.joints(video), self.settings)
+            with warnings.catch_warnings():  # a video where nobody is found: numpy warns on its empty means
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._descriptors[key] = pose_descriptors(*self.joints(video), self.settings)
         return self._descriptors[key]
 
     def distance(self, query: Video, candidate: Video) -> float:
@@ -185,6 +188,19 @@ def rank_videos(query: Video, candidates: dict[str, Video], features: list[Video
     ranked = [Ranked(n, float(total[k]), float(probability[k]), float(margin[k]),
                      {name: float(values[k]) for name, values in raw.items()}) for k, n in enumerate(names)]
     return sorted(ranked, key=lambda r: (r.distance, r.name))
+
+
+def _number(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def ranking_rows(ranking: list[Ranked], actions: dict[str, str]) -> list[dict]:
+    """RETRIEVAL.json's results: video, score (the probability), margin, distance, each feature's
+    distance, and the action where ``actions`` names one; an infinite distance or margin (nobody found,
+    a single candidate) is null (stcorr's JSON is strict)."""
+    return [{"video": r.name, "score": r.probability, "margin": _number(r.margin), "distance": _number(r.distance),
+             "distances": {k: _number(v) for k, v in r.parts.items()},
+             **({"action": actions[r.name]} if r.name in actions else {})} for r in ranking]
 
 
 def precision_at_1(rankings: dict[str, list[Ranked]], actions: dict[str, str]) -> tuple[float, float, int]:

@@ -30,7 +30,7 @@ def retrieve(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "auto",
 ) -> None:
     """Rank videos by how alike they are to the query video (best first), with a calibrated score."""
-    from stcorr.alignment.retrieval import FEATURES, dataset_actions, dataset_videos, rank_videos
+    from stcorr.alignment.retrieval import FEATURES, dataset_actions, dataset_videos, rank_videos, ranking_rows
 
     features = features or ("pose+cycle" if checkpoint else "pose")
     if features not in FEATURES:
@@ -49,10 +49,8 @@ def retrieve(
     ranked = rank_videos(query_video, candidates, measures)[:top]
     actions = dataset_actions(dataset)
     query_name = next((name for name, v in videos.items() if v.path.resolve() == same), None)
-    results = [{"video": r.name, "score": r.probability, "margin": r.margin, "distance": r.distance,
-                "distances": r.parts, **({"action": actions[r.name]} if r.name in actions else {})} for r in ranked]
     write_json(out, {"query": str(query), **({"query_action": actions[query_name]} if query_name in actions else {}),
-                     "results": results, "features": features, "score": "probability (softmax over -distance / "
+                     "results": ranking_rows(ranked, actions), "features": features, "score": "probability (softmax over -distance / "
                      "the candidates' spread); margin: distance gap to the runner-up in spreads",
                      "data": str(data), "checkpoint": checkpoint_path, "command": command_line()})
     best = ", ".join(f"{r.name}{' (' + actions[r.name] + ')' if r.name in actions else ''} {r.probability:.2f}"
