@@ -391,7 +391,7 @@ OTHER_VIDEO_VERBS = {
     "propagate": lambda video, w, tmp: ["propagate", "--features", "pixels", "--video", video, "--keypoints", w["kp"],
                                         "--out", tmp / "o.json"],
     "retrieve": lambda video, w, tmp: ["retrieve", "--query", video, "--data", w["penn"], "--out", tmp / "o.json",
-                                       "--device", "cpu"],
+                                       "--features", "cycle", "--device", "cpu"],
     "compare": lambda video, w, tmp: ["compare", video, w["penn"] / "frames" / "0004", "--method", "uniform", "--no-video",
                                       "--out", tmp / "o.json"],
 }

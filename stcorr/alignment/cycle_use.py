@@ -6,7 +6,7 @@ patch, track, frame and video correspondences between two videos.
     best, scores = track_correspondence(a, b)                        # Eq. 5
     sim = frame_similarity(a, b); matched = temporal_alignment(sim)  # Eq. 6 and a DTW path
     score = video_similarity(a, b)                                   # Eq. 7 (retrieval)
-    features = CycleFeatures.load(checkpoint, cfg); retrieve(features, query, videos)
+    features = CycleFeatures.load(checkpoint, cfg)             # retrieval: stcorr.alignment.retrieval
     CycleTimeAligner(features).align(dataset, pair)                  # the baselines' aligner `cycle`
 
 A video's patches are a set of tracks (I) seen at T frames: embeddings (I, T, D), a mask (I, T),
@@ -149,8 +149,9 @@ class CycleFeatures:
 
     @classmethod
     def load(cls, checkpoint: str | Path | None, cfg: dict, device: torch.device | str = "cpu") -> "CycleFeatures":
-        """The trained embedding of a ``stcorr train --config cycle`` checkpoint, or without one the
-        untrained embedding ``cfg`` describes (drawn from ``cfg["seed"]``)."""
+        """The trained embedding of a ``stcorr train --config cycle`` checkpoint (a folder, or
+        ``stcorr:NAME`` of a shipped model), or without one the untrained embedding ``cfg`` describes
+        (drawn from ``cfg["seed"]``)."""
         if checkpoint is None:
             torch.manual_seed(cfg["seed"])
             return cls(PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"])), cfg["cycle"], device)
@@ -169,24 +170,6 @@ class CycleFeatures:
             boxes, valid = grid_patches(video, times, int(self.settings["grid"]))
             self._cache[key] = embed_video(self.model, video, times, boxes, valid, self.device)
         return self._cache[key]
-
-
-def retrieve(features: CycleFeatures, query: Video, candidates: dict[str, Video]) -> list[tuple[str, float]]:
-    """Video retrieval: the candidates by ``video_similarity`` to the query (Eq. 7), best first."""
-    if query.num_frames < 1:
-        raise StcorrError("the query video has no frames", query.path)
-    q = features.patches(query)
-    scored = [(name, video_similarity(q, features.patches(video))) for name, video in candidates.items()]
-    return sorted(scored, key=lambda item: (-item[1], item[0]))
-
-
-def dataset_videos(dataset: Dataset) -> list[str]:
-    """The names of the videos of a data set (either layout) that can be read."""
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        return sorted(labels)
-    names = {n for r in getattr(dataset, "records", []) for n in (r["source"], r["target"])}
-    return sorted(names - getattr(dataset, "missing", set()))
 
 
 class CycleTimeAligner:

@@ -30,7 +30,7 @@ def propagate(
     masks: Annotated[Optional[Path], typer.Option("--masks", help="An indexed PNG (DAVIS style: palette image, 0 background, 1..K objects) of frame --mask-frame.")] = None,
     mask_frame: Annotated[int, typer.Option("--mask-frame", callback=in_range(0), help="The frame (0-based) the --masks PNG belongs to.")] = 0,
     out_masks: Annotated[Optional[Path], typer.Option("--out-masks", help="Folder to write one indexed PNG per frame into (00000.png, ...; with --masks).")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A CorrFlow checkpoint (stcorr train --config corrflow).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A CorrFlow checkpoint (stcorr train --config corrflow), or stcorr:NAME (shipped, e.g. stcorr:corrflow-cpu).")] = None,
     features: FeaturesOpt = None,
     viz: Annotated[Optional[Path], typer.Option("--viz", help="Also draw the keypoint tracks on the video: FILE.mp4.")] = None,
     backward: Annotated[bool, typer.Option("--backward", help="Also follow the keypoints (and masks) back to the first frame.")] = False,

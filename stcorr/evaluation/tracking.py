@@ -25,8 +25,8 @@ from stcorr.progress import progress_bar
 FEATURE_KINDS = ("pixels", "untrained")
 
 
-def tracking_features(checkpoint: Path | None, features: str | None, cfg: dict) -> FrameFeatures:
-    """The features to propagate with: a CorrFlow checkpoint's encoder (``corrflow`` or ``corrflow-st``:
+def tracking_features(checkpoint: Path | str | None, features: str | None, cfg: dict) -> FrameFeatures:
+    """The features to propagate with: a CorrFlow checkpoint's encoder (a folder, or ``stcorr:NAME``) (``corrflow`` or ``corrflow-st``:
     the space-time encoder sees ``batch_frames`` consecutive frames as one clip), ``pixels`` (raw Lab), or
     ``untrained`` (the config's CorrFlow encoder with its initial random weights)."""
     import torch

@@ -1,0 +1,118 @@
+"""Video retrieval on a data set, every figure with its chance level; prints JSON.
+
+    python benchmarks/retrieval.py [--data ROOT] [--split val|train|all] [--features pose,pose-oracle,cycle,pose+cycle]
+                                   [--checkpoint CKPT] [--per-action N] [--partner QUERY=VIDEO ...]
+                                   [--velocity-weight W]
+
+Every video of the split queries all the others (``stcorr.alignment.retrieval.rank_videos``, what
+`stcorr retrieve` runs). Per feature set: P@1 over the queries that have a same-action partner among
+the candidates, with its chance level (the mean share of same-action candidates), the mean
+probability the calibrated score gives the first candidate, and for each ``--partner QUERY=VIDEO``
+the rank (1 = first) of VIDEO for QUERY with the number of candidates (chance: the middle rank).
+
+Features: ``pose`` MediaPipe's joints (cached per video content), ``pose-oracle`` the annotated
+joints (a Penn Action-layout data set), ``cycle`` the cycle embedding (``--checkpoint``, e.g.
+stcorr:cycle; untrained without it), ``pose+cycle`` both (``retrieval.CYCLE_WEIGHT``).
+Defaults: ../shared/real-dev, all of its videos, partner 0280=0191.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stcorr.alignment.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
+                                        mediapipe_joints, precision_at_1, rank_videos)
+from stcorr.baselines.pose_descriptors import DescriptorSettings
+from stcorr.config import load_config
+from stcorr.data.datasets import open_dataset
+
+REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
+
+
+def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_weight: float | None) -> list:
+    def settings(base: DescriptorSettings) -> DescriptorSettings:
+        return base if velocity_weight is None else DescriptorSettings(base.smooth_sigma, velocity_weight)
+
+    out = []
+    for part in name.split("+"):
+        if part == "pose":
+            from stcorr.baselines.pose_cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
+
+            out.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
+        elif part == "pose-oracle":
+            names = {str(v.path): n for n, v in dataset_videos(dataset).items()}
+
+            def annotated(video, labels=dataset.labels):
+                label = labels[names[str(video.path)]]
+                return np.stack([label.x, label.y], axis=2), label.visible.astype(np.float64)
+
+            out.append(PoseDistance(annotated, settings(ANNOTATED_RETRIEVAL)))
+        elif part == "cycle":
+            from stcorr.alignment.cycle_use import CycleFeatures
+
+            out.append(CycleDistance(CycleFeatures.load(checkpoint, cfg)))
+        else:
+            raise SystemExit(f"unknown feature {part!r}")
+    return out
+
+
+def chosen_videos(dataset, split: str, per_action: int | None) -> dict:
+    videos, actions = dataset_videos(dataset), dataset_actions(dataset)
+    labels = getattr(dataset, "labels", None) or {}
+    if split != "all":
+        videos = {n: v for n, v in videos.items() if n in labels and labels[n].split == split}
+    if per_action:
+        kept: dict[str, int] = {}
+        chosen = {}
+        for name, video in videos.items():
+            action = actions.get(name)
+            if kept.get(action, 0) < per_action:
+                kept[action] = kept.get(action, 0) + 1
+                chosen[name] = video
+        videos = chosen
+    return videos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REAL_DEV)
+    parser.add_argument("--split", default="all", choices=["all", "train", "val"])
+    parser.add_argument("--features", default="pose,pose-oracle")
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--per-action", type=int)
+    parser.add_argument("--partner", action="append", default=None)
+    parser.add_argument("--velocity-weight", type=float, help="the pose descriptors' (default: retrieval's own)")
+    args = parser.parse_args()
+    partners = [p.split("=") for p in (args.partner if args.partner is not None else
+                                        (["0280=0191"] if args.data == REAL_DEV else []))]
+    dataset = open_dataset(args.data)
+    cfg = load_config(None)
+    videos = chosen_videos(dataset, args.split, args.per_action)
+    actions = dataset_actions(dataset)
+    report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight, "videos": len(videos),
+              "actions": len({actions.get(n) for n in videos}), "checkpoint": args.checkpoint, "features": {}}
+    for name in args.features.split(","):
+        start = time.process_time()
+        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight)
+        rankings = {q: rank_videos(videos[q], {n: v for n, v in videos.items() if n != q}, features) for q in videos}
+        p1, chance, queries = precision_at_1(rankings, actions)
+        row = {"P@1": p1, "P@1_chance": chance, "queries_with_partner": queries,
+               "mean_top_probability": float(np.mean([r[0].probability for r in rankings.values()])),
+               "top_probability_chance": 1 / max(len(videos) - 1, 1), "cpu_s": round(time.process_time() - start, 1)}
+        for query, partner in partners:
+            names = [r.name for r in rankings[query]]
+            row[f"rank of {partner} for {query}"] = {"rank": names.index(partner) + 1, "of": len(names),
+                                                     "chance_rank": (len(names) + 1) / 2,
+                                                     "probability": rankings[query][names.index(partner)].probability}
+        report["features"][name] = row
+        print(json.dumps({name: row}), flush=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The quick check on every shipped model's card: a figure measured on a tiny synthetic set that
+anyone can rebuild in seconds (``CHECK_SET``), written on the card by ``scripts/package_model`` and
+measured again by the tests, which want the same figure within noise.
+
+    figures = check_figures(resolve_checkpoint("stcorr:cycle"), workdir)
+
+- CorrFlow (``corrflow``): PCK@0.1 and PCK@0.2 of first-frame joints propagated through the tiny
+  set's val videos (``stcorr eval --task track``).
+- The cycle embedding (``cycle``): the mean of Eq. 7's video similarity over the ordered pairs of
+  all the tiny set's videos, and that mean over pairs of one action minus over pairs of two.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from stcorr.config import load_config
+from stcorr.data.datasets import open_dataset
+from stcorr.data.synthetic.build import generate
+from stcorr.errors import StcorrError
+from stcorr.models.propagation import PropagationSettings
+from stcorr.models.checkpoint import read_checkpoint_info
+
+#: The tiny synthetic set of the check: ``stcorr synth --seed 0 --videos-per-action 1 --size 64x64``
+#: restricted to these actions (one train and one val video each).
+CHECK_SET = {"seed": 0, "videos_per_action": 1, "size": (64, 64), "actions": ["golf_swing", "squat", "tennis_serve"]}
+
+
+def check_set(folder: Path) -> Path:
+    """The tiny synthetic set in ``folder/check-set`` (made when absent)."""
+    root = Path(folder) / "check-set"
+    if not (root / "labels").is_dir():
+        generate(root, workers=1, **CHECK_SET)  # type: ignore[arg-type]
+    return root
+
+
+def check_figures(checkpoint: Path, folder: Path) -> dict[str, float]:
+    """The check figures of the model in ``checkpoint`` (module docstring) on ``check_set(folder)``."""
+    task = read_checkpoint_info(checkpoint)[1].get("task")
+    dataset = open_dataset(check_set(folder))
+    if task == "corrflow":
+        return _tracking_figures(checkpoint, dataset)
+    if task == "cycle":
+        return _cycle_figures(checkpoint, dataset)
+    raise StcorrError(f"no check for a {task} model", checkpoint)
+
+
+def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
+    from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
+
+    cfg = load_config(None)
+    settings = PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+    results = evaluate_tracking(dataset, tracking_features(checkpoint, None, cfg), settings, split="val", progress=False)
+    return {"PCK@0.1": float(results["PCK@0.1"]), "PCK@0.2": float(results["PCK@0.2"])}
+
+
+def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
+    from stcorr.alignment.cycle_use import CycleFeatures, video_similarity
+
+    features = CycleFeatures.load(checkpoint, load_config(None))
+    names = sorted(dataset.labels)
+    patches = {n: features.patches(dataset.video(n)) for n in names}
+    same, other = [], []
+    for a, b in itertools.permutations(names, 2):
+        alike = dataset.labels[a].action == dataset.labels[b].action
+        (same if alike else other).append(video_similarity(patches[a], patches[b]))
+    mean = float(np.mean(same + other))
+    gap = float(np.mean(same) - np.mean(other)) if same and other else 0.0
+    return {"mean_similarity": mean, "same_minus_other_action": gap}
