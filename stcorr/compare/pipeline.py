@@ -28,17 +28,21 @@ from typing import Sequence
 import numpy as np
 
 from stcorr.compare import align
-from stcorr.compare.angles import ANGLE_NAMES, angle_rows, angle_series
+from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
+from stcorr.compare.moments import Moment, find_moments
+from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
-from stcorr.compare.summary import largest_differences
-from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
+from stcorr.compare.summary import NOISE_FLOOR_2D_DEG, NOISE_FLOOR_3D_DEG, largest_differences
+from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
+from stcorr.data.skeleton import ACTIONS, JOINTS, KEY_MOMENTS
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
 METHODS = ("dtw-pose", "uniform")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
+MIN_FRAMES = 5
 SWAP_MARGIN = 0.7
 SWAPPED_NOTE = ("the attempt moves as the reference mirrored (a mirrored video, or the other hand leading): "
                 "its left side is compared with the reference's right side and the other way round")
@@ -71,35 +75,57 @@ def analyse(
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
-    order; ``action`` names them (SPEC §2) and, without them, says how many to look for;
+    order; ``action`` names them (SPEC §2) and, without them, picks the rule that finds them;
     ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
     names = moment_names(action, key_moments)
     if method not in METHODS:
         raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
     ref_video, att_video = Video(reference), Video(attempt)
-    moments = check_key_moments(key_moments, ref_video) if key_moments is not None else None
+    for video in (ref_video, att_video):
+        check_length(video)
+    given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
-    times = align_times(method, ref_track, att_track)
-    if moments is None:
-        moments = align.turning_points(ref_track, count=len(names) if names else None)
-        names = names if names and len(moments) == len(names) else None  # names only when every moment was found
+    for video, track in ((ref_video, ref_track), (att_video, att_track)):
+        check_person(video, track)
+    rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    ref_reps, att_reps = find_reps(ref_track, action), find_reps(att_track, action)
+    span = compared_span(ref_track, att_track, ref_reps, att_reps)
+    if given is not None:
+        ref_moments = [Moment(names[i] if names else None, t, by="given") for i, t in enumerate(given)]
+        att_moments: list[Moment] = []
+    else:
+        ref_moments = find_moments(action, ref_track)
+        att_moments = find_moments(action, att_track, *span)
+    anchors = moment_anchors(ref_moments, att_moments)
+    times = align_times(method, ref_track, att_track, span, anchors)
     swapped = sides_swapped(ref_track, att_track, times)
     if swapped:
         att_track = att_track.sides_swapped()
-    rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    view = view_difference(ref_track.world, att_track.world, times, swapped)
+    in_3d = view is not None and view > VIEW_LIMIT_DEG
+    attempt_at = dict(anchors)
     rows = []
-    for i, t_ref in enumerate(moments):
-        name = names[i] if names and i < len(names) else None
-        rows.append(key_moment_row(name, t_ref, int(times[t_ref]), rates, ref_track, att_track, ref_video, att_video, matcher))
+    for moment in (m for m in ref_moments if m.t is not None):
+        t_att = attempt_at.get(moment.t, int(times[moment.t]))
+        rows.append(key_moment_row(moment, t_att, rates, ref_track, att_track, ref_video, att_video, matcher, in_3d))
     add_intervals(rows)
+    missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in ref_moments if m.t is None]
+    missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in att_moments
+                if m.t is None and m.name not in {x["name"] for x in missing}]
+    ref_descriptors = align.frame_descriptors(ref_track)
+    reps = {"reference": rep_rows(ref_track, ref_reps, rates[0], None),
+            "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors)}
+    floor = NOISE_FLOOR_3D_DEG if in_3d else NOISE_FLOOR_2D_DEG
     record = {
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
         "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
         "key_moments": rows,
-        "summary": (largest_differences(rows) or ["no key moment with joints seen in both videos"])
-        + ([SWAPPED_NOTE] if swapped else []),
+        "summary": summary_lines(rows, missing, swapped, view, in_3d, floor, span, reps["attempt"], att_video.num_frames),
+        "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
+        "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
+        "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
         "attempt_sides": "swapped" if swapped else "as detected",
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
@@ -107,11 +133,78 @@ def analyse(
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
 
 
-def align_times(method: str, reference: JointTrack, attempt: JointTrack) -> np.ndarray:
-    """(N,) attempt frame for each reference frame under the time alignment ``method``."""
-    if method == "dtw-pose":
-        return align.dtw_alignment(align.frame_descriptors(reference), align.frame_descriptors(attempt))
-    return align.uniform_alignment(reference.num_frames, attempt.num_frames)
+def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: float,
+                  span: tuple[int, int], att_reps: list[dict], n_attempt: int) -> list[str]:
+    """compare.json's ``summary``: the largest differences above the noise floor, then what could not be done and why."""
+    lines = largest_differences(rows, floor=floor)
+    if not lines:
+        lines = ([f"no angle differs by more than the noise floor ({floor:.0f} degrees) at the key moments"]
+                 if any(m["angles"] for m in rows) else ["no key moment with joints seen in both videos"])
+    for m in missing:
+        lines.append(f"key moment {m['name'] or ''!s} not found in the {m['video']}: {m['reason']}".replace("moment  not", "moment not"))
+    if view is not None and in_3d:
+        lines.append(f"the two cameras see the body from directions about {view:.0f} degrees apart: 2D angles would "
+                     "differ by the view alone, so the angles are measured in 3D (MediaPipe's world landmarks)")
+    elif view is None and rows:
+        lines.append("the pose source gives no 3D joints: the angles are 2D, comparable only when both cameras see the body from the same side")
+    if span != (0, n_attempt - 1):
+        lines.append(f"the reference is compared with the attempt's frames {span[0]}-{span[1]}, "
+                     "the rep that moves most like it")
+    lines += rep_sentences(att_reps)
+    return lines + ([SWAPPED_NOTE] if swapped else [])
+
+
+def check_length(video: Video) -> None:
+    """A one-line error for a video too short to compare."""
+    if video.num_frames < MIN_FRAMES:
+        raise StcorrError(f"has {video.num_frames} frame{'' if video.num_frames == 1 else 's'}: "
+                          f"a comparison needs a movement of at least {MIN_FRAMES} frames", video.path)
+
+
+def check_person(video: Video, track: JointTrack) -> None:
+    """A one-line error for a video in which the pose source finds nobody."""
+    if not track.found.any():
+        raise StcorrError(f"no person found in any of its {video.num_frames} frames: nothing to compare", video.path)
+
+
+def compared_span(ref_track: JointTrack, att_track: JointTrack, ref_reps: list, att_reps: list) -> tuple[int, int]:
+    """The attempt's frames the reference is aligned with: all of them, or, when the attempt holds
+    several reps and the reference one at most, the rep that moves most like the reference."""
+    whole = (0, att_track.num_frames - 1)
+    if len(att_reps) < 2 or len(ref_reps) > 1:
+        return whole
+    ref, att = align.frame_descriptors(ref_track), align.frame_descriptors(att_track)
+    distances = [rep_distance(ref, att[r.start:r.end + 1]) for r in att_reps]
+    best = att_reps[int(np.argmin(distances))]
+    return (best.start, best.end)
+
+
+def moment_anchors(reference: list[Moment], attempt: list[Moment]) -> list[tuple[int, int]]:
+    """(reference t, attempt t) of the named moments found in both videos, increasing in both (else [])."""
+    found = {m.name: m.t for m in attempt if m.name and m.t is not None}
+    pairs = [(m.t, found[m.name]) for m in reference if m.name in found and m.t is not None]
+    increasing = all(a[0] < b[0] and a[1] < b[1] for a, b in zip(pairs, pairs[1:]))
+    return pairs if increasing else []
+
+
+def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: tuple[int, int] | None = None,
+                anchors: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+    """(N,) attempt frame for each reference frame under the time alignment ``method``, inside the
+    attempt's frames ``span`` (default all), through the ``anchors`` (reference t, attempt t):
+    each stretch between two anchors is aligned on its own."""
+    first, last = span or (0, attempt.num_frames - 1)
+    knots = [(0, first), *[(t, u) for t, u in anchors if 0 < t < reference.num_frames - 1 and first < u < last],
+             (reference.num_frames - 1, last)]
+    ref_desc = align.frame_descriptors(reference) if method == "dtw-pose" else None
+    att_desc = align.frame_descriptors(attempt) if method == "dtw-pose" else None
+    times = np.zeros(reference.num_frames, dtype=np.int64)
+    for (t0, u0), (t1, u1) in zip(knots, knots[1:]):
+        if ref_desc is None or t1 - t0 < 2 or u1 - u0 < 2:
+            piece = u0 + align.uniform_alignment(t1 - t0 + 1, u1 - u0 + 1)
+        else:
+            piece = u0 + align.dtw_alignment(ref_desc[t0:t1 + 1], att_desc[u0:u1 + 1])
+        times[t0:t1 + 1] = piece
+    return np.maximum.accumulate(times)
 
 
 def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray) -> bool:
@@ -224,15 +317,28 @@ def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
             for n, (x, y), (t, u, v) in zip(names, xy.tolist(), found)]
 
 
-def key_moment_row(name: str | None, t_ref: int, t_att: int, rates: tuple[float, float],
-                   ref_track: JointTrack, att_track: JointTrack, ref_video: Video, att_video: Video, predictor) -> dict:
+def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_track: JointTrack,
+                   att_track: JointTrack, ref_video: Video, att_video: Video, predictor, in_3d: bool) -> dict:
+    """compare.json's row of one key moment: its frames, matched points and angles (2D from the
+    matched points, or 3D from both bodies' world joints when ``in_3d``)."""
+    t_ref = int(moment.t)
     reference = ref_track.joints_at(t_ref, MIN_CONFIDENCE)
     points = matched_points(t_ref, t_att, reference, att_track.joints_at(t_att, MIN_CONFIDENCE),
                             ref_video, att_video, predictor)
-    matched = {p["name"]: tuple(p["attempt"][1:]) for p in points}
-    return {"name": name, "reference_t": int(t_ref), "attempt_t": int(t_att),
+    if in_3d:
+        angles = angle_rows(world_joints_at(ref_track, t_ref), world_joints_at(att_track, t_att))
+    else:
+        angles = angle_rows(reference, {p["name"]: tuple(p["attempt"][1:]) for p in points})
+    return {"name": moment.name, "by": moment.by, "reference_t": t_ref, "attempt_t": int(t_att),
             "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
-            "points": points, "angles": angle_rows(reference, matched)}
+            "points": points, "angles": angles}
+
+
+def world_joints_at(track: JointTrack, t: int) -> dict[str, tuple[float, float, float]]:
+    """Frame t's world joints (metres) whose image joint reaches ``MIN_CONFIDENCE``, by name."""
+    seen = track.joints_at(t, MIN_CONFIDENCE)
+    return {name: tuple(float(v) for v in track.world[t, k]) for k, name in enumerate(JOINTS)
+            if name in seen and np.isfinite(track.world[t, k]).all()}
 
 
 def add_intervals(rows: list[dict]) -> None:

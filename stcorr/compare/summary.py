@@ -1,14 +1,24 @@
-"""The largest angle differences of a comparison, told in plain words for the person who made the attempt."""
+"""The largest angle differences of a comparison, told in plain words for the person who made the attempt.
+
+Angles follow ``angles.CONVENTION`` (flexion: larger = more bent). A difference under the noise
+floor is never told: the floors are what MediaPipe's joints give for the same performance seen
+twice (a clip against its own re-encoded, mirrored and slowed copy), measured by
+``benchmarks/compare_self.py`` on the real-dev clips (docs/compare.md, "Noise floor"): the 95th
+percentile of the angle differences over every aligned frame, rounded up.
+"""
 
 from __future__ import annotations
 
 from stcorr.compare.angles import TRUNK
 
+NOISE_FLOOR_2D_DEG = 6.0
+NOISE_FLOOR_3D_DEG = 9.0
+
 # What a larger angle means, and what a smaller one means, for each kind of angle.
 WORDS: dict[str, tuple[str, str]] = {
-    "knee": ("straighter", "more bent"),
-    "hip": ("more open", "more bent"),
-    "elbow": ("straighter", "more bent"),
+    "knee": ("more bent", "straighter"),
+    "hip": ("more bent", "more open"),
+    "elbow": ("more bent", "straighter"),
     "shoulder": ("raised higher", "held lower"),
 }
 
@@ -26,10 +36,12 @@ def describe(moment: str, row: dict) -> str:
     return f"at {moment} your {part} is {amount} {larger if difference > 0 else smaller} than in the reference"
 
 
-def largest_differences(key_moments: list[dict], count: int = 3) -> list[str]:
-    """The ``count`` largest absolute angle differences over all key moments, largest first, in words."""
+def largest_differences(key_moments: list[dict], count: int = 3, floor: float = NOISE_FLOOR_2D_DEG) -> list[str]:
+    """The ``count`` largest absolute angle differences over all key moments, largest first, in
+    words; none under ``floor`` degrees (and never one that rounds to 0)."""
     rows = [(abs(float(row["difference_deg"])), moment_label(moment), row)
             for moment in key_moments for row in moment["angles"]]
+    rows = [item for item in rows if item[0] >= max(floor, 0.5)]
     rows.sort(key=lambda item: -item[0])
     return [describe(label, row) for _, label, row in rows[:count]]
 
