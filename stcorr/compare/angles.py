@@ -16,6 +16,8 @@ Joints are ``{name: (x, y)}``; an angle whose joints are not all there is None.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from stcorr.compare.joints import Joints
@@ -82,6 +84,12 @@ def angle_rows(reference: Joints, attempt: Joints) -> list[dict]:
     """compare.json's ``angles`` of one key moment: both angles and attempt - reference, for every
     angle both bodies have."""
     ref, att = joint_angles(reference), joint_angles(attempt)
-    return [{"joint": name, "reference_deg": round(ref[name], 2), "attempt_deg": round(att[name], 2),
-             "difference_deg": round(att[name] - ref[name], 2)}
-            for name in ANGLE_NAMES if ref[name] is not None and att[name] is not None]
+    return value_rows([np.nan if ref[n] is None else ref[n] for n in ANGLE_NAMES],
+                      [np.nan if att[n] is None else att[n] for n in ANGLE_NAMES])
+
+
+def value_rows(reference: Sequence[float], attempt: Sequence[float]) -> list[dict]:
+    """compare.json's ``angles`` from two (9,) angle vectors in ``ANGLE_NAMES`` order (NaN: not measured)."""
+    return [{"joint": name, "reference_deg": round(float(r), 2), "attempt_deg": round(float(a), 2),
+             "difference_deg": round(float(a) - float(r), 2)}
+            for name, r, a in zip(ANGLE_NAMES, reference, attempt) if np.isfinite(r) and np.isfinite(a)]

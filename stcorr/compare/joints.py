@@ -63,6 +63,11 @@ class JointTrack:
         order = [JOINTS.index(other_side(name)) for name in JOINTS]
         return JointTrack(self.xy[:, order], self.confidence[:, order], None if self.world is None else self.world[:, order])
 
+    def frames_between(self, start: int, end: int) -> "JointTrack":
+        """The track of frames ``start``..``end`` (inclusive)."""
+        part = slice(start, end + 1)
+        return JointTrack(self.xy[part], self.confidence[part], None if self.world is None else self.world[part])
+
     @property
     def found(self) -> np.ndarray:
         """(T,) whether any joint was found in each frame."""

@@ -28,14 +28,14 @@ from typing import Sequence
 import numpy as np
 
 from stcorr.compare import align
-from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series
+from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
 from stcorr.compare.moments import Moment, find_moments
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import NOISE_FLOOR_2D_DEG, NOISE_FLOOR_3D_DEG, largest_differences
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
-from stcorr.data.skeleton import ACTIONS, JOINTS, KEY_MOMENTS
+from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
@@ -43,6 +43,8 @@ METHODS = ("dtw-pose", "uniform")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
 MIN_FRAMES = 5
+ANGLE_CONFIDENCE = 0.7  # a joint this sure gives angles
+ANGLE_WINDOW = 2
 SWAP_MARGIN = 0.7
 SWAPPED_NOTE = ("the attempt moves as the reference mirrored (a mirrored video, or the other hand leading): "
                 "its left side is compared with the reference's right side and the other way round")
@@ -91,7 +93,10 @@ def analyse(
         check_person(video, track)
     rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
     ref_reps, att_reps = find_reps(ref_track, action), find_reps(att_track, action)
-    span = compared_span(ref_track, att_track, ref_reps, att_reps)
+    one_rep = ref_track.frames_between(ref_reps[0].start, ref_reps[0].end) if len(ref_reps) == 1 else ref_track
+    aligned_in_3d = views_apart(ref_track, att_track)
+    ref_descriptors = align.frame_descriptors(one_rep, aligned_in_3d)  # the reference's movement, without rest around it
+    span = compared_span(ref_descriptors, att_track, len(ref_reps), att_reps, aligned_in_3d)
     if given is not None:
         ref_moments = [Moment(names[i] if names else None, t, by="given") for i, t in enumerate(given)]
         att_moments: list[Moment] = []
@@ -99,7 +104,7 @@ def analyse(
         ref_moments = find_moments(action, ref_track)
         att_moments = find_moments(action, att_track, *span)
     anchors = moment_anchors(ref_moments, att_moments)
-    times = align_times(method, ref_track, att_track, span, anchors)
+    times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
     swapped = sides_swapped(ref_track, att_track, times)
     if swapped:
         att_track = att_track.sides_swapped()
@@ -114,9 +119,8 @@ def analyse(
     missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in ref_moments if m.t is None]
     missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in att_moments
                 if m.t is None and m.name not in {x["name"] for x in missing}]
-    ref_descriptors = align.frame_descriptors(ref_track)
     reps = {"reference": rep_rows(ref_track, ref_reps, rates[0], None),
-            "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors)}
+            "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors, aligned_in_3d)}
     floor = NOISE_FLOOR_3D_DEG if in_3d else NOISE_FLOOR_2D_DEG
     record = {
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
@@ -167,14 +171,25 @@ def check_person(video: Video, track: JointTrack) -> None:
         raise StcorrError(f"no person found in any of its {video.num_frames} frames: nothing to compare", video.path)
 
 
-def compared_span(ref_track: JointTrack, att_track: JointTrack, ref_reps: list, att_reps: list) -> tuple[int, int]:
+def views_apart(reference: JointTrack, attempt: JointTrack) -> bool:
+    """Whether the cameras look at the body from directions more than ``VIEW_LIMIT_DEG`` apart,
+    read on frames spread evenly (before the time alignment, which then runs on 3D angles), a
+    mirrored attempt allowed for; False without world joints."""
+    times = align.uniform_alignment(reference.num_frames, attempt.num_frames)
+    view = view_difference(reference.world, attempt.world, times, mirrored=True)
+    return view is not None and view > VIEW_LIMIT_DEG
+
+
+def compared_span(ref_descriptors: np.ndarray, att_track: JointTrack, n_ref_reps: int, att_reps: list,
+                  in_3d: bool = False) -> tuple[int, int]:
     """The attempt's frames the reference is aligned with: all of them, or, when the attempt holds
-    several reps and the reference one at most, the rep that moves most like the reference."""
+    several reps and the reference one at most, the rep that moves most like the reference
+    (``ref_descriptors``: the reference's frame descriptors)."""
     whole = (0, att_track.num_frames - 1)
-    if len(att_reps) < 2 or len(ref_reps) > 1:
+    if len(att_reps) < 2 or n_ref_reps > 1:
         return whole
-    ref, att = align.frame_descriptors(ref_track), align.frame_descriptors(att_track)
-    distances = [rep_distance(ref, att[r.start:r.end + 1]) for r in att_reps]
+    distances = [rep_distance(ref_descriptors, align.frame_descriptors(att_track.frames_between(r.start, r.end), in_3d))
+                 for r in att_reps]
     best = att_reps[int(np.argmin(distances))]
     return (best.start, best.end)
 
@@ -188,15 +203,18 @@ def moment_anchors(reference: list[Moment], attempt: list[Moment]) -> list[tuple
 
 
 def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: tuple[int, int] | None = None,
-                anchors: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+                anchors: Sequence[tuple[int, int]] = (), world: bool = False) -> np.ndarray:
     """(N,) attempt frame for each reference frame under the time alignment ``method``, inside the
     attempt's frames ``span`` (default all), through the ``anchors`` (reference t, attempt t):
-    each stretch between two anchors is aligned on its own."""
+    each stretch between two anchors is aligned on its own; ``world``: on 3D angles."""
     first, last = span or (0, attempt.num_frames - 1)
     knots = [(0, first), *[(t, u) for t, u in anchors if 0 < t < reference.num_frames - 1 and first < u < last],
              (reference.num_frames - 1, last)]
-    ref_desc = align.frame_descriptors(reference) if method == "dtw-pose" else None
-    att_desc = align.frame_descriptors(attempt) if method == "dtw-pose" else None
+    ref_desc = align.frame_descriptors(reference, world) if method == "dtw-pose" else None
+    # the attempt's descriptors over the span alone: their velocities are per unit of the compared stretch
+    att_desc = np.zeros((attempt.num_frames, 1)) if method != "dtw-pose" else np.concatenate(
+        [np.zeros((first, 18)), align.frame_descriptors(attempt.frames_between(first, last), world),
+         np.zeros((attempt.num_frames - 1 - last, 18))])
     times = np.zeros(reference.num_frames, dtype=np.int64)
     for (t0, u0), (t1, u1) in zip(knots, knots[1:]):
         if ref_desc is None or t1 - t0 < 2 or u1 - u0 < 2:
@@ -212,8 +230,10 @@ def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray)
     swapped, over all aligned frames (median absolute difference smaller by ``SWAP_MARGIN``): a
     mirrored video, or a left-handed attempt at a right-handed reference. Then the attempt's left
     is compared with the reference's right: the same part of the movement."""
-    ref = angle_series(align.filled_joints(reference))
-    att = angle_series(align.filled_joints(attempt))[times]
+    if reference.world is not None and attempt.world is not None:  # 3D angles hold across camera views
+        ref, att = angle_series(reference.world), angle_series(attempt.world)[times]
+    else:
+        ref, att = angle_series(align.filled_joints(reference)), angle_series(align.filled_joints(attempt))[times]
     crossed = att[:, [ANGLE_NAMES.index(other_side(name)) for name in ANGLE_NAMES]]
     sided = [k for k, name in enumerate(ANGLE_NAMES) if other_side(name) != name]
     direct, across = (np.abs(a[:, sided] - ref[:, sided]) for a in (att, crossed))
@@ -319,26 +339,34 @@ def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
 
 def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_track: JointTrack,
                    att_track: JointTrack, ref_video: Video, att_video: Video, predictor, in_3d: bool) -> dict:
-    """compare.json's row of one key moment: its frames, matched points and angles (2D from the
-    matched points, or 3D from both bodies' world joints when ``in_3d``)."""
+    """compare.json's row of one key moment: its frames, matched points and angles: from the
+    model's matched points when there is a model, else each body's own joints (3D world joints
+    when ``in_3d``), as the median over ``ANGLE_WINDOW`` frames either side (a joint that flips
+    for a frame does not make a difference)."""
     t_ref = int(moment.t)
     reference = ref_track.joints_at(t_ref, MIN_CONFIDENCE)
     points = matched_points(t_ref, t_att, reference, att_track.joints_at(t_att, MIN_CONFIDENCE),
                             ref_video, att_video, predictor)
-    if in_3d:
-        angles = angle_rows(world_joints_at(ref_track, t_ref), world_joints_at(att_track, t_att))
-    else:
+    if predictor is not None and not in_3d:
         angles = angle_rows(reference, {p["name"]: tuple(p["attempt"][1:]) for p in points})
+    else:
+        angles = value_rows(steady_angles(ref_track, t_ref, in_3d), steady_angles(att_track, t_att, in_3d))
     return {"name": moment.name, "by": moment.by, "reference_t": t_ref, "attempt_t": int(t_att),
             "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
             "points": points, "angles": angles}
 
 
-def world_joints_at(track: JointTrack, t: int) -> dict[str, tuple[float, float, float]]:
-    """Frame t's world joints (metres) whose image joint reaches ``MIN_CONFIDENCE``, by name."""
-    seen = track.joints_at(t, MIN_CONFIDENCE)
-    return {name: tuple(float(v) for v in track.world[t, k]) for k, name in enumerate(JOINTS)
-            if name in seen and np.isfinite(track.world[t, k]).all()}
+def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WINDOW) -> np.ndarray:
+    """(9,) every angle at frame t, the median over frames t - window .. t + window of the angles
+    whose joints reach ``ANGLE_CONFIDENCE`` there (NaN when fewer than half those frames have it)."""
+    part = slice(max(0, t - window), min(track.num_frames, t + window + 1))
+    joints = (track.world if world else track.xy)[part].copy()
+    joints[track.confidence[part] < ANGLE_CONFIDENCE] = np.nan
+    angles = angle_series(joints)
+    enough = np.isfinite(angles).sum(axis=0) * 2 > len(angles)
+    out = np.full(angles.shape[1], np.nan)
+    out[enough] = np.nanmedian(angles[:, enough], axis=0)
+    return out
 
 
 def add_intervals(rows: list[dict]) -> None:

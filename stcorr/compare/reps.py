@@ -92,19 +92,21 @@ def rep_distance(reference: np.ndarray, attempt: np.ndarray) -> float:
     return float(total / max(len(path), 1))
 
 
-def rep_rows(track: JointTrack, reps: list[Rep], fps: float, reference_descriptors: np.ndarray | None) -> list[dict]:
+def rep_rows(track: JointTrack, reps: list[Rep], fps: float, reference_descriptors: np.ndarray | None,
+             world: bool = False) -> list[dict]:
     """compare.json's ``reps`` of one video: frames, seconds, the deepest knee flexion (the
-    deepest rep ranked 1) and, given the reference's descriptors, the distance to the reference."""
+    deepest rep ranked 1) and, given the reference's descriptors (3D ones when ``world``), the
+    distance to the reference."""
     knees = knee_flexion(track)
-    descriptors = align.frame_descriptors(track) if reference_descriptors is not None else None
     rows = []
     for k, rep in enumerate(reps):
         span = knees[rep.start:rep.end + 1]
         row = {"rep": k + 1, "start_t": rep.start, "end_t": rep.end, "bottom_t": rep.bottom,
                "start_s": round(rep.start / fps, 3), "duration_s": round((rep.end - rep.start + 1) / fps, 3),
                "knee_flexion_max_deg": round(float(np.nanmax(span)), 1) if np.isfinite(span).any() else None}
-        if descriptors is not None:
-            row["distance_to_reference"] = round(rep_distance(reference_descriptors, descriptors[rep.start:rep.end + 1]), 4)
+        if reference_descriptors is not None:
+            own = align.frame_descriptors(track.frames_between(rep.start, rep.end), world)  # velocities per unit of the rep
+            row["distance_to_reference"] = round(rep_distance(reference_descriptors, own), 4)
         rows.append(row)
     depths = [r["knee_flexion_max_deg"] for r in rows]
     if all(d is not None for d in depths):
