@@ -1,7 +1,6 @@
 """`stcorr compare` of clips against themselves played at another speed, and mirrored: the truth is known. Prints one JSON line.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER [FRAME_FOLDER ...]
-        [--action ACTION] [--work DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR]
 
 Copies of each clip (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is
 attempt frame t / 2); ``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t).
@@ -9,9 +8,11 @@ The reference is the clip itself, as an mp4 too, so both sides went through the 
 Per clip and copy: the key moments' attempt frames against the truth, the alignment's mean and
 largest error (attempt frames), whether the sides were found swapped, the largest angle
 difference at a key moment and the differences the summary lists (none when right: it is the
-same performance). Over every clip and copy: the noise floor, the 95th percentile of the
-absolute angle differences over every aligned frame, 2D (image) and 3D (world), which
-``stcorr.compare.summary`` takes (rounded up). Joints: MediaPipe.
+same performance). Over every clip and copy: the absolute angle differences, as compare
+measures them at a key moment (``pipeline.steady_angles``), at every third reference frame and
+its aligned frame, 2D (image) and 3D (world): their median, 95th and 99th percentiles and
+largest; ``stcorr.compare.summary`` takes the 99th percentile, rounded up, as its noise floor.
+Joints: MediaPipe.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from stcorr.compare import analyse
-from stcorr.compare.align import filled_joints
-from stcorr.compare.angles import angle_series
+from stcorr.compare.pipeline import steady_angles
 from stcorr.data.video import Video, write_video
 
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
@@ -42,14 +42,18 @@ def make_copies(source: Video, work: Path) -> dict[str, Path]:
     return paths
 
 
-def angle_noise(comparison) -> dict[str, np.ndarray]:
-    """|attempt - reference| of every angle over every aligned frame, 2D and (with world joints) 3D."""
-    times = comparison.attempt_times
+def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
+    """|attempt - reference| of every angle at every ``step``-th aligned frame, 2D and (with world joints) 3D."""
     ref, att = comparison.reference_joints, comparison.attempt_joints
-    out = {"2d": np.abs(angle_series(filled_joints(att))[times] - angle_series(filled_joints(ref)))}
-    if ref.world is not None and att.world is not None:
-        out["3d"] = np.abs(angle_series(att.world)[times] - angle_series(ref.world))
-    return {k: v[np.isfinite(v)] for k, v in out.items()}
+    out = {}
+    for kind, world in (("2d", False), ("3d", True)):
+        if world and (ref.world is None or att.world is None):
+            continue
+        rows = [np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
+                for t in range(0, ref.num_frames, step)]
+        values = np.concatenate(rows)
+        out[kind] = values[np.isfinite(values)]
+    return out
 
 
 def score(comparison, rate: float) -> dict:
@@ -67,23 +71,25 @@ def score(comparison, rate: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", required=True, type=Path, nargs="+")
-    parser.add_argument("--action", default=None)
+    parser.add_argument("--frames", required=True, nargs="+", help="FOLDER or FOLDER:ACTION (the action's rules find the key moments)")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
     result, noise = {}, {"2d": [], "3d": []}
-    for folder in args.frames:
+    for given in args.frames:
+        folder, _, action = given.partition(":")
+        folder = Path(folder)
         paths = make_copies(Video(folder), work / folder.name)
         result[folder.name] = {}
         for name, rate in COPIES.items():
-            comparison = analyse(paths["reference"], paths[name], action=args.action)
+            comparison = analyse(paths["reference"], paths[name], action=action or None)
             result[folder.name][name] = score(comparison, rate)
             for kind, values in angle_noise(comparison).items():
                 noise[kind].append(values)
-    floors = {f"noise_floor_{k}_p95_deg": round(float(np.percentile(np.concatenate(v), 95)), 2) for k, v in noise.items() if v}
-    medians = {f"noise_{k}_median_deg": round(float(np.median(np.concatenate(v))), 2) for k, v in noise.items() if v}
-    print(json.dumps({**floors, **medians, "clips": result}))
+    spread = {f"noise_{k}_deg": {q: round(float(np.percentile(np.concatenate(v), p)), 2)
+                                 for q, p in (("median", 50), ("p95", 95), ("p99", 99), ("max", 100))}
+              for k, v in noise.items() if v}
+    print(json.dumps({**spread, "clips": result}))
 
 
 if __name__ == "__main__":

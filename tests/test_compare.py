@@ -84,7 +84,7 @@ def test_record_is_strict_json_with_the_spec_keys(record):
     assert set(json.loads(text)) >= {"reference", "attempt", "fps", "time_alignment", "key_moments", "summary"}
     moment = record["key_moments"][0]
     assert set(moment) >= {"name", "reference_t", "attempt_t", "reference_s", "attempt_s", "points", "angles"}
-    assert set(moment["angles"][0]) == {"joint", "reference_deg", "attempt_deg", "difference_deg"}
+    assert set(moment["angles"][0]) == {"joint", "reference_deg", "attempt_deg", "difference_deg", "uncertainty_deg"}
     assert record["fps"] == [30.0, 30.0]
 
 

@@ -3,7 +3,7 @@
 Rules (2D joints, filled and smoothed; a video's frames ``start``..``end`` only, so one rep of many):
 
 - ``squat``: the hips' height above the ankles, in leg lengths. "hips at floor" = its lowest
-  frame; "hips at knees going down / up" = where it crosses, before and after, the level
+  frame (the middle of the frames within ``BOTTOM_FLAT`` of the dip's depth from it); "hips at knees going down / up" = where it crosses, before and after, the level
   ``SQUAT_LEVEL`` of the way from standing down to that lowest height. Not found: the hips never
   drop by ``MIN_SQUAT_DROP`` leg lengths; the video starts or ends with the hips down.
 - ``baseball_swing``, ``golf_swing``, ``tennis_forehand``, ``bowl`` (a swing of the hands): the
@@ -32,6 +32,7 @@ from stcorr.data.skeleton import JOINTS, KEY_MOMENTS
 J = {name: k for k, name in enumerate(JOINTS)}
 SQUAT_LEVEL = 0.7
 MIN_SQUAT_DROP = 0.15
+BOTTOM_FLAT = 0.1
 SWING_ACTIONS = ("baseball_swing", "golf_swing", "tennis_forehand", "bowl")
 SWING_CALM = 0.35
 MIN_SWING_SPEED = 0.08
@@ -82,7 +83,7 @@ def squat_moments(xy: np.ndarray) -> list[Moment]:
     height = hip_height(xy)
     if not np.isfinite(height).any():
         return [Moment(n, None, "hips, knees or ankles not seen") for n in KEY_MOMENTS["squat"]]
-    bottom = int(np.nanargmin(height))
+    bottom = bottom_frame(height)
     top_before = np.nanmax(height[: bottom + 1])
     top_after = np.nanmax(height[bottom:])
     found = [Moment(bottom_name, bottom)]
@@ -98,6 +99,19 @@ def squat_moments(xy: np.ndarray) -> list[Moment]:
     found.append(Moment(up_name, bottom + int(above[0])) if above.size and top_after - height[bottom] >= MIN_SQUAT_DROP
                  else Moment(up_name, None, "the video ends before the hips come back up"))
     return found
+
+
+def bottom_frame(height: np.ndarray, flat: float = BOTTOM_FLAT) -> int:
+    """The middle of the stretch around the lowest frame where ``height`` stays within ``flat`` of
+    the whole dip's depth from its lowest (a squat held at the bottom has its moment in the middle)."""
+    lowest = int(np.nanargmin(height))
+    near = np.nan_to_num(height, nan=np.inf) <= height[lowest] + flat * (np.nanmax(height) - height[lowest])
+    start, end = lowest, lowest
+    while start > 0 and near[start - 1]:
+        start -= 1
+    while end < len(height) - 1 and near[end + 1]:
+        end += 1
+    return (start + end) // 2
 
 
 def hand_speed(xy: np.ndarray) -> np.ndarray:

@@ -351,9 +351,23 @@ def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_t
         angles = angle_rows(reference, {p["name"]: tuple(p["attempt"][1:]) for p in points})
     else:
         angles = value_rows(steady_angles(ref_track, t_ref, in_3d), steady_angles(att_track, t_att, in_3d))
+    add_uncertainty(angles, att_track, t_att, in_3d)
     return {"name": moment.name, "by": moment.by, "reference_t": t_ref, "attempt_t": int(t_att),
             "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
             "points": points, "angles": angles}
+
+
+def add_uncertainty(rows: list[dict], att_track: JointTrack, t_att: int, world: bool, window: int = 1) -> None:
+    """Adds to each angle row ``uncertainty_deg``: half the range of the attempt's angle within
+    ``window`` frames of its aligned frame. The time alignment may be a frame off; in a fast
+    movement that alone makes this much difference."""
+    part = slice(max(0, t_att - window), min(att_track.num_frames, t_att + window + 1))
+    angles = angle_series(align.filled_joints(att_track, world=world)[part])
+    finite = np.isfinite(angles)
+    high, low = np.where(finite, angles, -np.inf).max(axis=0), np.where(finite, angles, np.inf).min(axis=0)
+    moving = dict(zip(ANGLE_NAMES, np.where(finite.any(axis=0), (high - low) / 2, 0.0)))
+    for row in rows:
+        row["uncertainty_deg"] = round(float(moving[row["joint"]]), 2)
 
 
 def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WINDOW) -> np.ndarray:

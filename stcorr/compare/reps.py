@@ -5,7 +5,8 @@ The video's own rest-to-effort signal: for a squat the hips' height above the an
 joints over time, turned so that the start of the video (rest) is high. A rep is one dip of that
 signal by at least ``MIN_DIP`` of its whole range (``MIN_SQUAT_DIP`` leg lengths for a squat):
 from the last frame at rest before the dip to the first frame back at rest after it (between two
-dips, the highest frame is where one rep ends and the next starts).
+dips, the highest frame is where one rep ends and the next starts). A dip less than
+``MIN_SHARE`` as deep as the deepest one is a fidget, not a rep.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stcorr.compare.joints import JointTrack
 from stcorr.compare.moments import MIN_SQUAT_DROP, hip_height
 
 MIN_DIP = 0.35
+MIN_SHARE = 0.3
 REST = 0.1  # within this fraction of the dip's depth of the rest level counts as at rest
 
 
@@ -59,8 +61,9 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
     if len(signal) < 5 or not np.isfinite(signal).all() or not np.ptp(signal) > 0 or not np.isfinite(least):
         return []
     signal = gaussian_filter1d(signal, 1.0, mode="nearest")
-    bottoms, _ = find_peaks(-np.concatenate([[signal[0]], signal, [signal[-1]]]), prominence=max(least, 1e-9))
-    bottoms = [int(b) - 1 for b in bottoms if 0 < b <= len(signal)]
+    bottoms, found = find_peaks(-np.concatenate([[signal[0]], signal, [signal[-1]]]), prominence=max(least, 1e-9))
+    deep = found["prominences"] >= MIN_SHARE * found["prominences"].max() if len(bottoms) else []
+    bottoms = [int(b) - 1 for b, keep in zip(bottoms, deep) if keep and 0 < b <= len(signal)]
     if not bottoms:
         return []
     bounds = [0] + [a + int(np.argmax(signal[a:b + 1])) for a, b in zip(bottoms, bottoms[1:])] + [len(signal) - 1]

@@ -38,10 +38,11 @@ def describe(moment: str, row: dict) -> str:
 
 def largest_differences(key_moments: list[dict], count: int = 3, floor: float = NOISE_FLOOR_2D_DEG) -> list[str]:
     """The ``count`` largest absolute angle differences over all key moments, largest first, in
-    words; none under ``floor`` degrees (and never one that rounds to 0)."""
+    words; none under ``floor`` degrees plus the row's ``uncertainty_deg`` (how much the angle
+    moves within a frame of the moment), and never one that rounds to 0."""
     rows = [(abs(float(row["difference_deg"])), moment_label(moment), row)
             for moment in key_moments for row in moment["angles"]]
-    rows = [item for item in rows if item[0] >= max(floor, 0.5)]
+    rows = [item for item in rows if item[0] >= max(floor + item[2].get("uncertainty_deg", 0.0), 0.5)]
     rows.sort(key=lambda item: -item[0])
     return [describe(label, row) for _, label, row in rows[:count]]
 
