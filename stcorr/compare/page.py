@@ -268,7 +268,7 @@ button.km{margin:0 6px 6px 0;border-color:#d9a400}table{border-collapse:collapse
 th,td{padding:3px 9px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap}th{background:#f1f3f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.big{color:#b91c1c;font-weight:700}td.mid{color:#b45309}td.noise{color:#9ca3af}
 .frame img.ov{position:absolute;left:0;top:0;width:100%;height:100%}.split-line{position:absolute;top:0;bottom:0;width:2px;background:#ffd60a}
-#split{width:140px}select{font:inherit}
+#split{width:140px}select{font:inherit}[hidden]{display:none!important}
 .side{display:flex;flex-wrap:wrap;gap:4px 32px}.note{color:#6b7280;font-style:italic}
 .plots{display:flex;flex-wrap:wrap;gap:10px}.plots figure{margin:0}.plots svg{display:block;background:#fafbfc;border-radius:4px}
 .plots text{font-size:9px;fill:#6b7280}polyline{fill:none;stroke-width:1.6}polyline.ref{stroke:#2563eb}
