@@ -10,8 +10,9 @@ largest error (attempt frames), whether the sides were found swapped, the larges
 difference at a key moment and the differences the summary lists (none when right: it is the
 same performance). Over every clip and copy: the absolute angle differences, as compare
 measures them at a key moment (``pipeline.steady_angles``), at every third reference frame and
-its aligned frame, 2D (image) and 3D (world): their median, 95th and 99th percentiles and
-largest; ``stcorr.compare.summary`` takes the 99th percentile, rounded up, as its noise floor.
+its aligned frame, 2D (image) and 3D (world), per kind of angle: their median, 90th and 95th
+percentiles and largest; ``stcorr.compare.summary`` takes the 95th percentile of each kind,
+rounded, as its noise floor.
 Joints: MediaPipe.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from stcorr.compare import analyse
+from stcorr.compare.angles import ANGLE_NAMES
 from stcorr.compare.pipeline import steady_angles
 from stcorr.data.video import Video, write_video
 
@@ -49,10 +51,9 @@ def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
     for kind, world in (("2d", False), ("3d", True)):
         if world and (ref.world is None or att.world is None):
             continue
-        rows = [np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
-                for t in range(0, ref.num_frames, step)]
-        values = np.concatenate(rows)
-        out[kind] = values[np.isfinite(values)]
+        rows = np.stack([np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
+                         for t in range(0, ref.num_frames, step)])
+        out[kind] = rows  # (frames, 9) in ANGLE_NAMES order, NaN where not measured
     return out
 
 
@@ -86,9 +87,16 @@ def main() -> None:
             result[folder.name][name] = score(comparison, rate)
             for kind, values in angle_noise(comparison).items():
                 noise[kind].append(values)
-    spread = {f"noise_{k}_deg": {q: round(float(np.percentile(np.concatenate(v), p)), 2)
-                                 for q, p in (("median", 50), ("p95", 95), ("p99", 99), ("max", 100))}
-              for k, v in noise.items() if v}
+    spread = {}
+    for kind, tables in noise.items():
+        if not tables:
+            continue
+        table = np.concatenate(tables)
+        groups = {"all": table.ravel(), **{part: table[:, [k for k, n in enumerate(ANGLE_NAMES) if n.endswith(part)]].ravel()
+                                           for part in ("knee", "hip", "elbow", "shoulder", "lean")}}
+        spread[f"noise_{kind}_deg"] = {
+            group: {q: round(float(np.percentile(v[np.isfinite(v)], p)), 2) for q, p in (("median", 50), ("p90", 90), ("p95", 95), ("max", 100))}
+            for group, v in groups.items() if np.isfinite(v).any()}
     print(json.dumps({**spread, "clips": result}))
 
 

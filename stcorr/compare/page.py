@@ -29,6 +29,7 @@ from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, body_transforms,
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import joint_colour
 from stcorr.compare.spatial import grid_points, pose_warp
+from stcorr.compare.summary import below_floor
 from stcorr.files import write_file
 
 MAX_FRAMES = 120
@@ -149,11 +150,11 @@ def timing_table(record: dict) -> str:
 
 def angle_tables(record: dict) -> str:
     parts = []
-    floor = record.get("noise_floor_deg", 0.0)
+    floor = record.get("noise_floor_deg") or {}
     for i, moment in enumerate(record["key_moments"]):
         rows = "".join(
             f"<tr><td>{escape(a['joint'].replace('_', ' '))}</td><td class=num>{a['reference_deg']:.1f}</td>"
-            f"<td class=num>{a['attempt_deg']:.1f}</td><td class='num {_tone(a['difference_deg'], floor)}'>{a['difference_deg']:+.1f}</td></tr>"
+            f"<td class=num>{a['attempt_deg']:.1f}</td><td class='num {_tone(a, floor)}'>{a['difference_deg']:+.1f}</td></tr>"
             for a in moment["angles"])
         by = sorted({p["by"] for p in moment["points"]}) or ["none"]
         parts.append(f"<div><h3>{_moment_name(i, moment)}</h3><table><tr><th>angle</th><th>reference</th><th>attempt</th>"
@@ -161,8 +162,9 @@ def angle_tables(record: dict) -> str:
     return '<div class="side">' + "".join(parts) + "</div>" if parts else '<p class="note">No key moments.</p>'
 
 
-def _tone(difference: float, floor: float = 0.0) -> str:
-    if abs(difference) < floor:
+def _tone(row: dict, floor: dict[str, float]) -> str:
+    difference = row["difference_deg"]
+    if floor and below_floor(row, floor):
         return "noise"
     return "big" if abs(difference) >= 15 else "mid" if abs(difference) >= 7 else ""
 
@@ -234,7 +236,7 @@ Keys: space play/pause, &larr; &rarr; one frame, o overlay (off, ghost, split), 
 <section id="timing"><h2>Timing</h2>{timing_table(record)}</section>
 <section id="reps"><h2>Every rep</h2>{rep_table(record)}</section>
 <section id="angles"><h2>Joint angles at the key moments</h2><p class="note">Flexion: 0 = straight, larger = more bent; shoulder
-elevation: 0 = arm down; trunk lean: 0 = upright. Grey: under the noise floor ({record.get('noise_floor_deg', 0):.0f} degrees), not a difference.</p>{angle_tables(record)}</section>
+elevation: 0 = arm down; trunk lean: 0 = upright. Grey: within the noise floor (what the same performance filmed twice differs by, plus the angle's own movement within a frame), not a difference.</p>{angle_tables(record)}</section>
 <section id="plots"><h2>Angles over time</h2><p class="legend"><span class="sw ref"></span>reference
 <span class="sw att"></span>attempt (aligned) <span class="sw km"></span>key moment</p><div class="plots">{angle_plots(comparison)}</div></section>
 </main><script type="application/json" id="data">{data}</script><script>{SCRIPT}</script>"""

@@ -33,7 +33,7 @@ from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource,
 from stcorr.compare.moments import Moment, find_moments
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
-from stcorr.compare.summary import NOISE_FLOOR_2D_DEG, NOISE_FLOOR_3D_DEG, largest_differences
+from stcorr.compare.summary import largest_differences, noise_floor
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
 from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
 from stcorr.data.video import Video
@@ -121,7 +121,7 @@ def analyse(
                 if m.t is None and m.name not in {x["name"] for x in missing}]
     reps = {"reference": rep_rows(ref_track, ref_reps, rates[0], None),
             "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors, aligned_in_3d)}
-    floor = NOISE_FLOOR_3D_DEG if in_3d else NOISE_FLOOR_2D_DEG
+    floor = noise_floor(pose.name, in_3d)
     record = {
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
         "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
@@ -137,12 +137,12 @@ def analyse(
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
 
 
-def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: float,
+def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],
                   span: tuple[int, int], att_reps: list[dict], n_attempt: int) -> list[str]:
     """compare.json's ``summary``: the largest differences above the noise floor, then what could not be done and why."""
     lines = largest_differences(rows, floor=floor)
     if not lines:
-        lines = ([f"no angle differs by more than the noise floor ({floor:.0f} degrees) at the key moments"]
+        lines = (["no angle differs by more than the noise floor (what the same performance filmed twice differs by) at the key moments"]
                  if any(m["angles"] for m in rows) else ["no key moment with joints seen in both videos"])
     for m in missing:
         lines.append(f"key moment {m['name'] or ''!s} not found in the {m['video']}: {m['reason']}".replace("moment  not", "moment not"))

@@ -23,6 +23,7 @@ from stcorr.compare.moments import MIN_SQUAT_DROP, hip_height
 
 MIN_DIP = 0.35
 MIN_SHARE = 0.3
+MAX_REP_FRAMES = 400
 REST = 0.1  # within this fraction of the dip's depth of the rest level counts as at rest
 
 
@@ -86,10 +87,13 @@ def knee_flexion(track: JointTrack) -> np.ndarray:
         return np.nanmean(knees, axis=1) if np.isfinite(knees).any() else np.full(len(knees), np.nan)
 
 
-def rep_distance(reference: np.ndarray, attempt: np.ndarray) -> float:
-    """Mean cost along the DTW path between two descriptor sequences (N, D), (M, D): 0 = the same movement."""
+def rep_distance(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_REP_FRAMES) -> float:
+    """Mean cost along the DTW path between two descriptor sequences (N, D), (M, D): 0 = the same
+    movement. Sequences longer than ``max_frames`` are subsampled evenly (memory O(max_frames^2))."""
     from stcorr.alignment.dtw import dtw
 
+    reference, attempt = (x[np.unique(np.linspace(0, len(x) - 1, min(len(x), max_frames)).round().astype(int))]
+                          for x in (reference, attempt))
     cost = align.descriptor_cost(reference, attempt)
     total, path = dtw(cost)
     return float(total / max(len(path), 1))

@@ -4,8 +4,10 @@ The body's yaw in a frame: the direction of its left-to-right axis (the mean of 
 shoulder lines) in the camera's horizontal plane (world x, z). Two views see the body along axes
 ``view_difference`` degrees apart, folded to [0, 90]: 0 = the same view, or the view from
 behind (a mirror image of it, with the same 2D angles), 90 = one side-on and the other
-front-on. A mirrored attempt video (its sides found swapped) turns its yaw's sign, so then the
-smaller of the two readings is kept. 2D angles are compared only below ``VIEW_LIMIT_DEG``.
+front-on. A mirrored attempt video (its sides found swapped) turns its yaw's sign, so with
+``mirrored`` the smaller of the two readings is kept: a mirrored video has the same 2D angles
+(a mirrored video whose sides are not found swapped reads as a view apart). 2D angles are
+compared only below ``VIEW_LIMIT_DEG``.
 """
 
 from __future__ import annotations
