@@ -43,7 +43,7 @@ def detect(landmarker, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--actions", default="squat,golf_swing,tennis_serve,jumping_jacks")
+    parser.add_argument("--actions", default="squat,golf_swing,tennis_serve,baseball_pitch")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--views", default="front,left")
     parser.add_argument("--size", type=int, default=256)

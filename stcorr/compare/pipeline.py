@@ -45,6 +45,7 @@ MIN_CONFIDENCE = 0.5
 MIN_FRAMES = 5
 ANGLE_CONFIDENCE = 0.7  # a joint this sure gives angles
 ANGLE_WINDOW = 2
+ANCHOR_TOLERANCE = 0.05
 SWAP_MARGIN = 0.7
 SWAPPED_NOTE = ("the attempt moves as the reference mirrored (a mirrored video, or the other hand leading): "
                 "its left side is compared with the reference's right side and the other way round")
@@ -103,8 +104,10 @@ def analyse(
     else:
         ref_moments = find_moments(action, ref_track)
         att_moments = find_moments(action, att_track, *span)
-    anchors = moment_anchors(ref_moments, att_moments)
-    times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
+    times = align_times(method, ref_track, att_track, span, (), aligned_in_3d)
+    anchors = agreeing(moment_anchors(ref_moments, att_moments), times, span)
+    if anchors:
+        times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
     swapped = sides_swapped(ref_track, att_track, times)
     if swapped:
         att_track = att_track.sides_swapped()
@@ -200,6 +203,14 @@ def moment_anchors(reference: list[Moment], attempt: list[Moment]) -> list[tuple
     pairs = [(m.t, found[m.name]) for m in reference if m.name in found and m.t is not None]
     increasing = all(a[0] < b[0] and a[1] < b[1] for a, b in zip(pairs, pairs[1:]))
     return pairs if increasing else []
+
+
+def agreeing(anchors: list[tuple[int, int]], times: np.ndarray, span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The anchors (a moment found by its rule in both videos) within ``ANCHOR_TOLERANCE`` of the
+    compared stretch (at least 2 frames) of where the plain alignment ``times`` puts them: a rule
+    sharpens the alignment at a moment, but one thrown by a detector's wobble must not drag it."""
+    tolerance = max(2.0, ANCHOR_TOLERANCE * (span[1] - span[0]))
+    return [(t, u) for t, u in anchors if abs(u - int(times[t])) <= tolerance]
 
 
 def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: tuple[int, int] | None = None,
