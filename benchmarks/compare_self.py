@@ -66,7 +66,7 @@ def score(comparison, rate: float) -> dict:
         "mean_error_frames": round(float(np.mean(errors)), 2), "max_error_frames": round(float(np.max(errors)), 2),
         "attempt_sides": record["attempt_sides"], "angles_from": record["angles_from"],
         "max_angle_difference_deg": max((abs(a["difference_deg"]) for m in moments for a in m["angles"]), default=None),
-        "differences_listed": [line for line in record["summary"] if " than " in line],
+        "differences_listed": [line for line in record["summary"] if line.startswith("at ")],
     }
 
 

@@ -207,3 +207,18 @@ def test_too_few_frames_is_said_in_one_line(pair, tmp_path):
     pose = cs.FakePose({"reference": cs.reference_frames(), "short": cs.reference_frames()[:1]})
     with pytest.raises(StcorrError, match="has 1 frame: a comparison needs"):
         compare(reference, short, pose=pose)
+
+
+def test_itself_slowed_and_mirrored_lists_no_difference_and_finds_the_moments(tmp_path):
+    """The reference against itself 1.5 times slower and mirrored (x -> W - 1 - x, sides swapped)."""
+    ref = cs.reference_frames()
+    slow = [ref[min(round(u / 1.5), len(ref) - 1)] for u in range(round((len(ref) - 1) * 1.5) + 1)]
+    mirrored = [{_swap(name): (139 - x, y) for name, (x, y) in joints.items()} for joints in slow]
+    reference = cs.write_frames(tmp_path / "reference", ref, (140, 180))
+    attempt = cs.write_frames(tmp_path / "mirror", mirrored, (140, 180))
+    found = compare(reference, attempt, pose=cs.FakePose({"reference": ref, "mirror": mirrored}), action="squat")
+    assert found["attempt_sides"] == "swapped" and len(found["key_moments"]) == 3
+    for moment in found["key_moments"]:
+        assert abs(moment["attempt_t"] - 1.5 * moment["reference_t"]) <= 1.0
+    assert not any(line.startswith("at ") for line in found["summary"])  # "at MOMENT your ... is N degrees ..."
+    assert found["summary"][0].startswith("no angle differs by more than the noise floor")
