@@ -71,6 +71,7 @@ def test_page_is_self_contained(written):
     (["--action", "dancing"], "unknown action"),
     (["--method", "magic"], "unknown time alignment method"),
     (["--fps", "0"], "--fps"),
+    (["--traces", "left_wrist,club"], "--traces takes joint names"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(pair, tmp_path, args, message):
     out = tmp_path / "out"

@@ -1,22 +1,31 @@
 """``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
 
-1. Joints of every frame of both videos (a pose source: MediaPipe by default).
-2. Time: one attempt frame per reference frame, monotonic over the whole videos (DTW on pose
-   descriptors, ``method="dtw-pose"``; or spread evenly, ``"uniform"``).
-3. Key moments of the reference: given, or the frames where its motion turns; mapped into the
-   attempt along the alignment.
-4. Space, at each key moment: the reference's joints matched into the attempt, through the
+1. Joints of every frame of both videos (a pose source: MediaPipe by default, with its 3D world
+   joints). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
+2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
+   ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
+3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
+   reference is compared with the attempt's rep that moves most like it.
+4. Time: one attempt frame per reference frame, monotonic (DTW on pose descriptors,
+   ``method="dtw-pose"``; or spread evenly, ``"uniform"``); key moments given, or found in both
+   videos by the action's rule (``moments.find_moments``), the ones that agree with the plain
+   alignment anchoring it (``agreeing``).
+5. Space, at each key moment: the reference's joints matched into the attempt, through the
    correspondence model when a checkpoint is given (``by: "model"``: the model's own t', x', y',
    on clips centred on the key moment and its aligned frame, see ``model_matches``),
    else onto the same joints of the attempt's aligned frame (``by: "pose"``; a joint the
    attempt's detector missed goes through ``spatial.pose_warp`` of the others).
-5. Joint angles of both at each key moment (the attempt's from its matched points), timings,
-   and the three largest differences in words. When the attempt moves as the reference mirrored
-   (``sides_swapped``), its left and right joints swap names first, and the record says so.
+6. Joint angles of both at each key moment (``angles.CONVENTION``; ``steady_angles``), each
+   with its ``uncertainty_deg``, timings, and the three largest differences above the pose
+   source's noise floor in words (``summary``), then what could not be found and why, the
+   views, the reps. When the attempt moves as the reference mirrored (``sides_swapped``), its
+   left and right joints swap names first, and the record says so.
 
 The record is compare.json (SPEC §7), coordinates per SPEC §1 (t the 0-based native frame,
-x, y native pixels); it carries a few keys beyond the SPEC's (action, method, pose, checkpoint, frames,
-sizes, attempt_sides, and per key moment the seconds since the previous one).
+x, y native pixels); it carries keys beyond the SPEC's (angle_convention, angles_from,
+view_difference_deg, noise_floor_deg, missing_key_moments, reps, compared_attempt_frames,
+action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment how it was
+found and the seconds since the previous one).
 """
 
 from __future__ import annotations
