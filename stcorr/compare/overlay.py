@@ -31,7 +31,7 @@ TRACE_JOINTS = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")
 GHOST_ALPHA = 0.5
 SMOOTH_FRAMES = 1.5
 TRACE_SECONDS = 1.5
-MAX_HEIGHT = 360
+MAX_HEIGHT = 288
 CHUNK = 32
 
 
@@ -64,15 +64,28 @@ def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def warp_attempt(frame: np.ndarray, transform: np.ndarray, size: tuple[int, int], scale: float) -> Image.Image:
     """The attempt frame warped into the reference's frame, drawn at ``scale`` times the
-    reference's ``size`` (width, height); pixel centres as SPEC §1 (x + 0.5 scales)."""
-    s = np.diag([scale, scale])
+    reference's ``size`` (width, height); pixel centres as SPEC §1 (x + 0.5 scales). A frame much
+    larger than the output is first reduced by a whole factor (a box filter: cheap, no aliasing)."""
+    gain = scale * float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))  # output pixels per attempt pixel
+    factor = max(1, int(1.0 / gain)) if gain > 0 else 1
+    image = Image.fromarray(frame)
+    if factor > 1:
+        image = image.reduce(factor)
     forward = np.eye(3)
-    forward[:2, :2] = s @ transform[:, :2]
-    forward[:2, 2] = s @ (transform[:, 2] + 0.5) - 0.5  # attempt pixels -> output pixels
+    forward[:2, :2] = scale * transform[:, :2] * factor
+    # a reduced pixel p is the full-size pixel factor * p + (factor - 1) / 2
+    forward[:2, 2] = scale * (transform[:, :2] @ np.full(2, (factor - 1) / 2) + transform[:, 2] + 0.5) - 0.5
     inverse = np.linalg.inv(forward)
     width, height = max(2, round(size[0] * scale)), max(2, round(size[1] * scale))
-    coefficients = tuple(inverse[:2].ravel())
-    return Image.fromarray(frame).transform((width, height), Image.AFFINE, coefficients, Image.BILINEAR)
+    return image.transform((width, height), Image.AFFINE, tuple(inverse[:2].ravel()), Image.BILINEAR)
+
+
+def scaled_reference(frame: np.ndarray, scale: float) -> Image.Image:
+    """The reference frame at ``scale`` (reduced by a whole factor first when much larger)."""
+    image = Image.fromarray(frame)
+    width, height = max(2, round(image.width * scale)), max(2, round(image.height * scale))
+    factor = max(1, int(1.0 / scale))
+    return (image.reduce(factor) if factor > 1 else image).resize((width, height), Image.BILINEAR)
 
 
 def trace_points(comparison: Comparison, transforms: np.ndarray, joints: Sequence[str] = TRACE_JOINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +129,7 @@ def overlay_frames(comparison: Comparison, joints: Sequence[str] = TRACE_JOINTS,
         wanted = sorted({int(comparison.attempt_times[t]) for t in times})
         attempts = dict(zip(wanted, comparison.attempt.frames(wanted)))
         for t, ref_frame in zip(times, comparison.reference.frames(times)):
-            reference = Image.fromarray(ref_frame).resize((max(2, round(width_ref * scale)), max(2, round(height_ref * scale))),
-                                                         Image.BILINEAR)
+            reference = scaled_reference(ref_frame, scale)
             warped = warp_attempt(attempts[int(comparison.attempt_times[t])], transforms[t], (width_ref, height_ref), scale)
             ghost = Image.blend(reference, warped, GHOST_ALPHA)
             split = reference.copy()
@@ -138,4 +150,4 @@ def overlay_frames(comparison: Comparison, joints: Sequence[str] = TRACE_JOINTS,
 
 def write_overlay(comparison: Comparison, path: str | Path, joints: Sequence[str] = TRACE_JOINTS) -> Path:
     """Writes overlay.mp4 (H.264, atomically) at the reference's frame rate."""
-    return write_video(path, overlay_frames(comparison, joints), fps=comparison.fps[0], options={"preset": "veryfast", "crf": "26"})
+    return write_video(path, overlay_frames(comparison, joints), fps=comparison.fps[0], options={"preset": "superfast", "crf": "26"})
