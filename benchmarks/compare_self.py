@@ -1,13 +1,19 @@
-"""`stcorr compare` of a clip against itself played at another speed, and mirrored: the truth is known. Prints one JSON line.
+"""`stcorr compare` of clips against themselves played at another speed, and mirrored: the truth is known. Prints one JSON line.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER --key-moments 18,24 [--work DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR]
 
-Copies (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is attempt frame t / 2);
-``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t). The reference is the clip
-itself, as an mp4 too, so both sides went through the same encoder. Per copy: the key moments'
-attempt frames against the truth, the alignment's mean and largest error over every reference
-frame (attempt frames), whether the sides were found swapped, and the largest angle difference
-at a key moment (0 when everything is right: it is the same performance). Joints: MediaPipe.
+Copies of each clip (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is
+attempt frame t / 2); ``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t).
+The reference is the clip itself, as an mp4 too, so both sides went through the same encoder.
+Per clip and copy: the key moments' attempt frames against the truth, the alignment's mean and
+largest error (attempt frames), whether the sides were found swapped, the largest angle
+difference at a key moment and the differences the summary lists (none when right: it is the
+same performance). Over every clip and copy: the absolute angle differences, as compare
+measures them at a key moment (``pipeline.steady_angles``), at every third reference frame and
+its aligned frame, 2D (image) and 3D (world), per kind of angle: their median, 90th and 95th
+percentiles and largest; ``stcorr.compare.summary`` takes the 95th percentile of each kind,
+rounded, as its noise floor.
+Joints: MediaPipe.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from stcorr.compare import analyse
+from stcorr.compare.angles import ANGLE_NAMES
+from stcorr.compare.pipeline import steady_angles
 from stcorr.data.video import Video, write_video
 
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
 
 
 def make_copies(source: Video, work: Path) -> dict[str, Path]:
+    work.mkdir(parents=True, exist_ok=True)
     frames = source.frames(range(source.num_frames))
     n = len(frames)
     paths = {"reference": write_video(work / "reference.mp4", frames, fps=30)}
@@ -35,29 +44,60 @@ def make_copies(source: Video, work: Path) -> dict[str, Path]:
     return paths
 
 
-def score(record: dict, rate: float) -> dict:
+def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
+    """|attempt - reference| of every angle at every ``step``-th aligned frame, 2D and (with world joints) 3D."""
+    ref, att = comparison.reference_joints, comparison.attempt_joints
+    out = {}
+    for kind, world in (("2d", False), ("3d", True)):
+        if world and (ref.world is None or att.world is None):
+            continue
+        rows = np.stack([np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
+                         for t in range(0, ref.num_frames, step)])
+        out[kind] = rows  # (frames, 9) in ANGLE_NAMES order, NaN where not measured
+    return out
+
+
+def score(comparison, rate: float) -> dict:
+    record = comparison.record
     errors = [abs(u - rate * t) for t, u in record["time_alignment"]]
     moments = record["key_moments"]
     return {
-        "key_moments": [[m["reference_t"], m["attempt_t"], round(rate * m["reference_t"], 2)] for m in moments],
+        "key_moments": [[m["name"], m["reference_t"], m["attempt_t"], round(rate * m["reference_t"], 2)] for m in moments],
         "mean_error_frames": round(float(np.mean(errors)), 2), "max_error_frames": round(float(np.max(errors)), 2),
-        "attempt_sides": record["attempt_sides"],
+        "attempt_sides": record["attempt_sides"], "angles_from": record["angles_from"],
         "max_angle_difference_deg": max((abs(a["difference_deg"]) for m in moments for a in m["angles"]), default=None),
+        "differences_listed": [line for line in record["summary"] if line.startswith("at ")],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", required=True, type=Path)
-    parser.add_argument("--key-moments", required=True, help="0-based frames of the clip, e.g. 18,24")
+    parser.add_argument("--frames", required=True, nargs="+", help="FOLDER or FOLDER:ACTION (the action's rules find the key moments)")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
-    moments = [int(t) for t in args.key_moments.split(",")]
-    paths = make_copies(Video(args.frames), work)
-    result = {name: score(analyse(paths["reference"], paths[name], key_moments=moments).record, rate)
-              for name, rate in COPIES.items()}
-    print(json.dumps({"clip": str(args.frames), **result}))
+    result, noise = {}, {"2d": [], "3d": []}
+    for given in args.frames:
+        folder, _, action = given.partition(":")
+        folder = Path(folder)
+        paths = make_copies(Video(folder), work / folder.name)
+        result[folder.name] = {}
+        for name, rate in COPIES.items():
+            comparison = analyse(paths["reference"], paths[name], action=action or None)
+            result[folder.name][name] = score(comparison, rate)
+            for kind, values in angle_noise(comparison).items():
+                noise[kind].append(values)
+    spread = {}
+    for kind, tables in noise.items():
+        if not tables:
+            continue
+        table = np.concatenate(tables)
+        groups = {"all": table.ravel(), **{part: table[:, [k for k, n in enumerate(ANGLE_NAMES) if n.endswith(part)]].ravel()
+                                           for part in ("knee", "hip", "elbow", "shoulder", "lean")}}
+        spread[f"noise_{kind}_deg"] = {
+            group: {q: round(float(np.percentile(v[np.isfinite(v)], p)), 2) for q, p in (("median", 50), ("p90", 90), ("p95", 95), ("max", 100))}
+            for group, v in groups.items() if np.isfinite(v).any()}
+    print(json.dumps({**spread, "clips": result}))
 
 
 if __name__ == "__main__":

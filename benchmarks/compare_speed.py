@@ -7,7 +7,7 @@ Both videos are made from one folder of frames of a person (e.g. a Penn Action c
 and forth, resized to --size, at --fps (30): the reference at the clip's pace, the attempt at 0.8
 of it. Stages: pose on every frame of both (MediaPipe; ``fake``: a fixed skeleton swaying, to time
 the rest alone), alignment and key moments (``analyse`` less pose), the
-side-by-side video, the page, in wall and CPU seconds (the CPU figure counts this process's threads
+side-by-side video, the overlay video, the page, in wall and CPU seconds (the CPU figure counts this process's threads
 only while it runs; on a shared machine the wall figure depends on the load, also printed). Peak
 memory is this process's maxrss. Nothing about time is asserted.
 """
@@ -28,6 +28,7 @@ from PIL import Image
 
 from stcorr.compare import analyse
 from stcorr.compare.joints import JointTrack, MediaPipePose
+from stcorr.compare.overlay import write_overlay
 from stcorr.compare.page import build_page
 from stcorr.compare.render import write_side_by_side
 from stcorr.data.skeleton import JOINTS
@@ -100,6 +101,7 @@ def main() -> None:
     times["align_and_key_moments_s"] = round(time.perf_counter() - start - pose.seconds, 2)
     cpu["align_and_key_moments_cpu_s"] = round(time.process_time() - cpu_start - pose.cpu_seconds, 2)
     for name, write in (("side_by_side", lambda: write_side_by_side(comparison, work / "side_by_side.mp4")),
+                        ("overlay", lambda: write_overlay(comparison, work / "overlay.mp4")),
                         ("page", lambda: build_page(comparison, work / "index.html"))):
         start, cpu_start = time.perf_counter(), time.process_time()
         write()

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from stcorr.compare.joints import Joints, JointTrack
+from stcorr.data.skeleton import JOINTS
 from stcorr.data.video import Video
 
 N_REFERENCE = 50
@@ -26,10 +27,10 @@ KNEE_OFFSET, ELBOW_OFFSET = -15.0, 12.0
 TURN = 25  # the reference frame where the motion turns (phase 0.5)
 
 
-def angles_at(phase: float) -> dict[str, float]:
+def angles_at(phase: float, depth: float = 1.0) -> dict[str, float]:
     """Degrees of every angle at a phase in [0, 1] of the motion: down and up again, arms raised
-    and lowered, the left arm ahead of the right."""
-    bump = math.sin(math.pi * phase) ** 2
+    and lowered, the left arm ahead of the right; ``depth`` scales how far down it goes."""
+    bump = depth * math.sin(math.pi * phase) ** 2
     return {"knee": 175 - 85 * bump, "hip": 170 - 70 * bump, "lean": 5 + 30 * bump,
             "left_shoulder": 20 + 120 * bump, "right_shoulder": 15 + 90 * math.sin(math.pi * phase),
             "left_elbow": 160 - 60 * bump, "right_elbow": 150 - 40 * bump}
@@ -42,9 +43,9 @@ def _step(origin: np.ndarray, direction_deg: float, length: float) -> np.ndarray
 
 
 def body(phase: float, knee_offset: float = 0.0, elbow_offset: float = 0.0,
-         centre=(0.0, 0.0), scale: float = 1.0) -> Joints:
+         centre=(0.0, 0.0), scale: float = 1.0, depth: float = 1.0) -> Joints:
     """The 13 joints at ``phase``, facing right (side view), hips at ``centre``, torso ``40 * scale`` long."""
-    a = angles_at(phase)
+    a = angles_at(phase, depth)
     hip = np.array(centre, dtype=np.float64)
     trunk = a["lean"]  # trunk direction from vertical, leaning forward (to the right)
     shoulder = _step(hip, trunk, 40 * scale)
@@ -99,12 +100,13 @@ def write_frames(folder: Path, frames: list[Joints], size: tuple[int, int]) -> P
 
 
 class FakePose:
-    """A pose source that knows each video's joints (by folder name)."""
+    """A pose source that knows each video's joints (by folder name), and their world joints when given."""
 
     name = "fake"
 
-    def __init__(self, tracks: dict[str, list[Joints]]):
-        self.tracks = {name: JointTrack.from_joints(frames) for name, frames in tracks.items()}
+    def __init__(self, tracks: dict[str, list[Joints]], world: dict[str, list[dict]] | None = None):
+        world = world or {}
+        self.tracks = {name: JointTrack.from_joints(frames, world.get(name)) for name, frames in tracks.items()}
 
     def track(self, video: Video) -> JointTrack:
         return self.tracks[video.name]
@@ -116,3 +118,34 @@ def synthetic_pair(root: Path) -> tuple[Path, Path, FakePose]:
     reference = write_frames(root / "reference", ref, (140, 180))
     attempt = write_frames(root / "attempt", att, (220, 240))
     return reference, attempt, FakePose({"reference": ref, "attempt": att})
+
+
+def rep_frames(depths: list[float], frames_per_rep: int = 30, rest: int = 6) -> list[Joints]:
+    """Squat reps one after the other, rep k going ``depths[k]`` of the way down, ``rest`` frames
+    standing before each and after the last."""
+    frames = []
+    for depth in depths:
+        frames += [body(0.0, centre=(100, 120))] * rest
+        frames += [body(u / (frames_per_rep - 1), centre=(100, 120), depth=depth) for u in range(frames_per_rep)]
+    return frames + [body(0.0, centre=(100, 120))] * rest
+
+
+def two_views(root: Path, action: str = "squat", seed: int = 3, views=("front", "left")) -> tuple[Path, Path, FakePose]:
+    """One synthetic performance (``stcorr.data.synthetic``) filmed from two views: (reference
+    folder, attempt folder, a pose source giving each view's true 2D joints and its true world
+    joints in that camera's axes, hip-centred, as MediaPipe's world landmarks are)."""
+    from stcorr.data.synthetic.clip import make_clip
+
+    tracks, world, folders = {}, {}, []
+    for name, view in zip(("reference", "attempt"), views):
+        clip = make_clip(action, seed, (160, 160), view=view)
+        xy = clip.joints_xy()
+        camera = clip.camera
+        rel = clip.performance.skeleton.joints - camera.position
+        xyz = np.stack([rel @ camera.right, -(rel @ camera.up), rel @ camera.forward], axis=-1)
+        xyz -= (xyz[:, 7:8] + xyz[:, 8:9]) / 2  # hips are joints 7 and 8
+        names = list(JOINTS)
+        tracks[name] = [{n: tuple(p) for n, p in zip(names, frame)} for frame in xy.tolist()]
+        world[name] = [{n: tuple(p) for n, p in zip(names, frame)} for frame in xyz.tolist()]
+        folders.append(write_frames(root / name, tracks[name], (160, 160)))
+    return folders[0], folders[1], FakePose(tracks, world)

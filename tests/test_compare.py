@@ -50,8 +50,9 @@ def test_whole_alignment_within_one_frame_and_monotonic(record):
 
 
 def test_angle_differences_within_two_degrees(record):
-    expected = {"left_knee": cs.KNEE_OFFSET, "right_knee": cs.KNEE_OFFSET, "left_elbow": cs.ELBOW_OFFSET,
-                "right_elbow": cs.ELBOW_OFFSET}
+    # flexion (angles.CONVENTION) is 180 - the inner angle the synthetic body is built from
+    expected = {"left_knee": -cs.KNEE_OFFSET, "right_knee": -cs.KNEE_OFFSET, "left_elbow": -cs.ELBOW_OFFSET,
+                "right_elbow": -cs.ELBOW_OFFSET}
     for moment in record["key_moments"]:
         rows = {row["joint"]: row for row in moment["angles"]}
         assert len(rows) == 9
@@ -59,12 +60,12 @@ def test_angle_differences_within_two_degrees(record):
             assert row["difference_deg"] == pytest.approx(expected.get(joint, 0.0), abs=2.0), (moment["reference_t"], joint)
             assert row["difference_deg"] == pytest.approx(row["attempt_deg"] - row["reference_deg"], abs=0.02)
         truth = joint_angles(cs.reference_frames()[moment["reference_t"]])
-        assert rows["left_knee"]["reference_deg"] == pytest.approx(truth["left_knee"], abs=0.01)
+        assert rows["left_knee"]["reference_deg"] == pytest.approx(truth["left_knee"], abs=1.0)  # a median over 5 frames
 
 
 def test_summary_names_the_largest_differences(record):
-    assert len(record["summary"]) == 3
-    assert all("knee is 15 degrees more bent" in line for line in record["summary"])
+    assert all("knee is 15 degrees more bent" in line for line in record["summary"][:3])
+    assert "no 3D joints: the angles are 2D" in record["summary"][3] and len(record["summary"]) == 4
 
 
 def test_points_come_from_pose_and_land_on_the_attempts_joints(record):
@@ -83,7 +84,7 @@ def test_record_is_strict_json_with_the_spec_keys(record):
     assert set(json.loads(text)) >= {"reference", "attempt", "fps", "time_alignment", "key_moments", "summary"}
     moment = record["key_moments"][0]
     assert set(moment) >= {"name", "reference_t", "attempt_t", "reference_s", "attempt_s", "points", "angles"}
-    assert set(moment["angles"][0]) == {"joint", "reference_deg", "attempt_deg", "difference_deg"}
+    assert set(moment["angles"][0]) == {"joint", "reference_deg", "attempt_deg", "difference_deg", "uncertainty_deg"}
     assert record["fps"] == [30.0, 30.0]
 
 
@@ -92,8 +93,30 @@ def test_turning_point_found_and_mapped(pair):
     found = compare(reference, attempt, pose=pose)
     assert [m["reference_t"] for m in found["key_moments"]] == [cs.TURN]
     assert abs(found["key_moments"][0]["attempt_t"] - cs.true_attempt_time(cs.TURN)) <= 1
-    squat = compare(reference, attempt, pose=pose, action="squat")  # 1 turn found, 3 moments named: no names guessed
-    assert [(m["reference_t"], m["name"]) for m in squat["key_moments"]] == [(cs.TURN, None)]
+    assert found["key_moments"][0]["name"] is None and found["key_moments"][0]["by"] == "turning point"
+
+
+def test_squat_rule_names_all_three_moments_in_both_videos(pair):
+    reference, attempt, pose = pair
+    found = compare(reference, attempt, pose=pose, action="squat")
+    moments = found["key_moments"]
+    assert [m["name"] for m in moments] == ["hips at knees going down", "hips at floor", "hips at knees going up"]
+    assert all(m["by"] == "rule" for m in moments) and found["missing_key_moments"] == []
+    assert abs(moments[1]["reference_t"] - cs.TURN) <= 1
+    assert moments[0]["reference_t"] < cs.TURN < moments[2]["reference_t"]
+    for m in moments:  # found by the rule in the attempt too, where the same phase is
+        assert abs(m["attempt_t"] - cs.true_attempt_time(m["reference_t"])) <= 2  # a frame of rounding in each video
+
+
+def test_a_moment_that_cannot_be_found_is_said_with_its_reason(pair, tmp_path):
+    reference, attempt, _ = pair
+    still = [cs.body(0.0, centre=(60, 100)) for _ in range(cs.N_REFERENCE)]  # standing: no squat
+    pose = cs.FakePose({"reference": still, "attempt": cs.attempt_frames()})
+    found = compare(reference, attempt, pose=pose, action="squat")
+    assert found["key_moments"] == [] and len(found["missing_key_moments"]) == 3
+    assert all("no squat seen" in m["reason"] for m in found["missing_key_moments"])
+    assert any("'hips at floor' not found in the reference" in line or "hips at floor not found in the reference" in line
+               for line in found["summary"])
 
 
 def test_action_names_the_moments(pair):
@@ -169,16 +192,33 @@ def test_pose_warp_moves_joints_onto_their_namesakes_and_far_points_with_the_bod
     assert pose_warp(np.zeros((1, 2)), {"head": (0, 0)}, {"head": (1, 1)}, 5.0) is None
 
 
-@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("blank", ["attempt", "reference"])
-def test_nobody_found_gives_an_empty_comparison_not_an_error(pair, blank, tmp_path):
-    from stcorr.compare import analyse, write_comparison
-
+def test_nobody_found_is_said_in_one_line(pair, blank):
     reference, attempt, pose = pair
     frames = {"attempt": cs.attempt_frames(), "reference": cs.reference_frames()}
     frames[blank] = [{} for _ in frames[blank]]
-    comparison = analyse(reference, attempt, pose=cs.FakePose(frames))
-    assert comparison.record["summary"] == ["no key moment with joints seen in both videos"]
-    assert all(m["points"] == [] and m["angles"] == [] for m in comparison.record["key_moments"])
-    write_comparison(comparison, tmp_path / "out", video=False)
-    assert json.loads((tmp_path / "out" / "compare.json").read_text())["attempt_sides"] == "as detected"
+    with pytest.raises(StcorrError, match="no person found in any of its"):
+        compare(reference, attempt, pose=cs.FakePose(frames))
+
+
+def test_too_few_frames_is_said_in_one_line(pair, tmp_path):
+    reference, _, _ = pair
+    short = cs.write_frames(tmp_path / "short", cs.reference_frames()[:1], (140, 180))
+    pose = cs.FakePose({"reference": cs.reference_frames(), "short": cs.reference_frames()[:1]})
+    with pytest.raises(StcorrError, match="has 1 frame: a comparison needs"):
+        compare(reference, short, pose=pose)
+
+
+def test_itself_slowed_and_mirrored_lists_no_difference_and_finds_the_moments(tmp_path):
+    """The reference against itself 1.5 times slower and mirrored (x -> W - 1 - x, sides swapped)."""
+    ref = cs.reference_frames()
+    slow = [ref[min(round(u / 1.5), len(ref) - 1)] for u in range(round((len(ref) - 1) * 1.5) + 1)]
+    mirrored = [{_swap(name): (139 - x, y) for name, (x, y) in joints.items()} for joints in slow]
+    reference = cs.write_frames(tmp_path / "reference", ref, (140, 180))
+    attempt = cs.write_frames(tmp_path / "mirror", mirrored, (140, 180))
+    found = compare(reference, attempt, pose=cs.FakePose({"reference": ref, "mirror": mirrored}), action="squat")
+    assert found["attempt_sides"] == "swapped" and len(found["key_moments"]) == 3
+    for moment in found["key_moments"]:
+        assert abs(moment["attempt_t"] - 1.5 * moment["reference_t"]) <= 1.0
+    assert not any(line.startswith("at ") for line in found["summary"])  # "at MOMENT your ... is N degrees ..."
+    assert found["summary"][0].startswith("no angle differs by more than the noise floor")

@@ -44,8 +44,8 @@ def written(pair, tmp_path_factory):
     return out
 
 
-def test_writes_the_three_files(written):
-    assert sorted(p.name for p in written.iterdir()) == ["compare.json", "index.html", "side_by_side.mp4"]
+def test_writes_the_four_files(written):
+    assert sorted(p.name for p in written.iterdir()) == ["compare.json", "index.html", "overlay.mp4", "side_by_side.mp4"]
     record = json.loads((written / "compare.json").read_text())
     assert [m["attempt_t"] for m in record["key_moments"]] == [26, 42, 58]
     assert record["key_moments"][1]["name"] == "hips at floor"
@@ -62,7 +62,7 @@ def test_side_by_side_has_every_reference_frame_and_the_held_key_moments(written
 def test_page_is_self_contained(written):
     html = (written / "index.html").read_text()
     assert "Content-Security-Policy" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in html and html.count("data:image/jpeg;base64,") == 2 * cs.N_REFERENCE
+    assert "https://" not in html and html.count("data:image/jpeg;base64,") == 3 * cs.N_REFERENCE  # reference, attempt, attempt warped
 
 
 @pytest.mark.parametrize("args, message", [
@@ -71,6 +71,7 @@ def test_page_is_self_contained(written):
     (["--action", "dancing"], "unknown action"),
     (["--method", "magic"], "unknown time alignment method"),
     (["--fps", "0"], "--fps"),
+    (["--traces", "left_wrist,club"], "--traces takes joint names"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(pair, tmp_path, args, message):
     out = tmp_path / "out"

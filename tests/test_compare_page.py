@@ -106,3 +106,49 @@ def test_every_picture_decodes_and_nothing_is_fetched(browser, written):
     assert browser.execute_script("return [...document.images].every(i => i.complete && i.naturalWidth > 0)")
     resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert [r for r in resources if not r.startswith("data:")] == []
+
+
+def press(browser, *keys) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.find_element("tag name", "h1").click()  # focus on the page, not a control
+    for key in keys:
+        ActionChains(browser).send_keys(key).perform()
+
+
+def test_keys_step_frames_play_and_set_the_speed(browser, written):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, written)
+    press(browser, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_LEFT)
+    assert browser.find_element("id", "ref-cap").text.startswith("reference t=2 ")
+    browser.find_element("id", "next").click()
+    assert browser.find_element("id", "ref-cap").text.startswith("reference t=3 ")
+    press(browser, "1")
+    assert browser.find_element("id", "speed").get_attribute("value") == "0.25"
+    press(browser, Keys.SPACE)
+    assert browser.find_element("id", "play").text == "pause"
+    press(browser, Keys.SPACE)
+    assert browser.find_element("id", "play").text == "play"
+
+
+def test_overlay_ghost_and_split_show_the_warped_attempt_and_traces_toggle(browser, written):
+    open_page(browser, written)
+    browser.execute_script("const s=document.getElementById('scrub');s.value=30;s.dispatchEvent(new Event('input'))")
+    ghost = browser.find_element("id", "ref-ov")
+    assert not ghost.is_displayed()
+    press(browser, "o")
+    assert ghost.is_displayed() and float(ghost.value_of_css_property("opacity")) == pytest.approx(0.5)
+    assert ghost.get_attribute("src") == browser.execute_script("return JSON.parse(document.getElementById('data').textContent).frames[30].warp")
+    press(browser, "o")
+    assert "inset" in ghost.value_of_css_property("clip-path") and browser.find_element("id", "ref-line").is_displayed()
+    traced = "return document.querySelectorAll('#ref-svg .trace').length"
+    assert browser.execute_script(traced) > 0
+    press(browser, "t")
+    assert browser.execute_script(traced) == 0
+
+
+def test_page_has_the_per_rep_table(browser, written):
+    open_page(browser, written)
+    text = browser.find_element("id", "reps").text
+    assert "attempt: 1 rep" in text and "deepest knee flexion" in text

@@ -24,57 +24,55 @@ def parse_key_moments(text: str | None) -> list[int] | None:
         raise StcorrError(f"--key-moments takes 0-based frame numbers separated by commas, not {text!r}") from None
 
 
+TRACE_DEFAULT = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")  # as stcorr.compare.overlay.TRACE_JOINTS
+
+
+def parse_traces(text: str) -> tuple[str, ...]:
+    """'left_wrist,right_ankle' -> the joint names; a one-line error for a name that is not a joint."""
+    from stcorr.data.skeleton import JOINTS
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if name not in JOINTS:
+            raise StcorrError(f"--traces takes joint names ({', '.join(JOINTS)}), not {name!r}")
+    return names
+
+
 def compare(
     reference: Annotated[Path, typer.Argument(help="The reference performance: a video file or a folder of frames.")],
     attempt: Annotated[Path, typer.Argument(help="The attempt to compare with it: a video file or a folder of frames.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for compare.json, side_by_side.mp4 and index.html.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for compare.json, side_by_side.mp4, overlay.mp4 and index.html.")],
     action: Annotated[Optional[str], typer.Option(help="The action (e.g. squat, golf_swing): names the key moments.")] = None,
     key_moments: Annotated[Optional[str], typer.Option("--key-moments", help="Key moments as 0-based reference frames, e.g. 18,24 (default: where the motion turns).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="Match the joints through this trained correspondence model.")] = None,
     method: Annotated[str, typer.Option(help="Time alignment: dtw-pose (DTW on joint angles) or uniform.")] = "dtw-pose",
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of frame folders (default 30; video files carry theirs).")] = None,
-    video: Annotated[bool, typer.Option(help="Write side_by_side.mp4.")] = True,
+    video: Annotated[bool, typer.Option(help="Write side_by_side.mp4 and overlay.mp4.")] = True,
+    traces: Annotated[str, typer.Option(help="Joints whose paths the overlay draws, separated by commas.")] = ",".join(TRACE_DEFAULT),
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (the model's device).")] = "auto",
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare an attempt with a reference: time alignment, key moments, matched joints, joint
-    angles and their differences; writes DIR/compare.json, DIR/side_by_side.mp4 and DIR/index.html."""
+    angles and their differences, every rep; writes DIR/compare.json, DIR/side_by_side.mp4,
+    DIR/overlay.mp4 (the attempt warped onto the reference: ghost and split, joint traces) and DIR/index.html."""
     from stcorr.cli.model_commands import resolve_device
     from stcorr.compare import analyse, write_comparison
     from stcorr.compare.outputs import check_out_folder
 
     moments = parse_key_moments(key_moments)
+    traced = parse_traces(traces)
     if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
         raise StcorrError(f"--fps takes a frame rate above 0 and at most {MAX_FPS}, not {fps}")
     check_out_folder(out)
-    check_one_movement(reference, attempt)
     check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--checkpoint": checkpoint}, folders={"--out": out},
                   overwrite=overwrite)
     torch_device = str(resolve_device(device)) if checkpoint is not None else "cpu"
     comparison = analyse(reference, attempt, action=action, key_moments=moments, checkpoint=checkpoint,
                          method=method, fps=fps, device=torch_device)
-    check_people_found(comparison, reference, attempt)
-    write_comparison(comparison, out, video=video)
+    write_comparison(comparison, out, video=video, traces=traced)
     for line in comparison.record["summary"]:
         console.print(f"- {escape(line)}", soft_wrap=True)
-    console.print(f"wrote {out}/compare.json{', side_by_side.mp4' if video else ''} and index.html")
-
-
-def check_one_movement(reference: Path, attempt: Path) -> None:
-    """Each video must have frames to compare over time (one frame is a picture, not a movement)."""
-    from stcorr.data.video import Video
-
-    for side, path in (("reference", reference), ("attempt", attempt)):
-        if Video(path).num_frames < 2:
-            raise StcorrError(f"the {side} has a single frame: compare needs a movement (a video of 2 frames or more)", path)
-
-
-def check_people_found(comparison, reference: Path, attempt: Path) -> None:
-    """A video in which the pose detector found nobody is said so, not compared as 'no key moment'."""
-    for side, path, joints in (("reference", reference, comparison.reference_joints),
-                               ("attempt", attempt, comparison.attempt_joints)):
-        if not (joints.confidence > 0).any():
-            raise StcorrError(f"no person found in the {side}: nothing to compare", path)
+    console.print(f"wrote {out}/compare.json{', side_by_side.mp4, overlay.mp4' if video else ''} and index.html")
 
 
 def register(app: typer.Typer) -> None:

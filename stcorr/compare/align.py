@@ -27,16 +27,18 @@ VELOCITY_WEIGHT = 0.1
 OFFSET_ROUNDS = 2
 
 
-def filled_joints(track: JointTrack, smooth_sigma: float = 1.0) -> np.ndarray:
-    """(T, 13, 2) joints with low-confidence frames interpolated in time (held at the ends) and
-    smoothed by a Gaussian of ``smooth_sigma`` frames; a joint never seen stays NaN."""
-    ok = (track.confidence >= MIN_CONFIDENCE) & np.isfinite(track.xy).all(axis=2)
+def filled_joints(track: JointTrack, smooth_sigma: float = 1.0, world: bool = False) -> np.ndarray:
+    """(T, 13, 2) joints (``world``: (T, 13, 3) world joints) with low-confidence frames
+    interpolated in time (held at the ends) and smoothed by a Gaussian of ``smooth_sigma`` frames;
+    a joint never seen stays NaN."""
+    values = track.world if world else track.xy
+    ok = (track.confidence >= MIN_CONFIDENCE) & np.isfinite(values).all(axis=2)
     frames = np.arange(track.num_frames)
-    out = np.full(track.xy.shape, np.nan)
+    out = np.full(values.shape, np.nan)
     for j in range(len(JOINTS)):
         known = np.flatnonzero(ok[:, j])
-        for c in range(2) if known.size else ():
-            out[:, j, c] = np.interp(frames, known, track.xy[known, j, c])
+        for c in range(values.shape[2]) if known.size else ():
+            out[:, j, c] = np.interp(frames, known, values[known, j, c])
     if smooth_sigma > 0 and track.num_frames > 1:
         out = gaussian_filter1d(out, smooth_sigma, axis=0, mode="nearest")
     return out
@@ -54,12 +56,13 @@ def normalised_joints(xy: np.ndarray) -> np.ndarray:
     return p / max(float(scale), 1e-9)
 
 
-def frame_descriptors(track: JointTrack) -> np.ndarray:
+def frame_descriptors(track: JointTrack, world: bool = False) -> np.ndarray:
     """(T, 18) descriptors: for knees, hips, elbows and shoulders the mean of the left and right
     angle and half their absolute difference, and the trunk's lean (radians; so invariant to
     position, size, a mirrored video and swapped left/right labels), then their time derivatives
-    per unit of normalised video time, weighted by ``VELOCITY_WEIGHT``. NaN where a joint is never seen."""
-    angles = np.radians(angle_series(filled_joints(track)))
+    per unit of normalised video time, weighted by ``VELOCITY_WEIGHT``. NaN where a joint is never
+    seen. ``world``: from the 3D world joints (the same whatever the camera's view)."""
+    angles = np.radians(angle_series(filled_joints(track, world=world)))
     columns = []
     for kind in ("knee", "hip", "elbow", "shoulder"):
         left, right = angles[:, ANGLE_NAMES.index(f"left_{kind}")], angles[:, ANGLE_NAMES.index(f"right_{kind}")]

@@ -1,17 +1,22 @@
-"""Joint angles of a body, in degrees, and their differences between a reference and an attempt.
+"""Joint angles of a body, in degrees, under one convention, and their differences between a reference and an attempt.
 
-- knee (hip-knee-ankle), hip (shoulder-hip-knee), elbow (shoulder-elbow-wrist): the inner angle
-  at the joint, 180 = straight, smaller = more bent;
-- shoulder (hip-shoulder-elbow): the angle between the trunk and the upper arm, 0 = arm down
-  along the body, 180 = arm straight up;
-- trunk lean: the angle between the trunk (hip midpoint to shoulder midpoint) and the image's
-  upward vertical, 0 = upright, 90 = horizontal, unsigned (a lean either way).
+The convention (``CONVENTION``, its name written into compare.json; all angles unsigned, in [0, 180]):
 
-Joints are ``{name: (x, y)}`` in pixels (x right, y down); an angle whose joints are not all
-there is None.
+- knee, hip, elbow **flexion**: 180 minus the inner angle at the joint (hip-knee-ankle,
+  shoulder-hip-knee, shoulder-elbow-wrist): 0 = straight, larger = more bent;
+- shoulder **elevation** (hip-shoulder-elbow): the angle between the trunk and the upper arm,
+  0 = arm down along the body, 90 = arm out level, 180 = arm straight up;
+- trunk **lean**: the angle between the trunk (hip midpoint to shoulder midpoint) and the upward
+  vertical (of the image in 2D, of the camera in 3D), 0 = upright, 90 = horizontal, a lean either way.
+
+The same formulas take joints in 2D (pixels, x right, y down) or in 3D (MediaPipe's world
+landmarks: metres, x right, y down, z away from the camera): ``angle_series`` reads the last axis.
+Joints are ``{name: (x, y)}``; an angle whose joints are not all there is None.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
@@ -26,12 +31,24 @@ ANGLE_JOINTS: dict[str, tuple[str, str, str]] = {
                           "elbow": ("shoulder", "wrist"), "shoulder": ("hip", "elbow")}.items()
     for side in ("left", "right")
 }
+FLEXION_KINDS = ("knee", "hip", "elbow")  # reported as 180 - the inner angle
 TRUNK = "trunk_lean"
 ANGLE_NAMES: tuple[str, ...] = (*ANGLE_JOINTS, TRUNK)
 
+CONVENTION: dict = {
+    "name": "stcorr-flexion-1",
+    "unit": "degrees", "range": [0, 180], "signed": False,
+    "knee": "flexion: 180 - angle(hip, knee, ankle); 0 = straight, larger = more bent",
+    "hip": "flexion: 180 - angle(shoulder, hip, knee); 0 = trunk and thigh in line, larger = more bent",
+    "elbow": "flexion: 180 - angle(shoulder, elbow, wrist); 0 = straight, larger = more bent",
+    "shoulder": "elevation: angle(hip, shoulder, elbow); 0 = arm down along the body, 180 = arm straight up",
+    "trunk_lean": "angle between hip-midpoint->shoulder-midpoint and the upward vertical; 0 = upright, 90 = horizontal",
+    "difference": "attempt - reference",
+}
+
 
 def inner_angles(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """(T,) unsigned angles at b between b->a and b->c, in degrees, for points (T, 2) (NaN where a
+    """(T,) unsigned angles at b between b->a and b->c, in degrees, for points (T, D) (NaN where a
     segment has no length or a point is missing)."""
     u, v = a - b, c - b
     norms = np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
@@ -40,20 +57,26 @@ def inner_angles(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def angle_series(xy: np.ndarray) -> np.ndarray:
-    """(T, 9) degrees of every angle of ``ANGLE_NAMES``, in that order, for joints ``xy`` (T, 13, 2)
-    in ``JOINTS`` order (NaN where a joint is missing)."""
-    xy = np.asarray(xy, dtype=np.float64)
-    columns = [inner_angles(*(xy[:, J[name]] for name in names)) for names in ANGLE_JOINTS.values()]
-    shoulders = (xy[:, J["left_shoulder"]] + xy[:, J["right_shoulder"]]) / 2
-    hips = (xy[:, J["left_hip"]] + xy[:, J["right_hip"]]) / 2
-    columns.append(inner_angles(hips - [0.0, 1.0], hips, shoulders))
+def angle_series(joints: np.ndarray) -> np.ndarray:
+    """(T, 9) degrees of every angle of ``ANGLE_NAMES`` (module docstring), in that order, for
+    joints (T, 13, D) in ``JOINTS`` order, D = 2 (image) or 3 (world); NaN where a joint is missing."""
+    joints = np.asarray(joints, dtype=np.float64)
+    columns = []
+    for name, names in ANGLE_JOINTS.items():
+        inner = inner_angles(*(joints[:, J[n]] for n in names))
+        columns.append(180.0 - inner if name.split("_", 1)[1] in FLEXION_KINDS else inner)
+    shoulders = (joints[:, J["left_shoulder"]] + joints[:, J["right_shoulder"]]) / 2
+    hips = (joints[:, J["left_hip"]] + joints[:, J["right_hip"]]) / 2
+    up = np.zeros(joints.shape[-1])
+    up[1] = -1.0  # y points down in both the image and MediaPipe's world frame
+    columns.append(inner_angles(hips + up, hips, shoulders))
     return np.stack(columns, axis=1)
 
 
 def joint_angles(joints: Joints) -> dict[str, float | None]:
-    """Every angle of ``ANGLE_NAMES`` for one body, in degrees (None where a joint is missing)."""
-    xy = np.array([[joints.get(name, (np.nan, np.nan)) for name in JOINTS]], dtype=np.float64)
+    """Every angle of ``ANGLE_NAMES`` for one body (2D or 3D joints by name), in degrees (None where a joint is missing)."""
+    width = len(next(iter(joints.values()))) if joints else 2
+    xy = np.array([[joints.get(name, (np.nan,) * width) for name in JOINTS]], dtype=np.float64)
     return {name: None if np.isnan(value) else float(value) for name, value in zip(ANGLE_NAMES, angle_series(xy)[0])}
 
 
@@ -61,6 +84,12 @@ def angle_rows(reference: Joints, attempt: Joints) -> list[dict]:
     """compare.json's ``angles`` of one key moment: both angles and attempt - reference, for every
     angle both bodies have."""
     ref, att = joint_angles(reference), joint_angles(attempt)
-    return [{"joint": name, "reference_deg": round(ref[name], 2), "attempt_deg": round(att[name], 2),
-             "difference_deg": round(att[name] - ref[name], 2)}
-            for name in ANGLE_NAMES if ref[name] is not None and att[name] is not None]
+    return value_rows([np.nan if ref[n] is None else ref[n] for n in ANGLE_NAMES],
+                      [np.nan if att[n] is None else att[n] for n in ANGLE_NAMES])
+
+
+def value_rows(reference: Sequence[float], attempt: Sequence[float]) -> list[dict]:
+    """compare.json's ``angles`` from two (9,) angle vectors in ``ANGLE_NAMES`` order (NaN: not measured)."""
+    return [{"joint": name, "reference_deg": round(float(r), 2), "attempt_deg": round(float(a), 2),
+             "difference_deg": round(float(a) - float(r), 2)}
+            for name, r, a in zip(ANGLE_NAMES, reference, attempt) if np.isfinite(r) and np.isfinite(a)]

@@ -40,10 +40,13 @@ def limb_side(a: str, b: str) -> str:
 @dataclass(frozen=True)
 class JointTrack:
     """One video's joints: ``xy`` (T, 13, 2) native pixels (NaN where not found), ``confidence``
-    (T, 13) in [0, 1] (0 where not found)."""
+    (T, 13) in [0, 1] (0 where not found); ``world`` (T, 13, 3) metres, hip-centred, axes of the
+    camera (x right, y down, z away from it), NaN where not found, or None when the pose source
+    gives no 3D joints (MediaPipe's world landmarks do)."""
 
     xy: np.ndarray
     confidence: np.ndarray
+    world: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -58,18 +61,36 @@ class JointTrack:
     def sides_swapped(self) -> "JointTrack":
         """The same track with every left joint named right and every right joint named left."""
         order = [JOINTS.index(other_side(name)) for name in JOINTS]
-        return JointTrack(self.xy[:, order], self.confidence[:, order])
+        return JointTrack(self.xy[:, order], self.confidence[:, order], None if self.world is None else self.world[:, order])
+
+    def frames_between(self, start: int, end: int) -> "JointTrack":
+        """The track of frames ``start``..``end`` (inclusive)."""
+        part = slice(start, end + 1)
+        return JointTrack(self.xy[part], self.confidence[part], None if self.world is None else self.world[part])
+
+    @property
+    def found(self) -> np.ndarray:
+        """(T,) whether any joint was found in each frame."""
+        return (self.confidence > 0).any(axis=1) & np.isfinite(self.xy).all(axis=2).any(axis=1)
 
     @classmethod
-    def from_joints(cls, frames: list[Joints]) -> "JointTrack":
-        """A track from one ``{name: (x, y)}`` per frame (confidence 1 where given)."""
+    def from_joints(cls, frames: list[Joints], world: list[dict[str, tuple[float, float, float]]] | None = None) -> "JointTrack":
+        """A track from one ``{name: (x, y)}`` per frame (confidence 1 where given), and optionally
+        one ``{name: (x, y, z)}`` of world joints per frame."""
         xy = np.full((len(frames), len(JOINTS), 2), np.nan)
         confidence = np.zeros((len(frames), len(JOINTS)))
         for t, joints in enumerate(frames):
             for k, name in enumerate(JOINTS):
                 if name in joints:
                     xy[t, k], confidence[t, k] = joints[name], 1.0
-        return cls(xy, confidence)
+        if world is None:
+            return cls(xy, confidence)
+        xyz = np.full((len(frames), len(JOINTS), 3), np.nan)
+        for t, joints in enumerate(world):
+            for k, name in enumerate(JOINTS):
+                if name in joints:
+                    xyz[t, k] = joints[name]
+        return cls(xy, confidence, xyz)
 
 
 class PoseSource(Protocol):
@@ -92,5 +113,14 @@ class MediaPipePose:
         self.cache = mediapipe_cache({"model_complexity": model_complexity, "cache": cache})
 
     def track(self, video: Video) -> JointTrack:
-        xy, visibility = self.cache.track(video).penn_joints()
-        return JointTrack(xy, visibility)
+        found = self.cache.track(video)
+        xy, visibility = found.penn_joints()
+        return JointTrack(xy, visibility, penn_world_joints(found))
+
+
+def penn_world_joints(track) -> np.ndarray:
+    """(T, 13, 3) the 13 Penn joints of a ``PoseTrack``'s world landmarks (metres, hip-centred;
+    NaN where nobody was found). Read here, beside the pose cache, so the cache's API stays as it is."""
+    from stcorr.baselines.pose_cache import PENN_INDEX  # the pose extra's module, loaded with MediaPipe
+
+    return np.asarray(track.world, dtype=np.float64)[:, PENN_INDEX]

@@ -1,16 +1,18 @@
-"""DIR/compare.json, DIR/side_by_side.mp4 and DIR/index.html, written as one folder: whole, or not at all."""
+"""DIR/compare.json, DIR/side_by_side.mp4, DIR/overlay.mp4 and DIR/index.html, written as one folder: whole, or not at all."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
+from stcorr.compare.overlay import TRACE_JOINTS, write_overlay
 from stcorr.compare.page import build_page
 from stcorr.compare.pipeline import Comparison
 from stcorr.compare.render import write_side_by_side
 from stcorr.errors import StcorrError
 from stcorr.files import folder_writer, write_json
 
-OUTPUTS = ("compare.json", "side_by_side.mp4", "index.html")
+OUTPUTS = ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html")
 
 
 def check_out_folder(out_dir: str | Path) -> Path:
@@ -24,13 +26,16 @@ def check_out_folder(out_dir: str | Path) -> Path:
     return out_dir
 
 
-def write_comparison(comparison: Comparison, out_dir: str | Path, video: bool = True) -> Path:
+def write_comparison(comparison: Comparison, out_dir: str | Path, video: bool = True,
+                     traces: Sequence[str] = TRACE_JOINTS) -> Path:
     """Writes the comparison's files into ``out_dir`` (replacing an earlier comparison there);
-    ``video=False`` leaves out side_by_side.mp4."""
+    ``video=False`` leaves out side_by_side.mp4 and overlay.mp4; ``traces``: the joints whose
+    paths are drawn in the overlay (video and page)."""
     out_dir = check_out_folder(out_dir)
     with folder_writer(out_dir) as tmp:
         write_json(tmp / "compare.json", comparison.record)
         if video:
             write_side_by_side(comparison, tmp / "side_by_side.mp4")
-        build_page(comparison, tmp / "index.html")
+            write_overlay(comparison, tmp / "overlay.mp4", traces)
+        build_page(comparison, tmp / "index.html", traces)
     return out_dir

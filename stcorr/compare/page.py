@@ -17,6 +17,7 @@ import io
 import json
 from html import escape
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -24,9 +25,11 @@ from PIL import Image
 from stcorr.compare.align import filled_joints
 from stcorr.compare.angles import ANGLE_NAMES, angle_series
 from stcorr.compare.joints import LIMBS
+from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, body_transforms, trace_points, warp_attempt
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import joint_colour
 from stcorr.compare.spatial import grid_points, pose_warp
+from stcorr.compare.summary import below_floor
 from stcorr.files import write_file
 
 MAX_FRAMES = 120
@@ -56,21 +59,35 @@ def _points(joints: dict) -> dict:
     return {name: [round(x, 1), round(y, 1)] for name, (x, y) in joints.items()}
 
 
-def frame_records(comparison: Comparison, frames: list[int], cells: int = CELLS) -> list[dict]:
-    """Per shown frame: both pictures, both skeletons and the grid of matches (None where no body)."""
+def frame_records(comparison: Comparison, frames: list[int], traces: Sequence[str] = TRACE_JOINTS,
+                  cells: int = CELLS) -> list[dict]:
+    """Per shown frame: both pictures, the attempt warped onto the reference (``overlay``), both
+    skeletons, the traced joints (the attempt's in reference pixels) and the grid of matches
+    (None where no body)."""
     width, height = comparison.reference.size
     grid = grid_points(width, height, cells)
     smoothing = 0.05 * max(comparison.attempt.size)
+    transforms = body_transforms(comparison)
+    ref_traces, att_traces = trace_points(comparison, transforms, traces)
+    scale = min(FRAME_HEIGHT, height) / height
     records = []
     for t, ref_frame in zip(frames, comparison.reference.iter_frames(frames)):
         u = int(comparison.attempt_times[t])
         ref_joints = comparison.reference_joints.joints_at(t, MIN_CONFIDENCE)
         att_joints = comparison.attempt_joints.joints_at(u, MIN_CONFIDENCE)
         warped = pose_warp(grid, ref_joints, att_joints, smoothing)
-        records.append({"t": t, "u": u, "ref": jpeg_uri(ref_frame), "att": jpeg_uri(comparison.attempt.frame(u)),
+        att_frame = comparison.attempt.frame(u)
+        records.append({"t": t, "u": u, "ref": jpeg_uri(ref_frame), "att": jpeg_uri(att_frame),
+                        "warp": jpeg_uri(np.asarray(warp_attempt(att_frame, transforms[t], (width, height), scale))),
                         "refJoints": _points(ref_joints), "attJoints": _points(att_joints),
+                        "refTrace": _rounded(ref_traces[t]), "attTrace": _rounded(att_traces[t]),
                         "grid": None if warped is None else np.round(warped, 1).tolist()})
     return records
+
+
+def _rounded(points: np.ndarray) -> list:
+    """(J, 2) points as JSON: [x, y] rounded, or None where NaN."""
+    return [None if not np.isfinite(p).all() else [round(float(p[0]), 1), round(float(p[1]), 1)] for p in points]
 
 
 def angle_plots(comparison: Comparison) -> str:
@@ -133,10 +150,11 @@ def timing_table(record: dict) -> str:
 
 def angle_tables(record: dict) -> str:
     parts = []
+    floor = record.get("noise_floor_deg") or {}
     for i, moment in enumerate(record["key_moments"]):
         rows = "".join(
             f"<tr><td>{escape(a['joint'].replace('_', ' '))}</td><td class=num>{a['reference_deg']:.1f}</td>"
-            f"<td class=num>{a['attempt_deg']:.1f}</td><td class='num {_tone(a['difference_deg'])}'>{a['difference_deg']:+.1f}</td></tr>"
+            f"<td class=num>{a['attempt_deg']:.1f}</td><td class='num {_tone(a, floor)}'>{a['difference_deg']:+.1f}</td></tr>"
             for a in moment["angles"])
         by = sorted({p["by"] for p in moment["points"]}) or ["none"]
         parts.append(f"<div><h3>{_moment_name(i, moment)}</h3><table><tr><th>angle</th><th>reference</th><th>attempt</th>"
@@ -144,42 +162,81 @@ def angle_tables(record: dict) -> str:
     return '<div class="side">' + "".join(parts) + "</div>" if parts else '<p class="note">No key moments.</p>'
 
 
-def _tone(difference: float) -> str:
+def _tone(row: dict, floor: dict[str, float]) -> str:
+    difference = row["difference_deg"]
+    if floor and below_floor(row, floor):
+        return "noise"
     return "big" if abs(difference) >= 15 else "mid" if abs(difference) >= 7 else ""
+
+
+def rep_table(record: dict) -> str:
+    """The per-rep table of the attempt (and of the reference when it has several)."""
+    parts = []
+    for video in ("attempt", "reference"):
+        rows = record.get("reps", {}).get(video) or []
+        if not rows or (video == "reference" and len(rows) < 2):
+            continue
+        body = "".join(
+            f"<tr><td class=num>{r['rep']}</td><td class=num>{r['start_t']}-{r['end_t']}</td><td class=num>{r['start_s']:.2f}</td>"
+            f"<td class=num>{r['duration_s']:.2f}</td><td class=num>{_number(r.get('knee_flexion_max_deg'))}</td>"
+            f"<td class=num>{r.get('depth_rank', '')}</td><td class=num>{_number(r.get('distance_to_reference'), 3)}</td></tr>"
+            for r in rows)
+        parts.append(f"<h3>{video}: {len(rows)} rep{'' if len(rows) == 1 else 's'}</h3><table class=reps><tr><th>rep</th><th>frames</th>"
+                     "<th>starts (s)</th><th>lasts (s)</th><th>deepest knee flexion</th><th>depth rank</th>"
+                     f"<th>distance to the reference</th></tr>{body}</table>")
+    return "".join(parts) or '<p class="note">No repetition found (a rep is one dip of the movement from rest and back).</p>'
+
+
+def _number(value, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
 
 
 def _moment_name(index: int, moment: dict) -> str:
     return f"{index + 1}. " + escape(moment["name"] or f"frame {moment['reference_t']}")
 
 
-def page_data(comparison: Comparison) -> dict:
+def page_data(comparison: Comparison, traces: Sequence[str] = TRACE_JOINTS) -> dict:
     record = comparison.record
     frames = shown_frames(comparison.reference.num_frames, [m["reference_t"] for m in record["key_moments"]])
-    return {"fps": record["fps"], "sizes": record["sizes"], "cells": CELLS,
-            "limbs": LIMBS, "colours": {m: "rgb{}".format(joint_colour(m)) for m in {p["name"] for k in record["key_moments"] for p in k["points"]}},
-            "moments": record["key_moments"], "frames": frame_records(comparison, frames)}
+    named = {p["name"] for k in record["key_moments"] for p in k["points"]} | set(traces)
+    return {"fps": record["fps"], "sizes": record["sizes"], "cells": CELLS, "traces": list(traces),
+            "traceFrames": max(1, round(TRACE_SECONDS * record["fps"][0])),
+            "limbs": LIMBS, "colours": {m: "rgb{}".format(joint_colour(m)) for m in named},
+            "moments": record["key_moments"], "frames": frame_records(comparison, frames, traces)}
 
 
-def build_page(comparison: Comparison, path: str | Path) -> Path:
+def build_page(comparison: Comparison, path: str | Path, traces: Sequence[str] = TRACE_JOINTS) -> Path:
     """Writes the page (atomically)."""
     record = comparison.record
-    data = json.dumps(page_data(comparison), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps(page_data(comparison, traces), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
     (rw, rh), (aw, ah) = record["sizes"]
     summary = "".join(f"<li>{escape(line)}</li>" for line in record["summary"])
     buttons = "".join(f'<button class="km" data-t="{m["reference_t"]}">{_moment_name(i, m)}</button>'
                       for i, m in enumerate(record["key_moments"]))
+    convention = record.get("angle_convention", {}).get("name", "")
+    view = record.get("view_difference_deg")
     body = f"""
 <header><h1>stcorr compare</h1><p>reference <code>{escape(record['reference'])}</code> · attempt
 <code>{escape(record['attempt'])}</code> · time alignment {escape(record['method'])} · joints from {escape(record['pose'])}
-{' · model ' + escape(record['checkpoint']) if record.get('checkpoint') else ''}</p></header>
+{' · model ' + escape(record['checkpoint']) if record.get('checkpoint') else ''} · angles {escape(record.get('angles_from', ''))}, convention {escape(convention)}
+{'' if view is None else f' · views {view:.0f} degrees apart'}</p></header>
 <main><section id="summary"><h2>The largest differences</h2><ul>{summary}</ul></section>
 <section id="videos"><h2>Aligned videos</h2>
-<p class="note">Click the reference frame: the marker on the attempt shows the matching point of its aligned frame.</p>
-<div class="stage" style="max-width:{PANEL_HEIGHT * (rw / rh + aw / ah) + 12:.0f}px">{_panel("ref", "reference", rw, rh)}{_panel("att", "attempt (aligned)", aw, ah)}</div>
-<div class="controls"><button id="play">play</button><input id="scrub" type="range" min="0" value="0" step="1">
-<span id="frame-label"></span></div><div class="moments">{buttons}</div><p id="match-label" class="note"></p></section>
+<p class="note">Click the reference frame: the marker on the attempt shows the matching point of its aligned frame.
+Keys: space play/pause, &larr; &rarr; one frame, o overlay (off, ghost, split), t traces, 1 2 3 4 speed.</p>
+<div class="stage" style="max-width:{PANEL_HEIGHT * (rw / rh + aw / ah) + 12:.0f}px">{_panel("ref", "reference", rw, rh, overlay=True)}{_panel("att", "attempt (aligned)", aw, ah)}</div>
+<div class="controls"><button id="prev" title="previous frame (left arrow)">&#9664;</button><button id="play">play</button>
+<button id="next" title="next frame (right arrow)">&#9654;</button><input id="scrub" type="range" min="0" value="0" step="1">
+<label>speed <select id="speed"><option value="0.25">0.25x</option><option value="0.5">0.5x</option><option value="0.75">0.75x</option><option value="1" selected>1x</option></select></label>
+<span id="frame-label"></span></div>
+<div class="controls"><label>overlay <select id="overlay"><option value="off">off</option><option value="ghost">ghost (attempt over reference)</option>
+<option value="split">split line</option></select></label><input id="split" type="range" min="0" max="100" value="50" title="split line position">
+<label><input id="traces" type="checkbox" checked> traces ({escape(', '.join(t.replace('_', ' ') for t in traces))}: reference line, attempt dots)</label></div>
+<div class="moments">{buttons}</div><p id="match-label" class="note"></p></section>
 <section id="timing"><h2>Timing</h2>{timing_table(record)}</section>
-<section id="angles"><h2>Joint angles at the key moments</h2>{angle_tables(record)}</section>
+<section id="reps"><h2>Every rep</h2>{rep_table(record)}</section>
+<section id="angles"><h2>Joint angles at the key moments</h2><p class="note">Flexion: 0 = straight, larger = more bent; shoulder
+elevation: 0 = arm down; trunk lean: 0 = upright. Grey: within the noise floor (what the same performance filmed twice differs by, plus the angle's own movement within a frame), not a difference.</p>{angle_tables(record)}</section>
 <section id="plots"><h2>Angles over time</h2><p class="legend"><span class="sw ref"></span>reference
 <span class="sw att"></span>attempt (aligned) <span class="sw km"></span>key moment</p><div class="plots">{angle_plots(comparison)}</div></section>
 </main><script type="application/json" id="data">{data}</script><script>{SCRIPT}</script>"""
@@ -190,9 +247,10 @@ def build_page(comparison: Comparison, path: str | Path) -> Path:
     return write_file(path, html)
 
 
-def _panel(key: str, title: str, width: int, height: int) -> str:
+def _panel(key: str, title: str, width: int, height: int, overlay: bool = False) -> str:
     # panels grow in proportion to their aspect ratio, so both frames show at the same height
-    return (f'<figure class="panel" style="flex:{width / height:.4f} 1 0"><div class="frame"><img id="{key}-img" alt="{title} frame">'
+    ghost = f'<img id="{key}-ov" class="ov" alt="attempt warped onto the reference" hidden><div id="{key}-line" class="split-line" hidden></div>' if overlay else ""
+    return (f'<figure class="panel" style="flex:{width / height:.4f} 1 0"><div class="frame"><img id="{key}-img" alt="{title} frame">{ghost}'
             f'<svg id="{key}-svg" viewBox="-0.5 -0.5 {width} {height}" preserveAspectRatio="none"></svg></div>'
             f'<figcaption id="{key}-cap">{title}</figcaption></figure>')
 
@@ -210,7 +268,9 @@ figcaption{font-size:12px;color:#4b5563}.controls{display:flex;gap:10px;align-it
 #scrub{flex:1;max-width:700px}button{font:inherit;padding:3px 10px;border-radius:6px;border:1px solid #c7cdd8;background:#f8f9fb;cursor:pointer}
 button.km{margin:0 6px 6px 0;border-color:#d9a400}table{border-collapse:collapse;margin:4px 0 8px}
 th,td{padding:3px 9px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap}th{background:#f1f3f6}
-td.num{text-align:right;font-variant-numeric:tabular-nums}td.big{color:#b91c1c;font-weight:700}td.mid{color:#b45309}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.big{color:#b91c1c;font-weight:700}td.mid{color:#b45309}td.noise{color:#9ca3af}
+.frame img.ov{position:absolute;left:0;top:0;width:100%;height:100%}.split-line{position:absolute;top:0;bottom:0;width:2px;background:#ffd60a}
+#split{width:140px}select{font:inherit}[hidden]{display:none!important}
 .side{display:flex;flex-wrap:wrap;gap:4px 32px}.note{color:#6b7280;font-style:italic}
 .plots{display:flex;flex-wrap:wrap;gap:10px}.plots figure{margin:0}.plots svg{display:block;background:#fafbfc;border-radius:4px}
 .plots text{font-size:9px;fill:#6b7280}polyline{fill:none;stroke-width:1.6}polyline.ref{stroke:#2563eb}
@@ -231,9 +291,19 @@ function skeleton(svg,joints,size){const w=Math.max(size[0],size[1])/150;
 function probe(svg,id,x,y,size){el('circle',{class:'probe',cx:x,cy:y,r:size/32,fill:'none',stroke:'#000','stroke-width':size/70},svg);
  return el('circle',{class:'probe',id:id,cx:x,cy:y,r:size/32,fill:'none',stroke:'#39ff14','stroke-width':size/150},svg);}
 function moment(t){return D.moments.find(m=>m.reference_t===t);}
+const ov=document.getElementById('ref-ov'),splitLine=document.getElementById('ref-line'),overlaySel=document.getElementById('overlay'),
+ splitIn=document.getElementById('split'),tracesIn=document.getElementById('traces'),speedSel=document.getElementById('speed');
+function overlay(f){const mode=overlaySel.value;ov.hidden=mode==='off';splitLine.hidden=mode!=='split';ov.src=f.warp;
+ if(mode==='ghost'){ov.style.opacity=0.5;ov.style.clipPath='none';}
+ if(mode==='split'){const x=+splitIn.value;ov.style.opacity=1;ov.style.clipPath='inset(0 0 0 '+x+'%)';splitLine.style.left=x+'%';}}
+function traces(i){if(!tracesIn.checked)return;const t=D.frames[i].t,first=D.frames.findIndex(f=>f.t>=t-D.traceFrames),w=Math.max(RW,RH)/160;
+ D.traces.forEach((name,k)=>{const c=D.colours[name]||'#fc0',ref=[],att=[];
+  for(let j=Math.max(first,0);j<=i;j++){const f=D.frames[j];if(f.refTrace[k])ref.push(f.refTrace[k].join(','));if(f.attTrace[k])att.push(f.attTrace[k]);}
+  if(ref.length>1)el('polyline',{class:'trace ref',points:ref.join(' '),fill:'none',stroke:c,'stroke-width':w},refSvg);
+  for(const p of att)el('circle',{class:'trace att',cx:p[0],cy:p[1],r:w*1.2,fill:'none',stroke:c,'stroke-width':w/2},refSvg);});}
 function show(i){index=i;const f=D.frames[i];scrub.value=i;
  document.getElementById('ref-img').src=f.ref;document.getElementById('att-img').src=f.att;
- refSvg.innerHTML='';attSvg.innerHTML='';skeleton(refSvg,f.refJoints,D.sizes[0]);skeleton(attSvg,f.attJoints,D.sizes[1]);
+ refSvg.innerHTML='';attSvg.innerHTML='';overlay(f);traces(i);skeleton(refSvg,f.refJoints,D.sizes[0]);skeleton(attSvg,f.attJoints,D.sizes[1]);
  const m=moment(f.t),r=Math.max(RW,RH)/90;
  if(m){for(const p of m.points){const c=D.colours[p.name]||'#fc0';
   el('circle',{cx:p.reference[1],cy:p.reference[2],r:r,fill:c,stroke:'#000','stroke-width':r/3},refSvg);
@@ -264,9 +334,20 @@ refSvg.addEventListener('click',e=>{const b=refSvg.getBoundingClientRect(),f=D.f
 scrub.addEventListener('input',()=>show(+scrub.value));
 document.querySelectorAll('button.km').forEach(b=>b.addEventListener('click',()=>{stop();show(D.frames.findIndex(f=>f.t===+b.dataset.t));}));
 function stop(){if(timer){clearInterval(timer);timer=null;document.getElementById('play').textContent='play';}}
-document.getElementById('play').addEventListener('click',()=>{if(timer){stop();return;}
- document.getElementById('play').textContent='pause';const step=D.frames.length>1?(D.frames[D.frames.length-1].t/(D.frames.length-1)):1;
- timer=setInterval(()=>show((index+1)%D.frames.length),1000*step/D.fps[0]);});
+function play(){stop();document.getElementById('play').textContent='pause';const step=D.frames.length>1?(D.frames[D.frames.length-1].t/(D.frames.length-1)):1;
+ timer=setInterval(()=>show((index+1)%D.frames.length),1000*step/D.fps[0]/(+speedSel.value));}
+function toggle(){if(timer)stop();else play();}
+function step(d){stop();show(Math.min(Math.max(index+d,0),D.frames.length-1));}
+document.getElementById('play').addEventListener('click',toggle);
+document.getElementById('prev').addEventListener('click',()=>step(-1));document.getElementById('next').addEventListener('click',()=>step(1));
+speedSel.addEventListener('change',()=>{if(timer)play();});
+[overlaySel,splitIn,tracesIn].forEach(e=>e.addEventListener('input',()=>show(index)));overlaySel.addEventListener('change',()=>show(index));
+document.addEventListener('keydown',e=>{if(e.target.tagName==='INPUT'&&e.target.type!=='checkbox'||e.target.tagName==='SELECT')return;
+ const modes=['off','ghost','split'],speeds={'1':'0.25','2':'0.5','3':'0.75','4':'1'};
+ if(e.key===' '){e.preventDefault();toggle();}else if(e.key==='ArrowLeft'){e.preventDefault();step(-1);}else if(e.key==='ArrowRight'){e.preventDefault();step(1);}
+ else if(e.key==='o'){overlaySel.value=modes[(modes.indexOf(overlaySel.value)+1)%3];show(index);}
+ else if(e.key==='t'){tracesIn.checked=!tracesIn.checked;show(index);}
+ else if(speeds[e.key]){speedSel.value=speeds[e.key];if(timer)play();}});
 show(0);document.body.dataset.ready='1';
 })();
 """

@@ -1,23 +1,31 @@
 """``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
 
-1. Joints of every frame of both videos (a pose source: MediaPipe by default).
-2. Time: one attempt frame per reference frame, monotonic over the whole videos (DTW on pose
-   descriptors, ``method="dtw-pose"``; or spread evenly, ``"uniform"``).
-3. Key moments of the reference: given, or the frames where its motion turns; mapped into the
-   attempt along the alignment.
-4. Space, at each key moment: the reference's joints matched into the attempt, through the
+1. Joints of every frame of both videos (a pose source: MediaPipe by default, with its 3D world
+   joints). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
+2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
+   ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
+3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
+   reference is compared with the attempt's rep that moves most like it.
+4. Time: one attempt frame per reference frame, monotonic (DTW on pose descriptors,
+   ``method="dtw-pose"``; or spread evenly, ``"uniform"``); key moments given, or found in both
+   videos by the action's rule (``moments.find_moments``), the ones that agree with the plain
+   alignment anchoring it (``agreeing``).
+5. Space, at each key moment: the reference's joints matched into the attempt, through the
    correspondence model when a checkpoint is given (``by: "model"``: the model's own t', x', y',
    on clips centred on the key moment and its aligned frame, see ``model_matches``),
    else onto the same joints of the attempt's aligned frame (``by: "pose"``; a joint the
    attempt's detector missed goes through ``spatial.pose_warp`` of the others).
-5. Joint angles of both at each key moment (the attempt's from its matched points), timings,
-   and the three largest differences in words. When the attempt moves as the reference mirrored
-   (``sides_swapped``), its left and right joints swap names first, and the record says so.
+6. Joint angles of both at each key moment (``angles.CONVENTION``; ``steady_angles``), each
+   with its ``uncertainty_deg``, timings, and the three largest differences above the pose
+   source's noise floor in words (``summary``), then what could not be found and why, the
+   views, the reps. When the attempt moves as the reference mirrored (``sides_swapped``), its
+   left and right joints swap names first, and the record says so.
 
-The record is compare.json (docs/formats.md#comparejson), coordinates per docs/formats.md#coordinates
-(t the 0-based native frame, x, y native pixels); it carries a few keys beyond those docs/formats.md
-lists (action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment the seconds
-since the previous one).
+The record is compare.json (docs/formats.md#comparejson), coordinates per docs/formats.md#coordinates (t the 0-based native frame,
+x, y native pixels); it carries keys beyond those docs/formats.md lists (angle_convention, angles_from,
+view_difference_deg, noise_floor_deg, missing_key_moments, reps, compared_attempt_frames,
+action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment how it was
+found and the seconds since the previous one).
 """
 
 from __future__ import annotations
@@ -29,10 +37,13 @@ from typing import Sequence
 import numpy as np
 
 from stcorr.compare import align
-from stcorr.compare.angles import ANGLE_NAMES, angle_rows, angle_series
+from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
+from stcorr.compare.moments import Moment, find_moments
+from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
-from stcorr.compare.summary import largest_differences
+from stcorr.compare.summary import largest_differences, noise_floor
+from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
 from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
@@ -40,6 +51,10 @@ from stcorr.errors import StcorrError
 METHODS = ("dtw-pose", "uniform")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
+MIN_FRAMES = 5
+ANGLE_CONFIDENCE = 0.7  # a joint this sure gives angles
+ANGLE_WINDOW = 2
+ANCHOR_TOLERANCE = 0.05
 SWAP_MARGIN = 0.7
 SWAPPED_NOTE = ("the attempt moves as the reference mirrored (a mirrored video, or the other hand leading): "
                 "its left side is compared with the reference's right side and the other way round")
@@ -72,35 +87,61 @@ def analyse(
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
-    order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, says how many to look for;
+    order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, picks the rule that finds them;
     ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
     names = moment_names(action, key_moments)
     if method not in METHODS:
         raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
     ref_video, att_video = Video(reference), Video(attempt)
-    moments = check_key_moments(key_moments, ref_video) if key_moments is not None else None
+    for video in (ref_video, att_video):
+        check_length(video)
+    given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
-    times = align_times(method, ref_track, att_track)
-    if moments is None:
-        moments = align.turning_points(ref_track, count=len(names) if names else None)
-        names = names if names and len(moments) == len(names) else None  # names only when every moment was found
+    for video, track in ((ref_video, ref_track), (att_video, att_track)):
+        check_person(video, track)
+    rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    ref_reps, att_reps = find_reps(ref_track, action), find_reps(att_track, action)
+    one_rep = ref_track.frames_between(ref_reps[0].start, ref_reps[0].end) if len(ref_reps) == 1 else ref_track
+    aligned_in_3d = views_apart(ref_track, att_track)
+    ref_descriptors = align.frame_descriptors(one_rep, aligned_in_3d)  # the reference's movement, without rest around it
+    span = compared_span(ref_descriptors, att_track, len(ref_reps), att_reps, aligned_in_3d)
+    if given is not None:
+        ref_moments = [Moment(names[i] if names else None, t, by="given") for i, t in enumerate(given)]
+        att_moments: list[Moment] = []
+    else:
+        ref_moments = find_moments(action, ref_track)
+        att_moments = find_moments(action, att_track, *span)
+    times = align_times(method, ref_track, att_track, span, (), aligned_in_3d)
+    anchors = agreeing(moment_anchors(ref_moments, att_moments), times, span)
+    if anchors:
+        times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
     swapped = sides_swapped(ref_track, att_track, times)
     if swapped:
         att_track = att_track.sides_swapped()
-    rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    view = view_difference(ref_track.world, att_track.world, times, swapped)
+    in_3d = view is not None and view > VIEW_LIMIT_DEG
+    attempt_at = dict(anchors)
     rows = []
-    for i, t_ref in enumerate(moments):
-        name = names[i] if names and i < len(names) else None
-        rows.append(key_moment_row(name, t_ref, int(times[t_ref]), rates, ref_track, att_track, ref_video, att_video, matcher))
+    for moment in (m for m in ref_moments if m.t is not None):
+        t_att = attempt_at.get(moment.t, int(times[moment.t]))
+        rows.append(key_moment_row(moment, t_att, rates, ref_track, att_track, ref_video, att_video, matcher, in_3d))
     add_intervals(rows)
+    missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in ref_moments if m.t is None]
+    missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in att_moments
+                if m.t is None and m.name not in {x["name"] for x in missing}]
+    reps = {"reference": rep_rows(ref_track, ref_reps, rates[0], None),
+            "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors, aligned_in_3d)}
+    floor = noise_floor(pose.name, in_3d)
     record = {
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
         "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
         "key_moments": rows,
-        "summary": (largest_differences(rows) or ["no key moment with joints seen in both videos"])
-        + ([SWAPPED_NOTE] if swapped else []),
+        "summary": summary_lines(rows, missing, swapped, view, in_3d, floor, span, reps["attempt"], att_video.num_frames),
+        "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
+        "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
+        "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
         "attempt_sides": "swapped" if swapped else "as detected",
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
@@ -108,11 +149,100 @@ def analyse(
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
 
 
-def align_times(method: str, reference: JointTrack, attempt: JointTrack) -> np.ndarray:
-    """(N,) attempt frame for each reference frame under the time alignment ``method``."""
-    if method == "dtw-pose":
-        return align.dtw_alignment(align.frame_descriptors(reference), align.frame_descriptors(attempt))
-    return align.uniform_alignment(reference.num_frames, attempt.num_frames)
+def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],
+                  span: tuple[int, int], att_reps: list[dict], n_attempt: int) -> list[str]:
+    """compare.json's ``summary``: the largest differences above the noise floor, then what could not be done and why."""
+    lines = largest_differences(rows, floor=floor)
+    if not lines:
+        lines = (["no angle differs by more than the noise floor (what the same performance filmed twice differs by) at the key moments"]
+                 if any(m["angles"] for m in rows) else ["no key moment with joints seen in both videos"])
+    for m in missing:
+        lines.append(f"key moment {m['name'] or ''!s} not found in the {m['video']}: {m['reason']}".replace("moment  not", "moment not"))
+    if view is not None and in_3d:
+        lines.append(f"the two cameras see the body from directions about {view:.0f} degrees apart: 2D angles would "
+                     "differ by the view alone, so the angles are measured in 3D (MediaPipe's world landmarks)")
+    elif view is None and rows:
+        lines.append("the pose source gives no 3D joints: the angles are 2D, comparable only when both cameras see the body from the same side")
+    if span != (0, n_attempt - 1):
+        lines.append(f"the reference is compared with the attempt's frames {span[0]}-{span[1]}, "
+                     "the rep that moves most like it")
+    lines += rep_sentences(att_reps)
+    return lines + ([SWAPPED_NOTE] if swapped else [])
+
+
+def check_length(video: Video) -> None:
+    """A one-line error for a video too short to compare."""
+    if video.num_frames < MIN_FRAMES:
+        raise StcorrError(f"has {video.num_frames} frame{'' if video.num_frames == 1 else 's'}: "
+                          f"a comparison needs a movement of at least {MIN_FRAMES} frames", video.path)
+
+
+def check_person(video: Video, track: JointTrack) -> None:
+    """A one-line error for a video in which the pose source finds nobody."""
+    if not track.found.any():
+        raise StcorrError(f"no person found in any of its {video.num_frames} frames: nothing to compare", video.path)
+
+
+def views_apart(reference: JointTrack, attempt: JointTrack) -> bool:
+    """Whether the cameras look at the body from directions more than ``VIEW_LIMIT_DEG`` apart,
+    read on frames spread evenly (before the time alignment, which then runs on 3D angles), a
+    mirrored attempt allowed for; False without world joints."""
+    times = align.uniform_alignment(reference.num_frames, attempt.num_frames)
+    view = view_difference(reference.world, attempt.world, times, mirrored=True)
+    return view is not None and view > VIEW_LIMIT_DEG
+
+
+def compared_span(ref_descriptors: np.ndarray, att_track: JointTrack, n_ref_reps: int, att_reps: list,
+                  in_3d: bool = False) -> tuple[int, int]:
+    """The attempt's frames the reference is aligned with: all of them, or, when the attempt holds
+    several reps and the reference one at most, the rep that moves most like the reference
+    (``ref_descriptors``: the reference's frame descriptors)."""
+    whole = (0, att_track.num_frames - 1)
+    if len(att_reps) < 2 or n_ref_reps > 1:
+        return whole
+    distances = [rep_distance(ref_descriptors, align.frame_descriptors(att_track.frames_between(r.start, r.end), in_3d))
+                 for r in att_reps]
+    best = att_reps[int(np.argmin(distances))]
+    return (best.start, best.end)
+
+
+def moment_anchors(reference: list[Moment], attempt: list[Moment]) -> list[tuple[int, int]]:
+    """(reference t, attempt t) of the named moments found in both videos, increasing in both (else [])."""
+    found = {m.name: m.t for m in attempt if m.name and m.t is not None}
+    pairs = [(m.t, found[m.name]) for m in reference if m.name in found and m.t is not None]
+    increasing = all(a[0] < b[0] and a[1] < b[1] for a, b in zip(pairs, pairs[1:]))
+    return pairs if increasing else []
+
+
+def agreeing(anchors: list[tuple[int, int]], times: np.ndarray, span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The anchors (a moment found by its rule in both videos) within ``ANCHOR_TOLERANCE`` of the
+    compared stretch (at least 2 frames) of where the plain alignment ``times`` puts them: a rule
+    sharpens the alignment at a moment, but one thrown by a detector's wobble must not drag it."""
+    tolerance = max(2.0, ANCHOR_TOLERANCE * (span[1] - span[0]))
+    return [(t, u) for t, u in anchors if abs(u - int(times[t])) <= tolerance]
+
+
+def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: tuple[int, int] | None = None,
+                anchors: Sequence[tuple[int, int]] = (), world: bool = False) -> np.ndarray:
+    """(N,) attempt frame for each reference frame under the time alignment ``method``, inside the
+    attempt's frames ``span`` (default all), through the ``anchors`` (reference t, attempt t):
+    each stretch between two anchors is aligned on its own; ``world``: on 3D angles."""
+    first, last = span or (0, attempt.num_frames - 1)
+    knots = [(0, first), *[(t, u) for t, u in anchors if 0 < t < reference.num_frames - 1 and first < u < last],
+             (reference.num_frames - 1, last)]
+    ref_desc = align.frame_descriptors(reference, world) if method == "dtw-pose" else None
+    # the attempt's descriptors over the span alone: their velocities are per unit of the compared stretch
+    att_desc = np.zeros((attempt.num_frames, 1)) if method != "dtw-pose" else np.concatenate(
+        [np.zeros((first, 18)), align.frame_descriptors(attempt.frames_between(first, last), world),
+         np.zeros((attempt.num_frames - 1 - last, 18))])
+    times = np.zeros(reference.num_frames, dtype=np.int64)
+    for (t0, u0), (t1, u1) in zip(knots, knots[1:]):
+        if ref_desc is None or t1 - t0 < 2 or u1 - u0 < 2:
+            piece = u0 + align.uniform_alignment(t1 - t0 + 1, u1 - u0 + 1)
+        else:
+            piece = u0 + align.dtw_alignment(ref_desc[t0:t1 + 1], att_desc[u0:u1 + 1])
+        times[t0:t1 + 1] = piece
+    return np.maximum.accumulate(times)
 
 
 def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray) -> bool:
@@ -120,8 +250,10 @@ def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray)
     swapped, over all aligned frames (median absolute difference smaller by ``SWAP_MARGIN``): a
     mirrored video, or a left-handed attempt at a right-handed reference. Then the attempt's left
     is compared with the reference's right: the same part of the movement."""
-    ref = angle_series(align.filled_joints(reference))
-    att = angle_series(align.filled_joints(attempt))[times]
+    if reference.world is not None and attempt.world is not None:  # 3D angles hold across camera views
+        ref, att = angle_series(reference.world), angle_series(attempt.world)[times]
+    else:
+        ref, att = angle_series(align.filled_joints(reference)), angle_series(align.filled_joints(attempt))[times]
     crossed = att[:, [ANGLE_NAMES.index(other_side(name)) for name in ANGLE_NAMES]]
     sided = [k for k, name in enumerate(ANGLE_NAMES) if other_side(name) != name]
     direct, across = (np.abs(a[:, sided] - ref[:, sided]) for a in (att, crossed))
@@ -222,15 +354,50 @@ def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
             for n, (x, y), (t, u, v) in zip(names, xy.tolist(), found)]
 
 
-def key_moment_row(name: str | None, t_ref: int, t_att: int, rates: tuple[float, float],
-                   ref_track: JointTrack, att_track: JointTrack, ref_video: Video, att_video: Video, predictor) -> dict:
+def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_track: JointTrack,
+                   att_track: JointTrack, ref_video: Video, att_video: Video, predictor, in_3d: bool) -> dict:
+    """compare.json's row of one key moment: its frames, matched points and angles: from the
+    model's matched points when there is a model, else each body's own joints (3D world joints
+    when ``in_3d``), as the median over ``ANGLE_WINDOW`` frames either side (a joint that flips
+    for a frame does not make a difference)."""
+    t_ref = int(moment.t)
     reference = ref_track.joints_at(t_ref, MIN_CONFIDENCE)
     points = matched_points(t_ref, t_att, reference, att_track.joints_at(t_att, MIN_CONFIDENCE),
                             ref_video, att_video, predictor)
-    matched = {p["name"]: tuple(p["attempt"][1:]) for p in points}
-    return {"name": name, "reference_t": int(t_ref), "attempt_t": int(t_att),
+    if predictor is not None and not in_3d:
+        angles = angle_rows(reference, {p["name"]: tuple(p["attempt"][1:]) for p in points})
+    else:
+        angles = value_rows(steady_angles(ref_track, t_ref, in_3d), steady_angles(att_track, t_att, in_3d))
+    add_uncertainty(angles, att_track, t_att, in_3d)
+    return {"name": moment.name, "by": moment.by, "reference_t": t_ref, "attempt_t": int(t_att),
             "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
-            "points": points, "angles": angle_rows(reference, matched)}
+            "points": points, "angles": angles}
+
+
+def add_uncertainty(rows: list[dict], att_track: JointTrack, t_att: int, world: bool, window: int = 1) -> None:
+    """Adds to each angle row ``uncertainty_deg``: half the range of the attempt's angle within
+    ``window`` frames of its aligned frame. The time alignment may be a frame off; in a fast
+    movement that alone makes this much difference."""
+    part = slice(max(0, t_att - window), min(att_track.num_frames, t_att + window + 1))
+    angles = angle_series(align.filled_joints(att_track, world=world)[part])
+    finite = np.isfinite(angles)
+    high, low = np.where(finite, angles, -np.inf).max(axis=0), np.where(finite, angles, np.inf).min(axis=0)
+    moving = dict(zip(ANGLE_NAMES, np.where(finite.any(axis=0), (high - low) / 2, 0.0)))
+    for row in rows:
+        row["uncertainty_deg"] = round(float(moving[row["joint"]]), 2)
+
+
+def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WINDOW) -> np.ndarray:
+    """(9,) every angle at frame t, the median over frames t - window .. t + window of the angles
+    whose joints reach ``ANGLE_CONFIDENCE`` there (NaN when fewer than half those frames have it)."""
+    part = slice(max(0, t - window), min(track.num_frames, t + window + 1))
+    joints = (track.world if world else track.xy)[part].copy()
+    joints[track.confidence[part] < ANGLE_CONFIDENCE] = np.nan
+    angles = angle_series(joints)
+    enough = np.isfinite(angles).sum(axis=0) * 2 > len(angles)
+    out = np.full(angles.shape[1], np.nan)
+    out[enough] = np.nanmedian(angles[:, enough], axis=0)
+    return out
 
 
 def add_intervals(rows: list[dict]) -> None:

@@ -126,4 +126,4 @@ def side_by_side_frames(comparison: Comparison, height: int | None = None) -> It
 
 def write_side_by_side(comparison: Comparison, path: str | Path) -> Path:
     """Writes the side-by-side video (H.264 mp4, atomically) at the reference's frame rate."""
-    return write_video(path, side_by_side_frames(comparison), fps=comparison.fps[0], options={"preset": "veryfast", "crf": "26"})
+    return write_video(path, side_by_side_frames(comparison), fps=comparison.fps[0], options={"preset": "superfast", "crf": "26"})

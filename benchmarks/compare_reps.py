@@ -1,0 +1,58 @@
+"""Every rep of a real squat: a video of three reps made from one real rep's frames, with a known shallowest rep. Prints one JSON line.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_reps.py --frames FRAME_FOLDER [--bottom 41] [--out DIR]
+
+From one rep (a folder of frames, e.g. real-dev's 1755 squat) a 30 fps mp4 of three reps, every
+frame a real one: rep 1 the whole clip; rep 2 shallow, the clip to half-way down (frame
+``--bottom`` / 2) and back the same way; rep 3 the whole clip 1.25 times faster. Then ``compare``
+of the clip (the reference, one rep) against it with ``--action squat``: the reps found (frames,
+depth ranking; rep 2 must rank last), the rep the reference was compared with, the key moments
+and the summary. With ``--out`` the comparison's files are written there (the page shows the per-rep table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from stcorr.compare import analyse, write_comparison
+from stcorr.data.video import Video, write_video
+
+
+def three_reps(source: Video, bottom: int, path: Path) -> tuple[Path, list[tuple[int, int]]]:
+    """The three-rep video (module docstring) and each rep's true (first, last) frame in it."""
+    n = source.num_frames
+    half = max(1, bottom // 2)
+    order = list(range(n))
+    order += list(range(half + 1)) + list(range(half - 1, -1, -1))
+    order += [min(n - 1, round(k * 1.25)) for k in range(int((n - 1) / 1.25) + 1)]
+    bounds, start = [], 0
+    for length in (n, 2 * half + 1, int((n - 1) / 1.25) + 1):
+        bounds.append((start, start + length - 1))
+        start += length
+    frames = (source.frame(i) for i in order)
+    return write_video(path, frames, fps=30), bounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", required=True, type=Path)
+    parser.add_argument("--bottom", type=int, default=41, help="The clip's deepest frame (real-dev's key moment for 1755: 41).")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="compare-reps-"))
+    video, bounds = three_reps(Video(args.frames), args.bottom, work / "three_reps.mp4")
+    comparison = analyse(args.frames, video, action="squat")
+    if args.out:
+        write_comparison(comparison, args.out)
+    record = comparison.record
+    print(json.dumps({"video": str(video), "true_reps": bounds, "reps": record["reps"]["attempt"],
+                      "compared_attempt_frames": record["compared_attempt_frames"],
+                      "key_moments": [[m["name"], m["reference_t"], m["attempt_t"]] for m in record["key_moments"]],
+                      "summary": record["summary"]}))
+
+
+if __name__ == "__main__":
+    main()
