@@ -41,23 +41,24 @@ TINY = {  # --dry-run: the same cases at sizes a CPU test runs in seconds
     "model.width": 4, "model.blocks": [1, 1, 1, 1], "model.layers": [2, 3, 4], "train.batch_size": 1,
     "train.val_every": 0,
 }
+JOB_VARIABLE = "GPU_CHECK_JOB"  # set for the processes torchrun starts: they train one case
 TINY_GRIDS = {"ants8-bf16": [2, 2, 2], "ants8-fp32": [2, 2, 2], "sparse16-bf16": [4, 4, 4]}
 
 
-def worker(args: argparse.Namespace) -> None:
-    """One process of a case (run by torchrun): trains, then rank 0 writes RESULT (JSON)."""
+def worker(job: dict) -> None:
+    """One process of a case (run by torchrun; the job in $GPU_CHECK_JOB): trains, then rank 0
+    writes the job's result file (JSON)."""
     import torch
 
     from stcorr.config import load_config
     from stcorr.data.datasets import open_dataset
     from stcorr.training.engine import train
 
-    overrides = json.loads(args.overrides)
-    cfg = load_config("paper-13+3", overrides)
-    result = train(cfg, open_dataset(args.data), Path(args.run), progress=False)
+    cfg = load_config("paper-13+3", job["overrides"])
+    result = train(cfg, open_dataset(job["data"]), Path(job["run"]), progress=False)
     if int(os.environ.get("RANK", 0)) == 0:
         cuda = torch.cuda.is_available()
-        Path(args.result).write_text(json.dumps({
+        Path(job["result"]).write_text(json.dumps({
             "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None,
             "steps_done": result.step,
@@ -81,12 +82,12 @@ def run_case(name: str, data: Path, steps: int, processes: int, budget_s: float,
     run, result = folder / name, folder / f"{name}.json"
     overrides = case_overrides(name, steps, dry_run)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               str(Path(__file__).resolve()), "--worker", "--data", str(data), "--run", str(run),
-               "--result", str(result), "--overrides", json.dumps(overrides)]
+               str(Path(__file__).resolve())]
+    job = {"data": str(data), "run": str(run), "result": str(result), "overrides": overrides}
     began = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=budget_s,
-                              cwd=Path(__file__).resolve().parents[1])
+                              cwd=Path(__file__).resolve().parents[1], env={**os.environ, JOB_VARIABLE: json.dumps(job)})
         status = "ok" if done.returncode == 0 else f"failed: {_last_line(done.stderr)}"
     except subprocess.TimeoutExpired:
         status = f"stopped after {budget_s:.0f} s"
@@ -101,7 +102,7 @@ def run_case(name: str, data: Path, steps: int, processes: int, budget_s: float,
 
 def _step_time(rows: list[dict]) -> float | None:
     """Median seconds per step between logged rows, the first quarter of rows (start-up) left out."""
-    points = [(int(r["step"]), float(r["seconds"])) for r in rows]
+    points = [(int(r["step"]), float(r["elapsed_s"])) for r in rows]
     points = points[len(points) // 4:]
     rates = [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(points, points[1:]) if s1 > s0]
     return round(statistics.median(rates), 4) if rates else None
@@ -149,14 +150,10 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES))
     parser.add_argument("--out", type=Path, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, 4 steps")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--run", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    parser.add_argument("--overrides", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args)
+    if JOB_VARIABLE in os.environ:
+        worker(json.loads(os.environ[JOB_VARIABLE]))
         return
+    args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
     if unknown:
