@@ -183,7 +183,7 @@ class _StepRunner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.device = device
         self.wrapped = _wrap(_LossModule(learner, model), world, device)
-        self.examples = _Examples(learner)
+        self.examples = _Examples(learner, learner.prefetch and train_cfg["prefetch"])
 
     def __call__(self, indices: range, next_indices: range | None = None) -> float:
         """Trains on examples ``indices``; draws ``next_indices`` meanwhile when the learner prefetches."""
@@ -219,9 +219,9 @@ class _Examples:
     then overlaps the model's. Example g is drawn with the generator seeded by (seed, g) either
     way, so the examples are the same."""
 
-    def __init__(self, learner: Learner):
+    def __init__(self, learner: Learner, prefetch: bool):
         self.learner = learner
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="stcorr-examples") if learner.prefetch else None
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="stcorr-examples") if prefetch else None
         self.pending: tuple[range, Future] | None = None
 
     def draw(self, indices: range) -> list:
