@@ -130,7 +130,8 @@ def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigm
     ``MAP_KINDS[kind]`` (``pose``: G = POSE_CHANNELS; ``joints``: G = JOINT_CHANNELS).
 
     ``size`` is the clip's (W, H); pixel (X, Y) of frame j holds each group's largest
-    ``height[k] * exp(-((X - x)^2 + (Y - y)^2) / (2 sigma^2))`` over its seen joints k.
+    ``height[k] * exp(-((X - x)^2 + (Y - y)^2) / (2 sigma^2))`` over its seen joints k; values below
+    float32's smallest normal number (1.2e-38, the bumps' far tails) are 0.
     """
     groups, heights = MAP_KINDS[kind]
     width, height = size
@@ -141,6 +142,7 @@ def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigm
     weight = (seen * heights).astype(np.float32)
     bumps = weight[..., None, None] * gy[..., :, None] * gx[..., None, :]                        # (T, 13, H, W)
     maps = np.stack([bumps[:, list(group)].max(axis=1) for group in groups])
+    maps[maps < np.finfo(np.float32).tiny] = 0.0  # subnormal tails: a 3D conv over them ran 3.5x slower
     return torch.from_numpy(maps)
 
 

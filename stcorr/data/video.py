@@ -12,6 +12,8 @@ whose packets carry no timestamps are read by counting decoded frames from the s
 
 Decoded frames are kept in one cache shared by every ``Video`` of the process, bounded in
 bytes (``STCORR_FRAME_CACHE_MB``, default 256; 0 turns it off), least recently used first out.
+Training grows it to hold its training videos' frames (``reserve_frame_cache``, at most 1 GB):
+each is read again at every visit, and JPEG decoding was most of the data work of a step.
 """
 
 from __future__ import annotations
@@ -83,6 +85,19 @@ def _cache_limit() -> int:
 
 
 FRAME_CACHE = FrameCache(_cache_limit())
+#: The most ``reserve_frame_cache`` grows the shared cache to (MB): a training set's frames up to this.
+TRAINING_CACHE_CAP_MB = 1024
+
+
+def reserve_frame_cache(videos: Iterable["Video"]) -> int:
+    """Grows the shared cache to hold every frame of ``videos`` (a training set, read again and
+    again), at most ``TRAINING_CACHE_CAP_MB``; never shrinks it, and leaves it alone when
+    ``STCORR_FRAME_CACHE_MB`` is set. Returns the cache's budget in bytes."""
+    if "STCORR_FRAME_CACHE_MB" in os.environ:
+        return FRAME_CACHE.max_bytes
+    needed = sum(v.num_frames * v.size[0] * v.size[1] * 3 for v in videos)
+    FRAME_CACHE.max_bytes = max(FRAME_CACHE.max_bytes, min(needed, TRAINING_CACHE_CAP_MB * 2**20))
+    return FRAME_CACHE.max_bytes
 
 
 class Video:

@@ -33,6 +33,9 @@ class Learner:
     name: str = ""
     description: str = ""  # what its checkpoint holds, for messages: "a TCC", "an LRProp"
     per_example: bool = True
+    #: True: the engine draws the next step's examples in a background thread while the model
+    #: trains on this step's (``example`` must then touch no model and no torch random state).
+    prefetch: bool = False
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         self.cfg, self.dataset, self.device = cfg, dataset, device

@@ -15,11 +15,13 @@ from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.loss import matcher_loss
 from stcorr.models.matcher import Matcher, build_matcher
+from stcorr.data.video import reserve_frame_cache
 from stcorr.training.data import ClipSettings, epoch_order, make_example
 
 
 class CorrespondenceLearner(Learner):
     name, description = "correspondence", "a space-time correspondence"
+    prefetch = True  # examples read files and numpy only: safe to draw beside the model's work
 
     def __init__(self, cfg: dict, dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
@@ -29,6 +31,8 @@ class CorrespondenceLearner(Learner):
             raise StcorrError("no train pairs to learn from", dataset.root)
         self.settings = ClipSettings.from_config(data, cfg["model"].get("input", "rgb"),
                                                 cfg.get("baseline", {}).get("pose"))
+        names = {name for pair in self.pairs for name in (pair.source, pair.target)}
+        reserve_frame_cache(dataset.video(name) for name in sorted(names))
 
     def build_model(self) -> Matcher:
         return build_matcher(self.cfg["model"])

@@ -4,9 +4,10 @@
 
 AdamW with two parameter groups (``train.lr``, and ``train.backbone_lr`` for what the learner
 calls its backbone), the paper's step decay laid over ``train.max_steps``, gradient clipping,
-mixed precision on CUDA, data parallel under torchrun (NCCL on GPUs, gloo on CPUs), checkpoints
-that resume exactly, RUN/train_log.csv and RUN/val_log.csv (TensorBoard when installed), one
-progress bar.
+mixed precision on CUDA (on the CPU, optionally subnormal floats as 0: ``train.flush_denormal``),
+the next step's examples drawn in a background thread (``train.prefetch``), data parallel under
+torchrun (NCCL on GPUs, gloo on CPUs), checkpoints that resume exactly, RUN/train_log.csv and
+RUN/val_log.csv (TensorBoard when installed), one progress bar.
 
 Step s of a run with global batch G = batch_size x world size trains on the examples numbered
 s*G .. s*G + G - 1; process r takes its batch_size of them. Example g is drawn by the learner
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -103,11 +105,13 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
     began = time.perf_counter()
     meter = _Throughput()
     end = tc["max_steps"] if stop_after is None else min(stop_after, tc["max_steps"])
-    with progress_bar(f"train {learner.name}", tc["max_steps"], progress and world.is_main, completed=start) as bar:
+    flush = tc["flush_denormal"] and device.type == "cpu"
+    with _subnormals_flushed(flush), progress_bar(f"train {learner.name}", tc["max_steps"], progress and world.is_main,
+                                                  completed=start) as bar:
         for step in range(start, end):
             _prepare_step(optimizer, cfg, step)
-            first = step * global_batch + world.rank * tc["batch_size"]
-            loss = step_runner(range(first, first + tc["batch_size"]))
+            loss = step_runner(_step_indices(step, global_batch, world.rank, tc["batch_size"]),
+                               _step_indices(step + 1, global_batch, world.rank, tc["batch_size"]) if step + 1 < end else None)
             result.step = step + 1
             result.losses.append(loss)
             epoch = result.step * global_batch / per_epoch
@@ -124,10 +128,30 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
                 save_checkpoint(run / "checkpoint", model, optimizer, cfg, result.step, epoch, log.latest,
                                 world_size=world.size, log_pending=log.pending)
             barrier(world)
+    step_runner.close()
     log.close()
     result.seconds = time.perf_counter() - began
     result.summary = learner.summary(result.step, result.seconds)
     return result
+
+
+@contextlib.contextmanager
+def _subnormals_flushed(flush: bool):
+    """Subnormal floats read and written as 0 in this thread (and threads it starts) while inside."""
+    if not flush:
+        yield
+        return
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _step_indices(step: int, global_batch: int, rank: int, batch_size: int) -> range:
+    """The examples process ``rank`` trains on at ``step``."""
+    first = step * global_batch + rank * batch_size
+    return range(first, first + batch_size)
 
 
 def _prepare_step(optimizer: torch.optim.Optimizer, cfg: dict, step: int) -> None:
@@ -175,12 +199,14 @@ class _StepRunner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.device = device
         self.wrapped = _wrap(_LossModule(learner, model), world, device)
+        self.examples = _Examples(learner, learner.prefetch and train_cfg["prefetch"])
 
-    def __call__(self, indices: range) -> float:
+    def __call__(self, indices: range, next_indices: range | None = None) -> float:
+        """Trains on examples ``indices``; draws ``next_indices`` meanwhile when the learner prefetches."""
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         seed = self.learner.cfg["seed"]
-        examples = [self.learner.example(g, np.random.default_rng([seed, g])) for g in indices]
+        examples = self.examples.get(indices, next_indices)
         groups = [[e] for e in examples] if self.learner.per_example else [examples]
         total = 0.0
         for position, group in enumerate(groups):
@@ -198,6 +224,37 @@ class _StepRunner:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return total
+
+    def close(self) -> None:
+        self.examples.close()
+
+
+class _Examples:
+    """A learner's examples by index, the next step's drawn in a background thread when the
+    learner allows it (``Learner.prefetch``): its data work (file reads, decoding, augmentation)
+    then overlaps the model's. Example g is drawn with the generator seeded by (seed, g) either
+    way, so the examples are the same."""
+
+    def __init__(self, learner: Learner, prefetch: bool):
+        self.learner = learner
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="stcorr-examples") if prefetch else None
+        self.pending: tuple[range, Future] | None = None
+
+    def draw(self, indices: range) -> list:
+        seed = self.learner.cfg["seed"]
+        return [self.learner.example(g, np.random.default_rng([seed, g])) for g in indices]
+
+    def get(self, indices: range, next_indices: range | None) -> list:
+        pending, self.pending = self.pending, None
+        examples = pending[1].result() if pending is not None and pending[0] == indices else self.draw(indices)
+        if self.pool is not None and next_indices is not None:
+            self.pending = (next_indices, self.pool.submit(self.draw, next_indices))
+        return examples
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pending = None
 
 
 def _no_sync(model: nn.Module, sync: bool):

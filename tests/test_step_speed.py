@@ -1,0 +1,64 @@
+"""What makes the training step faster must leave its numbers alone: the example thread
+(``train.prefetch``), the training frame cache, pose maps without subnormal tails."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import stcorr.data.video as video_module
+from stcorr.config import load_config
+from stcorr.data.datasets import open_dataset
+from stcorr.data.pose_maps import draw_pose_maps
+from stcorr.data.video import FrameCache, reserve_frame_cache
+from stcorr.training.engine import train
+
+TINY = {"data.clip_len": 8, "data.size": 32, "model.grid": [4, 4, 4], "model.width": 8, "train.max_steps": 4,
+        "train.checkpoint_every": 100, "train.val_every": 0, "train.log_every": 1}
+
+
+def test_prefetching_trains_exactly_as_drawing_in_the_step(golf, tmp_path):
+    runs = {}
+    for prefetch in (False, True):
+        torch.manual_seed(123)  # train seeds torch itself: this must not matter
+        cfg = load_config("cpu", {**TINY, "train.prefetch": prefetch})
+        runs[prefetch] = train(cfg, open_dataset(golf), tmp_path / str(prefetch), progress=False).losses
+    assert len(runs[True]) == 4 and runs[True] == runs[False]
+
+
+def test_training_cache_grows_to_the_training_frames(golf, monkeypatch):
+    monkeypatch.delenv("STCORR_FRAME_CACHE_MB", raising=False)
+    monkeypatch.setattr(video_module, "FRAME_CACHE", FrameCache(1000))
+    videos = [open_dataset(golf).video(f"{i:04d}") for i in (1, 2)]
+    needed = sum(v.num_frames * v.size[0] * v.size[1] * 3 for v in videos)
+    assert reserve_frame_cache(videos) == needed == video_module.FRAME_CACHE.max_bytes
+    monkeypatch.setattr(video_module, "TRAINING_CACHE_CAP_MB", needed / 2 / 2**20)
+    monkeypatch.setattr(video_module, "FRAME_CACHE", FrameCache(10))
+    assert reserve_frame_cache(videos) == needed // 2  # capped
+    monkeypatch.setenv("STCORR_FRAME_CACHE_MB", "0")
+    monkeypatch.setattr(video_module, "FRAME_CACHE", FrameCache(0))
+    assert reserve_frame_cache(videos) == 0  # the user's setting stands
+
+
+def test_pose_maps_hold_no_subnormal_numbers():
+    xy = np.array([[[5.0, 6.0]] * 13], dtype=np.float64)
+    seen = np.ones((1, 13), bool)
+    maps = draw_pose_maps(xy, seen, (64, 64), sigma=1.5).numpy()
+    tiny = np.finfo(np.float32).tiny
+    assert not ((maps > 0) & (maps < tiny)).any()
+    assert maps[0, 0, 6, 5] == 1.0 and 0 < maps[0, 0, 6, 20] < 1e-20  # the bump and a far, still normal, tail
+    gx, gy = np.exp(np.float32(-14.0**2 / 4.5)), np.exp(np.float32(-15.0**2 / 4.5))
+    assert 0 < gx * gy < tiny  # pixel (19, 21): a subnormal product of two normal tails ...
+    assert maps[0, 0, 21, 19] == 0.0  # ... drawn as 0
+
+
+def test_subnormals_are_flushed_only_inside_training_and_only_when_asked():
+    from stcorr.training.engine import _subnormals_flushed
+
+    subnormal = torch.tensor([1e-40])
+    assert (subnormal * 1.0).item() != 0.0
+    with _subnormals_flushed(False):
+        assert (subnormal * 1.0).item() != 0.0
+    with _subnormals_flushed(True):
+        assert (subnormal * 1.0).item() == 0.0
+    assert (subnormal * 1.0).item() != 0.0
