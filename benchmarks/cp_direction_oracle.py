@@ -1,15 +1,17 @@
 """Can forward be told from reversed at all? A direction oracle on the annotated joints.
 
     OMP_NUM_THREADS=1 python benchmarks/cp_direction_oracle.py --data DATA [--clip-len 8] [--min-span 0.7]
-        [--train-clips 40] [--test-clips 20] [--seed 0]
+        [--train-clips 40] [--test-clips 20] [--seed 0] [--window video|moments] [--features joints|speed]
 
 DATA: a Penn Action-layout set (e.g. ``stcorr synth DATA --videos-per-action 6 --seed 0``). The clips
 are those of the ``cpnet`` learner, but read from the labels instead of the pixels: ``clip_len``
 frames (train: ``stcorr.learners.cpnet.clip_times``, a random window of ``min_span`` to 1 x the video,
 mirrored left-right half the time; test: the val split, both the evaluation's clip, frames evenly spread
-over the whole video, and ``test_clips`` random ones per video), played forward or reversed. Features
-of a clip: its 13 joints' (x, y) per frame in frame units (x / width, y / height), in play order, and
-their frame-to-frame steps. Classifiers of the direction (forward / reversed), per action and over all
+over the clip window, and ``test_clips`` random ones per video), played forward or reversed; the window
+is the whole video or, ``--window moments``, the key moments' span widened
+(``stcorr.evaluation.classify.clip_window``). Features of a clip: its 13 joints' (x, y) per frame in
+frame units (x / width, y / height), in play order, and their frame-to-frame steps; or
+``--features speed``, only the mean step length between consecutive frames. Classifiers of the direction (forward / reversed), per action and over all
 actions: a logistic regression and a small MLP (scikit-learn, standardised features). Chance is 0.5.
 
 An action whose oracle stays near 0.5 cannot be told forward from reversed from its joints: no
@@ -30,43 +32,63 @@ from sklearn.preprocessing import StandardScaler
 
 from stcorr.data.datasets import open_dataset
 from stcorr.data.penn import VideoLabels
-from stcorr.evaluation.classify import even_times, videos_by_action
+from stcorr.evaluation.classify import WINDOWS, clip_window, even_times, videos_by_action
 from stcorr.learners.cpnet import clip_times
 
 
-def clip_features(labels: VideoLabels, times: np.ndarray, mirror: bool = False) -> np.ndarray:
-    """(T * 26 + (T - 1) * 26,) the joints of frames ``times`` (play order) in frame units, then their steps."""
+FEATURES = ("joints", "speed")
+
+
+def clip_features(labels: VideoLabels, times: np.ndarray, mirror: bool = False, kind: str = "joints") -> np.ndarray:
+    """"joints": (T * 26 + (T - 1) * 26,) the joints of frames ``times`` (play order) in frame units, then
+    their steps; "speed": (T - 1,) the mean joint step length between consecutive frames, in box heights
+    (what the motion's timing alone says, blind to the view and the mirror)."""
     x = labels.x[times] / labels.width
     y = labels.y[times] / labels.height
     if mirror:
         x = 1.0 - x
     joints = np.stack([x, y], axis=-1)  # (T, 13, 2)
-    return np.concatenate([joints.ravel(), np.diff(joints, axis=0).ravel()])
+    steps = np.diff(joints, axis=0)
+    if kind == "speed":
+        height = np.ptp(joints[..., 1], axis=1).mean() + 1e-6
+        return np.linalg.norm(steps, axis=-1).mean(-1) / height
+    return np.concatenate([joints.ravel(), steps.ravel()])
 
 
-def train_set(labels: list[VideoLabels], clips: int, length: int, min_span: float,
+def random_times(lab: VideoLabels, args: argparse.Namespace, rng: np.random.Generator) -> np.ndarray:
+    """A train clip's frames (``stcorr.learners.cpnet.clip_times``) inside the video's clip window."""
+    start, stop = clip_window(lab, lab.num_frames, args.window)
+    return start + clip_times(stop - start, args.clip_len, rng, args.min_span)
+
+
+def evaluation_times(lab: VideoLabels, args: argparse.Namespace) -> np.ndarray:
+    """The evaluation's clip: frames evenly spread over the video's clip window."""
+    start, stop = clip_window(lab, lab.num_frames, args.window)
+    return start + even_times(stop - start, args.clip_len)
+
+
+def train_set(labels: list[VideoLabels], args: argparse.Namespace,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``clips`` random clips per video, half of them reversed: features (N, F), reversed (N,)."""
+    """``train_clips`` random clips per video, half of them reversed: features (N, F), reversed (N,)."""
     rows, reversed_ = [], []
     for lab in labels:
-        for _ in range(clips):
-            times = clip_times(lab.num_frames, length, rng, min_span)
+        for _ in range(args.train_clips):
+            times = random_times(lab, args, rng)
             backwards = bool(rng.random() < 0.5)
-            rows.append(clip_features(lab, times[::-1] if backwards else times, mirror=bool(rng.random() < 0.5)))
+            rows.append(clip_features(lab, times[::-1] if backwards else times, bool(rng.random() < 0.5), args.features))
             reversed_.append(int(backwards))
     return np.stack(rows), np.array(reversed_)
 
 
-def test_sets(labels: list[VideoLabels], clips: int, length: int, min_span: float,
+def test_sets(labels: list[VideoLabels], args: argparse.Namespace,
               rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """"evaluation": each video's evenly spread clip forward and reversed; "random": ``clips`` random
+    """"evaluation": each video's evaluation clip forward and reversed; "random": ``test_clips`` random
     clips per video, each forward and reversed."""
     def both(lab: VideoLabels, times: np.ndarray) -> list[np.ndarray]:
-        return [clip_features(lab, times), clip_features(lab, times[::-1])]
+        return [clip_features(lab, times, kind=args.features), clip_features(lab, times[::-1], kind=args.features)]
 
-    even = [f for lab in labels for f in both(lab, even_times(lab.num_frames, length))]
-    random = [f for lab in labels for _ in range(clips)
-              for f in both(lab, clip_times(lab.num_frames, length, rng, min_span))]
+    even = [f for lab in labels for f in both(lab, evaluation_times(lab, args))]
+    random = [f for lab in labels for _ in range(args.test_clips) for f in both(lab, random_times(lab, args, rng))]
     return {"evaluation": (np.stack(even), np.tile([0, 1], len(even) // 2)),
             "random": (np.stack(random), np.tile([0, 1], len(random) // 2))}
 
@@ -79,8 +101,8 @@ def classifiers(seed: int) -> dict:
 def oracle(train: list[VideoLabels], val: list[VideoLabels], args: argparse.Namespace) -> dict:
     """Direction accuracy of each classifier on each test set, trained on ``train``'s clips."""
     rng = np.random.default_rng(args.seed)
-    features, targets = train_set(train, args.train_clips, args.clip_len, args.min_span, rng)
-    tests = test_sets(val, args.test_clips, args.clip_len, args.min_span, rng)
+    features, targets = train_set(train, args, rng)
+    tests = test_sets(val, args, rng)
     out = {}
     for name, model in classifiers(args.seed).items():
         model.fit(features, targets)
@@ -97,6 +119,8 @@ def main() -> None:
     parser.add_argument("--train-clips", type=int, default=40)
     parser.add_argument("--test-clips", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--window", choices=WINDOWS, default="video", help="clips from the whole video or around its key moments")
+    parser.add_argument("--features", choices=FEATURES, default="joints")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     splits = {split: {a: [dataset.labels[n] for n in names] for a, names in videos_by_action(dataset, split).items()}
@@ -105,7 +129,8 @@ def main() -> None:
                   if splits["val"].get(a)}
     every = oracle([lab for labs in splits["train"].values() for lab in labs],
                    [lab for labs in splits["val"].values() for lab in labs], args)
-    print(json.dumps({"data": str(args.data), "clip_len": args.clip_len, "min_span": args.min_span, "chance": 0.5,
+    print(json.dumps({"data": str(args.data), "clip_len": args.clip_len, "min_span": args.min_span, "window": args.window,
+                      "features": args.features, "chance": 0.5,
                       "all_actions": every, "per_action": per_action}, indent=1))
 
 
