@@ -1,7 +1,7 @@
 """Can forward be told from reversed at all? A direction oracle on the annotated joints.
 
     OMP_NUM_THREADS=1 python benchmarks/cp_direction_oracle.py --data DATA [--clip-len 8] [--min-span 0.7]
-        [--train-clips 40] [--test-clips 20] [--seed 0] [--window video|moments] [--features joints|speed]
+        [--train-clips 40] [--test-clips 20] [--seed 0] [--window video|moments] [--features joints|speed|pixels]
 
 DATA: a Penn Action-layout set (e.g. ``stcorr synth DATA --videos-per-action 6 --seed 0``). The clips
 are those of the ``cpnet`` learner, but read from the labels instead of the pixels: ``clip_len``
@@ -11,7 +11,8 @@ over the clip window, and ``test_clips`` random ones per video), played forward 
 is the whole video or, ``--window moments``, the key moments' span widened
 (``stcorr.evaluation.classify.clip_window``). Features of a clip: its 13 joints' (x, y) per frame in
 frame units (x / width, y / height), in play order, and their frame-to-frame steps; or
-``--features speed``, only the mean step length between consecutive frames. Classifiers of the direction (forward / reversed), per action and over all
+``--features speed``, only the mean step length between consecutive frames; or ``--features pixels``,
+the clip's grey frames at 16 x 16 and their differences (the rendered video, not the labels). Classifiers of the direction (forward / reversed), per action and over all
 actions: a logistic regression and a small MLP (scikit-learn, standardised features). Chance is 0.5.
 
 An action whose oracle stays near 0.5 cannot be told forward from reversed from its joints: no
@@ -36,13 +37,31 @@ from stcorr.evaluation.classify import WINDOWS, clip_window, even_times, videos_
 from stcorr.learners.cpnet import clip_times
 
 
-FEATURES = ("joints", "speed")
+FEATURES = ("joints", "speed", "pixels")
+PIXELS = 16  # "pixels": grey frames of PIXELS x PIXELS
+SMALL_FRAMES: dict[str, np.ndarray] = {}  # video name -> (n, PIXELS, PIXELS) grey in [0, 1], for "pixels"
+
+
+def load_small_frames(dataset, names: list[str]) -> None:
+    """Every frame of the videos ``names``, grey and resized to PIXELS x PIXELS, into SMALL_FRAMES."""
+    import torch
+    import torch.nn.functional as F
+
+    for name in names:
+        frames = torch.from_numpy(dataset.video(name).frames(range(dataset.labels[name].num_frames))).float()
+        grey = frames.mean(-1, keepdim=True).permute(0, 3, 1, 2) / 255.0
+        SMALL_FRAMES[name] = F.interpolate(grey, size=(PIXELS, PIXELS), mode="area")[:, 0].numpy()
 
 
 def clip_features(labels: VideoLabels, times: np.ndarray, mirror: bool = False, kind: str = "joints") -> np.ndarray:
     """"joints": (T * 26 + (T - 1) * 26,) the joints of frames ``times`` (play order) in frame units, then
     their steps; "speed": (T - 1,) the mean joint step length between consecutive frames, in box heights
-    (what the motion's timing alone says, blind to the view and the mirror)."""
+    (what the motion's timing alone says, blind to the view and the mirror); "pixels": the clip's grey
+    frames at PIXELS x PIXELS and their differences (a linear look at the rendered video)."""
+    if kind == "pixels":
+        frames = SMALL_FRAMES[labels.name][times]
+        frames = frames[..., ::-1] if mirror else frames
+        return np.concatenate([frames.ravel(), np.diff(frames, axis=0).ravel()])
     x = labels.x[times] / labels.width
     y = labels.y[times] / labels.height
     if mirror:
@@ -123,6 +142,8 @@ def main() -> None:
     parser.add_argument("--features", choices=FEATURES, default="joints")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
+    if args.features == "pixels":
+        load_small_frames(dataset, sorted(dataset.labels))
     splits = {split: {a: [dataset.labels[n] for n in names] for a, names in videos_by_action(dataset, split).items()}
               for split in ("train", "val")}
     per_action = {a: oracle(splits["train"][a], splits["val"].get(a, []), args) for a in splits["train"]
