@@ -259,6 +259,7 @@ class CPNet(_Section):
     bottleneck: Optional[float] = Field(gt=0, le=1)
     spatial_stride: int = Field(ge=1)
     min_span: float = Field(gt=0, le=1)
+    window: Literal["video", "moments"]
     crop: float = Field(gt=0, le=1)
     val_batch: int = Field(ge=1)
 

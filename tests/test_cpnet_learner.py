@@ -10,7 +10,7 @@ from PIL import Image
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.evaluation.classify import actions_of, class_names, evaluate_classifier, even_times
+from stcorr.evaluation.classify import actions_of, class_names, clip_window, evaluate_classifier, even_times
 from stcorr.learners import learner_class
 from stcorr.learners.cpnet import CPNetLearner, clip_times
 from stcorr.models.checkpoint import load_checkpoint
@@ -72,6 +72,33 @@ def test_reversed_clips_get_the_reversed_label(penn):
     again = learner.example(5, np.random.default_rng([0, 5]))
     first = learner.example(5, np.random.default_rng([0, 5]))
     assert torch.equal(again["clip"], first["clip"]) and again["label"] == first["label"]
+
+
+def test_the_moments_window_is_the_key_moments_span_widened():
+    from types import SimpleNamespace
+
+    assert clip_window(SimpleNamespace(key_moments=[40, 60, 52]), 150, "moments") == (30, 71)
+    assert clip_window(SimpleNamespace(key_moments=[2, 5]), 20, "moments") == (0, 10)  # at least 4 frames each side
+    assert clip_window(SimpleNamespace(key_moments=[95, 98]), 100, "moments") == (91, 100)
+    assert clip_window(SimpleNamespace(key_moments=None), 30, "moments") == (0, 30)  # no key moments: the video
+    assert clip_window(SimpleNamespace(key_moments=[40, 60]), 150, "video") == (0, 150)
+    with pytest.raises(StcorrError, match="window"):
+        clip_window(SimpleNamespace(key_moments=[1]), 10, "middle")
+
+
+def test_train_clips_come_from_the_moments_window(penn):
+    dataset = open_dataset(penn)
+    for labels in dataset.labels.values():
+        labels.key_moments = [5, 7]  # window: frames 1 to 11
+    learner = CPNetLearner(config(**{"cpnet.crop": 1.0, "cpnet.window": "moments", "cpnet.min_span": 0.3}),
+                           dataset, torch.device("cpu"))
+    seen = set()
+    for g in range(20):
+        clip = learner.example(g, np.random.default_rng([1, g]))["clip"]
+        frames = torch.round((clip.mean(dim=(0, 2, 3)) * 255 - 10) / 12).int().tolist()  # brightness 10 + 12 t
+        seen.update(frames)
+    assert min(seen) >= 1 and max(seen) <= 11 and len(seen) > 4, sorted(seen)
+    assert learner.build_model().config["window"] == "moments"
 
 
 def test_c2d_cannot_tell_the_directions_apart(penn):

@@ -7,8 +7,9 @@ played in increasing frame order (forward) or in decreasing order (reversed); a 
 averages per-frame features over time sees the same thing both ways.
 
 Scoring (``evaluate_classifier``): every video of the split whose action is a class is scored on
-two clips, its ``clip_len`` frames evenly spread over the whole video (frame
-floor((i + 0.5) n / clip_len) of n) forward, and the same frames reversed. Accuracy is over the
+two clips, its ``clip_len`` frames evenly spread over its clip window (the model's ``window``:
+the whole video, or the key moments' span widened, ``clip_window``; frame
+start + floor((i + 0.5) n / clip_len) of its n frames) forward, and the same frames reversed. Accuracy is over the
 clips; action accuracy counts the action right whatever the direction; direction accuracy counts
 the direction right whatever the action.
 """
@@ -23,6 +24,7 @@ from torch import nn
 
 from stcorr.data.clips import crop_resize
 from stcorr.data.datasets import Dataset
+from stcorr.data.penn import VideoLabels
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.progress import progress_bar
@@ -51,6 +53,23 @@ def videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
         if lab.split == split:
             groups.setdefault(lab.action, []).append(name)
     return dict(sorted(groups.items()))
+
+
+WINDOWS = ("video", "moments")
+
+
+def clip_window(labels: VideoLabels, n: int, window: str) -> tuple[int, int]:
+    """Frames [start, stop) of an ``n``-frame video that its clips are drawn from. "video": all of them;
+    "moments": the span of the video's key moments widened by half of it, and at least 4 frames, on
+    each side (the motion itself, not the waits before and after); a video without key moments: all."""
+    if window not in WINDOWS:
+        raise StcorrError(f"clip window must be one of {', '.join(WINDOWS)}, not {window!r}")
+    moments = labels.key_moments
+    if window == "video" or not moments:
+        return 0, n
+    first, last = min(moments), max(moments)
+    margin = max(4, (last - first) // 2)
+    return max(0, first - margin), min(n, last + margin + 1)
 
 
 def even_times(n: int, length: int) -> np.ndarray:
@@ -88,8 +107,9 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
         for start in range(0, len(known), batch):
             clips = []
             for name, _ in known[start:start + batch]:
-                video = dataset.video(name)
-                times = even_times(min(video.num_frames, dataset.labels[name].num_frames), settings["clip_len"])
+                video, labels = dataset.video(name), dataset.labels[name]
+                start, stop = clip_window(labels, min(video.num_frames, labels.num_frames), settings["window"])
+                times = start + even_times(stop - start, settings["clip_len"])
                 forward = read_clip(video, times, settings["size"])
                 clips += [forward, forward.flip(1)]
             predicted.append(model(torch.stack(clips).to(device)).argmax(-1).cpu())

@@ -4,7 +4,8 @@ train --config cpnet --data ROOT`` (any Penn Action-layout data set).
 The task (``stcorr.evaluation.classify``): each train video's action, played forward or reversed
 in time: 2 x actions classes (14 for the synthetic set's 7). Example g takes a train video and a
 direction (rng), ``cpnet.clip_len`` frames spread over a random window of ``min_span`` to 1 x the
-video (one frame drawn in each of clip_len slots), a random crop of ``crop`` to 1 x the
+video's clip window (``cpnet.window``: the whole video, or its key moments' span widened, see
+``stcorr.evaluation.classify.clip_window``; one frame drawn in each of clip_len slots), a random crop of ``crop`` to 1 x the
 frame (its aspect kept) and a left-right mirror half the time, the same for every frame. Loss:
 cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
 time: it cannot tell the directions apart), cpnet (the same with CP modules at
@@ -21,7 +22,7 @@ from torch import nn
 
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
-from stcorr.evaluation.classify import class_names, evaluate_classifier, read_clip, videos_by_action
+from stcorr.evaluation.classify import class_names, clip_window, evaluate_classifier, read_clip, videos_by_action
 from stcorr.learners.base import Learner
 from stcorr.models.cpnet import ClipClassifier
 
@@ -63,7 +64,7 @@ class CPNetLearner(Learner):
     def build_model(self) -> ClipClassifier:
         s = self.settings
         return ClipClassifier(s["network"], class_names(self.actions), s["clip_len"], s["size"], s["width_multiplier"],
-                              s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"])
+                              s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"], s["window"])
 
     def num_examples(self) -> int:
         return 2 * len(self.videos)
@@ -73,8 +74,9 @@ class CPNetLearner(Learner):
         s = self.settings
         name, action = self.videos[int(rng.integers(len(self.videos)))]
         reverse = bool(rng.random() < 0.5)
-        video = self.dataset.video(name)
-        times = clip_times(min(video.num_frames, self.dataset.labels[name].num_frames), s["clip_len"], rng, s["min_span"])
+        video, labels = self.dataset.video(name), self.dataset.labels[name]
+        start, stop = clip_window(labels, min(video.num_frames, labels.num_frames), s["window"])
+        times = start + clip_times(stop - start, s["clip_len"], rng, s["min_span"])
         crop = random_crop(*video.size, s["crop"], rng)
         clip = read_clip(video, times[::-1] if reverse else times, s["size"], crop, flip=bool(rng.random() < 0.5))
         return {"clip": clip, "label": 2 * action + int(reverse)}

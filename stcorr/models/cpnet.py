@@ -110,7 +110,9 @@ class R3DClassifier(nn.Module):
 
 class ClipClassifier(nn.Module):
     """What ``stcorr train --config cpnet`` trains: one of ``NETWORKS`` over clips of ``clip_len``
-    frames resized to ``size x size``, whose classes are ``classes`` (names).
+    frames resized to ``size x size``, whose classes are ``classes`` (names); ``window`` names the frames
+    its clips are drawn from (``stcorr.evaluation.classify.clip_window``; "video" in checkpoints made
+    before it existed).
 
     ``forward`` takes clips (B, 3, T, H, W) with values in [0, 1] (ImageNet-normalised inside) and
     returns logits (B, len(classes)). ``config`` rebuilds it (``classifier_from_config``).
@@ -118,14 +120,14 @@ class ClipClassifier(nn.Module):
 
     def __init__(self, network: str, classes: Sequence[str], clip_len: int, size: int, width_multiplier: float,
                  blocks: Sequence[int], placements: Sequence[str], k: int, bottleneck: float | None,
-                 spatial_stride: int):
+                 spatial_stride: int, window: str = "video"):
         super().__init__()
         if network not in NETWORKS:
             raise StcorrError(f"cpnet.network must be one of {', '.join(NETWORKS)}, not {network!r}")
         self.settings = {"network": network, "classes": list(classes), "clip_len": int(clip_len), "size": int(size),
                          "width_multiplier": float(width_multiplier), "blocks": [int(b) for b in blocks],
                          "placements": list(placements), "k": int(k), "bottleneck": bottleneck,
-                         "spatial_stride": int(spatial_stride)}
+                         "spatial_stride": int(spatial_stride), "window": str(window)}
         count = len(self.settings["classes"])
         if network == "r3d":
             self.net: nn.Module = R3DClassifier(count, max(1, int(round(64 * width_multiplier))), blocks)
