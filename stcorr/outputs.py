@@ -233,7 +233,7 @@ def _pathconf(folder: Path, name: str, fallback: int) -> int:
 
 
 def stcorr_wrote(path: Path) -> bool:
-    """Whether stcorr wrote the file at ``path``, by its own header: the JSON records of SPEC §7
+    """Whether stcorr wrote the file at ``path``, by its own header: the JSON records of docs/formats.md
     (RESULTS, RETRIEVAL, tracking and classify results carry ``"command": "stcorr ..."``; PRED,
     TRACKS, PREDS and pairs.json their fixed keys), pictures and videos the ``MARK`` stcorr embeds."""
     suffix = path.suffix.lower()

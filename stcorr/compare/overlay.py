@@ -64,7 +64,7 @@ def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def warp_attempt(frame: np.ndarray, transform: np.ndarray, size: tuple[int, int], scale: float) -> Image.Image:
     """The attempt frame warped into the reference's frame, drawn at ``scale`` times the
-    reference's ``size`` (width, height); pixel centres as SPEC §1 (x + 0.5 scales). A frame much
+    reference's ``size`` (width, height); pixel centres as docs/formats.md#coordinates (x + 0.5 scales). A frame much
     larger than the output is first reduced by a whole factor (a box filter: cheap, no aliasing)."""
     gain = scale * float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))  # output pixels per attempt pixel
     factor = max(1, int(1.0 / gain)) if gain > 0 else 1
