@@ -51,14 +51,14 @@ def retrieve(
     if not candidates:
         raise StcorrError("no video to rank besides the query", data)
     cfg = build_config(None, set_)
-    measures, checkpoint_path = _features(features.split("+"), checkpoint, cfg, device)
+    measures, checkpoint_read = _features(features.split("+"), checkpoint, cfg, device)
     ranked = rank_videos(query_video, candidates, measures)[:top]
     actions = dataset_actions(dataset)
     query_name = next((name for name, v in videos.items() if v.path.resolve() == same), None)
     write_json(out, {"query": str(query), **({"query_action": actions[query_name]} if query_name in actions else {}),
                      "results": ranking_rows(ranked, actions), "features": features, "score": "probability (softmax over -distance / "
                      "the candidates' spread); margin: distance gap to the runner-up in spreads",
-                     "data": str(data), "checkpoint": checkpoint_path, "command": command_line()})
+                     "data": str(data), "checkpoint": checkpoint_read, "command": command_line()})
     best = ", ".join(f"{r.name}{' (' + actions[r.name] + ')' if r.name in actions else ''} {r.probability:.2f}"
                      for r in ranked[:3])
     console.print(f"wrote {out}: {len(ranked)} videos ranked by {features} (best: {best})")
