@@ -342,14 +342,16 @@ def _layout(world, root: Path, verb: str, place: str, name: str) -> list:
         return ["propagate", "--video", video, "--masks", world["mask"], "--out-masks", out, "--features", "pixels"]
     if verb == "report":
         return ["report", world["results"], "--out", out]
+    if verb == "predict":
+        return predict_args(world, kp, out)
     if verb == "score":
         return ["score", "--data", penn, "--setup", "3+3", "--predictions", kp, "--out", out]
     raise AssertionError(verb)
 
 
-@settings(max_examples=int(os.environ.get("STCORR_OUTPUT_EXAMPLES", 12)), deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("STCORR_OUTPUT_EXAMPLES", 15)), deadline=None, derandomize=True,
           database=None, suppress_health_check=list(HealthCheck))
-@given(verb=st.sampled_from(["pairs", "propagate", "propagate --out-masks", "report", "score"]),
+@given(verb=st.sampled_from(["pairs", "predict", "propagate", "propagate --out-masks", "report", "score"]),
        place=st.sampled_from(["new", "user file", "user folder", "input file", "inside input", "input folder",
                               "holds inputs", "data file", "data folder"]),
        name=st.sampled_from(["out.json", "index.html", "00000.png", "pairs.json", "checkpoint.json", "x"]))

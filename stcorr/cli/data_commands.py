@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from stcorr.cli.common import MAX_SEED, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs, parse_ks
+from stcorr.cli.common import (MAX_SEED, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset,
+                               load_pairs, parse_ks)
 from stcorr.data.pairs import pair_to_record
 from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions

@@ -13,7 +13,7 @@ from stcorr.cli.common import MAX_STEPS, OverwriteOpt, command_line, console, in
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import load_config, packaged_configs, parse_overrides
 from stcorr.errors import StcorrError
-from stcorr.outputs import check_outputs, training_folder
+from stcorr.outputs import MIN_FREE_BYTES, check_outputs, training_folder
 
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", help=f"YAML file or packaged config ({', '.join(packaged_configs())}).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.001 (repeatable).")]
@@ -63,7 +63,8 @@ def train(
     from stcorr.training.engine import train as run_training
 
     check_outputs("train", {"--data": data, "--init": init, "--backbone-weights": backbone_weights,
-                            "--config": config_file(config)}, folders={"--out": out}, overwrite=overwrite)
+                            "--config": config_file(config)}, folders={"--out": out}, overwrite=overwrite,
+                  min_free=checkpoint_room(out / "checkpoint"))
     if model is not None and model not in ("ants", "st-cats"):
         raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
     cfg = build_config(config, set_, **{"model.aggregator": model, "data.setup": setup, "model.backbone": backbone,
@@ -75,6 +76,12 @@ def train(
         validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
         result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
     console.print(f"{result.summary}; checkpoint: {out / 'checkpoint'}")
+
+
+def checkpoint_room(checkpoint: Path) -> int:
+    """Bytes free needed to save the run's checkpoint again: the new one is written beside the old."""
+    held = sum(f.stat().st_size for f in checkpoint.glob("*") if f.is_file()) if checkpoint.is_dir() else 0
+    return max(MIN_FREE_BYTES, 2 * held)
 
 
 def config_file(config: str | None) -> Path | None:
