@@ -92,8 +92,9 @@ def _rounded(points: np.ndarray) -> list:
 
 def angle_plots(comparison: Comparison) -> str:
     """One small SVG per angle: the reference's (solid) and the aligned attempt's (dashed) over reference time."""
-    ref = angle_series(filled_joints(comparison.reference_joints))
-    att = angle_series(filled_joints(comparison.attempt_joints))[comparison.attempt_times]
+    world = comparison.record.get("angles_from", "").startswith("world")  # the angles the tables hold
+    ref = angle_series(filled_joints(comparison.reference_joints, world=world))
+    att = angle_series(filled_joints(comparison.attempt_joints, world=world))[comparison.attempt_times]
     n = len(ref)
     rows = np.unique(np.linspace(0, n - 1, min(n, PLOT_POINTS)).round().astype(int))
     moments = [m["reference_t"] for m in comparison.record["key_moments"]]

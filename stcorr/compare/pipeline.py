@@ -106,7 +106,7 @@ def analyse(
     one_rep = ref_track.frames_between(ref_reps[0].start, ref_reps[0].end) if len(ref_reps) == 1 else ref_track
     aligned_in_3d = views_apart(ref_track, att_track)
     ref_descriptors = align.frame_descriptors(one_rep, aligned_in_3d)  # the reference's movement, without rest around it
-    span = compared_span(ref_descriptors, att_track, len(ref_reps), att_reps, aligned_in_3d)
+    span = compared_span(ref_descriptors, att_track, ref_reps, ref_track.num_frames, att_reps, aligned_in_3d)
     if given is not None:
         ref_moments = [Moment(names[i] if names else None, t, by="given") for i, t in enumerate(given)]
         att_moments: list[Moment] = []
@@ -192,18 +192,26 @@ def views_apart(reference: JointTrack, attempt: JointTrack) -> bool:
     return view is not None and view > VIEW_LIMIT_DEG
 
 
-def compared_span(ref_descriptors: np.ndarray, att_track: JointTrack, n_ref_reps: int, att_reps: list,
+def compared_span(ref_descriptors: np.ndarray, att_track: JointTrack, ref_reps: list, n_reference: int, att_reps: list,
                   in_3d: bool = False) -> tuple[int, int]:
     """The attempt's frames the reference is aligned with: all of them, or, when the attempt holds
     several reps and the reference one at most, the rep that moves most like the reference
-    (``ref_descriptors``: the reference's frame descriptors)."""
+    (``ref_descriptors``: the reference's frame descriptors), widened by as much rest as the
+    reference holds before and after its rep (at the rep's pace), up to the neighbouring reps."""
     whole = (0, att_track.num_frames - 1)
-    if len(att_reps) < 2 or n_ref_reps > 1:
+    if len(att_reps) < 2 or len(ref_reps) > 1:
         return whole
     distances = [rep_distance(ref_descriptors, align.frame_descriptors(att_track.frames_between(r.start, r.end), in_3d))
                  for r in att_reps]
-    best = att_reps[int(np.argmin(distances))]
-    return (best.start, best.end)
+    k = int(np.argmin(distances))
+    best = att_reps[k]
+    if not ref_reps:
+        return (best.start, best.end)
+    pace = (best.end - best.start + 1) / (ref_reps[0].end - ref_reps[0].start + 1)
+    before = att_reps[k - 1].end if k > 0 else 0
+    after = att_reps[k + 1].start if k + 1 < len(att_reps) else whole[1]
+    return (max(before, best.start - round(ref_reps[0].start * pace)),
+            min(after, best.end + round((n_reference - 1 - ref_reps[0].end) * pace)))
 
 
 def moment_anchors(reference: list[Moment], attempt: list[Moment]) -> list[tuple[int, int]]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from stcorr.compare.angles import TRUNK
 
-NOISE_FLOOR_2D_DEG: dict[str, float] = {"knee": 20.0, "hip": 13.0, "elbow": 34.0, "shoulder": 31.0, "trunk_lean": 10.0}
-NOISE_FLOOR_3D_DEG: dict[str, float] = {"knee": 19.0, "hip": 18.0, "elbow": 22.0, "shoulder": 28.0, "trunk_lean": 23.0}
+NOISE_FLOOR_2D_DEG: dict[str, float] = {"knee": 12.0, "hip": 10.0, "elbow": 33.0, "shoulder": 33.0, "trunk_lean": 12.0}
+NOISE_FLOOR_3D_DEG: dict[str, float] = {"knee": 16.0, "hip": 16.0, "elbow": 21.0, "shoulder": 28.0, "trunk_lean": 24.0}
 
 
 UNMEASURED_FLOOR_DEG: dict[str, float] = dict.fromkeys(NOISE_FLOOR_2D_DEG, 1.0)
