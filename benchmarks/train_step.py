@@ -101,8 +101,7 @@ def compare(args: argparse.Namespace, argv: list[str]) -> dict:
         with _old_worktree(args.compare) as old_root:
             old_rounds, new_rounds = [], []
             for _ in range(args.rounds):
-                old_rounds.append(_run_script(old_root, [a for a in passed if a != "--profile"]
-                                              if "--profile" in passed else passed))
+                old_rounds.append(_run_script(old_root, passed))
                 new_rounds.append(_run_script(Path(__file__).resolve().parents[1], passed))
     old, new = _summary(old_rounds), _summary(new_rounds)
     return {"config": args.config, "overrides": args.overrides, "steps": args.steps, "old": args.compare,
@@ -117,7 +116,7 @@ def _summary(rounds: list[dict]) -> dict:
 
 
 def _without_compare(argv: list[str]) -> list[str]:
-    """The command line less --compare/--rounds (and their values) and --profile's count."""
+    """The command line less --compare, --rounds and --profile (and their values): what each side runs."""
     out, skip = [], False
     for i, arg in enumerate(argv):
         if skip:

@@ -92,7 +92,6 @@ class Train(_Section):
     part_temperature: float = Field(gt=0)
     amp: bool
     prefetch: bool
-    flush_denormal: bool
     checkpoint_every: int = Field(ge=1)
     log_every: int = Field(ge=1)
     val_every: int = Field(ge=0)

@@ -4,10 +4,9 @@
 
 AdamW with two parameter groups (``train.lr``, and ``train.backbone_lr`` for what the learner
 calls its backbone), the paper's step decay laid over ``train.max_steps``, gradient clipping,
-mixed precision on CUDA (on the CPU, optionally subnormal floats as 0: ``train.flush_denormal``),
-the next step's examples drawn in a background thread (``train.prefetch``), data parallel under
-torchrun (NCCL on GPUs, gloo on CPUs), checkpoints that resume exactly, RUN/train_log.csv and
-RUN/val_log.csv (TensorBoard when installed), one progress bar.
+mixed precision on CUDA, the next step's examples drawn in a background thread (``train.prefetch``),
+data parallel under torchrun (NCCL on GPUs, gloo on CPUs), checkpoints that resume exactly,
+RUN/train_log.csv and RUN/val_log.csv (TensorBoard when installed), one progress bar.
 
 Step s of a run with global batch G = batch_size x world size trains on the examples numbered
 s*G .. s*G + G - 1; process r takes its batch_size of them. Example g is drawn by the learner
@@ -105,9 +104,7 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
     began = time.perf_counter()
     meter = _Throughput()
     end = tc["max_steps"] if stop_after is None else min(stop_after, tc["max_steps"])
-    flush = tc["flush_denormal"] and device.type == "cpu"
-    with _subnormals_flushed(flush), progress_bar(f"train {learner.name}", tc["max_steps"], progress and world.is_main,
-                                                  completed=start) as bar:
+    with progress_bar(f"train {learner.name}", tc["max_steps"], progress and world.is_main, completed=start) as bar:
         for step in range(start, end):
             _prepare_step(optimizer, cfg, step)
             loss = step_runner(_step_indices(step, global_batch, world.rank, tc["batch_size"]),
@@ -133,19 +130,6 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
     result.seconds = time.perf_counter() - began
     result.summary = learner.summary(result.step, result.seconds)
     return result
-
-
-@contextlib.contextmanager
-def _subnormals_flushed(flush: bool):
-    """Subnormal floats read and written as 0 in this thread (and threads it starts) while inside."""
-    if not flush:
-        yield
-        return
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def _step_indices(step: int, global_batch: int, rank: int, batch_size: int) -> range:
