@@ -12,11 +12,12 @@ is the whole video or, ``--window moments``, the key moments' span widened
 (``stcorr.evaluation.classify.clip_window``). Features of a clip: its 13 joints' (x, y) per frame in
 frame units (x / width, y / height), in play order, and their frame-to-frame steps; or
 ``--features speed``, only the mean step length between consecutive frames; or ``--features pixels``,
-the clip's grey frames at 16 x 16 and their differences (the rendered video, not the labels). Classifiers of the direction (forward / reversed), per action and over all
-actions: a logistic regression and a small MLP (scikit-learn, standardised features). Chance is 0.5.
+the clip's grey frames at 16 x 16 and their differences (the rendered video, not the labels).
+Classifiers of the direction (forward / reversed), per action and over all actions: a logistic
+regression and a small MLP (scikit-learn, standardised features). Chance is 0.5.
 
-An action whose oracle stays near 0.5 cannot be told forward from reversed from its joints: no
-network can learn it from the pixels either. Prints one JSON object.
+An action whose joints oracle stays near 0.5 cannot be told forward from reversed by its pose: all a
+network could use is what the joints do not show (the objects). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def train_set(labels: list[VideoLabels], args: argparse.Namespace,
         for _ in range(args.train_clips):
             times = random_times(lab, args, rng)
             backwards = bool(rng.random() < 0.5)
-            rows.append(clip_features(lab, times[::-1] if backwards else times, bool(rng.random() < 0.5), args.features))
+            mirror = bool(rng.random() < 0.5)
+            rows.append(clip_features(lab, times[::-1] if backwards else times, mirror, args.features))
             reversed_.append(int(backwards))
     return np.stack(rows), np.array(reversed_)
 
@@ -138,7 +140,8 @@ def main() -> None:
     parser.add_argument("--train-clips", type=int, default=40)
     parser.add_argument("--test-clips", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--window", choices=WINDOWS, default="video", help="clips from the whole video or around its key moments")
+    parser.add_argument("--window", choices=WINDOWS, default="video",
+                        help="clips from the whole video or around its key moments")
     parser.add_argument("--features", choices=FEATURES, default="joints")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
@@ -150,8 +153,8 @@ def main() -> None:
                   if splits["val"].get(a)}
     every = oracle([lab for labs in splits["train"].values() for lab in labs],
                    [lab for labs in splits["val"].values() for lab in labs], args)
-    print(json.dumps({"data": str(args.data), "clip_len": args.clip_len, "min_span": args.min_span, "window": args.window,
-                      "features": args.features, "chance": 0.5,
+    print(json.dumps({"data": str(args.data), "clip_len": args.clip_len, "min_span": args.min_span,
+                      "window": args.window, "features": args.features, "chance": 0.5,
                       "all_actions": every, "per_action": per_action}, indent=1))
 
 

@@ -9,8 +9,8 @@ averages per-frame features over time sees the same thing both ways.
 Scoring (``evaluate_classifier``): every video of the split whose action is a class is scored on
 two clips, its ``clip_len`` frames evenly spread over its clip window (the model's ``window``:
 the whole video, or the key moments' span widened, ``clip_window``; frame
-start + floor((i + 0.5) n / clip_len) of its n frames) forward, and the same frames reversed. Accuracy is over the
-clips; action accuracy counts the action right whatever the direction; direction accuracy counts
+start + floor((i + 0.5) n / clip_len) of its n frames) forward, and the same frames reversed.
+Accuracy is over the clips; action accuracy counts the action right whatever the direction; direction accuracy counts
 the direction right whatever the action.
 """
 
@@ -108,8 +108,8 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
             clips = []
             for name, _ in known[start:start + batch]:
                 video, labels = dataset.video(name), dataset.labels[name]
-                start, stop = clip_window(labels, min(video.num_frames, labels.num_frames), settings["window"])
-                times = start + even_times(stop - start, settings["clip_len"])
+                first, stop = clip_window(labels, min(video.num_frames, labels.num_frames), settings["window"])
+                times = first + even_times(stop - first, settings["clip_len"])
                 forward = read_clip(video, times, settings["size"])
                 clips += [forward, forward.flip(1)]
             predicted.append(model(torch.stack(clips).to(device)).argmax(-1).cpu())

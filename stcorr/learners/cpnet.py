@@ -5,9 +5,9 @@ The task (``stcorr.evaluation.classify``): each train video's action, played for
 in time: 2 x actions classes (14 for the synthetic set's 7). Example g takes a train video and a
 direction (rng), ``cpnet.clip_len`` frames spread over a random window of ``min_span`` to 1 x the
 video's clip window (``cpnet.window``: the whole video, or its key moments' span widened, see
-``stcorr.evaluation.classify.clip_window``; one frame drawn in each of clip_len slots), a random crop of ``crop`` to 1 x the
-frame (its aspect kept) and a left-right mirror half the time, the same for every frame. Loss:
-cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
+``stcorr.evaluation.classify.clip_window``; one frame drawn in each of clip_len slots), a random
+crop of ``crop`` to 1 x the frame (its aspect kept) and a left-right mirror half the time, the same
+for every frame. Loss: cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
 time: it cannot tell the directions apart), cpnet (the same with CP modules at
 ``cpnet.placements``) or r3d (a small R3D); all share ``width_multiplier`` and ``blocks``.
 Validation: accuracy on the val split's clips, forward and reversed (``val_log.csv``).
