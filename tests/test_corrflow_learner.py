@@ -9,7 +9,7 @@ import torch
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.data.video_folder import VideoFolder
+from stcorr.data.datasets import VideoFolder
 from stcorr.learners.corrflow import CorrFlowLearner, training_videos
 from tests.conftest import make_penn, write_frames
 

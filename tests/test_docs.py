@@ -28,7 +28,7 @@ import typer
 from PIL import Image
 
 from stcorr.cli.main import app
-from stcorr.cli.model_commands import read_keypoints
+from stcorr.cli.common import read_keypoints
 from stcorr.data.datasets import read_pairs_json
 
 from cli_helpers import run_stcorr

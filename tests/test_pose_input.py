@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stcorr.cli.model_commands import build_config
+from stcorr.cli.common import build_config
 from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip

@@ -6,10 +6,11 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, TypeVar
+from typing import Annotated, Callable, Optional, TypeVar
 
 import typer
 
+from stcorr.config import load_config, packaged_configs, parse_overrides
 from stcorr.console import console
 from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import PairList
@@ -72,3 +73,60 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 def command_line() -> str:
     return "stcorr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help=f"YAML file or packaged config ({', '.join(packaged_configs())}).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.001 (repeatable).")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--backbone-weights", help="Backbone state dict with torchvision's names (.pth or .safetensors).")]
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StcorrError(f"--device {name}: CUDA is not available on this machine")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise StcorrError(f"--device takes cpu, cuda, cuda:N or auto, not {name!r}") from None
+
+
+def build_config(config: str | None, sets: list[str] | None, **flags) -> dict:
+    overrides = parse_overrides(sets or [])
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    if overrides.get("model.weights") is not None:
+        overrides["model.weights"] = str(overrides["model.weights"])
+    return load_config(config, overrides)
+
+
+def config_file(config: str | None) -> Path | None:
+    """--config as an input file, when it names one (not a packaged config)."""
+    return Path(config) if config is not None and Path(config).exists() else None
+
+
+def read_keypoints(path: Path):
+    """KP.json (docs/formats.md#kpjson) -> (names, (K, 3) native t, x, y)."""
+    import numpy as np
+
+    from stcorr.files import read_json
+
+    data = read_json(path)
+    entries = data.get("keypoints") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise StcorrError('expected {"keypoints": [{"name", "t", "x", "y"}, ...]}', path)
+    if not entries:
+        raise StcorrError("the keypoint list is empty", path)
+    names, points = [], []
+    for i, kp in enumerate(entries):
+        ok = isinstance(kp, dict) and all(isinstance(kp.get(k), (int, float)) and not isinstance(kp.get(k), bool)
+                                          and math.isfinite(kp[k]) for k in "txy")
+        if not ok or not float(kp["t"]).is_integer():
+            raise StcorrError(f"keypoint {i}: needs a whole frame index t and finite numbers x, y", path)
+        if kp.get("name") is not None and not isinstance(kp["name"], str):
+            raise StcorrError(f'keypoint {i}: "name" must be a string or null', path)
+        names.append(kp.get("name"))
+        points.append([kp["t"], kp["x"], kp["y"]])
+    return names, np.array(points, dtype=np.float64)

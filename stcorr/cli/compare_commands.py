@@ -55,7 +55,7 @@ def compare(
     """Compare an attempt with a reference: time alignment, key moments, matched joints, joint
     angles and their differences, every rep; writes DIR/compare.json, DIR/side_by_side.mp4,
     DIR/overlay.mp4 (the attempt warped onto the reference: ghost and split, joint traces) and DIR/index.html."""
-    from stcorr.cli.model_commands import resolve_device
+    from stcorr.cli.common import resolve_device
     from stcorr.compare import analyse, write_comparison
     from stcorr.compare.outputs import check_out_folder
 

@@ -46,7 +46,7 @@ def demo(
 def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: int, seed: int) -> None:
     from stcorr.data import synthetic
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
-    from stcorr.cli.model_commands import resolve_device
+    from stcorr.cli.common import resolve_device
     from stcorr.evaluation.runner import evaluate
     from stcorr.models.checkpoint import read_checkpoint_info
     from stcorr.training.engine import train

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
-from stcorr.cli.model_commands import build_config, resolve_device
+from stcorr.cli.common import build_config, resolve_device
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.files import write_json

@@ -20,7 +20,7 @@ import typer
 
 from stcorr.cli.common import OverwriteOpt, command_line, console, load_dataset, load_pairs, parse_ks
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt
-from stcorr.cli.model_commands import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_config, config_file, resolve_device
+from stcorr.cli.common import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_config, config_file, resolve_device
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.files import write_file

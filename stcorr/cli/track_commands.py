@@ -16,7 +16,7 @@ FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagat
 
 
 def _settings(config: str | None, sets: list[str] | None):
-    from stcorr.cli.model_commands import build_config
+    from stcorr.cli.common import build_config
     from stcorr.models.propagation import PropagationSettings
 
     cfg = build_config(config, sets)
@@ -40,7 +40,7 @@ def propagate(
 ) -> None:
     """Follow keypoints (--keypoints, --out) and/or object masks (--masks, --out-masks) of a frame
     through a video by label propagation (CorrFlow features, or raw pixels)."""
-    from stcorr.cli.model_commands import config_file, read_keypoints
+    from stcorr.cli.common import config_file, read_keypoints
     from stcorr.data.masks import read_mask
     from stcorr.data.video import Video
     from stcorr.evaluation.tracking import tracking_features

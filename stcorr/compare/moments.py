@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stcorr.compare import align
+import stcorr.compare.align as align
 from stcorr.compare.joints import JointTrack
 from stcorr.data.skeleton import JOINTS, KEY_MOMENTS
 

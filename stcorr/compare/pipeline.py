@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from stcorr.compare import align
+import stcorr.compare.align as align
 from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
 from stcorr.compare.moments import Moment, find_moments

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from stcorr.compare import align
+import stcorr.compare.align as align
 from stcorr.compare.angles import ANGLE_NAMES, angle_series
 from stcorr.compare.joints import JointTrack
 from stcorr.compare.moments import MIN_SQUAT_DROP, hip_height

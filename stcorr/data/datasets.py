@@ -21,7 +21,7 @@ import numpy as np
 from stcorr.data import penn
 from stcorr.data.pairs import Pair, PairList, box_size
 from stcorr.data.skeleton import KEY_MOMENTS, OBJECTS, SETUPS, setup_keeps
-from stcorr.data.video import Video, find_video
+from stcorr.data.video import FRAME_SUFFIXES, VIDEO_SUFFIXES, Video, find_video
 from stcorr.errors import StcorrError
 
 SPLITS = ("train", "val")
@@ -35,8 +35,6 @@ def open_dataset(root: str | Path) -> "Dataset":
         return PairsDataset(root)
     if (root / "labels").is_dir():
         return PennDataset(root)
-    from stcorr.data.video_folder import VideoFolder, video_entries  # unlabelled videos (self-supervised learners)
-
     if video_entries(root):
         return VideoFolder(root)
     raise StcorrError("not a data set: expected labels/ (Penn Action layout), pairs.json (pairs layout) or videos", root)
@@ -318,3 +316,36 @@ def _annotated_points(records: list[dict]) -> dict[str, dict[int, float]]:
                 t, x, y = c[side]
                 points.setdefault(record[side], {}).setdefault(int(t), set()).add((x, y))
     return {v: {t: box_size(np.array(sorted(p))) for t, p in frames.items()} for v, frames in points.items()}
+
+
+def video_entries(root: Path) -> dict[str, Path]:
+    """Video files and frame folders directly in ``root``, by name."""
+    found = {}
+    for path in sorted(Path(root).iterdir()):
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+            found[path.stem] = path
+        elif path.is_dir() and any(p.suffix.lower() in FRAME_SUFFIXES for p in path.iterdir()):
+            found[path.name] = path
+    return found
+
+
+class VideoFolder(Dataset):
+    """A plain folder of videos (no labels, no pairs)."""
+
+    kind = "videos"
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.paths = video_entries(root)
+        if not self.paths:
+            raise StcorrError("no videos here: expected video files or folders of frames", root)
+
+    def video(self, name: str) -> Video:
+        return Video(self.paths[name])
+
+    def key_moments(self, name: str) -> list[int] | None:
+        return None
+
+    def pairs(self, split: str = "val", setup: str = "13+3", min_visible: int = 3):
+        raise StcorrError("a plain folder of videos has no labels and no benchmark pairs (it serves "
+                          "self-supervised training: stcorr train --config corrflow)", self.root)

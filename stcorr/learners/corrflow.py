@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stcorr.data.datasets import Dataset
-from stcorr.data.video_folder import VideoFolder
+from stcorr.data.datasets import VideoFolder
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.backbones import load_backbone_weights

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from stcorr.files import write_file
-from stcorr.report import plots
+import stcorr.report.plots as plots
 from stcorr.report.inputs import KS, Result, Run, load_predictions, load_results, read_run
 from stcorr.report.pairs import RANK_K, PairPicture, pair_pictures
 from stcorr.viz import correspondence as viz

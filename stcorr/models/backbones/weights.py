@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from stcorr.errors import StcorrError
+from stcorr.models.backbones.registry import OWN_BLOCKS
 
 _WRAPPER_KEYS = ("state_dict", "model")
 
@@ -106,8 +107,6 @@ def state_dict_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, int
 def fit_hint(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
     """'; the file holds ...: ask for it with ...' naming the backbone, width and blocks a state
     dict needs and the options that build it; '' when the file's architecture cannot be told."""
-    from stcorr.models.backbones import OWN_BLOCKS  # the registry imports this module
-
     found = state_dict_architecture(state)
     if found is None:
         return ""
