@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from stcorr.baselines.pose_cache import PENN_INDEX, MediaPipeLandmarker
+from stcorr.pose.cache import PENN_INDEX, MediaPipeLandmarker
 from stcorr.compare.angles import angle_series
 from stcorr.compare.view import view_difference
 from stcorr.data.synthetic.clip import make_clip, render_frames

@@ -43,7 +43,7 @@ def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: di
             cp_init_scale: float | None = None) -> dict:
     from stcorr.config import load_config
     from stcorr.data.datasets import open_dataset
-    from stcorr.evaluation.classify import evaluate_classifier
+    from stcorr.models.action_clips import evaluate_classifier
     from stcorr.models.checkpoint import load_checkpoint, read_checkpoint_info
     from stcorr.training.engine import train
 

@@ -9,7 +9,7 @@ frames (train: ``stcorr.learners.cpnet.clip_times``, a random window of ``min_sp
 mirrored left-right half the time; test: the val split, both the evaluation's clip, frames evenly spread
 over the clip window, and ``test_clips`` random ones per video), played forward or reversed; the window
 is the whole video or, ``--window moments``, the key moments' span widened
-(``stcorr.evaluation.classify.clip_window``). Features of a clip: its 13 joints' (x, y) per frame in
+(``stcorr.models.action_clips.clip_window``). Features of a clip: its 13 joints' (x, y) per frame in
 frame units (x / width, y / height), in play order, and their frame-to-frame steps; or
 ``--features speed``, only the mean step length between consecutive frames; or ``--features pixels``,
 the clip's grey frames at 16 x 16 and their differences (the rendered video, not the labels).
@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from stcorr.data.datasets import open_dataset
 from stcorr.data.penn import VideoLabels
-from stcorr.evaluation.classify import WINDOWS, clip_window, even_times, videos_by_action
+from stcorr.models.action_clips import WINDOWS, clip_window, even_times, videos_by_action
 from stcorr.learners.cpnet import clip_times
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stcorr.alignment.cycle_use import (CycleFeatures, VideoPatches, chunk_times, embed_video, frame_similarity,
+from stcorr.models.cycle_use import (CycleFeatures, VideoPatches, chunk_times, embed_video, frame_similarity,
                                         temporal_alignment, track_correspondence, video_similarity)
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
@@ -126,7 +126,7 @@ def spatial_accuracy(features: CycleFeatures, dataset, names, labels, alpha: flo
     boxes of the same side (scaled by the frames' widths) in the second; the match is the best box's
     centre. PCK@alpha (of the longer side of the box around the second video's joints), and the
     same for ``same-place`` (the joint's position scaled to the second frame, no features)."""
-    from stcorr.alignment.cycle_use import nearest_patches
+    from stcorr.models.cycle_use import nearest_patches
     from stcorr.data.tracks import centred_boxes, grid_boxes, person_sizes
 
     hits, same_place = [], []

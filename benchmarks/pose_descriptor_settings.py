@@ -46,7 +46,7 @@ def main() -> None:
     pairs = list(dataset.pairs(args.split))
     cache = None
     if args.joints == "mediapipe":
-        from stcorr.baselines.pose_cache import mediapipe_cache
+        from stcorr.pose.cache import mediapipe_cache
 
         cache = mediapipe_cache({"model_complexity": 1, "cache": args.cache})
     rows = []

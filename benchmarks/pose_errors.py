@@ -16,7 +16,7 @@ Figures (JSON), per frame with a visible person in the truth:
   median, 90th percentile, the robust sigma of one axis (1.4826 x median absolute deviation of x
   and y errors pooled) and ``outliers`` (fraction beyond 0.25 of the size).
 
-``stcorr.data.pose_maps.MEDIAPIPE_ERRORS`` holds what this printed on the seed-0 set.
+``stcorr.pose.maps.MEDIAPIPE_ERRORS`` holds what this printed on the seed-0 set.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.baselines.pose_cache import mediapipe_cache
+from stcorr.pose.cache import mediapipe_cache
 from stcorr.data.datasets import open_dataset
-from stcorr.data.pose_maps import MIRROR
+from stcorr.pose.maps import MIRROR
 
 PAIRS = [(a, b) for a, b in enumerate(MIRROR) if a < b]
 

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stcorr.baselines.pose_cache import mediapipe_cache  # noqa: E402
+from stcorr.pose.cache import mediapipe_cache  # noqa: E402
 from stcorr.baselines.pose_pass import pose_pass  # noqa: E402
 from stcorr.config import load_config  # noqa: E402
 from stcorr.data.datasets import open_dataset  # noqa: E402

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from stcorr.baselines.pose_cache import mediapipe_cache
+from stcorr.pose.cache import mediapipe_cache
 from stcorr.config import default_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.skeleton import MIRRORED_JOINTS

@@ -4,7 +4,7 @@
                                    [--checkpoint CKPT] [--per-action N] [--partner QUERY=VIDEO ...]
                                    [--velocity-weight W]
 
-Every video of the split queries all the others (``stcorr.alignment.retrieval.rank_videos``, what
+Every video of the split queries all the others (``stcorr.baselines.retrieval.rank_videos``, what
 `stcorr retrieve` runs). Per feature set: P@1 over the queries that have a same-action partner among
 the candidates, with its chance level (the mean share of same-action candidates), the mean
 probability the calibrated score gives the first candidate, and for each ``--partner QUERY=VIDEO``
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.alignment.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
+from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
                                         mediapipe_joints, precision_at_1, rank_videos)
 from stcorr.baselines.pose_descriptors import DescriptorSettings
 from stcorr.config import load_config
@@ -41,7 +41,7 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
     out = []
     for part in name.split("+"):
         if part == "pose":
-            from stcorr.baselines.pose_cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
+            from stcorr.pose.cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
 
             out.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
         elif part == "pose-oracle":
@@ -53,7 +53,7 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
 
             out.append(PoseDistance(annotated, settings(ANNOTATED_RETRIEVAL)))
         elif part == "cycle":
-            from stcorr.alignment.cycle_use import CycleFeatures
+            from stcorr.models.cycle_use import CycleFeatures
 
             out.append(CycleDistance(CycleFeatures.load(checkpoint, cfg)))
         else:

@@ -13,6 +13,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stcorr.errors import StcorrError
+from stcorr.models.aggregators import aggregator_options
+from stcorr.models.refine import refine_options
 
 
 
@@ -68,9 +70,6 @@ class Model(_Section):
 
     @model_validator(mode="after")
     def _known_aggregator_and_refine_args(self) -> "Model":
-        from stcorr.models.aggregators import aggregator_options
-        from stcorr.models.refine import refine_options
-
         aggregator_options(self.aggregator, self.aggregator_args)
         refine_options(self.refine, self.refine_args)
         return self
@@ -179,8 +178,6 @@ class Cats2d(_Section):
 
     @model_validator(mode="after")
     def _known_aggregator_args(self) -> "Cats2d":
-        from stcorr.models.aggregators import aggregator_options
-
         aggregator_options("st-cats", self.aggregator_args)
         return self
 

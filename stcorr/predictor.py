@@ -12,7 +12,7 @@ windows at that stride (half a window apart), and each point keeps the predictio
 window that scores it highest; windows are read one at a time, so memory stays bounded.
 Predictions come back in the target's native coordinates: t a whole frame index, x/y native pixels.
 
-A matcher whose ``input`` holds pose maps (``stcorr.data.pose_maps``) gets, for each clip, the maps
+A matcher whose ``input`` holds pose maps (``stcorr.pose.maps``) gets, for each clip, the maps
 of MediaPipe's joints of its video, read through the pose cache (``pose``: the ``baseline.pose``
 settings); without MediaPipe the predictor refuses to be built, in one line.
 """
@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stcorr.baselines.pose import MissingExtra
 from stcorr.data.clips import Clip, sample_clip, temporal_stride
-from stcorr.data.pose_maps import MediaPipeJoints, clip_input, uses_pose
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 from stcorr.models.checkpoint import load_matcher
 from stcorr.models.matcher import Matcher
+from stcorr.pose.maps import MediaPipeJoints, clip_input, uses_pose
+from stcorr.pose.mediapipe import MissingExtra
 from stcorr.progress import progress_bar
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from stcorr.baselines.methods import MissingPart, method_names
-from stcorr.baselines.pose import MissingExtra, landmarks_to_joints
+from stcorr.pose.mediapipe import MissingExtra, landmarks_to_joints
 from stcorr.baselines.spatial import most_similar_pose, nearest_joint_transfer, person_nearest_points
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner
 from stcorr.config import load_config

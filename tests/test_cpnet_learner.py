@@ -10,7 +10,7 @@ from PIL import Image
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.evaluation.classify import actions_of, class_names, clip_window, evaluate_classifier, even_times
+from stcorr.models.action_clips import actions_of, class_names, clip_window, evaluate_classifier, even_times
 from stcorr.learners import learner_class
 from stcorr.learners.cpnet import CPNetLearner, clip_times
 from stcorr.models.checkpoint import load_checkpoint

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cli_helpers import run_stcorr
-from stcorr.alignment.cycle_use import chunk_times
+from stcorr.models.cycle_use import chunk_times
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.tracks import boxes_at, joint_tracks, runs

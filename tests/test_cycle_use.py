@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stcorr.alignment.cycle_use import (embed_video, frame_similarity, nearest_patches, temporal_alignment,
+from stcorr.models.cycle_use import (embed_video, frame_similarity, nearest_patches, temporal_alignment,
                                         track_correspondence, video_similarity)
 from stcorr.data.video import Video
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings

@@ -1,4 +1,4 @@
-"""Never lose a user's file (issue 21): the output policy of every verb (stcorr/outputs.py, docs/outputs.md).
+"""Never lose a user's file (issue 21): the output policy of every verb (stcorr/cli/outputs.py, docs/outputs.md).
 
 Each row of the issue's table is a case: the command must end with one ``error:`` line, exit
 status 2, and every file that was there before unchanged. Then a property test: for random verbs,
@@ -288,14 +288,14 @@ def test_train_disk_full_at_the_checkpoint_leaves_no_config(world, tmp_path, mon
 
 @pytest.mark.parametrize("how", ["read-only", "no space"])
 def test_unwritable_place_is_found_before_the_work(world, tmp_path, monkeypatch, how):
-    import stcorr.outputs
+    import stcorr.cli.outputs
 
     if how == "read-only":
         real = os.statvfs
-        monkeypatch.setattr(stcorr.outputs.os, "statvfs", lambda p: os.statvfs_result(
+        monkeypatch.setattr(stcorr.cli.outputs.os, "statvfs", lambda p: os.statvfs_result(
             (*real(p)[:8], real(p).f_flag | os.ST_RDONLY, real(p).f_namemax)))
     else:
-        monkeypatch.setattr(stcorr.outputs.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
+        monkeypatch.setattr(stcorr.cli.outputs.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
     began = time.monotonic()
     for args in (["eval", "--data", world["penn"], "--method", "gt-time+pose-oracle", "--out", tmp_path / "R.json",
                   "--no-progress"],

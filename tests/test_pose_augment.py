@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stcorr.baselines.pose import MEDIAPIPE_TO_PENN
+from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN
 from stcorr.data.skeleton import JOINTS, mirrored_name
 from stcorr.pose.augment import (MIRRORED_LANDMARKS, AugmentedLandmarker, Box, combine, crop_frame, flipped,
                                  mirror_result, uncrop_result)
@@ -97,7 +97,7 @@ def test_combining_weighs_by_visibility_and_undoes_a_side_confusion():
 @pytest.mark.skipif(not (REAL_DEV / "frames" / "0280").is_dir(), reason="needs ../shared/real-dev")
 def test_mediapipe_augmented_pass_is_invariant_to_mirroring_the_video():
     pytest.importorskip("mediapipe")
-    from stcorr.baselines.pose_cache import MediaPipeLandmarker
+    from stcorr.pose.cache import MediaPipeLandmarker
     from stcorr.data.video import Video
 
     video = Video(REAL_DEV / "frames" / "0280")

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from stcorr.baselines import methods as baseline_methods
-from stcorr.baselines.pose import MEDIAPIPE_TO_PENN
-from stcorr.baselines.pose_cache import CachedPoseDetector, PoseCache, PoseTrack, default_cache_folder
+from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN
+from stcorr.pose.cache import CachedPoseDetector, PoseCache, PoseTrack, default_cache_folder
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.skeleton import JOINTS
@@ -153,7 +153,7 @@ def test_every_pose_method_shares_one_pose_run_per_video(tmp_path, monkeypatch):
 @pytest.mark.skipif(not REAL_DEV.is_dir(), reason="the real clips of ../shared/real-dev are not here")
 def test_mediapipe_track_of_a_real_clip(tmp_path):
     pytest.importorskip("mediapipe", reason="MediaPipe (the pose extra) is not installed")
-    from stcorr.baselines.pose_cache import mediapipe_cache
+    from stcorr.pose.cache import mediapipe_cache
 
     cache = mediapipe_cache({"model_complexity": 1, "cache": str(tmp_path)})
     clip = tmp_path / "clip"
@@ -173,7 +173,7 @@ def pose_settings(**changes) -> dict:
 
 def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, video):
     pytest.importorskip("mediapipe")
-    from stcorr.baselines.pose_cache import mediapipe_cache
+    from stcorr.pose.cache import mediapipe_cache
 
     plain = {"flip": False, "crop": None, "crop_margin": 0.25}
     keys = {name: mediapipe_cache(pose_settings(augment=augment, cache=str(tmp_path))).key(video)
@@ -186,7 +186,7 @@ def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, vide
 
 
 def test_the_filter_is_applied_as_tracks_are_read_and_not_stored(video, tmp_path):
-    from stcorr.baselines.pose_cache import filtered_track
+    from stcorr.pose.cache import filtered_track
 
     class MissesFrameThree(FakeLandmarker):
         def __call__(self, frame):

@@ -18,14 +18,14 @@ from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import open_dataset
-from stcorr.data.pose_maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps,
+from stcorr.pose.maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps,
                                    draw_pose_maps, input_channels, perturb_joints)
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone, load_backbone_weights
 from stcorr.models.matcher import build_matcher
 from stcorr.predictor import predictor_for
-from stcorr.training.data import ClipSettings, make_example
+from stcorr.learners.correspondence_data import ClipSettings, make_example
 
 N_JOINTS = 13
 WRIST = 5  # left_wrist: group 1 (left arm)

@@ -31,7 +31,7 @@ def test_rank_comes_from_torchrun_variables(monkeypatch):
 @pytest.mark.slow
 def test_two_processes_write_the_tracks_one_process_would(tmp_path):
     pytest.importorskip("mediapipe")
-    from stcorr.baselines.pose_cache import mediapipe_cache
+    from stcorr.pose.cache import mediapipe_cache
 
     rng = np.random.default_rng(0)
     paths = []

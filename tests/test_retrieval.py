@@ -1,4 +1,4 @@
-"""Retrieval by pose sequences aligned in time, with a calibrated score (stcorr.alignment.retrieval),
+"""Retrieval by pose sequences aligned in time, with a calibrated score (stcorr.baselines.retrieval),
 and `stcorr retrieve` on data sets and plain folders of videos."""
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import run_stcorr
-from stcorr.alignment.retrieval import (ANNOTATED_RETRIEVAL, PoseDistance, Ranked, calibrate, dtw_distance,
+from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, PoseDistance, Ranked, calibrate, dtw_distance,
                                         precision_at_1, rank_videos, ranking_rows)
 from stcorr.baselines.pose_descriptors import pose_descriptors
 from stcorr.data.skeleton import JOINTS

@@ -9,7 +9,7 @@ import torch
 import stcorr.data.video as video_module
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
-from stcorr.data.pose_maps import draw_pose_maps
+from stcorr.pose.maps import draw_pose_maps
 from stcorr.data.video import FrameCache, reserve_frame_cache
 from stcorr.training.engine import train
 

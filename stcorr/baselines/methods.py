@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
-from stcorr.baselines.pose_cache import CachedPoseDetector, mediapipe_cache
+from stcorr.pose.cache import CachedPoseDetector, mediapipe_cache
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
@@ -106,8 +106,8 @@ def checkpoint_path(name: str, task: str, settings: dict) -> str:
 def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: torch.device, used: list[str]):
     if aligner == "gt-time":
         return GroundTruthTime()
-    if aligner == "cycle":  # stcorr.alignment.cycle_use: Eq. 6 frame similarity of cycle-consistent patches, DTW
-        from stcorr.alignment.cycle_use import CycleFeatures, CycleTimeAligner
+    if aligner == "cycle":  # stcorr.models.cycle_use: Eq. 6 frame similarity of cycle-consistent patches, DTW
+        from stcorr.models.cycle_use import CycleFeatures, CycleTimeAligner
 
         path = checkpoint_path(name, "cycle", settings)
         used.append(path)

@@ -3,7 +3,7 @@
     done = pose_pass(videos, pose_settings, processes=2)       # one machine
     torchrun --nproc_per_node=N ...  -> pose_pass(..., rank=None) # RANK / WORLD_SIZE shard the list
 
-Each video's track is what ``PoseCache.track`` computes for it (``stcorr.baselines.pose_cache``;
+Each video's track is what ``PoseCache.track`` computes for it (``stcorr.pose.cache``;
 whatever that per-video work is, this file only spreads videos over processes). Videos are
 sharded first by rank (``RANK`` / ``WORLD_SIZE`` from the environment, as torchrun sets them, or
 given), video ``i`` going to rank ``i mod world_size``; a rank's share is then spread over
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from stcorr.baselines.pose_cache import mediapipe_cache
+from stcorr.pose.cache import mediapipe_cache
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 

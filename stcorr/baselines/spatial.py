@@ -28,7 +28,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from stcorr.baselines.pose import Joints, PoseDetector
+from stcorr.pose.mediapipe import Joints, PoseDetector
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.data.skeleton import keypoint_type

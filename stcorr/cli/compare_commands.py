@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from stcorr.cli.common import MAX_FPS, OverwriteOpt, console
 from stcorr.errors import StcorrError
-from stcorr.outputs import check_outputs
+from stcorr.cli.outputs import check_outputs
 
 
 def parse_key_moments(text: str | None) -> list[int] | None:

@@ -14,7 +14,7 @@ from stcorr.errors import StcorrError
 from stcorr.evaluation.predictions import align_predictions, read_predictions
 from stcorr.evaluation.results import score_pairs
 from stcorr.files import write_json
-from stcorr.outputs import check_outputs
+from stcorr.cli.outputs import check_outputs
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Data set root (Penn Action layout or pairs layout).")]
 SplitOpt = Annotated[str, typer.Option(help="train or val.")]

@@ -17,7 +17,7 @@ import typer
 from stcorr.cli.common import MAX_SEED, MAX_STEPS, MAX_VIDEOS_PER_ACTION, OverwriteOpt, command_line, console, in_range, load_dataset, load_pairs
 from stcorr.cli.data_commands import print_scores
 from stcorr.config import load_config
-from stcorr.outputs import check_outputs, run_lock
+from stcorr.cli.outputs import check_outputs, run_lock
 
 
 def demo(

@@ -14,7 +14,7 @@ from stcorr.cli.common import (MAX_STEPS, ConfigOpt, DeviceOpt, OverwriteOpt, Se
 from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
-from stcorr.outputs import MIN_FREE_BYTES, check_outputs, training_folder
+from stcorr.cli.outputs import MIN_FREE_BYTES, check_outputs, training_folder
 
 
 

@@ -1,6 +1,6 @@
 """``stcorr retrieve``: the videos of a data set (or a plain folder of videos) most like a query video
 (docs/cli.md; RETRIEVAL.json: docs/formats.md#retrievaljson), by body-pose sequences aligned in time and,
-with a checkpoint, the cycle-consistent patch embedding (``stcorr.alignment.retrieval``)."""
+with a checkpoint, the cycle-consistent patch embedding (``stcorr.baselines.retrieval``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.files import write_json
 from stcorr.models.checkpoint import checkpoint_path
-from stcorr.outputs import check_outputs
+from stcorr.cli.outputs import check_outputs
 
 
 def retrieve(
@@ -34,7 +34,7 @@ def retrieve(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Rank videos by how alike they are to the query video (best first), with a calibrated score."""
-    from stcorr.alignment.retrieval import FEATURES, dataset_actions, dataset_videos, rank_videos, ranking_rows
+    from stcorr.baselines.retrieval import FEATURES, dataset_actions, dataset_videos, rank_videos, ranking_rows
 
     check_outputs("retrieve", {"--query": query, "--data": data, "--checkpoint": checkpoint and checkpoint_path(checkpoint)}, files={"--out": out},
                   overwrite=overwrite)
@@ -67,17 +67,17 @@ def retrieve(
 def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) -> tuple[list, str | None]:
     """The distance measures ``names`` (pose, cycle) and the checkpoint they read (as given); the
     checkpoint is read first, so a wrong one fails before MediaPipe starts."""
-    from stcorr.alignment.retrieval import CycleDistance, PoseDistance, mediapipe_joints
+    from stcorr.baselines.retrieval import CycleDistance, PoseDistance, mediapipe_joints
 
     measures: list = []
     if "cycle" in names:
-        from stcorr.alignment.cycle_use import CycleFeatures
+        from stcorr.models.cycle_use import CycleFeatures
 
         measures.append(CycleDistance(CycleFeatures.load(checkpoint, cfg, resolve_device(device))))
     elif checkpoint:
         raise StcorrError("--checkpoint is the cycle embedding: it needs --features cycle or pose+cycle")
     if "pose" in names:
-        from stcorr.baselines.pose_cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
+        from stcorr.pose.cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
 
         measures.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"]))))
     return measures, checkpoint

@@ -24,7 +24,7 @@ from stcorr.cli.common import ConfigOpt, DeviceOpt, SetOpt, WeightsOpt, build_co
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.files import write_file
-from stcorr.outputs import check_outputs
+from stcorr.cli.outputs import check_outputs
 
 JOINT_METHODS = ("st-match",)
 GROUPS = ("sequential", "joint space-time")
@@ -144,7 +144,7 @@ def table(
 ) -> None:
     """The paper's Table 3: every sequential baseline and joint model on the same pairs (T@k-PCK)."""
     from stcorr.baselines.methods import MissingPart
-    from stcorr.baselines.pose import MissingExtra
+    from stcorr.pose.mediapipe import MissingExtra
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods
     from stcorr.evaluation.runner import NothingScored, check_method, evaluate
 

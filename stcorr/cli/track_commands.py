@@ -10,7 +10,7 @@ import typer
 
 from stcorr.cli.common import OverwriteOpt, command_line, console, in_range, load_dataset
 from stcorr.errors import StcorrError
-from stcorr.outputs import check_outputs
+from stcorr.cli.outputs import check_outputs
 
 FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagate without a checkpoint: pixels (raw Lab) or untrained (a random CorrFlow encoder).")]
 

@@ -103,12 +103,12 @@ class PoseSource(Protocol):
 
 class MediaPipePose:
     """MediaPipe Pose (the ``pose`` extra) on every frame, read through the pose cache shared with
-    the pose methods (``stcorr.baselines.pose_cache``: computed once per video content)."""
+    the pose methods (``stcorr.pose.cache``: computed once per video content)."""
 
     name = "mediapipe"
 
     def __init__(self, model_complexity: int = 1, cache: str | None = None):
-        from stcorr.baselines.pose_cache import mediapipe_cache
+        from stcorr.pose.cache import mediapipe_cache
 
         self.cache = mediapipe_cache({"model_complexity": model_complexity, "cache": cache})
 
@@ -121,6 +121,6 @@ class MediaPipePose:
 def penn_world_joints(track) -> np.ndarray:
     """(T, 13, 3) the 13 Penn joints of a ``PoseTrack``'s world landmarks (metres, hip-centred;
     NaN where nobody was found). Read here, beside the pose cache, so the cache's API stays as it is."""
-    from stcorr.baselines.pose_cache import PENN_INDEX  # the pose extra's module, loaded with MediaPipe
+    from stcorr.pose.cache import PENN_INDEX  # the pose extra's module, loaded with MediaPipe
 
     return np.asarray(track.world, dtype=np.float64)[:, PENN_INDEX]

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from stcorr.baselines.pose import MissingExtra, require_mediapipe
+from stcorr.pose.mediapipe import MissingExtra, require_mediapipe
 from stcorr.config import load_config
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair

@@ -58,7 +58,7 @@ def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
 
 
 def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
-    from stcorr.alignment.cycle_use import CycleFeatures, video_similarity
+    from stcorr.models.cycle_use import CycleFeatures, video_similarity
 
     features = CycleFeatures.load(checkpoint, load_config(None))
     names = sorted(dataset.labels)

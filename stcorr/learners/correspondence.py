@@ -2,7 +2,7 @@
 benchmark pairs: ``stcorr train`` with ``task: correspondence``.
 
 Example g is pair ``epoch_order(epoch)[g mod n]`` of epoch ``g div n`` as two clips and their
-keypoints (``stcorr.training.data.make_example``); its loss is ``stcorr.models.loss.matcher_loss``.
+keypoints (``stcorr.learners.correspondence_data.make_example``); its loss is ``stcorr.models.loss.matcher_loss``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from stcorr.learners.base import Learner
 from stcorr.models.loss import matcher_loss
 from stcorr.models.matcher import Matcher, build_matcher
 from stcorr.data.video import reserve_frame_cache
-from stcorr.training.data import ClipSettings, epoch_order, make_example
+from stcorr.learners.correspondence_data import ClipSettings, epoch_order, make_example
 
 
 class CorrespondenceLearner(Learner):

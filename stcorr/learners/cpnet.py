@@ -1,11 +1,11 @@
 """CPNet's video classification (Liu, Lee & Jin, CVPR 2019) on a motion-centric task: ``stcorr
 train --config cpnet --data ROOT`` (any Penn Action-layout data set).
 
-The task (``stcorr.evaluation.classify``): each train video's action, played forward or reversed
+The task (``stcorr.models.action_clips``): each train video's action, played forward or reversed
 in time: 2 x actions classes (14 for the synthetic set's 7). Example g takes a train video and a
 direction (rng), ``cpnet.clip_len`` frames spread over a random window of ``min_span`` to 1 x the
 video's clip window (``cpnet.window``: the whole video, or its key moments' span widened, see
-``stcorr.evaluation.classify.clip_window``; one frame drawn in each of clip_len slots), a random
+``stcorr.models.action_clips.clip_window``; one frame drawn in each of clip_len slots), a random
 crop of ``crop`` to 1 x the frame (its aspect kept) and a left-right mirror half the time, the same
 for every frame. Loss: cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
 time: it cannot tell the directions apart), cpnet (the same with CP modules at
@@ -22,7 +22,7 @@ from torch import nn
 
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
-from stcorr.evaluation.classify import class_names, clip_window, evaluate_classifier, read_clip, videos_by_action
+from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, read_clip, videos_by_action
 from stcorr.learners.base import Learner
 from stcorr.models.cpnet import ClipClassifier
 

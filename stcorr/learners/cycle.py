@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from stcorr.alignment.cycle import kappa, margin_loss
-from stcorr.alignment.cycle_use import chunk_times
+from stcorr.models.cycle_use import chunk_times
 from stcorr.data.datasets import Dataset
 from stcorr.data.tracks import Track, boxes_at, joint_tracks
 from stcorr.errors import StcorrError

@@ -111,7 +111,7 @@ class R3DClassifier(nn.Module):
 class ClipClassifier(nn.Module):
     """What ``stcorr train --config cpnet`` trains: one of ``NETWORKS`` over clips of ``clip_len``
     frames resized to ``size x size``, whose classes are ``classes`` (names); ``window`` names the frames
-    its clips are drawn from (``stcorr.evaluation.classify.clip_window``; "video" in checkpoints made
+    its clips are drawn from (``stcorr.models.action_clips.clip_window``; "video" in checkpoints made
     before it existed).
 
     ``forward`` takes clips (B, 3, T, H, W) with values in [0, 1] (ImageNet-normalised inside) and

@@ -2,7 +2,7 @@
 
 Clips are float (B, C, T, H, W): RGB normalised with the Kinetics mean/std
 (``stcorr.models.backbones.normalize_clip``), with pose maps after it or instead of it as
-``input`` says (``stcorr.data.pose_maps``); source and target clips have the same shape.
+``input`` says (``stcorr.pose.maps``); source and target clips have the same shape.
 Points are clip coordinates (t, x, y), see ``stcorr.models.readout`` for the conventions.
 
 Config (``build_matcher``), every key optional::
@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from stcorr.data.pose_maps import input_channels, uses_rgb
+from stcorr.pose.maps import input_channels, uses_rgb
 from stcorr.errors import StcorrError
 from stcorr.models.aggregators import aggregator_options, build_aggregator
 from stcorr.models.aggregators.sparse import SparseVolume

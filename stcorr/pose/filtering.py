@@ -1,7 +1,7 @@
 """Temporal filtering of landmark tracks with their visibilities.
 
 ``side_labelling`` finds the frames whose left and right labels a detector swapped against the
-frames around them (a Viterbi pass over the frames); ``stcorr.baselines.pose_cache.filtered_track``
+frames around them (a Viterbi pass over the frames); ``stcorr.pose.cache.filtered_track``
 relabels them before smoothing and gap filling.
 
 ``smooth_track(values, visibility, ...)`` takes values (T, K, D) (any per-landmark coordinates:

@@ -23,7 +23,7 @@ OWN_BLOCKS: dict[str, tuple[int, ...]] = {name: import_module(b.__module__).BLOC
 def build_backbone(name: str, width: int = 64, blocks: Sequence[int] | None = None,
                    in_channels: int = 3) -> VideoBackbone:
     """A randomly initialised backbone; ``width`` 64, ``blocks`` None and ``in_channels`` 3 give the
-    published model (more input channels: RGB and then other maps, ``stcorr.data.pose_maps``)."""
+    published model (more input channels: RGB and then other maps, ``stcorr.pose.maps``)."""
     if name not in BACKBONES:
         raise StcorrError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
     return BACKBONES[name](width=width, blocks=blocks, in_channels=in_channels)

@@ -144,7 +144,7 @@ class VideoBackbone(nn.Module):
     """A video ResNet whose intermediate outputs serve as hyperpixel features.
 
     Input clips: float ``(B, C, T, H, W)``, C = ``in_channels``: RGB normalised with the Kinetics
-    mean/std first (3 channels), then any other input maps (``stcorr.data.pose_maps``). The stem
+    mean/std first (3 channels), then any other input maps (``stcorr.pose.maps``). The stem
     halves H and W; layer2..layer4 each halve T, H and W.
 
     Args:

@@ -122,7 +122,7 @@ class CycleDistance:
         self.features = features
 
     def distance(self, query: Video, candidate: Video) -> float:
-        from stcorr.alignment.cycle_use import video_similarity
+        from stcorr.models.cycle_use import video_similarity
 
         return 1.0 - video_similarity(self.features.patches(query), self.features.patches(candidate))
 

@@ -6,7 +6,7 @@ patch, track, frame and video correspondences between two videos.
     best, scores = track_correspondence(a, b)                        # Eq. 5
     sim = frame_similarity(a, b); matched = temporal_alignment(sim)  # Eq. 6 and a DTW path
     score = video_similarity(a, b)                                   # Eq. 7 (retrieval)
-    features = CycleFeatures.load(checkpoint, cfg)             # retrieval: stcorr.alignment.retrieval
+    features = CycleFeatures.load(checkpoint, cfg)             # retrieval: stcorr.baselines.retrieval
     CycleTimeAligner(features).align(dataset, pair)                  # the baselines' aligner `cycle`
 
 A video's patches are a set of tracks (I) seen at T frames: embeddings (I, T, D), a mask (I, T),
@@ -28,7 +28,6 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair, source_frames
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
-from stcorr.errors import StcorrError
 from stcorr.models.checkpoint import load_checkpoint
 from stcorr.models.frame_features import read_frames
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings

@@ -24,7 +24,7 @@ frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not fo
 nor does a frame past the last one with joints (labels of fewer frames than the video).
 
 Where joints come from:
-- at inference, MediaPipe Pose through the pose cache (``stcorr.baselines.pose_cache``): every
+- at inference, MediaPipe Pose through the pose cache (``stcorr.pose.cache``): every
   video anyone gives to ``predict`` / ``eval``;
 - in training on a Penn Action-layout set, the annotated joints perturbed the way MediaPipe errs
   (``perturb_joints``: missed frames, left/right swaps, dropped joints, jitter and outliers at the
@@ -169,7 +169,7 @@ def labelled_joints(labels: Any) -> VideoJoints:
 
 
 def tracked_joints(track: Any, min_visibility: float) -> VideoJoints:
-    """MediaPipe's joints of a video (``stcorr.baselines.pose_cache.PoseTrack``): those whose
+    """MediaPipe's joints of a video (``stcorr.pose.cache.PoseTrack``): those whose
     visibility reaches ``min_visibility`` are seen."""
     xy, visibility = track.penn_joints()
     return VideoJoints(np.nan_to_num(xy, nan=0.0), np.isfinite(xy[..., 0]) & (visibility >= min_visibility))
@@ -181,7 +181,7 @@ class MediaPipeJoints:
     Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
 
     def __init__(self, pose: Mapping[str, Any] | None = None):
-        from stcorr.baselines.pose_cache import mediapipe_cache
+        from stcorr.pose.cache import mediapipe_cache
 
         settings = {**POSE_DEFAULTS, **(pose or {})}
         self.min_visibility = float(settings["min_visibility"])

@@ -15,7 +15,7 @@ The folder is ``baseline.pose.cache`` when set, else ``$XDG_CACHE_HOME/stcorr/po
 ``~/.cache/stcorr/pose``).
 
 Coordinates: landmark x, y in native pixels (x right, y down, pixel centres at integers,
-``x = x_normalised * width - 0.5`` as in ``stcorr.baselines.pose``), z MediaPipe's depth in the
+``x = x_normalised * width - 0.5`` as in ``stcorr.pose.mediapipe``), z MediaPipe's depth in the
 same scale as x; world landmarks in metres, centred between the hips (MediaPipe's
 ``pose_world_landmarks``).
 """
@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from stcorr.baselines.pose import MEDIAPIPE_TO_PENN, Joints, PoseDetector, require_mediapipe
+from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN, Joints, PoseDetector, require_mediapipe
 from stcorr.data.skeleton import JOINTS
 from stcorr.data.video import Video
 from stcorr.files import write_file

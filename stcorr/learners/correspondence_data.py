@@ -9,7 +9,7 @@ paired by the phase of the motion (``stcorr.data.dense``), each weighing ``dense
 loss (key-moment points weigh 1). Penn Action-layout data only (the pairs layout has no per-frame
 annotations); exact on synthetic sets, interpolated between key moments otherwise.
 
-Pose input (``model.input`` rgb+pose, pose, rgb+joints or joints, ``stcorr.data.pose_maps``): each clip carries the
+Pose input (``model.input`` rgb+pose, pose, rgb+joints or joints, ``stcorr.pose.maps``): each clip carries the
 maps of its video's joints, the annotated ones perturbed as MediaPipe errs in training examples
 (unperturbed in validation examples), MediaPipe's (through the pose cache, ``pose`` settings) for
 data without per-frame joints.
@@ -28,7 +28,7 @@ from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
 from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
 from stcorr.data.pairs import Pair
-from stcorr.data.pose_maps import (MediaPipeJoints, VideoJoints, check_input, clip_input, labelled_joints,
+from stcorr.pose.maps import (MediaPipeJoints, VideoJoints, check_input, clip_input, labelled_joints,
                                    perturb_joints, uses_pose)
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
