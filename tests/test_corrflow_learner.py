@@ -8,9 +8,10 @@ import torch
 
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
-from stcorr.errors import StcorrError
 from stcorr.data.datasets import VideoFolder
+from stcorr.errors import StcorrError
 from stcorr.learners.corrflow import CorrFlowLearner, training_videos
+from stcorr.models.registry import model_kind
 from tests.conftest import make_penn, write_frames
 
 SMALL = {"task": "corrflow", "corrflow.width": 4, "corrflow.blocks": [1, 1], "corrflow.dim": 8,
@@ -65,7 +66,7 @@ def test_the_loss_trains_the_model(penn):
     assert model.colour_centres.abs().sum() > 0  # k-means fitted on training frames
     losses = train_on_two_examples(learner, model, steps=8)
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
-    rebuilt = CorrFlowLearner.model_from_config(model.config)
+    rebuilt = model_kind("corrflow").build(model.config)
     rebuilt.load_state_dict(model.state_dict())
     assert torch.equal(rebuilt.colour_centres, model.colour_centres)
 

@@ -90,7 +90,12 @@ def test_toy_motion_is_solved_with_cp_and_not_without():
     spec = importlib.util.spec_from_file_location("cp_toy", Path(__file__).resolve().parents[1] / "benchmarks" / "cp_toy.py")
     cp_toy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cp_toy)
-    accuracy = {name: result["accuracy"] for name, result in cp_toy.run(seed=0)["networks"].items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # fixed seeds give fixed results only at a fixed thread count (sums change order)
+    try:
+        accuracy = {name: result["accuracy"] for name, result in cp_toy.run(seed=0)["networks"].items()}
+    finally:
+        torch.set_num_threads(threads)
     assert accuracy["c2d"] < 0.4 and accuracy["c3d"] < 0.4, accuracy
     assert accuracy["cp"] > 0.9, accuracy
 

@@ -156,7 +156,7 @@ def test_train_and_score_from_the_command_line(penn, tmp_path):
     assert scored.returncode == 0, scored.stderr
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["task"] == "classify" and results["method"] == "c2d" and results["n_clips"] == 8
-    assert results["direction_accuracy"] == 0.5 and "direction 0.500" in scored.stderr
+    assert results["direction_accuracy"] == 0.5 and "direction 50.0%" in scored.stderr
     missing = run_stcorr("eval", "--task", "classify", "--data", penn, "--out", tmp_path / "r2.json")
     assert missing.one_line_error and "--checkpoint" in missing.stderr
     (tmp_path / "other").mkdir()

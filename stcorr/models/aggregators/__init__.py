@@ -28,7 +28,7 @@ AGGREGATORS: dict[str, type[nn.Module]] = {
 }
 
 
-ARG_LIMIT = 10**6  # no aggregator option is meant to be larger; bigger ones size memory past any machine
+ARG_LIMIT = 10**6  # no aggregator option is meant to be larger (or 64x its own default, for chunk sizes)
 
 
 def aggregator_options(name: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -51,14 +51,14 @@ def aggregator_options(name: str, args: Mapping[str, Any] | None = None) -> dict
 
 def _same_kind(value: Any, default: Any) -> bool:
     """Whether ``value`` may stand where the option's ``default`` does: the same type (an int for a
-    float too), numbers finite and at most ARG_LIMIT, lists element by element."""
+    float too), numbers finite and at most ARG_LIMIT (or 64x the default), lists element by element."""
     if default is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, (int, float)):
         kinds = (int,) if isinstance(default, int) else (int, float)
-        return isinstance(value, kinds) and math.isfinite(value) and abs(value) <= ARG_LIMIT
+        return isinstance(value, kinds) and math.isfinite(value) and abs(value) <= max(ARG_LIMIT, 64 * abs(default))
     if isinstance(default, (list, tuple)):
         return isinstance(value, (list, tuple)) and all(_same_kind(v, default[0]) for v in value) if default else \
             isinstance(value, (list, tuple))
