@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stcorr.errors import StcorrError
+from stcorr.learners import LEARNERS
 from stcorr.models.aggregators import aggregator_options
 from stcorr.models.refine import refine_options
 
@@ -270,6 +271,12 @@ class Config(_Section):
     cycle: Cycle
     corrflow: CorrFlow
     cpnet: CPNet
+
+    @model_validator(mode="after")
+    def _known_task(self) -> "Config":
+        if self.task not in LEARNERS:
+            raise StcorrError(f"config key 'task': unknown task {self.task!r} (stcorr trains {', '.join(LEARNERS)})")
+        return self
 
     @model_validator(mode="after")
     def _part_contrast_has_fine_features(self) -> "Config":

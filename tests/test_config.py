@@ -52,3 +52,9 @@ def test_overrides_of_an_open_mapping_add_up():
 @pytest.mark.parametrize("name", packaged_configs())
 def test_every_packaged_config_loads_against_the_schema(name):
     assert load_config(name)["task"]
+
+
+def test_a_task_no_learner_trains_is_refused_when_the_config_is_loaded():
+    with pytest.raises(StcorrError, match="unknown task 'tracking'"):
+        load_config(None, {"task": "tracking"})
+    assert load_config(None, {"task": "cycle"})["task"] == "cycle"
