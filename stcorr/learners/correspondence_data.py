@@ -43,8 +43,8 @@ class ClipSettings:
     target_whole_video: float
     max_points: int
     augment: ClipAugment
-    dense_points: int = 0
-    dense_weight: float = 1.0
+    dense_points: int
+    dense_weight: float
     input: str = "rgb"
     pose: dict | None = None
 
@@ -55,8 +55,8 @@ class ClipSettings:
         return cls(
             clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
             source_window=check_window(data_cfg["source_window"]), target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
-            augment=ClipAugment.from_dict(data_cfg.get("augment")),
-            dense_points=int(data_cfg.get("dense_points", 0)), dense_weight=float(data_cfg.get("dense_weight", 1.0)),
+            augment=ClipAugment.from_dict(data_cfg["augment"]),
+            dense_points=data_cfg["dense_points"], dense_weight=data_cfg["dense_weight"],
             input=check_input(model_input), pose=pose,
         )
 
