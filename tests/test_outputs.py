@@ -509,3 +509,10 @@ def test_compare_says_when_there_is_no_person_or_one_frame(tmp_path):
         refused(run_stcorr("compare", clip, clip, "--out", tmp_path / "c", "--no-video"), "no person found")
         refused(run_stcorr("compare", single, clip, "--out", tmp_path / "c", "--no-video"), "a comparison needs a movement")
     assert not (tmp_path / "c").exists()
+
+
+def test_the_policy_knows_every_file_compare_writes():
+    from stcorr.cli.outputs import FOLDER_KINDS
+    from stcorr.compare.outputs import OUTPUTS
+
+    assert set(OUTPUTS) <= set(FOLDER_KINDS["compare"].own)
