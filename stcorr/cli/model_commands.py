@@ -38,14 +38,15 @@ def train(
     torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
     from stcorr.training.engine import train as run_training
 
+    owner = int(os.environ.get("RANK", "0")) == 0  # rank 0 owns the run folder; the others only read inputs
     check_outputs("train", {"--data": data, "--init": init, "--backbone-weights": backbone_weights,
-                            "--config": config_file(config)}, folders={"--out": out}, overwrite=overwrite,
-                  min_free=checkpoint_room(out / "checkpoint"))
+                            "--config": config_file(config)}, folders={"--out": out} if owner else {},
+                  overwrite=overwrite, min_free=checkpoint_room(out / "checkpoint"))
     if model is not None and model not in ("ants", "st-cats"):
         raise StcorrError(f"--model takes ants or st-cats, not {model!r} (st-match has nothing to train)")
     cfg = build_config(config, set_, **{"model.aggregator": model, "data.setup": setup, "model.backbone": backbone,
                                         "model.weights": backbone_weights, "train.max_steps": max_steps})
-    with training_folder(out, resume, locked=int(os.environ.get("RANK", "0")) == 0):  # one owner: rank 0 of this run
+    with training_folder(out, resume, locked=owner):
         if not resume and (out / "checkpoint").exists():
             raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
         dataset = load_dataset(data)
