@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stcorr.baselines.spatial import body_transfer, keep_relative_position, nearest_joint_transfer  # noqa: E402
 from stcorr.data.datasets import open_dataset  # noqa: E402
-from stcorr.data.skeleton import keypoint_type  # noqa: E402
+from stcorr.pose.skeleton import keypoint_type  # noqa: E402
 
 RULES = ("body", "nearest-joint", "relative")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from stcorr.compare import analyse
-from stcorr.compare.angles import ANGLE_NAMES
+from stcorr.pose.angles import ANGLE_NAMES
 from stcorr.compare.pipeline import steady_angles
 from stcorr.data.video import Video, write_video
 

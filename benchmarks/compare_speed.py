@@ -27,11 +27,11 @@ import numpy as np
 from PIL import Image
 
 from stcorr.compare import analyse
-from stcorr.compare.joints import JointTrack, MediaPipePose
+from stcorr.pose.track import JointTrack, MediaPipePose
 from stcorr.compare.overlay import write_overlay
 from stcorr.compare.page import build_page
 from stcorr.compare.render import write_side_by_side
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import Video, write_video
 
 FPS = 30

@@ -8,7 +8,7 @@ same performer and motion, the camera on two sides (``--views``; each side's azi
 same random offset, so they are 90 degrees apart for front,left). MediaPipe Pose runs on every
 frame of both; frame t of one view shows the same pose as frame t of the other, so every angle
 should agree. Per video and over all: the median absolute difference of the angles
-(``stcorr.compare.angles``, flexion convention) over frames and angles, from 2D joints and from
+(``stcorr.pose.angles``, flexion convention) over frames and angles, from 2D joints and from
 3D world joints; the 3D median where 2D differs by more than 30 degrees; the truth's own 2D
 median (the drawn joints, no detector); and ``view.view_difference`` against the true 90.
 """
@@ -21,7 +21,7 @@ import json
 import numpy as np
 
 from stcorr.pose.cache import PENN_INDEX, MediaPipeLandmarker
-from stcorr.compare.angles import angle_series
+from stcorr.pose.angles import angle_series
 from stcorr.compare.view import view_difference
 from stcorr.data.synthetic.clip import make_clip, render_frames
 

@@ -32,7 +32,7 @@ import numpy as np
 from stcorr.pose.cache import mediapipe_cache
 from stcorr.config import default_config
 from stcorr.data.datasets import open_dataset
-from stcorr.data.skeleton import MIRRORED_JOINTS
+from stcorr.pose.skeleton import MIRRORED_JOINTS
 from stcorr.metrics.tracking import ALPHAS, box_normaliser
 
 PLAIN = {"flip": False, "crop": None, "crop_margin": 1.0}

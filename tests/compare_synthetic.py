@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stcorr.compare.joints import Joints, JointTrack
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.track import Joints, JointTrack
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import Video
 
 N_REFERENCE = 50

@@ -7,7 +7,7 @@ import pytest
 
 from stcorr.baselines.spatial import DetectedPose, body_transfer, fit_similarity
 from stcorr.data.pairs import Pair
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 
 #: A standing person, native pixels.
 BODY = np.array([[100, 40], [85, 60], [115, 60], [75, 85], [125, 85], [70, 110], [130, 110],

@@ -9,8 +9,8 @@ import pytest
 
 import compare_synthetic as cs
 from stcorr.compare import align, compare
-from stcorr.compare.angles import joint_angles
-from stcorr.compare.joints import JointTrack
+from stcorr.pose.angles import joint_angles
+from stcorr.pose.track import JointTrack
 from stcorr.compare.spatial import grid_points, pose_warp, similarity_fit
 from stcorr.errors import StcorrError
 

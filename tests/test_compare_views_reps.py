@@ -7,8 +7,8 @@ import pytest
 
 import compare_synthetic as cs
 from stcorr.compare import compare
-from stcorr.compare.angles import angle_series
-from stcorr.compare.joints import JointTrack
+from stcorr.pose.angles import angle_series
+from stcorr.pose.track import JointTrack
 from stcorr.compare.reps import find_reps, rep_rows, rep_sentences
 from stcorr.compare.view import body_yaw, fold_axis, view_difference
 

@@ -67,7 +67,7 @@ def test_dense_correspondences_agree_with_the_generators_joints(root):
             assert tgt_phase[max(t - 1, 0)] - 1e-9 <= src_phase[s] <= tgt_phase[min(t + 1, len(tgt_phase) - 1)] + 1e-9
         # and the points are the generator's joints at those frames
         joints = {name: make_clip(tasks[name].action, tasks[name].entropy, SIZE).joints_xy() for name in (pair.source, pair.target)}
-        from stcorr.data.skeleton import JOINTS
+        from stcorr.pose.skeleton import JOINTS
 
         for s, t, n in zip(src, tgt, names):
             if n in JOINTS:

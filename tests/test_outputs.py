@@ -496,7 +496,7 @@ class NoPerson:
     name = "none"
 
     def track(self, video):
-        from stcorr.compare.joints import JointTrack
+        from stcorr.pose.track import JointTrack
 
         return JointTrack(np.full((video.num_frames, 13, 2), np.nan), np.zeros((video.num_frames, 13)))
 

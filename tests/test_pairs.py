@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from stcorr.data.datasets import open_dataset
-from stcorr.data.skeleton import JOINTS, OBJECTS, SETUPS
+from stcorr.pose.skeleton import JOINTS, OBJECTS, SETUPS
 from stcorr.errors import StcorrError
 
 from conftest import make_penn, write_frames

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN
-from stcorr.data.skeleton import JOINTS, mirrored_name
+from stcorr.pose.skeleton import JOINTS, mirrored_name
 from stcorr.pose.augment import (MIRRORED_LANDMARKS, AugmentedLandmarker, Box, combine, crop_frame, flipped,
                                  mirror_result, uncrop_result)
 

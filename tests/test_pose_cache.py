@@ -15,7 +15,7 @@ from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN
 from stcorr.pose.cache import CachedPoseDetector, PoseCache, PoseTrack, default_cache_folder
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import FRAME_CACHE, Video
 from stcorr.evaluation.methods import build_method
 

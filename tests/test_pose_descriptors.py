@@ -9,9 +9,9 @@ from stcorr.baselines.pose_descriptors import (
     DescriptorSettings, PoseTimeAligner, descriptor_cost, match_descriptors, oracle_describer, pose_descriptors,
 )
 from stcorr.compare.align import filled_joints
-from stcorr.compare.joints import JointTrack
+from stcorr.pose.track import JointTrack
 from stcorr.data.datasets import open_dataset
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.errors import StcorrError
 from stcorr.evaluation.methods import list_methods
 

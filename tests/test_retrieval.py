@@ -13,7 +13,7 @@ from cli_helpers import run_stcorr
 from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, PoseDistance, Ranked, calibrate, dtw_distance,
                                         precision_at_1, rank_videos, ranking_rows)
 from stcorr.baselines.pose_descriptors import pose_descriptors
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
 SMALL = ["--set", "cycle.size=64", "--set", "cycle.chunks=4", "--set", "cycle.hidden=64"]

@@ -48,11 +48,11 @@ import numpy as np
 from stcorr.alignment.dtw import dtw_align_by, euclidean_cost
 from stcorr.baselines.time_alignment import source_frames
 from stcorr.compare.align import descriptor_cost, filled_joints
-from stcorr.compare.angles import ANGLE_NAMES, TRUNK, angle_series
-from stcorr.compare.joints import JointTrack
+from stcorr.pose.angles import ANGLE_NAMES, TRUNK, angle_series
+from stcorr.pose.track import JointTrack
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.errors import StcorrError
 
 J = {name: k for k, name in enumerate(JOINTS)}

@@ -31,7 +31,7 @@ import torch
 from stcorr.pose.mediapipe import Joints, PoseDetector
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
-from stcorr.data.skeleton import keypoint_type
+from stcorr.pose.skeleton import keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.cats2d import Cats2d

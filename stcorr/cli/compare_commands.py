@@ -29,7 +29,7 @@ TRACE_DEFAULT = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")  # as
 
 def parse_traces(text: str) -> tuple[str, ...]:
     """'left_wrist,right_ankle' -> the joint names; a one-line error for a name that is not a joint."""
-    from stcorr.data.skeleton import JOINTS
+    from stcorr.pose.skeleton import JOINTS
 
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     for name in names:

@@ -16,9 +16,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from stcorr.alignment.dtw import align_frames, dtw, euclidean_cost
-from stcorr.compare.angles import ANGLE_NAMES, TRUNK, angle_series
-from stcorr.compare.joints import JointTrack
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.angles import ANGLE_NAMES, TRUNK, angle_series
+from stcorr.pose.track import JointTrack
+from stcorr.pose.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
 MIN_CONFIDENCE = 0.5

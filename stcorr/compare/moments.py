@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import stcorr.compare.align as align
-from stcorr.compare.joints import JointTrack
-from stcorr.data.skeleton import JOINTS, KEY_MOMENTS
+from stcorr.pose.track import JointTrack
+from stcorr.pose.skeleton import JOINTS, KEY_MOMENTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
 SQUAT_LEVEL = 0.7

@@ -23,7 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import font, joint_colour
 from stcorr.compare.spatial import similarity_fit
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import write_video
 
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")

@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from stcorr.compare.align import filled_joints
-from stcorr.compare.angles import ANGLE_NAMES, angle_series
-from stcorr.compare.joints import LIMBS
+from stcorr.pose.angles import ANGLE_NAMES, angle_series
+from stcorr.pose.track import LIMBS
 from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, body_transforms, trace_points, warp_attempt
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import joint_colour

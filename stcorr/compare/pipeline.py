@@ -37,14 +37,14 @@ from typing import Sequence
 import numpy as np
 
 import stcorr.compare.align as align
-from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
-from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
+from stcorr.pose.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
+from stcorr.pose.track import Joints, JointTrack, MediaPipePose, PoseSource, other_side
 from stcorr.compare.moments import Moment, find_moments
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
-from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
+from stcorr.pose.skeleton import ACTIONS, KEY_MOMENTS
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 

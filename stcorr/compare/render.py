@@ -16,9 +16,9 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from stcorr.compare.joints import LIMBS, Joints, limb_side
+from stcorr.pose.track import LIMBS, Joints, limb_side
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import write_video
 
 BANNER = 34

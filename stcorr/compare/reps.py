@@ -17,8 +17,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 import stcorr.compare.align as align
-from stcorr.compare.angles import ANGLE_NAMES, angle_series
-from stcorr.compare.joints import JointTrack
+from stcorr.pose.angles import ANGLE_NAMES, angle_series
+from stcorr.pose.track import JointTrack
 from stcorr.compare.moments import MIN_SQUAT_DROP, hip_height
 
 MIN_DIP = 0.35

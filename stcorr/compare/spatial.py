@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stcorr.compare.joints import Joints
+from stcorr.pose.track import Joints
 
 MIN_SHARED = 2
 

@@ -11,7 +11,7 @@ every third aligned frame, rounded. A row is told only when its difference also 
 
 from __future__ import annotations
 
-from stcorr.compare.angles import TRUNK
+from stcorr.pose.angles import TRUNK
 
 NOISE_FLOOR_2D_DEG: dict[str, float] = {"knee": 12.0, "hip": 10.0, "elbow": 33.0, "shoulder": 33.0, "trunk_lean": 12.0}
 NOISE_FLOOR_3D_DEG: dict[str, float] = {"knee": 16.0, "hip": 16.0, "elbow": 21.0, "shoulder": 28.0, "trunk_lean": 24.0}

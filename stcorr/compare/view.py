@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
 VIEW_LIMIT_DEG = 30.0  # beyond it, a 2D angle of a bent limb changes by tens of degrees with the view

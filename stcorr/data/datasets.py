@@ -20,7 +20,7 @@ import numpy as np
 
 from stcorr.data import penn
 from stcorr.data.pairs import Pair, PairList, box_size
-from stcorr.data.skeleton import KEY_MOMENTS, OBJECTS, SETUPS, setup_keeps
+from stcorr.pose.skeleton import KEY_MOMENTS, OBJECTS, SETUPS, setup_keeps
 from stcorr.data.video import FRAME_SUFFIXES, VIDEO_SUFFIXES, Video, find_video
 from stcorr.errors import StcorrError
 

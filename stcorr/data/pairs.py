@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from stcorr.data.skeleton import keypoint_type
+from stcorr.pose.skeleton import keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 

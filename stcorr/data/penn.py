@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.errors import StcorrError
 from stcorr.files import read_json
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stcorr.data.penn import VideoLabels
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 
 MIN_TRACK_LENGTH = 4   # tracks of 3 frames or fewer are dropped
 MIN_BOX_SIDE = 8.0     # native pixels

@@ -138,7 +138,7 @@ class Predictor:
     def predict(self, source: Video | str | Path, target: Video | str | Path, points: np.ndarray | Sequence,
                 names: Sequence[str | None] | None = None) -> Prediction:
         """Source points (K, 3) native (t, x, y) -> the target's (K, 3) native (t, x, y); ``names``:
-        a joint name (``stcorr.data.skeleton.JOINTS``) or anything else (None: any point) per point."""
+        a joint name (``stcorr.pose.skeleton.JOINTS``) or anything else (None: any point) per point."""
         source, target = as_video(source), as_video(target)
         points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         names = tuple(names) if names is not None else (None,) * len(points)

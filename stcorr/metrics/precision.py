@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from stcorr.data.skeleton import mirrored_name
+from stcorr.pose.skeleton import mirrored_name
 from stcorr.metrics.pck import DEFAULT_KS
 
 

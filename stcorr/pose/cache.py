@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Protocol
 import numpy as np
 
 from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN, Joints, PoseDetector, require_mediapipe
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import Video
 from stcorr.files import write_file
 from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from stcorr.data.clips import Clip
-from stcorr.data.skeleton import JOINTS, MIRRORED_JOINTS
+from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.errors import StcorrError
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from stcorr.data.skeleton import mirrored_name
+from stcorr.pose.skeleton import mirrored_name
 
 JOINTS = (
     "head",

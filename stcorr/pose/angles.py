@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from stcorr.compare.joints import Joints
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.track import Joints
+from stcorr.pose.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
 

@@ -1,7 +1,7 @@
 """Body joints of every frame of a video, from a pose source: MediaPipe Pose, or anything with ``track(video)``.
 
 Coordinates: x, y native pixels of the video's frames (x right, y down, pixel centres at
-integers), the 13 Penn Action joints in ``stcorr.data.skeleton.JOINTS`` order.
+integers), the 13 Penn Action joints in ``stcorr.pose.skeleton.JOINTS`` order.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from stcorr.data.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import Video
 
 Joints = dict[str, tuple[float, float]]
