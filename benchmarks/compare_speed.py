@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from stcorr.compare import analyse
-from stcorr.pose.track import JointTrack, MediaPipePose
+from stcorr.pose.cache import MediaPipePose
+from stcorr.pose.track import JointTrack
 from stcorr.compare.overlay import write_overlay
 from stcorr.compare.page import build_page
 from stcorr.compare.render import write_side_by_side
@@ -93,7 +94,7 @@ def main() -> None:
     reference = make_video(source, work / "reference.mp4", args.seconds, args.fps, size, 1.0)
     attempt = make_video(source, work / "attempt.mp4", args.seconds, args.fps, size, 0.8)
     # a cache of its own: the poses are computed, never read back from an earlier run
-    pose = TimedPose(MediaPipePose(cache=str(work / "pose-cache")) if args.pose == "mediapipe" else SwayingPose())
+    pose = TimedPose(MediaPipePose({"cache": str(work / "pose-cache")}) if args.pose == "mediapipe" else SwayingPose())
     times, cpu = {}, {}
     start, cpu_start = time.perf_counter(), time.process_time()
     comparison = analyse(reference, attempt, pose=pose)

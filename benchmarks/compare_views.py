@@ -20,7 +20,8 @@ import json
 
 import numpy as np
 
-from stcorr.pose.cache import PENN_INDEX, MediaPipeLandmarker
+from stcorr.pose.cache import MediaPipeLandmarker
+from stcorr.pose.mediapipe import PENN_INDEX
 from stcorr.pose.angles import angle_series
 from stcorr.compare.view import view_difference
 from stcorr.data.synthetic.clip import make_clip, render_frames

@@ -18,7 +18,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from stcorr.baselines.pose_descriptors import DescriptorSettings, PoseTimeAligner, detector_describer, oracle_describer
+from stcorr.baselines.pose_descriptors import PoseTimeAligner, detector_describer, oracle_describer
+from stcorr.pose.descriptors import DescriptorSettings
 from stcorr.data.datasets import open_dataset
 
 KS = (1, 3, 5)
@@ -46,9 +47,9 @@ def main() -> None:
     pairs = list(dataset.pairs(args.split))
     cache = None
     if args.joints == "mediapipe":
-        from stcorr.pose.cache import mediapipe_cache
+        from stcorr.pose.cache import MediaPipePose
 
-        cache = mediapipe_cache({"model_complexity": 1, "cache": args.cache})
+        cache = MediaPipePose({"model_complexity": 1, "cache": args.cache})
     rows = []
     for sigma, weight in itertools.product(*GRID.values()):
         settings = DescriptorSettings(smooth_sigma=sigma, velocity_weight=weight)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from stcorr.pose.cache import mediapipe_cache
+from stcorr.pose.mediapipe import penn_track
 from stcorr.data.datasets import open_dataset
 from stcorr.pose.maps import MIRROR
 
@@ -36,7 +37,8 @@ PAIRS = [(a, b) for a, b in enumerate(MIRROR) if a < b]
 
 
 def video_errors(labels, track, min_visibility: float) -> dict[str, list]:
-    xy, visibility = track.penn_joints()
+    penn = penn_track(track)
+    xy, visibility = penn.xy, penn.visibility
     truth = np.stack([labels.x, labels.y], axis=-1)
     out = {"missed": [], "swapped": [], "dropped": [], "dx": [], "error": []}
     for t in range(labels.num_frames):

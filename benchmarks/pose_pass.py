@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stcorr.pose.cache import mediapipe_cache  # noqa: E402
+from stcorr.pose.cache import mediapipe_cache, stored_landmarks  # noqa: E402
 from stcorr.baselines.pose_pass import pose_pass  # noqa: E402
 from stcorr.config import load_config  # noqa: E402
 from stcorr.data.datasets import open_dataset  # noqa: E402
@@ -42,7 +42,7 @@ def timed_pass(paths: list[Path], settings: dict, processes: int) -> tuple[dict,
         settings = {**settings, "cache": cache}
         result = pose_pass(paths, settings, processes=processes, rank=0, world_size=1)
         reader = mediapipe_cache(settings)
-        tracks = {str(p): reader.track(Video(p)).landmarks for p in paths}
+        tracks = {str(p): stored_landmarks(reader.track(Video(p))) for p in paths}
     figures = {"processes": processes, "wall_s": round(result.seconds, 2), "frames": result.frames,
                "computed": result.computed, "frames_per_s": round(result.frames / result.seconds, 2)}
     return figures, tracks

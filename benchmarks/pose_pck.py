@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from stcorr.pose.cache import mediapipe_cache
+from stcorr.pose.mediapipe import penn_track
 from stcorr.config import default_config
 from stcorr.data.datasets import open_dataset
 from stcorr.pose.skeleton import MIRRORED_JOINTS
@@ -91,7 +92,8 @@ def measure(dataset, names: list[str], pose: dict, conventions: dict[str, bool])
     for name in names:
         video = dataset.video(name)
         before = cache.computed
-        xy, visibility = cache.track(video).penn_joints()
+        penn = penn_track(cache.track(video))
+        xy, visibility = penn.xy, penn.visibility
         frames += video.num_frames if cache.computed > before else 0
         counts = clip_counts(dataset.labels[name], xy, visibility, pose["min_visibility"], conventions.get(name))
         conventions[name] = bool(counts["mirrored"])

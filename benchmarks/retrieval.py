@@ -27,7 +27,7 @@ import numpy as np
 
 from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
                                         mediapipe_joints, precision_at_1, rank_videos)
-from stcorr.baselines.pose_descriptors import DescriptorSettings
+from stcorr.pose.descriptors import DescriptorSettings
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 
@@ -41,9 +41,9 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
     out = []
     for part in name.split("+"):
         if part == "pose":
-            from stcorr.pose.cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
+            from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
 
-            out.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
+            out.append(PoseDistance(mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
         elif part == "pose-oracle":
             names = {str(v.path): n for n, v in dataset_videos(dataset).items()}
 

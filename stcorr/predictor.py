@@ -30,7 +30,8 @@ from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 from stcorr.models.checkpoint import load_matcher
 from stcorr.models.matcher import Matcher
-from stcorr.pose.maps import MediaPipeJoints, clip_input, uses_pose
+from stcorr.pose.cache import MediaPipePose
+from stcorr.pose.maps import clip_input, uses_pose
 from stcorr.pose.mediapipe import MissingExtra
 from stcorr.progress import progress_bar
 
@@ -105,17 +106,17 @@ class CorrespondencePredictor:
         """What the matcher takes for ``clip`` of ``video``: (C, T, H, W) on the device."""
         if self.joints is not None and video is None:
             raise ValueError("a model with pose input needs the clips' videos")
-        joints = None if self.joints is None else self.joints(video)
+        joints = None if self.joints is None else self.joints.seen(video)
         return clip_input(clip, self.matcher.input, normalize_clip(clip.frames), joints).to(self.device)
 
 
-def pose_estimator(model_input: str, pose: dict | None) -> MediaPipeJoints | None:
+def pose_estimator(model_input: str, pose: dict | None) -> MediaPipePose | None:
     """MediaPipe's joints for a model that takes pose maps; None for RGB; a one-line error naming
     what to install when MediaPipe is missing."""
     if not uses_pose(model_input):
         return None
     try:
-        return MediaPipeJoints.shared(pose)
+        return MediaPipePose.shared(pose)
     except MissingExtra as exc:
         raise MissingExtra(f"this model takes pose maps (model.input: {model_input}): {exc}") from None
 

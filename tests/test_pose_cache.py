@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+import stcorr.pose.cache as pose_cache
 from stcorr.baselines import methods as baseline_methods
-from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN
-from stcorr.pose.cache import CachedPoseDetector, PoseCache, PoseTrack, default_cache_folder
+from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN, penn_track
+from stcorr.pose.cache import (MediaPipePose, PoseCache, default_cache_folder, landmark_track, stored_landmarks,
+                               track_from_bytes)
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.pose.skeleton import JOINTS
@@ -61,12 +63,12 @@ def test_a_track_is_computed_once_then_read_back_from_disk(video, tmp_path):
     calls, made = [], []
     cache = fake_cache(tmp_path / "cache", calls, made)
     track = cache.track(video)
-    assert len(calls) == 7 and cache.computed == 1 and track.landmarks.shape == (7, 33, 4)
+    assert len(calls) == 7 and cache.computed == 1 and stored_landmarks(track).shape == (7, 33, 4)
     assert cache.track(video) is track and len(calls) == 7
     again = fake_cache(tmp_path / "cache", calls, made)  # a later run
     reread = again.track(video)
     assert len(calls) == 7 and again.computed == 0 and len(made) == 1
-    np.testing.assert_array_equal(reread.landmarks, track.landmarks)
+    np.testing.assert_array_equal(stored_landmarks(reread), stored_landmarks(track))
     assert reread.size == (64, 48) and sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{again.key(video)}.npz"]
 
 
@@ -88,7 +90,8 @@ def test_a_changed_video_or_detector_is_computed_again(video, tmp_path):
     cache = fake_cache(tmp_path / "cache", calls)
     after = cache.track(Video(video.path))
     assert cache.computed == 1 and len(calls) == 14
-    assert not np.allclose(after.landmarks[3], before.landmarks[3]) and np.allclose(after.landmarks[0], before.landmarks[0])
+    after, before = stored_landmarks(after), stored_landmarks(before)
+    assert not np.allclose(after[3], before[3]) and np.allclose(after[0], before[0])
     other = fake_cache(tmp_path / "cache", calls, settings={"model": "fake", "version": 2})
     other.track(Video(video.path))
     assert other.computed == 1 and len(calls) == 21
@@ -117,12 +120,13 @@ def test_an_unreadable_cache_file_is_computed_again(video, tmp_path):
 def test_track_joints_follow_the_visibility_threshold(video, tmp_path):
     cache = fake_cache(tmp_path / "cache", [])
     track = cache.track(video)
-    xy, visibility = track.penn_joints()
+    penn = penn_track(track)
+    xy, visibility = penn.xy, penn.visibility
     assert xy.shape == (7, 13, 2) and np.allclose(visibility[:, JOINTS.index("left_ankle")], 0.2)
-    poses = CachedPoseDetector(cache, 0.5).poses(video, 2)
+    poses = MediaPipePose({"min_visibility": 0.5}, pose_cache=cache).poses(video, 2)
     assert len(poses) == 1 and set(poses[0]) == set(JOINTS) - {"left_ankle"}
     assert np.allclose(poses[0]["head"], xy[2, 0])
-    empty = PoseTrack(np.full((2, 33, 4), np.nan), np.full((2, 33, 3), np.nan), (8, 8))
+    empty = landmark_track(np.full((2, 33, 4), np.nan), np.full((2, 33, 3), np.nan), (8, 8))
     assert not empty.found.any() and empty.joints_at(0, 0.5) == {}
 
 
@@ -139,7 +143,7 @@ def test_every_pose_method_shares_one_pose_run_per_video(tmp_path, monkeypatch):
     dataset = open_dataset(make_penn(tmp_path / "penn", videos))
     calls: list = []
     shared = fake_cache(tmp_path / "cache", calls)
-    monkeypatch.setattr(baseline_methods, "mediapipe_cache", lambda pose: shared)
+    monkeypatch.setattr(pose_cache, "mediapipe_cache", lambda pose: shared)
     monkeypatch.setattr(baseline_methods, "_SHARED", {})
     cfg = load_config("cpu", {"baseline.frames.size": 32})
     pair = next(iter(dataset.pairs("val")))
@@ -162,7 +166,7 @@ def test_mediapipe_track_of_a_real_clip(tmp_path):
         shutil.copy(src, clip / src.name)
     track = cache.track(Video(clip))
     assert track.found.all() and track.size == (224, 224)
-    xy, visibility = track.penn_joints()
+    xy, visibility = penn_track(track).xy, penn_track(track).visibility
     assert (visibility > 0.5).mean() > 0.5 and ((xy >= 0) & (xy < 224)).mean() > 0.8
 
 
@@ -197,10 +201,11 @@ def test_the_filter_is_applied_as_tracks_are_read_and_not_stored(video, tmp_path
     cache = PoseCache(lambda: MissesFrameThree([]), {"model": "fake"}, tmp_path / "cache",
                       finish=lambda track: filtered_track(track, flt, 0.5))
     track = cache.track(video)
-    stored = PoseTrack.from_bytes(next((tmp_path / "cache").iterdir()).read_bytes())
-    assert not stored.found[3] and np.isnan(stored.landmarks[3]).all()  # stored as detected
+    stored_track = track_from_bytes(next((tmp_path / "cache").iterdir()).read_bytes())
+    stored, filtered = stored_landmarks(stored_track), stored_landmarks(track)
+    assert not stored_track.found[3] and np.isnan(stored[3]).all()  # stored as detected
     wrist, ankle = MEDIAPIPE_TO_PENN["left_wrist"], MEDIAPIPE_TO_PENN["left_ankle"]
-    np.testing.assert_allclose(track.landmarks[3, wrist, :2], (stored.landmarks[2, wrist, :2] + stored.landmarks[4, wrist, :2]) / 2)
-    assert track.landmarks[3, wrist, 3] == pytest.approx(0.9)
-    assert np.isnan(track.landmarks[3, ankle]).all()  # below min_visibility everywhere: nothing to fill from
-    np.testing.assert_allclose(np.delete(track.landmarks, 3, axis=0), np.delete(stored.landmarks, 3, axis=0))
+    np.testing.assert_allclose(filtered[3, wrist, :2], (stored[2, wrist, :2] + stored[4, wrist, :2]) / 2)
+    assert filtered[3, wrist, 3] == pytest.approx(0.9)
+    assert np.isnan(filtered[3, ankle]).all()  # below min_visibility everywhere: nothing to fill from
+    np.testing.assert_allclose(np.delete(filtered, 3, axis=0), np.delete(stored, 3, axis=0))

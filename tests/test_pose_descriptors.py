@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stcorr.baselines.pose_descriptors import (
-    DescriptorSettings, PoseTimeAligner, descriptor_cost, match_descriptors, oracle_describer, pose_descriptors,
-)
-from stcorr.compare.align import filled_joints
-from stcorr.pose.track import JointTrack
+from stcorr.baselines.pose_descriptors import PoseTimeAligner, match_descriptors, oracle_describer
+from stcorr.pose.descriptors import DescriptorSettings, descriptor_cost, pose_descriptors
+from stcorr.pose.track import JointTrack, filled_joints
 from stcorr.data.datasets import open_dataset
 from stcorr.pose.skeleton import JOINTS
 from stcorr.errors import StcorrError

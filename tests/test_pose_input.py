@@ -18,8 +18,9 @@ from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import open_dataset
-from stcorr.pose.maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, VideoJoints, clip_pose_maps,
-                                   draw_pose_maps, input_channels, perturb_joints)
+from stcorr.pose.maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, clip_pose_maps, draw_pose_maps,
+                              input_channels, perturb_joints)
+from stcorr.pose.track import JointTrack
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone, load_backbone_weights
@@ -99,7 +100,7 @@ def test_pose_maps_line_up_with_the_frames_after_crop_and_resize(tmp_path):
         clip = sample_clip(video, 6, 64, rng=np.random.default_rng(draw), augment=ClipAugment(crop=1.0, crop_scale=(0.6, 0.9)),
                            time_jitter=True, keep_points=keep)
         assert clip.crop != (0.0, 0.0, 120.0, 90.0)
-        maps = clip_pose_maps(clip, VideoJoints(xy, seen)).numpy()
+        maps = clip_pose_maps(clip, JointTrack(xy, seen.astype(float))).numpy()
         for j, t in enumerate(clip.native_times):
             shown = clip.frames[0, j].numpy()
             expected = clip.to_clip(np.array([[t, *points[t]]]))[0, 1:]
@@ -115,7 +116,7 @@ def test_pose_maps_line_up_with_the_frames_after_crop_and_resize(tmp_path):
 def test_frames_past_the_joints_draw_nothing():
     frames = 6
     clip = Clip(torch.zeros(3, frames, 16, 16), np.arange(frames), 0, 1, (0.0, 0.0, 16.0, 16.0), (16, 16), frames)
-    joints = VideoJoints(np.full((4, N_JOINTS, 2), 8.0), np.ones((4, N_JOINTS), bool))
+    joints = JointTrack(np.full((4, N_JOINTS, 2), 8.0), np.ones((4, N_JOINTS)))
     drawn = clip_pose_maps(clip, joints).amax(dim=(0, 2, 3))
     assert (drawn[:4] == 1).all() and (drawn[4:] == 0).all()
 
@@ -124,14 +125,14 @@ def test_perturbation_follows_the_error_rates():
     n = 4000
     rng = np.random.default_rng(0)
     xy = np.column_stack([np.linspace(0, 100, N_JOINTS), np.linspace(0, 200, N_JOINTS)])[None].repeat(n, axis=0)
-    joints = VideoJoints(xy, np.ones((n, N_JOINTS), bool))
+    joints = JointTrack(xy, np.ones((n, N_JOINTS)))
     assert np.array_equal(perturb_joints(joints, rng, dict.fromkeys(
         ("missed_frames", "swapped_frames", "dropped_joints", "error_sigma", "outliers"), 0.0)).xy, xy)
     rates = {"missed_frames": 0.1, "swapped_frames": 0.2, "dropped_joints": 0.05, "error_sigma": 0.01, "outliers": 0.0}
     out = perturb_joints(joints, rng, rates)
-    missed = ~out.seen.any(axis=1)
+    missed = ~out.seen().any(axis=1)
     assert abs(missed.mean() - 0.1) < 0.02
-    assert abs(1 - out.seen[~missed].mean() - 0.05) < 0.01
+    assert abs(1 - out.seen()[~missed].mean() - 0.05) < 0.01
     size = 200.0  # the longer side of the joints' box
     swapped = np.abs(out.xy[:, 1] - xy[:, MIRROR[1]]).max(axis=1) < 6 * 0.01 * size
     assert abs(swapped.mean() - 0.2) < 0.03

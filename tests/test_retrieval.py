@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import run_stcorr
 from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, PoseDistance, Ranked, calibrate, dtw_distance,
                                         precision_at_1, rank_videos, ranking_rows)
-from stcorr.baselines.pose_descriptors import pose_descriptors
+from stcorr.pose.descriptors import pose_descriptors
 from stcorr.pose.skeleton import JOINTS
 
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
-from stcorr.pose.cache import CachedPoseDetector, mediapipe_cache
+from stcorr.pose.cache import MediaPipePose
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
@@ -50,9 +50,9 @@ def shared(key: tuple, make: Callable[[], object]):
     return _SHARED[key]
 
 
-def shared_pose_cache(pose: dict):
-    """The MediaPipe pose tracks (``baseline.pose``) every pose aligner and matcher of this process reads."""
-    return shared(("pose-cache", json.dumps(pose, sort_keys=True)), lambda: mediapipe_cache(pose))
+def shared_mediapipe(pose: dict) -> MediaPipePose:
+    """MediaPipe's joints (``baseline.pose``), which every pose aligner and matcher of this process reads."""
+    return shared(("pose-cache", json.dumps(pose, sort_keys=True)), lambda: MediaPipePose(pose))  # type: ignore[return-value]
 
 
 def _version(path: str) -> int:
@@ -114,7 +114,7 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
         return shared(("cycle", path, _version(path), str(device)),
                       lambda: CycleTimeAligner(CycleFeatures.load(path, cfg, device)))
     if aligner in POSE_ALIGNERS:
-        return build_pose_aligner(aligner, lambda: shared_pose_cache(settings["pose"]))
+        return build_pose_aligner(aligner, lambda: shared_mediapipe(settings["pose"]))
     source, rule = EMBEDDING_ALIGNERS[aligner]
     if source in TASK_NAMES:
         path = checkpoint_path(name, source, settings)
@@ -132,8 +132,7 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
     if matcher == "pose-oracle":
         return PoseOracle()
     if matcher == "pose":
-        pose = settings["pose"]
-        return DetectedPose(CachedPoseDetector(shared_pose_cache(pose), pose["min_visibility"]))
+        return DetectedPose(shared_mediapipe(settings["pose"]))
     path = checkpoint_path(name, "cats2d", settings)
     match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
     used.append(path)

@@ -33,11 +33,11 @@ from typing import Callable, Protocol
 import numpy as np
 
 from stcorr.alignment.dtw import dtw
-from stcorr.baselines.pose_descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings,
-                                               pose_descriptors)
+from stcorr.pose.descriptors import ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, pose_descriptors
 from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.pose.cache import MediaPipePose
 
 #: Longest descriptor sequence given to DTW (longer videos are resampled uniformly in time): the
 #: DTW table is MAX_FRAMES^2 cells.
@@ -108,9 +108,13 @@ class PoseDistance:
         return dtw_distance(self.descriptors(query), self.descriptors(candidate))
 
 
-def mediapipe_joints(cache) -> Callable[[Video], tuple[np.ndarray, np.ndarray]]:
-    """The 13 Penn joints and visibilities of MediaPipe's track of a video (``cache``: a ``PoseCache``)."""
-    return lambda video: cache.track(video).penn_joints()
+def mediapipe_joints(pose: MediaPipePose) -> Callable[[Video], tuple[np.ndarray, np.ndarray]]:
+    """The 13 Penn joints (T, 13, 2) and visibilities (T, 13) of MediaPipe's track of a video."""
+    def joints(video: Video) -> tuple[np.ndarray, np.ndarray]:
+        track = pose.track(video)
+        return track.xy, track.visibility
+
+    return joints
 
 
 class CycleDistance:

@@ -23,15 +23,14 @@ in the frame: ``x' = (x + 0.5) * W_target / W_source - 0.5``, and the same for y
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import numpy as np
 import torch
 
-from stcorr.pose.mediapipe import Joints, PoseDetector
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
-from stcorr.pose.skeleton import keypoint_type
+from stcorr.pose.skeleton import Joints, keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.cats2d import Cats2d
@@ -159,12 +158,18 @@ class PoseOracle:
         return out
 
 
+class SkeletonFinder(Protocol):
+    """The people in frame t of a video, one skeleton each (``stcorr.pose.cache.MediaPipePose.poses``)."""
+
+    def poses(self, video: Video, t: int) -> list[Joints]: ...
+
+
 class DetectedPose:
     """MediaPipe Pose in both frames, then the nearest-joint rule."""
 
     name = "pose"
 
-    def __init__(self, detector: PoseDetector):
+    def __init__(self, detector: SkeletonFinder):
         self.detector = detector
 
     def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:

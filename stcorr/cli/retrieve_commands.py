@@ -77,9 +77,9 @@ def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) 
     elif checkpoint:
         raise StcorrError("--checkpoint is the cycle embedding: it needs --features cycle or pose+cycle")
     if "pose" in names:
-        from stcorr.pose.cache import mediapipe_cache  # MediaPipe: the optional `pose` extra
+        from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
 
-        measures.append(PoseDistance(mediapipe_joints(mediapipe_cache(cfg["baseline"]["pose"]))))
+        measures.append(PoseDistance(mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"]))))
     return measures, checkpoint
 
 

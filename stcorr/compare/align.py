@@ -13,35 +13,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from stcorr.alignment.dtw import align_frames, dtw, euclidean_cost
+from stcorr.alignment.dtw import align_frames, dtw
 from stcorr.pose.angles import ANGLE_NAMES, TRUNK, angle_series
-from stcorr.pose.track import JointTrack
+from stcorr.pose.descriptors import descriptor_cost
 from stcorr.pose.skeleton import JOINTS
+from stcorr.pose.track import JointTrack, filled_joints
 
 J = {name: k for k, name in enumerate(JOINTS)}
-MIN_CONFIDENCE = 0.5
 MAX_DTW_FRAMES = 1500
 VELOCITY_WEIGHT = 0.1
 OFFSET_ROUNDS = 2
-
-
-def filled_joints(track: JointTrack, smooth_sigma: float = 1.0, world: bool = False) -> np.ndarray:
-    """(T, 13, 2) joints (``world``: (T, 13, 3) world joints) with low-confidence frames
-    interpolated in time (held at the ends) and smoothed by a Gaussian of ``smooth_sigma`` frames;
-    a joint never seen stays NaN."""
-    values = track.world if world else track.xy
-    ok = (track.confidence >= MIN_CONFIDENCE) & np.isfinite(values).all(axis=2)
-    frames = np.arange(track.num_frames)
-    out = np.full(values.shape, np.nan)
-    for j in range(len(JOINTS)):
-        known = np.flatnonzero(ok[:, j])
-        for c in range(values.shape[2]) if known.size else ():
-            out[:, j, c] = np.interp(frames, known, values[known, j, c])
-    if smooth_sigma > 0 and track.num_frames > 1:
-        out = gaussian_filter1d(out, smooth_sigma, axis=0, mode="nearest")
-    return out
 
 
 def normalised_joints(xy: np.ndarray) -> np.ndarray:
@@ -71,14 +53,6 @@ def frame_descriptors(track: JointTrack, world: bool = False) -> np.ndarray:
     static = np.stack(columns, axis=1)
     velocity = np.gradient(static, axis=0) * (len(static) - 1) if len(static) > 1 else np.zeros_like(static)
     return np.concatenate([static, VELOCITY_WEIGHT * velocity], axis=1)
-
-
-def descriptor_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) Euclidean distances over the descriptor columns finite in both (zeros when none is)."""
-    shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)
-    if not shared.any():
-        return np.zeros((len(a), len(b)))
-    return euclidean_cost(a[:, shared], b[:, shared])
 
 
 def dtw_alignment(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_DTW_FRAMES,

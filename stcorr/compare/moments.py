@@ -144,7 +144,7 @@ def swing_moments(action: str, xy: np.ndarray) -> list[Moment]:
 
 def turning_moments(names: tuple[str, ...] | None, track: JointTrack, start: int, end: int) -> list[Moment]:
     """Frames where the motion turns, named from ``names`` when there are as many (module docstring)."""
-    part = JointTrack(track.xy[start:end + 1], track.confidence[start:end + 1])
+    part = JointTrack(track.xy[start:end + 1], track.visibility[start:end + 1])
     found = [t + start for t in align.turning_points(part, count=len(names) if names else None)]
     if not names:
         return [Moment(None, t, by="turning point") for t in found]

@@ -93,9 +93,9 @@ def trace_points(comparison: Comparison, transforms: np.ndarray, joints: Sequenc
     aligned frame mapped into the reference's pixels); NaN where not seen."""
     index = [JOINTS.index(j) for j in joints]
     ref_track, att_track = comparison.reference_joints, comparison.attempt_joints
-    ref = np.where((ref_track.confidence[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
+    ref = np.where((ref_track.visibility[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
     u = comparison.attempt_times
-    att_raw = np.where((att_track.confidence[u][:, index] >= MIN_CONFIDENCE)[..., None], att_track.xy[u][:, index], np.nan)
+    att_raw = np.where((att_track.visibility[u][:, index] >= MIN_CONFIDENCE)[..., None], att_track.xy[u][:, index], np.nan)
     att = np.stack([apply(transforms[t], att_raw[t]) for t in range(len(u))]) if len(u) else att_raw
     return ref, att
 

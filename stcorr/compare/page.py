@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from stcorr.compare.align import filled_joints
 from stcorr.pose.angles import ANGLE_NAMES, angle_series
-from stcorr.pose.track import LIMBS
+from stcorr.pose.skeleton import LIMBS
+from stcorr.pose.track import filled_joints
 from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, body_transforms, trace_points, warp_attempt
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import joint_colour

@@ -37,14 +37,16 @@ from typing import Sequence
 import numpy as np
 
 import stcorr.compare.align as align
-from stcorr.pose.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
-from stcorr.pose.track import Joints, JointTrack, MediaPipePose, PoseSource, other_side
+from stcorr.compare.differences import CONVENTION, angle_rows, value_rows
+from stcorr.pose.angles import ANGLE_NAMES, angle_series
+from stcorr.pose.cache import MediaPipePose
+from stcorr.pose.track import JointTrack, PoseSource
 from stcorr.compare.moments import Moment, find_moments
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
-from stcorr.pose.skeleton import ACTIONS, KEY_MOMENTS
+from stcorr.pose.skeleton import ACTIONS, KEY_MOMENTS, Joints, mirrored_name
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
@@ -262,8 +264,8 @@ def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray)
         ref, att = angle_series(reference.world), angle_series(attempt.world)[times]
     else:
         ref, att = angle_series(align.filled_joints(reference)), angle_series(align.filled_joints(attempt))[times]
-    crossed = att[:, [ANGLE_NAMES.index(other_side(name)) for name in ANGLE_NAMES]]
-    sided = [k for k, name in enumerate(ANGLE_NAMES) if other_side(name) != name]
+    crossed = att[:, [ANGLE_NAMES.index(mirrored_name(name)) for name in ANGLE_NAMES]]
+    sided = [k for k, name in enumerate(ANGLE_NAMES) if mirrored_name(name) != name]
     direct, across = (np.abs(a[:, sided] - ref[:, sided]) for a in (att, crossed))
     if not (np.isfinite(direct).any() and np.isfinite(across).any()):
         return False
@@ -400,7 +402,7 @@ def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WI
     whose joints reach ``ANGLE_CONFIDENCE`` there (NaN when fewer than half those frames have it)."""
     part = slice(max(0, t - window), min(track.num_frames, t + window + 1))
     joints = (track.world if world else track.xy)[part].copy()
-    joints[track.confidence[part] < ANGLE_CONFIDENCE] = np.nan
+    joints[track.visibility[part] < ANGLE_CONFIDENCE] = np.nan
     angles = angle_series(joints)
     enough = np.isfinite(angles).sum(axis=0) * 2 > len(angles)
     out = np.full(angles.shape[1], np.nan)

@@ -16,9 +16,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from stcorr.pose.track import LIMBS, Joints, limb_side
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
-from stcorr.pose.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS, LIMBS, Joints, limb_side
 from stcorr.data.video import write_video
 
 BANNER = 34

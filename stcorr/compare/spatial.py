@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stcorr.pose.track import Joints
+from stcorr.pose.skeleton import Joints
 
 MIN_SHARED = 2
 

@@ -1,6 +1,7 @@
-"""Joint angles of a body, in degrees, under one convention, and their differences between a reference and an attempt.
+"""Joint angles of a body, in degrees, under one convention.
 
-The convention (``CONVENTION``, its name written into compare.json; all angles unsigned, in [0, 180]):
+The convention (all angles unsigned, in [0, 180]; ``stcorr.compare.differences.CONVENTION`` writes it
+into compare.json):
 
 - knee, hip, elbow **flexion**: 180 minus the inner angle at the joint (hip-knee-ankle,
   shoulder-hip-knee, shoulder-elbow-wrist): 0 = straight, larger = more bent;
@@ -16,12 +17,9 @@ Joints are ``{name: (x, y)}``; an angle whose joints are not all there is None.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
-from stcorr.pose.track import Joints
-from stcorr.pose.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS, Joints
 
 J = {name: k for k, name in enumerate(JOINTS)}
 
@@ -34,18 +32,6 @@ ANGLE_JOINTS: dict[str, tuple[str, str, str]] = {
 FLEXION_KINDS = ("knee", "hip", "elbow")  # reported as 180 - the inner angle
 TRUNK = "trunk_lean"
 ANGLE_NAMES: tuple[str, ...] = (*ANGLE_JOINTS, TRUNK)
-
-CONVENTION: dict = {
-    "name": "stcorr-flexion-1",
-    "unit": "degrees", "range": [0, 180], "signed": False,
-    "knee": "flexion: 180 - angle(hip, knee, ankle); 0 = straight, larger = more bent",
-    "hip": "flexion: 180 - angle(shoulder, hip, knee); 0 = trunk and thigh in line, larger = more bent",
-    "elbow": "flexion: 180 - angle(shoulder, elbow, wrist); 0 = straight, larger = more bent",
-    "shoulder": "elevation: angle(hip, shoulder, elbow); 0 = arm down along the body, 180 = arm straight up",
-    "trunk_lean": "angle between hip-midpoint->shoulder-midpoint and the upward vertical; 0 = upright, 90 = horizontal",
-    "difference": "attempt - reference",
-}
-
 
 def inner_angles(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """(T,) unsigned angles at b between b->a and b->c, in degrees, for points (T, D) (NaN where a
@@ -78,18 +64,3 @@ def joint_angles(joints: Joints) -> dict[str, float | None]:
     width = len(next(iter(joints.values()))) if joints else 2
     xy = np.array([[joints.get(name, (np.nan,) * width) for name in JOINTS]], dtype=np.float64)
     return {name: None if np.isnan(value) else float(value) for name, value in zip(ANGLE_NAMES, angle_series(xy)[0])}
-
-
-def angle_rows(reference: Joints, attempt: Joints) -> list[dict]:
-    """compare.json's ``angles`` of one key moment: both angles and attempt - reference, for every
-    angle both bodies have."""
-    ref, att = joint_angles(reference), joint_angles(attempt)
-    return value_rows([np.nan if ref[n] is None else ref[n] for n in ANGLE_NAMES],
-                      [np.nan if att[n] is None else att[n] for n in ANGLE_NAMES])
-
-
-def value_rows(reference: Sequence[float], attempt: Sequence[float]) -> list[dict]:
-    """compare.json's ``angles`` from two (9,) angle vectors in ``ANGLE_NAMES`` order (NaN: not measured)."""
-    return [{"joint": name, "reference_deg": round(float(r), 2), "attempt_deg": round(float(a), 2),
-             "difference_deg": round(float(a) - float(r), 2)}
-            for name, r, a in zip(ANGLE_NAMES, reference, attempt) if np.isfinite(r) and np.isfinite(a)]

@@ -1,8 +1,8 @@
 """MediaPipe Pose on every frame of a video, computed once and kept on disk.
 
-A ``PoseTrack`` holds MediaPipe's 33 landmarks for each frame of one video. ``PoseCache.track``
-returns it from memory, else from ``FOLDER/KEY.npz``, else runs the detector on every frame and
-writes that file (through ``stcorr.files``). ``KEY`` is a SHA-256 of the video's content (the
+A ``JointTrack`` (``stcorr.pose.track``) holds MediaPipe's 33 landmarks (``LANDMARKS``) for each
+frame of one video. ``PoseCache.track`` returns it from memory, else from ``FOLDER/KEY.npz``, else
+runs the detector on every frame and writes that file (through ``stcorr.files``). ``KEY`` is a SHA-256 of the video's content (the
 bytes of the video file, or of each frame file in frame order: renaming or moving a video keeps
 its poses, changing one frame drops them) and of the detector's settings (model, its version,
 ``model_complexity``, static-image mode, and the test-time augmentation when there is one); the
@@ -14,8 +14,11 @@ videos spends no time on pose.
 The folder is ``baseline.pose.cache`` when set, else ``$XDG_CACHE_HOME/stcorr/pose`` (or
 ``~/.cache/stcorr/pose``).
 
+``MediaPipePose`` is the one adapter over the cache: the 13 Penn joints of a video (``track``), the
+joints the pose maps draw (``seen``) and the ``pose`` matcher's skeletons (``poses``).
+
 Coordinates: landmark x, y in native pixels (x right, y down, pixel centres at integers,
-``x = x_normalised * width - 0.5`` as in ``stcorr.pose.mediapipe``), z MediaPipe's depth in the
+``x = x_normalised * width - 0.5`` as in ``stcorr.pose.mediapipe``), depth MediaPipe's z in the
 same scale as x; world landmarks in metres, centred between the hips (MediaPipe's
 ``pose_world_landmarks``).
 """
@@ -26,22 +29,21 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN, Joints, PoseDetector, require_mediapipe
-from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import Video
 from stcorr.files import write_file
 from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker
 from stcorr.pose.filtering import side_labelling, smooth_track
+from stcorr.pose.mediapipe import LANDMARKS, PoseDetector, penn_track, require_mediapipe
+from stcorr.pose.skeleton import Joints
+from stcorr.pose.track import JointTrack
 
-N_LANDMARKS = 33
+N_LANDMARKS = len(LANDMARKS)
 FORMAT = 1  # bump when the stored arrays change meaning
-PENN_INDEX = np.array([MEDIAPIPE_TO_PENN[joint] for joint in JOINTS])
 
 
 class FrameLandmarker(Protocol):
@@ -66,52 +68,36 @@ class MediaPipeLandmarker:
                 np.array([(m.x, m.y, m.z) for m in world], dtype=np.float64))
 
 
-@dataclass(frozen=True)
-class PoseTrack:
-    """Landmarks of every frame of one video.
-
-    ``landmarks`` (T, 33, 4) float64: x, y native pixels, z, visibility; NaN where nobody was found.
-    ``world`` (T, 33, 3) float64 metres, hip-centred; NaN where nobody was found.
-    ``size``: (width, height) of the native frames.
-    """
-
-    landmarks: np.ndarray
-    world: np.ndarray
-    size: tuple[int, int]
-
-    @property
-    def num_frames(self) -> int:
-        return self.landmarks.shape[0]
-
-    @property
-    def found(self) -> np.ndarray:
-        """(T,) bool: whether a person was found in each frame."""
-        return np.isfinite(self.landmarks[:, 0, 0])
-
-    def penn_joints(self) -> tuple[np.ndarray, np.ndarray]:
-        """The 13 Penn joints: xy (T, 13, 2) native pixels and visibility (T, 13) (0 where nobody was found)."""
-        marks = self.landmarks[:, PENN_INDEX]
-        return marks[..., :2], np.nan_to_num(marks[..., 3], nan=0.0)
-
-    def joints_at(self, t: int, min_visibility: float) -> Joints:
-        """Frame t's Penn joints whose visibility reaches ``min_visibility``, as the ``pose`` matcher reads them."""
-        xy, visibility = self.penn_joints()
-        return {joint: (float(xy[t, k, 0]), float(xy[t, k, 1]))
-                for k, joint in enumerate(JOINTS) if visibility[t, k] >= min_visibility}
-
-    def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        np.savez(buffer, landmarks=self.landmarks, world=self.world, size=np.array(self.size))
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "PoseTrack":
-        with np.load(io.BytesIO(data)) as arrays:
-            size = tuple(int(v) for v in arrays["size"])
-            return cls(arrays["landmarks"], arrays["world"], (size[0], size[1]))
+def stored_landmarks(track: JointTrack) -> np.ndarray:
+    """(T, 33, 4) x, y, depth, visibility of a track of the 33 landmarks, as the cache stores them
+    (a landmark not found is NaN throughout, its visibility too)."""
+    visibility = np.where(np.isfinite(track.xy[..., 0]), track.visibility, np.nan)
+    return np.concatenate([track.xy, track.depth[..., None], visibility[..., None]], axis=2)
 
 
-def detect_track(video: Video, landmarker: Callable) -> PoseTrack:
+def track_to_bytes(track: JointTrack) -> bytes:
+    """A track of the 33 landmarks as the cache stores it: ``landmarks`` (``stored_landmarks``),
+    ``world`` (T, 33, 3), ``size`` (2,)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, landmarks=stored_landmarks(track), world=track.world, size=np.array(track.size))
+    return buffer.getvalue()
+
+
+def track_from_bytes(data: bytes) -> JointTrack:
+    """The track ``track_to_bytes`` stored (visibility 0 where nobody was found)."""
+    with np.load(io.BytesIO(data)) as arrays:
+        landmarks, world, size = arrays["landmarks"], arrays["world"], tuple(int(v) for v in arrays["size"])
+    return landmark_track(landmarks, world, (size[0], size[1]))
+
+
+def landmark_track(landmarks: np.ndarray, world: np.ndarray, size: tuple[int, int]) -> JointTrack:
+    """The track of ``landmarks`` (T, 33, 4) x, y native pixels, depth, visibility (NaN where nobody
+    was found) and ``world`` (T, 33, 3)."""
+    return JointTrack(landmarks[..., :2], np.nan_to_num(landmarks[..., 3], nan=0.0), LANDMARKS, size, world,
+                      landmarks[..., 2])
+
+
+def detect_track(video: Video, landmarker: Callable) -> JointTrack:
     """Runs ``landmarker`` on every frame of ``video`` (read in order, a chunk at a time)."""
     n = video.num_frames
     landmarks = np.full((n, N_LANDMARKS, 4), np.nan)
@@ -125,7 +111,7 @@ def detect_track(video: Video, landmarker: Callable) -> PoseTrack:
         landmarks[t] = image
         landmarks[t, :, 0] = image[:, 0] * width - 0.5
         landmarks[t, :, 1] = image[:, 1] * height - 0.5
-    return PoseTrack(landmarks, world, (width, height))
+    return landmark_track(landmarks, world, (width, height))
 
 
 def content_hash(video: Video) -> str:
@@ -154,14 +140,14 @@ class PoseCache:
     """
 
     def __init__(self, make_landmarker: Callable[[], Any], settings: Mapping[str, Any], folder: str | Path | None = None,
-                 finish: Callable[[PoseTrack], PoseTrack] | None = None):
+                 finish: Callable[[JointTrack], JointTrack] | None = None):
         self.make_landmarker = make_landmarker
         self.settings = dict(settings)
         self.finish = finish or (lambda track: track)
         self.folder = Path(folder) if folder else default_cache_folder()
         self.computed = 0
         self._landmarker: Any = None
-        self._tracks: dict[str, PoseTrack] = {}
+        self._tracks: dict[str, JointTrack] = {}
         self._hashes: dict[tuple, str] = {}
 
     def key(self, video: Video) -> str:
@@ -172,26 +158,26 @@ class PoseCache:
         text = json.dumps({"video": self._hashes[identity], "detector": self.settings, "format": FORMAT}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def track(self, video: Video) -> PoseTrack:
+    def track(self, video: Video) -> JointTrack:
         """The video's track as stored (computed if missing), then ``finish``ed (the temporal filter)."""
         key = self.key(video)
         if key not in self._tracks:
             self._tracks[key] = self.finish(self._read(key) or self._compute(video, key))
         return self._tracks[key]
 
-    def _read(self, key: str) -> PoseTrack | None:
+    def _read(self, key: str) -> JointTrack | None:
         path = self.folder / f"{key}.npz"
         try:
-            return PoseTrack.from_bytes(path.read_bytes())
+            return track_from_bytes(path.read_bytes())
         except (OSError, ValueError, KeyError, EOFError):  # absent or unreadable: computed again
             return None
 
-    def _compute(self, video: Video, key: str) -> PoseTrack:
+    def _compute(self, video: Video, key: str) -> JointTrack:
         if self._landmarker is None:
             self._landmarker = self.make_landmarker()
         track = detect_track(video, self._landmarker)
         self.computed += 1
-        write_file(self.folder / f"{key}.npz", track.to_bytes())
+        write_file(self.folder / f"{key}.npz", track_to_bytes(track))
         return track
 
 
@@ -201,28 +187,17 @@ def _identity(video: Video) -> tuple:
     return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
 
 
-class CachedPoseDetector:
-    """The ``pose`` matcher's detector (``poses(video, t)``) read from a ``PoseCache``."""
-
-    def __init__(self, cache: PoseCache, min_visibility: float):
-        self.cache, self.min_visibility = cache, float(min_visibility)
-
-    def poses(self, video: Video, t: int) -> list[Joints]:
-        joints = self.cache.track(video).joints_at(int(t), self.min_visibility)
-        return [joints] if joints else []
-
-
-def filtered_track(track: PoseTrack, filter_settings: Mapping[str, Any], min_visibility: float) -> PoseTrack:
-    """``track`` with its landmarks (x, y, z and world) filtered in time (``stcorr.pose.filtering``):
+def filtered_track(track: JointTrack, filter_settings: Mapping[str, Any], min_visibility: float) -> JointTrack:
+    """``track`` (the 33 landmarks) with x, y, depth and world filtered in time (``stcorr.pose.filtering``):
     left and right kept the same from frame to frame (``sides``), then smoothed and gaps filled."""
-    values = np.concatenate([track.landmarks, track.world], axis=2)  # (T, 33, 7): x, y, z, visibility, world
+    values = np.concatenate([track.xy, track.depth[..., None], track.world], axis=2)  # (T, 33, 6): x, y, depth, world
+    visibility = track.visibility.copy()
     if filter_settings["sides"]:
-        swap = side_labelling(values[..., :2], values[..., 3], MIRRORED_LANDMARKS, LIMBS)
-        values[swap] = values[swap][:, MIRRORED_LANDMARKS]
-    smoothed, visibility = smooth_track(values[..., [0, 1, 2, 4, 5, 6]], values[..., 3], int(filter_settings["window"]),
+        swap = side_labelling(values[..., :2], visibility, MIRRORED_LANDMARKS, LIMBS)
+        values[swap], visibility[swap] = values[swap][:, MIRRORED_LANDMARKS], visibility[swap][:, MIRRORED_LANDMARKS]
+    smoothed, visibility = smooth_track(values, visibility, int(filter_settings["window"]),
                                         int(filter_settings["degree"]), int(filter_settings["max_gap"]), min_visibility)
-    landmarks = np.concatenate([smoothed[..., :3], visibility[..., None]], axis=2)
-    return PoseTrack(landmarks, smoothed[..., 3:], track.size)
+    return JointTrack(smoothed[..., :2], visibility, track.names, track.size, smoothed[..., 3:], smoothed[..., 2])
 
 
 def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
@@ -256,3 +231,45 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         min_visibility = float(pose_settings["min_visibility"])
         finish = lambda track: filtered_track(track, flt, min_visibility)  # noqa: E731
     return PoseCache(make, settings, pose_settings.get("cache"), finish)
+
+
+POSE_DEFAULTS: dict[str, Any] = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}
+
+
+class MediaPipePose:
+    """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
+    (``min_visibility``, ``model_complexity``, ``cache``, ``augment``, ``filter``; absent ones take
+    ``POSE_DEFAULTS``, absent ``augment`` and ``filter`` are off): the one MediaPipe adapter.
+    Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
+
+    name = "mediapipe"
+
+    def __init__(self, pose: Mapping[str, Any] | None = None, pose_cache: PoseCache | None = None):
+        """``pose_cache``: tracks from this cache instead of the settings' (a stand-in for MediaPipe)."""
+        settings = {**POSE_DEFAULTS, **(pose or {})}
+        self.min_visibility = float(settings["min_visibility"])
+        self.cache = pose_cache or mediapipe_cache(settings)
+
+    def track(self, video: Video) -> JointTrack:
+        """The 13 Penn joints of every frame, with their world joints (a ``compare`` ``PoseSource``)."""
+        return penn_track(self.cache.track(video))
+
+    def seen(self, video: Video) -> JointTrack:
+        """The track with visibility 1 where a joint reaches ``min_visibility``, else 0: what pose maps draw."""
+        return self.track(video).thresholded(self.min_visibility)
+
+    def poses(self, video: Video, t: int) -> list[Joints]:
+        """Frame t's skeleton (joints reaching ``min_visibility``), as the ``pose`` matcher's detector gives it."""
+        joints = self.track(video).joints_at(int(t), self.min_visibility)
+        return [joints] if joints else []
+
+    @classmethod
+    def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipePose":
+        """One instance (and so one cache in memory) per distinct settings in a process."""
+        key = json.dumps({**POSE_DEFAULTS, **(pose or {})}, sort_keys=True)
+        if key not in _SHARED:
+            _SHARED[key] = cls(pose)
+        return _SHARED[key]
+
+
+_SHARED: dict[str, MediaPipePose] = {}

@@ -24,8 +24,8 @@ frame it shows (``clip.native_times[j]``). A joint not seen (not visible, not fo
 nor does a frame past the last one with joints (labels of fewer frames than the video).
 
 Where joints come from:
-- at inference, MediaPipe Pose through the pose cache (``stcorr.pose.cache``): every
-  video anyone gives to ``predict`` / ``eval``;
+- at inference, MediaPipe Pose through the pose cache (``stcorr.pose.cache.MediaPipePose.seen``):
+  every video anyone gives to ``predict`` / ``eval``;
 - in training on a Penn Action-layout set, the annotated joints perturbed the way MediaPipe errs
   (``perturb_joints``: missed frames, left/right swaps, dropped joints, jitter and outliers at the
   rates ``benchmarks/pose_errors.py`` measured on the synthetic frames, ``MEDIAPIPE_ERRORS``);
@@ -38,16 +38,15 @@ Where joints come from:
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from stcorr.data.clips import Clip
-from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.errors import StcorrError
+from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
+from stcorr.pose.track import JointTrack
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")
 
@@ -115,15 +114,6 @@ def sigma_for(size: tuple[int, int]) -> float:
     return 1.5 * max(size) / 64.0
 
 
-@dataclass(frozen=True)
-class VideoJoints:
-    """Joints of every native frame of one video: ``xy`` (N, 13, 2) native pixels, ``seen`` (N, 13)
-    bool; ``xy`` is meaningless where ``seen`` is False."""
-
-    xy: np.ndarray
-    seen: np.ndarray
-
-
 def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigma: float | None = None,
                    kind: str = "pose") -> torch.Tensor:
     """Joints in clip pixels ``xy`` (T, 13, 2), ``seen`` (T, 13) -> maps (G, T, H, W), one per group of
@@ -146,16 +136,19 @@ def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigm
     return torch.from_numpy(maps)
 
 
-def clip_pose_maps(clip: Clip, joints: VideoJoints, kind: str = "pose") -> torch.Tensor:
-    """The maps (G, T, H, W) of ``kind`` (``draw_pose_maps``) of ``clip`` from its video's native joints."""
+def clip_pose_maps(clip: Clip, joints: JointTrack, kind: str = "pose") -> torch.Tensor:
+    """The maps (G, T, H, W) of ``kind`` (``draw_pose_maps``) of ``clip`` from its video's native
+    joints, those ``seen`` at visibility ``MIN_VISIBILITY`` (``MediaPipePose.seen`` thresholds
+    MediaPipe's at its own)."""
     times = np.minimum(clip.native_times, len(joints.xy) - 1)
-    xy, seen = joints.xy[times], joints.seen[times] & (clip.native_times < len(joints.xy))[:, None]
+    xy = np.nan_to_num(joints.xy[times], nan=0.0)
+    seen = joints.seen()[times] & (clip.native_times < len(joints.xy))[:, None]
     native = np.concatenate([np.repeat(times[:, None, None], len(JOINTS), axis=1).astype(np.float64), xy], axis=2)
     clip_xy = clip.to_clip(native.reshape(-1, 3))[:, 1:].reshape(xy.shape)
     return draw_pose_maps(clip_xy, seen, clip.size, kind=kind)
 
 
-def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: VideoJoints | None) -> torch.Tensor:
+def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: JointTrack | None) -> torch.Tensor:
     """What the backbone takes for ``clip`` in ``mode``: (C, T, H, W), C = ``input_channels(mode)``."""
     if not uses_pose(mode):
         return normalised_rgb
@@ -163,53 +156,14 @@ def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: Vide
     return torch.cat([normalised_rgb, maps]) if uses_rgb(mode) else maps
 
 
-def labelled_joints(labels: Any) -> VideoJoints:
-    """The annotated joints of a Penn Action video (``stcorr.data.penn.VideoLabels``)."""
-    return VideoJoints(np.stack([labels.x, labels.y], axis=-1).astype(np.float64), np.asarray(labels.visible, bool).copy())
-
-
-def tracked_joints(track: Any, min_visibility: float) -> VideoJoints:
-    """MediaPipe's joints of a video (``stcorr.pose.cache.PoseTrack``): those whose
-    visibility reaches ``min_visibility`` are seen."""
-    xy, visibility = track.penn_joints()
-    return VideoJoints(np.nan_to_num(xy, nan=0.0), np.isfinite(xy[..., 0]) & (visibility >= min_visibility))
-
-
-class MediaPipeJoints:
-    """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
-    (``min_visibility``, ``model_complexity``, ``cache``; absent ones take cpu.yaml's defaults).
-    Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
-
-    def __init__(self, pose: Mapping[str, Any] | None = None):
-        from stcorr.pose.cache import mediapipe_cache
-
-        settings = {**POSE_DEFAULTS, **(pose or {})}
-        self.min_visibility = float(settings["min_visibility"])
-        self.cache = mediapipe_cache(settings)
-
-    def __call__(self, video: Any) -> VideoJoints:
-        return tracked_joints(self.cache.track(video), self.min_visibility)
-
-    @classmethod
-    def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipeJoints":
-        """One instance (and so one cache in memory) per distinct settings in a process."""
-        key = json.dumps({**POSE_DEFAULTS, **(pose or {})}, sort_keys=True)
-        if key not in _SHARED:
-            _SHARED[key] = cls(pose)
-        return _SHARED[key]
-
-
-POSE_DEFAULTS: dict[str, Any] = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}
-_SHARED: dict[str, MediaPipeJoints] = {}
-
-
-def perturb_joints(joints: VideoJoints, rng: np.random.Generator,
-                   errors: Mapping[str, float] = MEDIAPIPE_ERRORS) -> VideoJoints:
+def perturb_joints(joints: JointTrack, rng: np.random.Generator,
+                   errors: Mapping[str, float] = MEDIAPIPE_ERRORS) -> JointTrack:
     """The joints as MediaPipe might have found them: per frame, missed (nothing seen) or
     left/right swapped at the measured rates; per joint, dropped, moved by Gaussian jitter of
     ``error_sigma`` x the person's size, or (``outliers``) thrown anywhere within half that size.
-    The person's size in a frame is the longer side of the box around its seen joints."""
-    xy, seen = joints.xy.copy(), joints.seen.copy()
+    The person's size in a frame is the longer side of the box around its seen joints. Visibility
+    comes back 1 where a joint is seen, else 0."""
+    xy, seen = joints.xy.copy(), joints.seen()
     frames = len(xy)
     swapped = rng.random(frames) < errors["swapped_frames"]
     xy[swapped], seen[swapped] = xy[swapped][:, list(MIRROR)], seen[swapped][:, list(MIRROR)]
@@ -219,12 +173,13 @@ def perturb_joints(joints: VideoJoints, rng: np.random.Generator,
     noise = rng.normal(0.0, errors["error_sigma"], xy.shape)
     thrown = rng.random(seen.shape) < errors["outliers"]
     noise[thrown] = rng.uniform(-0.5, 0.5, (int(thrown.sum()), 2))
-    return VideoJoints(xy + noise * size, seen)
+    return JointTrack(xy + noise * size, seen.astype(np.float64))
 
 
-def _person_size(joints: VideoJoints) -> np.ndarray:
+def _person_size(joints: JointTrack) -> np.ndarray:
     """(N,) the longer side of the box around each frame's seen joints (0 with fewer than 2)."""
-    low = np.where(joints.seen[..., None], joints.xy, np.inf).min(axis=1)
-    high = np.where(joints.seen[..., None], joints.xy, -np.inf).max(axis=1)
+    seen = joints.seen()
+    low = np.where(seen[..., None], joints.xy, np.inf).min(axis=1)
+    high = np.where(seen[..., None], joints.xy, -np.inf).max(axis=1)
     size = (high - low).max(axis=1)
-    return np.where(joints.seen.sum(axis=1) >= 2, size, 0.0)
+    return np.where(seen.sum(axis=1) >= 2, size, 0.0)

@@ -1,4 +1,4 @@
-"""Body joints of a frame from MediaPipe Pose (the optional ``pose`` extra), as the 13 Penn joints.
+"""MediaPipe Pose (the optional ``pose`` extra): its 33 landmarks, and the 13 Penn joints they map to.
 
 MediaPipe's 33 landmarks map to the Penn Action joints by name (head = nose; left/right are the
 person's own, as in both skeletons). A landmark counts as a joint when its visibility reaches
@@ -20,10 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.pose.skeleton import JOINTS, Joints
+from stcorr.pose.track import JointTrack
 
-Joints = dict[str, tuple[float, float]]
+#: MediaPipe Pose's 33 landmarks, in its order (its ``PoseLandmark`` names, lower case).
+LANDMARKS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right",
+    *(f"{side}_{part}" for part in ("shoulder", "elbow", "wrist", "pinky", "index", "thumb", "hip", "knee",
+                                    "ankle", "heel", "foot_index") for side in ("left", "right")),
+)
 
 #: Penn joint -> MediaPipe Pose landmark index.
 MEDIAPIPE_TO_PENN: dict[str, int] = {
@@ -32,6 +39,8 @@ MEDIAPIPE_TO_PENN: dict[str, int] = {
     "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
     "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
 }
+#: The landmark of each Penn joint, in ``JOINTS`` order.
+PENN_INDEX = np.array([MEDIAPIPE_TO_PENN[joint] for joint in JOINTS])
 
 # No square brackets: the command line prints messages through rich, which reads "[pose]" as markup.
 INSTALL_HINT = 'pip install "stcorr[pose]" (mediapipe 0.10.14: it works with numpy 2 and ships its model)'
@@ -50,6 +59,11 @@ def require_mediapipe() -> Any:
     except ImportError:
         raise MissingExtra(f"the pose methods need MediaPipe, which is not installed: {INSTALL_HINT}") from None
     return mediapipe
+
+
+def penn_track(landmarks: JointTrack) -> JointTrack:
+    """The 13 Penn joints (``JOINTS``) of a track of MediaPipe's 33 landmarks."""
+    return landmarks.select(PENN_INDEX, JOINTS)
 
 
 def landmarks_to_joints(landmarks: Any, width: int, height: int, min_visibility: float) -> Joints:
@@ -77,9 +91,10 @@ def native_stderr_silenced():
 
 
 class PoseDetector:
-    """MediaPipe Pose on single frames; detections cached per (video, frame).
+    """MediaPipe Pose on single frames (static-image mode). Whole videos go through the pose cache
+    (``stcorr.pose.cache``: ``MediaPipeLandmarker`` runs this, ``MediaPipePose`` reads the tracks).
 
-    ``poses(video, t)`` returns a list of skeletons (joint name -> (x, y) native), one per person
+    ``detect(frame)`` returns a list of skeletons (joint name -> (x, y) native), one per person
     found; MediaPipe's Pose solution finds at most one person, the list form lets a multi-person
     detector stand in.
     """
@@ -94,13 +109,6 @@ class PoseDetector:
             raise StcorrError(f"MediaPipe Pose (model_complexity={model_complexity}) cannot start: "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         self.min_visibility = float(min_visibility)
-        self._cache: dict[tuple[str, int], list[Joints]] = {}
-
-    def poses(self, video: Video, t: int) -> list[Joints]:
-        key = (str(video.path), int(t))
-        if key not in self._cache:
-            self._cache[key] = self.detect(video.frame(int(t)))
-        return self._cache[key]
 
     def landmarks(self, frame: np.ndarray) -> tuple[Any, Any] | None:
         """MediaPipe's raw (image landmarks, world landmarks) of one RGB uint8 frame, or None when nobody is found."""

@@ -1,4 +1,9 @@
-"""Names shared by every data set: the 13 Penn Action joints, the objects, the actions and their key moments."""
+"""The body and the names every data set shares: the 13 Penn Action joints, the bones between
+them, the objects, the actions and their key moments.
+
+This module imports nothing of stcorr: data sets (``stcorr.data``) label with its names and the pose
+package builds on them (the data layer of docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,17 @@ JOINTS: tuple[str, ...] = (
     "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+#: One body in one frame: joint name -> (x, y) native pixels (x right, y down, pixel centres at integers).
+Joints = dict[str, tuple[float, float]]
+
+#: Bones drawn between joints.
+LIMBS: tuple[tuple[str, str], ...] = (
+    ("head", "left_shoulder"), ("head", "right_shoulder"), ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    *((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
+      for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))),
+)
+
 OBJECTS: tuple[str, ...] = ("ball", "bat", "club_head", "racket", "bar", "left_disc", "right_disc")
 
 ACTIONS: tuple[str, ...] = (
@@ -45,6 +61,12 @@ def mirrored_name(name: str) -> str:
 
 #: The index in JOINTS of each joint's mirror image.
 MIRRORED_JOINTS: tuple[int, ...] = tuple(JOINTS.index(mirrored_name(j)) for j in JOINTS)
+
+
+def limb_side(a: str, b: str) -> str:
+    """'left' or 'right' for a bone of one side, 'centre' for one across the body."""
+    sides = {name.split("_")[0] for name in (a, b) if "_" in name}
+    return sides.pop() if len(sides) == 1 and (a != "head" and b != "head") else "centre"
 
 
 def keypoint_type(name: str | None) -> str:
