@@ -1,7 +1,14 @@
-"""The pose pass beyond a single detector call: test-time augmentation of a frame landmarker
-(``augment``) and temporal filtering of whole landmark tracks (``filtering``).
+"""Bodies: the skeleton, one video's joints and where they come from, and what is computed from them.
 
-Both work on plain arrays and a landmarker callable (RGB uint8 frame (H, W, 3) -> (landmarks
-(33, 4) x, y, z, visibility with x, y normalised to [0, 1]; world (33, 3)) or None), so they
-know nothing of MediaPipe itself (``stcorr.pose.mediapipe`` starts it).
+- ``skeleton``: the 13 Penn Action joints, their mirror images, the bones, the actions and their
+  key moments (no imports: ``stcorr.data`` labels with it);
+- ``track``: ``JointTrack``, the one type for one video's joints (names, (T, J, 2) positions,
+  visibilities, frame size, world joints where present);
+- ``mediapipe``: MediaPipe Pose on one frame and its 33 landmarks; ``cache``: the on-disk pose
+  cache and ``MediaPipePose``, the one adapter over it; ``augment`` and ``filtering``: the
+  test-time augmentation of a frame landmarker and the temporal filter of whole tracks;
+- ``angles``, ``descriptors``, ``maps``: joint angles, per-frame pose descriptors, pose maps as
+  model input.
+
+docs/pose.md says what each does and how well.
 """
