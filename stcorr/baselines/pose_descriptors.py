@@ -1,8 +1,8 @@
 """Time alignment on pose descriptors (``stcorr.pose.descriptors``): the ``*-pose`` aligners.
 
 ``nn-pose`` / ``dtw-pose`` read MediaPipe's joints of each video (``stcorr.pose.cache.MediaPipePose``),
-``nn-pose-oracle`` / ``dtw-pose-oracle`` the annotated ones; each frame of the source is matched to
-the nearest target frame (``nn``) or along the DTW path (``dtw``). The descriptor settings were
+``nn-pose-oracle`` / ``dtw-pose-oracle`` the annotated ones; each frame of the source is matched
+to the nearest target frame (``nn``) or along the DTW path (``dtw``). The descriptor settings were
 chosen on the synthetic train split, never on real video (``benchmarks/pose_descriptor_settings.py``).
 """
 

@@ -2,14 +2,14 @@
 
 A ``JointTrack`` (``stcorr.pose.track``) holds MediaPipe's 33 landmarks (``LANDMARKS``) for each
 frame of one video. ``PoseCache.track`` returns it from memory, else from ``FOLDER/KEY.npz``, else
-runs the detector on every frame and writes that file (through ``stcorr.files``). ``KEY`` is a SHA-256 of the video's content (the
-bytes of the video file, or of each frame file in frame order: renaming or moving a video keeps
-its poses, changing one frame drops them) and of the detector's settings (model, its version,
-``model_complexity``, static-image mode, and the test-time augmentation when there is one); the
-temporal filter is applied to a track as it is read (``mediapipe_cache``). Every pose method of a
-process and of later runs (``eval``, ``table``, ``compare``) shares one track per video, and so do
-the time aligners (``dtw-pose``) and the spatial matcher (``pose``): a second method on the same
-videos spends no time on pose.
+runs the detector on every frame and writes that file (through ``stcorr.files``). ``KEY`` is a
+SHA-256 of the video's content (the bytes of the video file, or of each frame file in frame order:
+renaming or moving a video keeps its poses, changing one frame drops them) and of the detector's
+settings (model, its version, ``model_complexity``, static-image mode, and the test-time
+augmentation when there is one); the temporal filter is applied to a track as it is read
+(``mediapipe_cache``). Every pose method of a process and of later runs (``eval``, ``table``,
+``compare``) shares one track per video, and so do the time aligners (``dtw-pose``) and the
+spatial matcher (``pose``): a second method on the same videos spends no time on pose.
 
 The folder is ``baseline.pose.cache`` when set, else ``$XDG_CACHE_HOME/stcorr/pose`` (or
 ``~/.cache/stcorr/pose``).

@@ -1,5 +1,5 @@
-"""Frame descriptors from body joints: what the ``*-pose`` time aligners (``stcorr.baselines.pose_descriptors``)
-and ``pose`` retrieval (``stcorr.baselines.retrieval``) compare.
+"""Frame descriptors from body joints: what the ``*-pose`` time aligners
+(``stcorr.baselines.pose_descriptors``) and ``pose`` retrieval (``stcorr.baselines.retrieval``) compare.
 
 The learnt time aligners compare frame features of networks never trained on real images; a pose
 estimator trained on real people gives features that transfer. Per frame,

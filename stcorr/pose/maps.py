@@ -138,7 +138,7 @@ def draw_pose_maps(xy: np.ndarray, seen: np.ndarray, size: tuple[int, int], sigm
 
 def clip_pose_maps(clip: Clip, joints: JointTrack, kind: str = "pose") -> torch.Tensor:
     """The maps (G, T, H, W) of ``kind`` (``draw_pose_maps``) of ``clip`` from its video's native
-    joints, those ``seen`` at visibility ``MIN_VISIBILITY`` (``MediaPipePose.seen`` thresholds
+    joints, those ``seen`` at ``stcorr.pose.track.MIN_VISIBILITY`` (``MediaPipePose.seen`` thresholds
     MediaPipe's at its own)."""
     times = np.minimum(clip.native_times, len(joints.xy) - 1)
     xy = np.nan_to_num(joints.xy[times], nan=0.0)

@@ -111,7 +111,7 @@ def filled_joints(track: JointTrack, smooth_sigma: float = 1.0, world: bool = Fa
     """(T, J, 2) joints (``world``: (T, J, 3) world joints) with the frames where a joint is not
     seen interpolated in time (held at the ends) and smoothed by a Gaussian of ``smooth_sigma``
     frames; a joint never seen stays NaN."""
-    from scipy.ndimage import gaussian_filter1d  # scipy.ndimage takes a second to import: not at every command's start
+    from scipy.ndimage import gaussian_filter1d  # a second to import: not at every command's start
 
     values = track.world if world else track.xy
     ok = (track.visibility >= MIN_VISIBILITY) & np.isfinite(values).all(axis=2)
