@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from stcorr.errors import StcorrError
 from stcorr.learners import LEARNERS
 from stcorr.models.aggregators import aggregator_options
-from stcorr.models.refine import refine_options
+from stcorr.models.matcher import ModelSettings, ReadoutSettings
+from stcorr.settings import Section as _Section, validation_error
 
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
 class Augment(_Section):
@@ -45,35 +42,6 @@ class Data(_Section):
     max_target_stride: Optional[int] = Field(ge=1)
     dense_points: int = Field(ge=0)
     dense_weight: float = Field(ge=0)
-
-
-class Readout(_Section):
-    kind: Literal["soft_argmax", "hard_argmax"]
-    temperature: float = Field(gt=0)
-    kernel_sigma: Optional[float] = Field(gt=0)
-
-
-class Model(_Section):
-    backbone: Literal["r3d18", "r2plus1d18", "r2plus1d34"]
-    width: int = Field(ge=1)
-    blocks: Optional[list[int]]
-    weights: Optional[str]
-    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
-    layers: Optional[list[int]]
-    grid: list[int] = Field(min_length=3, max_length=3)
-    aggregator: str
-    aggregator_args: dict[str, Any]
-    readout: Readout
-    refine: Optional[Literal["local"]]
-    refine_args: dict[str, Any]
-    finetune_backbone: bool
-    channels_last: bool
-
-    @model_validator(mode="after")
-    def _known_aggregator_and_refine_args(self) -> "Model":
-        aggregator_options(self.aggregator, self.aggregator_args)
-        refine_options(self.refine, self.refine_args)
-        return self
 
 
 class Train(_Section):
@@ -175,7 +143,7 @@ class Cats2d(_Section):
     layers: list[int]
     grid: list[int] = Field(min_length=3, max_length=3)
     aggregator_args: dict[str, Any]
-    readout: Readout
+    readout: ReadoutSettings
 
     @model_validator(mode="after")
     def _known_aggregator_args(self) -> "Cats2d":
@@ -265,7 +233,7 @@ class Config(_Section):
     seed: int = Field(ge=0)
     task: str
     data: Data
-    model: Model
+    model: ModelSettings
     train: Train
     baseline: Baseline
     cycle: Cycle
@@ -291,16 +259,7 @@ def validate_config(cfg: dict, source: str = "config") -> dict:
     try:
         checked = Config.model_validate(cfg).model_dump()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
-        given = error.get("input")
-        shown = "" if isinstance(given, dict) else f" (got {given!r})"
-        where = f"{source}: config key {key!r}"
-        if error["type"] == "extra_forbidden":
-            raise StcorrError(f"{source}: unknown config key {key!r}") from None
-        if error["type"] == "missing":
-            raise StcorrError(f"{where} is missing") from None
-        raise StcorrError(f"{where}: {error['msg'][0].lower()}{error['msg'][1:]}{shown}") from None
+        raise validation_error(exc, source) from None
     check_sizes(checked, source)
     return checked
 
