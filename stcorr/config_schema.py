@@ -12,21 +12,16 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, ValidationError, model_validator
 
+from stcorr.alignment.lrprop import LRPropWeights
+from stcorr.data.augment import ClipAugment
 from stcorr.errors import StcorrError
 from stcorr.learners import LEARNERS
 from stcorr.models.aggregators import aggregator_options
+from stcorr.models.backbones.resnet2d import ResNet2dSettings
 from stcorr.models.matcher import ModelSettings, ReadoutSettings
+from stcorr.models.propagation import PropagationSettings
 from stcorr.settings import Section as _Section, validation_error
 
-
-
-class Augment(_Section):
-    grayscale: float = Field(ge=0, le=1)
-    posterize: float = Field(ge=0, le=1)
-    equalize: float = Field(ge=0, le=1)
-    brightness_contrast: float = Field(ge=0, le=1)
-    solarize: float = Field(ge=0, le=1)
-    crop: float = Field(ge=0, le=1)
 
 
 class Data(_Section):
@@ -37,7 +32,7 @@ class Data(_Section):
     min_stride: int = Field(ge=1)
     source_window: Literal["whole", "keypoints"]
     target_whole_video: float = Field(ge=0, le=1)
-    augment: Augment
+    augment: ClipAugment
     max_points: int = Field(ge=1)
     max_target_stride: Optional[int] = Field(ge=1)
     dense_points: int = Field(ge=0)
@@ -66,17 +61,10 @@ class Train(_Section):
     val_pairs: int = Field(ge=1)
 
 
-class ResNet2d(_Section):
-    width_multiplier: float = Field(gt=0)
-    blocks: list[int]
-    last_layer: int = Field(ge=1, le=4)
-    weights: Optional[str]
-
-
 class Frames(_Section):
     size: int = Field(ge=8)
     batch: int = Field(ge=1)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     backbone_layer: Optional[int] = Field(ge=0)
     backbone_clip_len: int = Field(ge=1)
 
@@ -116,12 +104,6 @@ class TCC(_Section):
     variance_lambda: float = Field(ge=0)
 
 
-class LRPropWeights(_Section):
-    propagation: float = Field(ge=0)
-    same_video: float = Field(ge=0)
-    soft_dtw: float = Field(ge=0)
-
-
 class LRProp(_Section):
     features: Literal["resnet2d", "backbone"]
     embedding_dim: int = Field(ge=1)
@@ -139,7 +121,7 @@ class LRProp(_Section):
 
 class Cats2d(_Section):
     size: int = Field(ge=8)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     layers: list[int]
     grid: list[int] = Field(min_length=3, max_length=3)
     aggregator_args: dict[str, Any]
@@ -164,18 +146,6 @@ class Baseline(_Section):
     cats2d: Cats2d
 
 
-class CorrFlowPropagation(_Section):
-    radius: int = Field(ge=1)
-    topk: int = Field(ge=1)
-    memory: int = Field(ge=0)
-    temperature: float = Field(gt=0)
-    sigma: float = Field(gt=0)
-    max_side: int = Field(ge=16)
-    readout_radius: int = Field(ge=0)
-    batch_frames: int = Field(ge=1)
-    memory_budget_mb: int = Field(ge=1)
-
-
 class CorrFlow(_Section):
     split: Literal["train", "val", "all"]
     width: int = Field(ge=1)
@@ -193,12 +163,12 @@ class CorrFlow(_Section):
     temperature: float = Field(gt=0)
     true_reference: list[float] = Field(min_length=2, max_length=2)
     backward_weight: float = Field(ge=0)
-    propagation: CorrFlowPropagation
+    propagation: PropagationSettings
 
 
 class Cycle(_Section):
     size: int = Field(ge=16)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     roi_size: int = Field(ge=1)
     sampling_ratio: int = Field(ge=1)
     hidden: int = Field(ge=1)

@@ -52,7 +52,7 @@ class Section(BaseModel):
 def validation_error(exc: ValidationError, source: str) -> StcorrError:
     """The first problem pydantic found, as one line naming the key."""
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
+    key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))  # the key, not the list item
     given = error.get("input")
     shown = "" if isinstance(given, dict) else f" (got {given!r})"
     where = f"{source}: config key {key!r}"
