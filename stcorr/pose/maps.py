@@ -48,6 +48,7 @@ import torch
 from stcorr.data.clips import Clip
 from stcorr.data.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.errors import StcorrError
+from stcorr.settings import default_section
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")
 
@@ -177,14 +178,13 @@ def tracked_joints(track: Any, min_visibility: float) -> VideoJoints:
 
 class MediaPipeJoints:
     """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
-    (``min_visibility``, ``model_complexity``, ``cache``; absent ones take cpu.yaml's defaults).
-    Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
+    (``pose_settings``). Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
 
     def __init__(self, pose: Mapping[str, Any] | None = None):
         from stcorr.pose.cache import mediapipe_cache
 
-        settings = {**POSE_DEFAULTS, **(pose or {})}
-        self.min_visibility = float(settings["min_visibility"])
+        settings = pose_settings(pose)
+        self.min_visibility = settings["min_visibility"]
         self.cache = mediapipe_cache(settings)
 
     def __call__(self, video: Any) -> VideoJoints:
@@ -193,13 +193,20 @@ class MediaPipeJoints:
     @classmethod
     def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipeJoints":
         """One instance (and so one cache in memory) per distinct settings in a process."""
-        key = json.dumps({**POSE_DEFAULTS, **(pose or {})}, sort_keys=True)
+        key = json.dumps(pose_settings(pose), sort_keys=True)
         if key not in _SHARED:
             _SHARED[key] = cls(pose)
         return _SHARED[key]
 
 
-POSE_DEFAULTS: dict[str, Any] = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}
+def pose_settings(pose: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``pose`` over cpu.yaml's ``baseline.pose`` values of the keys MediaPipe always needs
+    (``min_visibility``, ``model_complexity``, ``cache``); absent ``augment`` and ``filter`` stay
+    off (the plain pass, ``stcorr.pose.cache.mediapipe_cache``)."""
+    section = default_section("baseline.pose")
+    return {**{key: section[key] for key in ("min_visibility", "model_complexity", "cache")}, **(pose or {})}
+
+
 _SHARED: dict[str, MediaPipeJoints] = {}
 
 
