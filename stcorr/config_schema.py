@@ -2,8 +2,9 @@
 
 The values live in one place, the commented default ``stcorr/configs/cpu.yaml``; this file only
 says what each key may hold. ``validate_config`` turns the first problem into a one-line
-StcorrError naming the key. A new learner adds its section here (a class and a field) and in
-cpu.yaml.
+StcorrError naming the key. The section a lower-layer component takes is defined beside it
+(``stcorr.settings.Section``: ``ModelSettings``, ``PropagationSettings``, ``ClipAugment``, ...) and
+put together here. A new learner adds its section here (a class and a field) and in cpu.yaml.
 """
 
 from __future__ import annotations

@@ -70,6 +70,19 @@ def test_a_checkpoint_lacking_config_keys_takes_cpu_yamls_and_predicts_the_same_
                                                                           "kernel_sigma": None}
 
 
+def test_a_run_whose_checkpoint_lacks_keys_resumes_when_they_keep_cpu_yamls_values():
+    from stcorr.config import load_config
+    from stcorr.models.checkpoint import read_checkpoint_info
+    from stcorr.training.checkpoint import check_resume_config
+
+    folder, info = read_checkpoint_info(PARTIAL / "checkpoint")
+    cfg = load_config(None, {"model.width": 4, "model.grid": [4, 4, 4], "data.clip_len": 8, "data.size": 32,
+                             "model.aggregator_args": {"hidden": 8, "feature_proj": 4}})
+    check_resume_config(info, cfg, folder)
+    with pytest.raises(StcorrError, match="section data differs"):
+        check_resume_config(info, {**cfg, "data": {**cfg["data"], "max_target_stride": 4}}, folder)
+
+
 def test_load_model_gives_the_matcher_in_eval_mode():
     import stcorr
     from stcorr.models.matcher import Matcher

@@ -103,9 +103,8 @@ class PointMatches:
 class Matcher(nn.Module):
     """Predicts where points of a source clip go in a target clip."""
 
-    def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int],
-                 aggregator: str = "ants", aggregator_args: Mapping[str, Any] | None = None,
-                 readout: Readout | None = None, finetune_backbone: bool = True, channels_last: bool = True,
+    def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int], aggregator: str,
+                 aggregator_args: Mapping[str, Any], readout: Readout, finetune_backbone: bool, channels_last: bool,
                  refine: str | None = None, refine_args: Mapping[str, Any] | None = None):
         super().__init__()
         self.features = HyperpixelFeatures(backbone, layers, grid)
@@ -114,7 +113,7 @@ class Matcher(nn.Module):
         self.aggregator = build_aggregator(
             aggregator, len(self.features.layers), self.features.channels, self.features.grid, self.aggregator_args
         )
-        self.readout = readout or Readout()
+        self.readout = readout
         self.refine_name = refine
         self.refine_args = refine_options(refine, refine_args)
         self.refiner = None
