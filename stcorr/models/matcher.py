@@ -19,9 +19,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence
 
-from pydantic import Field, NonNegativeInt, model_validator
-
 import torch
+from pydantic import Field, NonNegativeInt, model_validator
 from torch import nn
 
 from stcorr.pose.maps import input_channels, uses_rgb
@@ -34,6 +33,7 @@ from stcorr.models.features import HyperpixelFeatures
 from stcorr.models.readout import FlowField, Readout, keypoint_loss
 from stcorr.models.refine import REFINERS, RefineStep, default_fine_layers, refine_options
 from stcorr.settings import Section
+
 
 class ReadoutSettings(Section):
     kind: Literal["soft_argmax", "hard_argmax"]
