@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     cfg = load_config(None, {})
-    settings = PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+    settings = PropagationSettings.checked(cfg["corrflow"]["propagation"])
     methods = {"pixels": tracking_features(None, "pixels", cfg), "untrained": tracking_features(None, "untrained", cfg)}
     methods.update({f"corrflow:{c}": tracking_features(Path(c), None, cfg) for c in args.checkpoint})
     scores: dict[str, list[float]] = {"no-motion": [], **{name: [] for name in methods}}

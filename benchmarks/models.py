@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stcorr.models import AGGREGATORS, build_matcher  # noqa: E402
 
 SIZES = {
-    "cpu": {"config": {"backbone": "r3d18", "width": 16, "blocks": [1, 1, 1, 1], "grid": [8, 8, 8]},
+    "cpu": {"config": {"backbone": "r3d18", "width": 16, "blocks": [1, 1, 1, 1], "layers": None, "grid": [8, 8, 8]},
             "clip": [16, 64, 64], "batch": 2},
-    "paper": {"config": {"backbone": "r2plus1d34", "width": 64, "grid": [8, 8, 8]},
+    "paper": {"config": {"backbone": "r2plus1d34", "width": 64, "blocks": None, "layers": None, "grid": [8, 8, 8]},
               "clip": [64, 128, 128], "batch": 1},
 }
 

@@ -56,7 +56,7 @@ def run_one(video: str, features: str, max_side: int, checkpoint: str | None) ->
 
     torch.set_num_threads(1)
     cfg = load_config(None)
-    settings = PropagationSettings.from_config({**cfg["corrflow"]["propagation"], "max_side": max_side})
+    settings = PropagationSettings.checked({**cfg["corrflow"]["propagation"], "max_side": max_side})
     frame_features = tracking_features(Path(checkpoint) if features == "checkpoint" else None,
                                        None if features == "checkpoint" else features, cfg)
     clip = Video(video)

@@ -19,16 +19,13 @@ import yaml
 
 from stcorr.errors import StcorrError
 from stcorr.files import write_file
+from stcorr.settings import default_config
 
 OPEN_KEYS = {"model.aggregator_args", "baseline.cats2d.aggregator_args"}
 
 
 def packaged_configs() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("stcorr.configs").iterdir() if p.name.endswith(".yaml"))
-
-
-def default_config() -> dict:
-    return _read_yaml_text(resources.files("stcorr.configs").joinpath("cpu.yaml").read_text(), "cpu.yaml")
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:

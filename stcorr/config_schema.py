@@ -2,34 +2,27 @@
 
 The values live in one place, the commented default ``stcorr/configs/cpu.yaml``; this file only
 says what each key may hold. ``validate_config`` turns the first problem into a one-line
-StcorrError naming the key. A new learner adds its section here (a class and a field) and in
-cpu.yaml.
+StcorrError naming the key. The section a lower-layer component takes is defined beside it
+(``stcorr.settings.Section``: ``ModelSettings``, ``PropagationSettings``, ``ClipAugment``, ...) and
+put together here. A new learner adds its section here (a class and a field) and in cpu.yaml.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from stcorr.alignment.lrprop import LRPropWeights
+from stcorr.data.augment import ClipAugment
 from stcorr.errors import StcorrError
 from stcorr.learners import LEARNERS
 from stcorr.models.aggregators import aggregator_options
-from stcorr.models.refine import refine_options
+from stcorr.models.backbones.resnet2d import ResNet2dSettings
+from stcorr.models.matcher import ModelSettings, ReadoutSettings
+from stcorr.models.propagation import PropagationSettings
+from stcorr.settings import Section as _Section, validation_error
 
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-class Augment(_Section):
-    grayscale: float = Field(ge=0, le=1)
-    posterize: float = Field(ge=0, le=1)
-    equalize: float = Field(ge=0, le=1)
-    brightness_contrast: float = Field(ge=0, le=1)
-    solarize: float = Field(ge=0, le=1)
-    crop: float = Field(ge=0, le=1)
 
 
 class Data(_Section):
@@ -40,40 +33,11 @@ class Data(_Section):
     min_stride: int = Field(ge=1)
     source_window: Literal["whole", "keypoints"]
     target_whole_video: float = Field(ge=0, le=1)
-    augment: Augment
+    augment: ClipAugment
     max_points: int = Field(ge=1)
     max_target_stride: Optional[int] = Field(ge=1)
     dense_points: int = Field(ge=0)
     dense_weight: float = Field(ge=0)
-
-
-class Readout(_Section):
-    kind: Literal["soft_argmax", "hard_argmax"]
-    temperature: float = Field(gt=0)
-    kernel_sigma: Optional[float] = Field(gt=0)
-
-
-class Model(_Section):
-    backbone: Literal["r3d18", "r2plus1d18", "r2plus1d34"]
-    width: int = Field(ge=1)
-    blocks: Optional[list[int]]
-    weights: Optional[str]
-    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
-    layers: Optional[list[int]]
-    grid: list[int] = Field(min_length=3, max_length=3)
-    aggregator: str
-    aggregator_args: dict[str, Any]
-    readout: Readout
-    refine: Optional[Literal["local"]]
-    refine_args: dict[str, Any]
-    finetune_backbone: bool
-    channels_last: bool
-
-    @model_validator(mode="after")
-    def _known_aggregator_and_refine_args(self) -> "Model":
-        aggregator_options(self.aggregator, self.aggregator_args)
-        refine_options(self.refine, self.refine_args)
-        return self
 
 
 class Train(_Section):
@@ -98,17 +62,10 @@ class Train(_Section):
     val_pairs: int = Field(ge=1)
 
 
-class ResNet2d(_Section):
-    width_multiplier: float = Field(gt=0)
-    blocks: list[int]
-    last_layer: int = Field(ge=1, le=4)
-    weights: Optional[str]
-
-
 class Frames(_Section):
     size: int = Field(ge=8)
     batch: int = Field(ge=1)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     backbone_layer: Optional[int] = Field(ge=0)
     backbone_clip_len: int = Field(ge=1)
 
@@ -148,12 +105,6 @@ class TCC(_Section):
     variance_lambda: float = Field(ge=0)
 
 
-class LRPropWeights(_Section):
-    propagation: float = Field(ge=0)
-    same_video: float = Field(ge=0)
-    soft_dtw: float = Field(ge=0)
-
-
 class LRProp(_Section):
     features: Literal["resnet2d", "backbone"]
     embedding_dim: int = Field(ge=1)
@@ -171,11 +122,11 @@ class LRProp(_Section):
 
 class Cats2d(_Section):
     size: int = Field(ge=8)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     layers: list[int]
     grid: list[int] = Field(min_length=3, max_length=3)
     aggregator_args: dict[str, Any]
-    readout: Readout
+    readout: ReadoutSettings
 
     @model_validator(mode="after")
     def _known_aggregator_args(self) -> "Cats2d":
@@ -196,18 +147,6 @@ class Baseline(_Section):
     cats2d: Cats2d
 
 
-class CorrFlowPropagation(_Section):
-    radius: int = Field(ge=1)
-    topk: int = Field(ge=1)
-    memory: int = Field(ge=0)
-    temperature: float = Field(gt=0)
-    sigma: float = Field(gt=0)
-    max_side: int = Field(ge=16)
-    readout_radius: int = Field(ge=0)
-    batch_frames: int = Field(ge=1)
-    memory_budget_mb: int = Field(ge=1)
-
-
 class CorrFlow(_Section):
     split: Literal["train", "val", "all"]
     width: int = Field(ge=1)
@@ -225,12 +164,12 @@ class CorrFlow(_Section):
     temperature: float = Field(gt=0)
     true_reference: list[float] = Field(min_length=2, max_length=2)
     backward_weight: float = Field(ge=0)
-    propagation: CorrFlowPropagation
+    propagation: PropagationSettings
 
 
 class Cycle(_Section):
     size: int = Field(ge=16)
-    resnet2d: ResNet2d
+    resnet2d: ResNet2dSettings
     roi_size: int = Field(ge=1)
     sampling_ratio: int = Field(ge=1)
     hidden: int = Field(ge=1)
@@ -265,7 +204,7 @@ class Config(_Section):
     seed: int = Field(ge=0)
     task: str
     data: Data
-    model: Model
+    model: ModelSettings
     train: Train
     baseline: Baseline
     cycle: Cycle
@@ -291,16 +230,7 @@ def validate_config(cfg: dict, source: str = "config") -> dict:
     try:
         checked = Config.model_validate(cfg).model_dump()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
-        given = error.get("input")
-        shown = "" if isinstance(given, dict) else f" (got {given!r})"
-        where = f"{source}: config key {key!r}"
-        if error["type"] == "extra_forbidden":
-            raise StcorrError(f"{source}: unknown config key {key!r}") from None
-        if error["type"] == "missing":
-            raise StcorrError(f"{where} is missing") from None
-        raise StcorrError(f"{where}: {error['msg'][0].lower()}{error['msg'][1:]}{shown}") from None
+        raise validation_error(exc, source) from None
     check_sizes(checked, source)
     return checked
 

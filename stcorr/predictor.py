@@ -1,6 +1,6 @@
 """The thin predictor over a Matcher: native videos and native keypoints in, native predictions out.
 
-    predictor = CorrespondencePredictor(matcher, clip_len=16, size=64)
+    predictor = predictor_for(matcher, cfg["data"], device, cfg["baseline"]["pose"])   # the clip settings of data
     targets, scores = predictor.predict(source_video, target_video, source_points)
 
 Windows: the source clip subsamples the whole source video into one clip (``source_window=
@@ -37,9 +37,8 @@ from stcorr.progress import progress_bar
 
 
 class CorrespondencePredictor:
-    def __init__(self, matcher: Matcher, clip_len: int, size: int, device: str | torch.device = "cpu",
-                 min_stride: int = 1, source_window: str = "whole", max_target_stride: int | None = None,
-                 pose: dict | None = None):
+    def __init__(self, matcher: Matcher, *, clip_len: int, size: int, min_stride: int, source_window: str,
+                 max_target_stride: int | None, device: str | torch.device = "cpu", pose: dict | None = None):
         self.matcher = matcher.to(device).eval()
         self.joints = pose_estimator(matcher.input, pose)
         self.max_target_stride = max_target_stride
@@ -52,7 +51,7 @@ class CorrespondencePredictor:
         """The space-time matcher saved in a checkpoint (a folder, or ``stcorr:NAME``) with the clip
         settings it was trained with; no training code is imported."""
         matcher, info = load_matcher(path)
-        return predictor_for(matcher, info["config"]["data"], device, info["config"].get("baseline", {}).get("pose"))
+        return predictor_for(matcher, info["config"]["data"], device, info["config"]["baseline"]["pose"])
 
     def source_clip(self, source: Video, source_points: np.ndarray) -> Clip:
         key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]}) if self.source_window == "keypoints" else None
@@ -155,8 +154,8 @@ def _autocast(device: torch.device):
 def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu",
                   pose: dict | None = None) -> CorrespondencePredictor:
     """The predictor with the clip settings a model was trained with (the config's data section);
-    ``pose``: the ``baseline.pose`` settings, for a model that takes pose maps."""
-    return CorrespondencePredictor(matcher, data_cfg["clip_len"], data_cfg["size"], device, data_cfg["min_stride"],
-                                   data_cfg.get("source_window", "keypoints"),
-                                   data_cfg.get("max_target_stride"),  # absent from older checkpoints' configs
-                                   pose)
+    ``pose``: the ``baseline.pose`` settings, for a model that takes pose maps (None: MediaPipe's
+    plain pass, ``stcorr.pose.maps.MediaPipeJoints``)."""
+    return CorrespondencePredictor(matcher, clip_len=data_cfg["clip_len"], size=data_cfg["size"],
+                                   min_stride=data_cfg["min_stride"], source_window=data_cfg["source_window"],
+                                   max_target_stride=data_cfg["max_target_stride"], device=device, pose=pose)

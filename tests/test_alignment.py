@@ -308,7 +308,7 @@ def test_lrprop_loss_decreases_on_time_warped_copies():
     view_1, view_2 = native[0:40:2], native[5:35:1]
     feats_video = torch.tensor(smooth_trajectory(native / 39.0, dim=12), dtype=torch.float32)
     model = FrameAligner(in_dim=12, out_dim=16, d_model=32, num_layers=1, num_heads=2, ff_dim=64, dropout=0.0)
-    criterion = LRPropLoss(sigma=1.0, temperature=0.5, gamma=0.1, weights=LRPropWeights(1.0, 1.0, 0.1))
+    criterion = LRPropLoss(sigma=1.0, temperature=0.5, gamma=0.1, weights=LRPropWeights(propagation=1.0, same_video=1.0, soft_dtw=0.1))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
 
     def step() -> float:

@@ -258,7 +258,7 @@ def test_paper_config_with_another_backbone_takes_that_backbones_layers():
         with torch.device("meta"):
             paper = build_matcher({**model_cfg, "weights": None}, load_weights=False)
         assert paper.features.layers == [5, 7, 9, 11, 12, 13, 14, 16]
-    explicit = build_matcher({"backbone": "r3d18", "width": 4, "layers": [1, 8]})
+    explicit = build_matcher({"backbone": "r3d18", "width": 4, "blocks": None, "layers": [1, 8]})
     assert explicit.features.layers == [1, 8]
 
 

@@ -55,7 +55,7 @@ class CountingVideo(Video):
         return super().frames(indices)
 
 
-CROP_ONLY = ClipAugment(crop=1.0, crop_scale=(0.6, 1.0))
+CROP_ONLY = ClipAugment.only(crop=1.0, crop_scale=(0.6, 1.0))
 
 
 def test_stride_is_the_smallest_that_covers_the_key_frames(video):
@@ -154,7 +154,7 @@ def torch_equal(a, b) -> bool:
 
 
 def test_grayscale_is_applied_to_all_frames_or_none(video):
-    augment = ClipAugment(grayscale=0.5)
+    augment = ClipAugment.only(grayscale=0.5)
     seen = set()
     for seed in range(12):
         clip = sample_clip(video, 8, 16, key_frames=[30], rng=np.random.default_rng(seed), augment=augment)
@@ -169,7 +169,7 @@ def test_grayscale_is_applied_to_all_frames_or_none(video):
 def test_solarize_uses_one_threshold_for_the_whole_clip(video):
     plain = sample_clip(video, 8, 16, key_frames=[30])
     clip = sample_clip(video, 8, 16, key_frames=[30], rng=np.random.default_rng(3),
-                       augment=ClipAugment(solarize=1.0, solarize_threshold=(60, 200)))
+                       augment=ClipAugment.only(solarize=1.0, solarize_threshold=(60, 200)))
     threshold = clip.augment_params.solarize_threshold
     values = np.rint(plain.frames.numpy() * 255)
     expected = np.where(values >= threshold, 255 - values, values)
@@ -185,7 +185,7 @@ def test_equalize_uses_one_histogram_over_the_whole_clip():
 
 
 def test_photometric_ops_do_not_move_the_mapping(video):
-    everything_but_crop = ClipAugment(grayscale=1, posterize=1, equalize=1, brightness_contrast=1, solarize=1)
+    everything_but_crop = ClipAugment.only(grayscale=1, posterize=1, equalize=1, brightness_contrast=1, solarize=1)
     clip = sample_clip(video, 8, 16, key_frames=[30], rng=np.random.default_rng(0), augment=everything_but_crop)
     assert clip.crop == (0.0, 0.0, WIDTH, HEIGHT)
     assert clip.frames.shape == (3, 8, 16, 16) and 0 <= clip.frames.min() and clip.frames.max() <= 1
@@ -199,7 +199,7 @@ def test_crop_keeps_the_given_points_or_is_skipped(video):
         assert clip_keypoints(clip, keep)[1].all()
     impossible = np.array([[30, 0, 0], [30, 39, 29]], float)
     clip = sample_clip(video, 8, 16, key_frames=[30], rng=np.random.default_rng(0),
-                       augment=ClipAugment(crop=1.0, crop_scale=(0.5, 0.9)), keep_points=impossible)
+                       augment=ClipAugment.only(crop=1.0, crop_scale=(0.5, 0.9)), keep_points=impossible)
     assert clip.crop == (0.0, 0.0, WIDTH, HEIGHT)
 
 
@@ -236,18 +236,21 @@ def test_only_the_frames_shown_are_read(video, short_video):
     assert sum(short.requests, []) == [0, 1, 2, 3, 4]
 
 
-def test_augment_from_dict_checks_keys_and_values():
-    augment = ClipAugment.from_dict({"grayscale": 0.3, "crop": 1, "crop_scale": [0.8, 1.0]})
-    assert augment == ClipAugment(grayscale=0.3, crop=1.0, crop_scale=(0.8, 1.0))
+def test_augment_settings_check_keys_and_values():
+    off = ClipAugment.none().model_dump()
+    augment = ClipAugment.checked({**off, "grayscale": 0.3, "crop": 1, "crop_scale": [0.8, 1.0]})
+    assert augment == ClipAugment.only(grayscale=0.3, crop=1.0, crop_scale=(0.8, 1.0))
     assert not ClipAugment.none().enabled and augment.enabled
     with pytest.raises(StcorrError, match="'blur'"):
-        ClipAugment.from_dict({"blur": 0.5})
+        ClipAugment.checked({**off, "blur": 0.5})
     with pytest.raises(StcorrError, match="'grayscale'"):
-        ClipAugment.from_dict({"grayscale": 1.5})
+        ClipAugment.checked({**off, "grayscale": 1.5})
     with pytest.raises(StcorrError, match="cfg.yaml.*'posterize_bits'"):
-        ClipAugment.from_dict({"posterize_bits": [4.5, 6]}, source="cfg.yaml")
+        ClipAugment.checked({**off, "posterize_bits": [4.5, 6]}, source="cfg.yaml")
+    with pytest.raises(StcorrError, match="'crop_scale'.*low <= high"):
+        ClipAugment.checked({**off, "crop_scale": [0.9, 0.8]})
 
 
 def test_augmentation_without_an_rng_is_refused(video):
     with pytest.raises(ValueError):
-        sample_clip(video, 8, 16, augment=ClipAugment(grayscale=1.0))
+        sample_clip(video, 8, 16, augment=ClipAugment.only(grayscale=1.0))

@@ -94,5 +94,5 @@ def test_a_corrflow_st_checkpoint_propagates_keypoints(golf, pretrained):
     features = tracking_features(pretrained, None, load_config(None, {}))
     assert features.name.startswith("corrflow-st:")
     video = open_dataset(golf).video("0001")
-    tracks = propagate_keypoints(video, 0, np.array([[20.0, 20.0]]), features, PropagationSettings(radius=3, batch_frames=4))
+    tracks = propagate_keypoints(video, 0, np.array([[20.0, 20.0]]), features, PropagationSettings.defaults(radius=3, batch_frames=4))
     assert sorted(tracks) == list(range(video.num_frames)) and np.isfinite(np.stack(list(tracks.values()))).all()

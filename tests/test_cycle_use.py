@@ -45,7 +45,7 @@ def copies(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return PatchEmbedding(PatchEmbeddingSettings(size=SIZE)).eval()
+    return PatchEmbedding(PatchEmbeddingSettings.defaults(size=SIZE)).eval()
 
 
 def test_track_correspondence_finds_the_true_tracks_of_a_shifted_copy(copies, model):

@@ -93,7 +93,7 @@ def test_phase_between_key_moments_is_linear_and_unknown_outside():
 def test_examples_carry_weighted_dense_points_in_training_only(root):
     dataset = open_dataset(root)
     settings = ClipSettings(clip_len=8, size=32, min_stride=1, source_window="whole", target_whole_video=1.0,
-                            max_points=40, augment=ClipAugment.from_dict(None), dense_points=24, dense_weight=0.5)
+                            max_points=40, augment=ClipAugment.none(), dense_points=24, dense_weight=0.5)
     pair = dataset.pairs(split="train")[0]
     example = make_example(dataset, pair, settings, np.random.default_rng(0))
     assert example["src_points"].shape == (64, 3) and example["weight"].shape == (64,)

@@ -52,7 +52,7 @@ def test_a_moving_square_is_followed_and_a_still_mask_is_not(tmp_path):
     """The square moves 22 px right and 11 px down over 11 frames: propagation keeps J high
     where the first mask left in place (no motion) falls well below the threshold."""
     video, truths = moving_square(tmp_path / "square")
-    settings = PropagationSettings(radius=4, temperature=0.3)
+    settings = PropagationSettings.defaults(radius=4, temperature=0.3)
     predicted = dict(propagate_masks(video, 0, truths[0], PixelFeatures(), settings))
     assert sorted(predicted) == list(range(FRAMES))
     assert np.array_equal(predicted[0], truths[0])
@@ -66,7 +66,7 @@ def test_masks_propagate_backward_and_keep_every_label(tmp_path):
     video, truths = moving_square(tmp_path / "square", frames=6)
     labels = truths[3] * 3  # one object, label value 3
     labels[:8, :8] = 1      # a second object, still, in a corner
-    frames = dict(propagate_masks(video, 3, labels, PixelFeatures(), PropagationSettings(radius=4, temperature=0.3),
+    frames = dict(propagate_masks(video, 3, labels, PixelFeatures(), PropagationSettings.defaults(radius=4, temperature=0.3),
                                   backward=True))
     assert sorted(frames) == list(range(6))
     assert all(set(np.unique(m)) <= {0, 1, 3} for m in frames.values())

@@ -232,7 +232,7 @@ def test_forward_shapes_and_dense_flow():
 
 
 def test_config_resolves_defaults_and_round_trips():
-    matcher = build_matcher({**SMALL, "aggregator": "st-cats"})
+    matcher = build_matcher({**SMALL, "aggregator": "st-cats", "layers": None})
     cfg = matcher.config
     assert cfg["layers"] == matcher.backbone.default_layers
     assert cfg["aggregator_args"]["depth"] >= 1
@@ -258,7 +258,7 @@ def test_bad_config_raises_naming_the_key(cfg, word):
 def test_ants_forward_at_paper_size_runs_on_cpu():
     """The paper's size runs on a CPU (its time is a benchmark's business: benchmarks/models.py)."""
     torch.manual_seed(0)
-    matcher = build_matcher({"backbone": "r2plus1d34", "grid": [8, 8, 8], "aggregator": "ants"}).eval()
+    matcher = build_matcher({"backbone": "r2plus1d34", "width": 64, "blocks": None, "layers": None, "grid": [8, 8, 8], "aggregator": "ants"}).eval()
     clip = torch.randn(1, 3, 64, 128, 128)
     with torch.no_grad():
         found, scores = matcher.match(clip, clip, torch.tensor([[[32.0, 64.0, 64.0]]]))

@@ -34,7 +34,7 @@ def test_roi_pool_on_a_downsampled_map_matches_the_image_box():
 
 def test_embeddings_are_unit_256_vectors_and_config_rebuilds():
     torch.manual_seed(0)
-    settings = PatchEmbeddingSettings(size=64)
+    settings = PatchEmbeddingSettings.defaults(size=64)
     model = PatchEmbedding(settings).eval()
     frames = torch.rand(3, 3, 64, 64)
     boxes = torch.tensor([[0.0, 0.0, 16.0, 16.0], [20.0, 30.0, 44.0, 54.0], [40.0, 40.0, 64.0, 64.0]])

@@ -43,7 +43,7 @@ def untrained_part(kind: str, cfg: dict) -> torch.nn.Module:
                                  baseline["frames"]["size"], baseline["frames"]["batch"])
     if kind == "cats2d":
         return build_cats2d(baseline["cats2d"])
-    return PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"]))
+    return PatchEmbedding(PatchEmbeddingSettings.checked(cfg["cycle"]))
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def test_each_point_keeps_its_best_scoring_window(long_pair):
     matcher = build_matcher({"backbone": "r3d18", "width": 8, "blocks": [1, 1, 1, 1], "layers": [1, 2],
                              "grid": [2, 4, 4], "aggregator": "st-match"})
     points = np.array([[2, 5.0, 7.0], [9, 20.0, 25.0], [5, 30.0, 3.0]])
-    windowed = CorrespondencePredictor(matcher, clip_len=8, size=32, max_target_stride=2, source_window="keypoints")
+    windowed = CorrespondencePredictor(matcher, clip_len=8, size=32, min_stride=1, max_target_stride=2, source_window="keypoints")
     predicted, scores = windowed.predict(source, target, points)
     windows = target_windows(target.num_frames, 8, 2)
     assert len(windows) > 3
@@ -49,5 +49,5 @@ def test_each_point_keeps_its_best_scoring_window(long_pair):
         a, b = windows[w]
         assert a <= predicted[k, 0] <= b
     np.testing.assert_allclose(scores, np.max(np.stack([s for _, s in per_window]), axis=0))
-    whole = CorrespondencePredictor(matcher, clip_len=8, size=32, source_window="keypoints")
+    whole = CorrespondencePredictor(matcher, clip_len=8, size=32, min_stride=1, max_target_stride=None, source_window="keypoints")
     assert whole.predict(source, target, points)[0].shape == predicted.shape

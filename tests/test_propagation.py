@@ -35,7 +35,7 @@ def test_a_keypoint_on_a_translating_texture_is_followed_within_a_pixel(tmp_path
     are found within a pixel on average over 11 frames and 5 points, and never off by a whole cell."""
     video = translating_texture(tmp_path / "texture")
     start = np.array([[45.0, 50.0], [30.0, 62.0], [60.0, 30.0], [20.0, 20.0], [70.0, 70.0]])
-    tracks = propagate_keypoints(video, 0, start, PixelFeatures(), PropagationSettings(radius=8, memory=0, temperature=0.3))
+    tracks = propagate_keypoints(video, 0, start, PixelFeatures(), PropagationSettings.defaults(radius=8, memory=0, temperature=0.3))
     assert sorted(tracks) == list(range(12))
     errors = np.array([np.linalg.norm(rows[:, :2] - (start + np.array(VELOCITY) * t), axis=1) for t, rows in tracks.items()])
     assert errors[1:].mean() < 1.0, errors
@@ -45,7 +45,7 @@ def test_a_keypoint_on_a_translating_texture_is_followed_within_a_pixel(tmp_path
 def test_backward_propagation_covers_the_frames_before_the_query(tmp_path):
     video = translating_texture(tmp_path / "texture", frames=6)
     start = np.array([[48.0, 48.0]])
-    tracks = propagate_keypoints(video, 3, start, PixelFeatures(), PropagationSettings(radius=8, temperature=0.3), backward=True)
+    tracks = propagate_keypoints(video, 3, start, PixelFeatures(), PropagationSettings.defaults(radius=8, temperature=0.3), backward=True)
     assert sorted(tracks) == list(range(6))
     errors = [np.linalg.norm(tracks[t][0, :2] - (start[0] + np.array(VELOCITY) * (t - 3))) for t in range(6)]
     assert max(errors) < 4.0, errors
@@ -68,14 +68,14 @@ def test_untrained_encoder_features_propagate_and_leave_the_global_seed_alone(tm
     torch.manual_seed(123)
     model = untrained_encoder({"width": 4, "blocks": [1], "dim": 8, "clusters": 4})
     assert torch.equal(torch.rand(1), expected_next)
-    tracks = propagate_keypoints(video, 0, np.array([[16.0, 16.0]]), EncoderFeatures(model), PropagationSettings(radius=2))
+    tracks = propagate_keypoints(video, 0, np.array([[16.0, 16.0]]), EncoderFeatures(model), PropagationSettings.defaults(radius=2))
     assert len(tracks) == 3 and np.isfinite(np.stack(list(tracks.values()))).all()
 
 
 def test_a_query_frame_outside_the_video_is_refused(tmp_path):
     video = translating_texture(tmp_path / "texture", frames=2, size=32)
     with pytest.raises(StcorrError, match="outside the video"):
-        propagate_keypoints(video, 5, np.array([[1.0, 1.0]]), PixelFeatures())
+        propagate_keypoints(video, 5, np.array([[1.0, 1.0]]), PixelFeatures(), PropagationSettings.defaults())
 
 
 @pytest.mark.parametrize("block_rows", [None, 2, 3])

@@ -44,7 +44,7 @@ def test_evaluate_tracking_writes_the_spec_fields(tmp_path):
     root = make_penn(tmp_path / "d", {"0001": {"action": "squat", "n": n, "train": -1, "x": x, "y": y},
                                       "0002": {"action": "bowl", "n": n, "train": 1, "x": x, "y": y}})
     dataset = open_dataset(root)
-    results = evaluate_tracking(dataset, PixelFeatures(), PropagationSettings(radius=3), split="val", progress=False)
+    results = evaluate_tracking(dataset, PixelFeatures(), PropagationSettings.defaults(radius=3), split="val", progress=False)
     for key in ("task", "method", "data", "n_videos", "n_points", "PCK@0.1", "PCK@0.2", "per_action"):
         assert key in results
     assert results["task"] == "track" and results["method"] == "pixels"

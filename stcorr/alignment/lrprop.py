@@ -26,14 +26,16 @@ of the sequence the prior lives on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from stcorr.alignment.dtw import align_frames, dtw
 from stcorr.alignment.soft_dtw import soft_dtw_sequences
+from stcorr.settings import Section
 
 
 class SinusoidalPositions(nn.Module):
@@ -211,13 +213,13 @@ def regularized_soft_dtw_loss(emb_a: Tensor, emb_b: Tensor, gamma: float = 0.1, 
     return divergence + reg_weight * regulariser
 
 
-@dataclass
-class LRPropWeights:
-    """Weights of the three LRProp losses in the total."""
+class LRPropWeights(Section):
+    """Weights of the three LRProp losses in the total (``baseline.lrprop.weights``)."""
 
-    propagation: float = 1.0
-    same_video: float = 1.0
-    soft_dtw: float = 0.1
+    cpu_yaml_key: ClassVar[str] = "baseline.lrprop.weights"
+    propagation: float = Field(ge=0)
+    same_video: float = Field(ge=0)
+    soft_dtw: float = Field(ge=0)
 
 
 class LRPropLoss(nn.Module):
@@ -229,13 +231,12 @@ class LRPropLoss(nn.Module):
     loss used, as floats.
     """
 
-    def __init__(self, sigma: float = 1.0, temperature: float = 1.0, gamma: float = 0.1,
-                 idm_window: int = 2, idm_margin: float = 1.0, idm_weight: float = 1.0,
-                 weights: LRPropWeights | None = None):
+    def __init__(self, sigma: float, temperature: float, gamma: float, weights: LRPropWeights,
+                 idm_window: int = 2, idm_margin: float = 1.0, idm_weight: float = 1.0):
         super().__init__()
         self.sigma, self.temperature, self.gamma = sigma, temperature, gamma
         self.idm_window, self.idm_margin, self.idm_weight = idm_window, idm_margin, idm_weight
-        self.weights = weights or LRPropWeights()
+        self.weights = weights
 
     def forward(self, emb_a: Tensor, emb_b: Tensor, view_1: tuple[Tensor, np.ndarray] | None = None,
                 view_2: tuple[Tensor, np.ndarray] | None = None) -> tuple[Tensor, dict[str, float]]:

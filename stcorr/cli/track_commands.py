@@ -20,7 +20,7 @@ def _settings(config: str | None, sets: list[str] | None):
     from stcorr.models.propagation import PropagationSettings
 
     cfg = build_config(config, sets)
-    return cfg, PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+    return cfg, PropagationSettings.checked(cfg["corrflow"]["propagation"])
 
 
 def propagate(

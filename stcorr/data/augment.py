@@ -15,14 +15,14 @@ parameters with its own generator.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageOps
+from pydantic import AfterValidator, ConfigDict, Field
 
-from stcorr.errors import StcorrError
+from stcorr.settings import Section
 
 Crop = tuple[float, float, float, float]
 
@@ -30,70 +30,55 @@ _PROBABILITIES = ("grayscale", "posterize", "equalize", "brightness_contrast", "
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class ClipAugment:
-    """Probabilities and ranges of the clip augmentations; everything off by default.
+def _bounds(low: float, high: float) -> AfterValidator:
+    """A [low, high] pair within [``low``, ``high``]."""
+    def check(pair: list) -> list:
+        if not low <= pair[0] <= pair[1] <= high:
+            raise ValueError(f"must be [low, high] with {low} <= low <= high <= {high}")
+        return pair
+    return AfterValidator(check)
 
-    Ranges are inclusive ``(low, high)`` pairs. ``crop_scale`` is the fraction of each native
-    side that the crop keeps, drawn independently for width and height.
-    """
 
-    grayscale: float = 0.0
-    posterize: float = 0.0
-    posterize_bits: tuple[int, int] = (4, 6)
-    equalize: float = 0.0
-    brightness_contrast: float = 0.0
-    brightness: tuple[float, float] = (0.7, 1.3)
-    contrast: tuple[float, float] = (0.7, 1.3)
-    solarize: float = 0.0
-    solarize_threshold: tuple[int, int] = (128, 224)
-    crop: float = 0.0
-    crop_scale: tuple[float, float] = (0.7, 1.0)
-    crop_tries: int = 10
+Probability = Annotated[float, Field(ge=0, le=1)]
+IntPair = Annotated[list[int], Field(min_length=2, max_length=2)]
+FloatPair = Annotated[list[float], Field(min_length=2, max_length=2)]
 
-    def __post_init__(self) -> None:
-        for name in _PROBABILITIES:
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise StcorrError(f"augmentation option '{name}' must be a probability in [0, 1]")
-        _check_range("posterize_bits", self.posterize_bits, 1, 8)
-        _check_range("brightness", self.brightness, 0.0, math.inf)
-        _check_range("contrast", self.contrast, 0.0, math.inf)
-        _check_range("solarize_threshold", self.solarize_threshold, 0, 256)
-        _check_range("crop_scale", self.crop_scale, 1e-6, 1.0)
-        if self.crop_tries < 1:
-            raise StcorrError("augmentation option 'crop_tries' must be at least 1")
+
+class ClipAugment(Section):
+    """``data.augment``: the probability of each augmentation and the range it draws from
+    (inclusive ``[low, high]`` pairs; cpu.yaml holds the values and says what each does).
+    ``crop_scale`` is the fraction of each native side that the crop keeps, drawn independently
+    for width and height."""
+
+    cpu_yaml_key: ClassVar[str] = "data.augment"
+    model_config = ConfigDict(frozen=True)
+    grayscale: Probability
+    posterize: Probability
+    posterize_bits: Annotated[IntPair, _bounds(1, 8)]
+    equalize: Probability
+    brightness_contrast: Probability
+    brightness: Annotated[FloatPair, _bounds(0.0, math.inf)]
+    contrast: Annotated[FloatPair, _bounds(0.0, math.inf)]
+    solarize: Probability
+    solarize_threshold: Annotated[IntPair, _bounds(0, 256)]
+    crop: Probability
+    crop_scale: Annotated[FloatPair, _bounds(1e-6, 1.0)]
+    crop_tries: int = Field(ge=1)
+
+    @classmethod
+    def only(cls, **changes: Any) -> ClipAugment:
+        """Every augmentation off but those ``changes`` turn on (ranges: cpu.yaml's, unless changed)."""
+        return cls.defaults(**{**{name: 0.0 for name in _PROBABILITIES}, **changes})
 
     @classmethod
     def none(cls) -> ClipAugment:
         """No augmentation at all."""
-        return cls()
+        return cls.only()
 
     @classmethod
     def typical(cls) -> ClipAugment:
         """A moderate training setting: every operation on, none too often."""
-        return cls(grayscale=0.2, posterize=0.2, equalize=0.2, brightness_contrast=0.8,
-                   solarize=0.1, crop=0.5)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, source: str | Path | None = None) -> ClipAugment:
-        """Builds from a config mapping; an unknown key or a bad value raises StcorrError naming it.
-
-        ``source`` (e.g. the config file) is named in the error message.
-        """
-        if data is None:
-            return cls()
-        if not isinstance(data, Mapping):
-            raise StcorrError("augmentation settings must be a mapping of option: value", source)
-        known = {f.name: f for f in fields(cls)}
-        values = {}
-        for key, value in data.items():
-            if key not in known:
-                raise StcorrError(f"unknown augmentation option '{key}' (known: {', '.join(known)})", source)
-            values[key] = _convert(key, value, known[key].default, source)
-        try:
-            return cls(**values)
-        except StcorrError as exc:
-            raise StcorrError(str(exc), source) from None
+        return cls.only(grayscale=0.2, posterize=0.2, equalize=0.2, brightness_contrast=0.8, solarize=0.1, crop=0.5)
 
     @property
     def enabled(self) -> bool:
@@ -203,29 +188,3 @@ def _points_box(points: np.ndarray | None, native_size: tuple[int, int]) -> tupl
 
 def _inclusive(bounds: tuple[int, int]) -> tuple[int, int]:
     return bounds[0], bounds[1] + 1
-
-
-def _check_range(name: str, bounds: tuple, low: float, high: float) -> None:
-    if not (len(bounds) == 2 and low <= bounds[0] <= bounds[1] <= high):
-        raise StcorrError(f"augmentation option '{name}' must be [low, high] with {low} <= low <= high <= {high}")
-
-
-def _convert(key: str, value: Any, default: Any, source: str | Path | None) -> Any:
-    kind = type(default[0]) if isinstance(default, tuple) else type(default)
-    try:
-        if isinstance(default, tuple):
-            if isinstance(value, (str, bytes)) or len(value) != 2:
-                raise TypeError
-            return tuple(_number(kind, v) for v in value)
-        return _number(kind, value)
-    except (TypeError, ValueError):
-        shape = f"a pair of {kind.__name__}s" if isinstance(default, tuple) else f"a {kind.__name__}"
-        raise StcorrError(f"augmentation option '{key}' must be {shape}, got {value!r}", source) from None
-
-
-def _number(kind: type, value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError
-    if kind is int and value != int(value):
-        raise ValueError
-    return kind(value)

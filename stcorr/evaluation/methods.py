@@ -44,7 +44,7 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
         torch.manual_seed(cfg["seed"])
         matcher = build_matcher({**cfg["model"], "aggregator": "st-match", "aggregator_args": {}, "refine": None})
     data = cfg["data"]
-    return MatcherMethod("st-match", predictor_for(matcher, data, device, cfg.get("baseline", {}).get("pose")))
+    return MatcherMethod("st-match", predictor_for(matcher, data, device, cfg["baseline"]["pose"]))
 
 
 def from_checkpoint(path: str | Path, device: torch.device) -> tuple[MatcherMethod, dict]:

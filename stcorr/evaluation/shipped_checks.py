@@ -52,7 +52,7 @@ def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
     from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
 
     cfg = load_config(None)
-    settings = PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+    settings = PropagationSettings.checked(cfg["corrflow"]["propagation"])
     results = evaluate_tracking(dataset, tracking_features(checkpoint, None, cfg), settings, split="val", progress=False)
     return {"PCK@0.1": float(results["PCK@0.1"]), "PCK@0.2": float(results["PCK@0.2"])}
 

@@ -1,7 +1,7 @@
 """Keypoint tracking evaluation (``stcorr eval --task track``) and the features it runs on.
 
     features = tracking_features(checkpoint=None, features="pixels")
-    results = evaluate_tracking(dataset, features, PropagationSettings(), split="val")
+    results = evaluate_tracking(dataset, features, PropagationSettings.defaults(), split="val")
 
 Every video of the split (Penn Action layout: every frame labelled) has its first frame's joints
 propagated through the whole video; ``stcorr.metrics.tracking`` scores them (PCK@0.1/0.2).

@@ -71,7 +71,7 @@ class Cats2dLearner(Learner):
             raise StcorrError("no train pairs to learn 2D CATs from (every keypoint invisible, or no key moments)",
                               dataset.root)
         self.settings = cfg["baseline"]["cats2d"]
-        self.augment = ClipAugment.from_dict(cfg["data"]["augment"])
+        self.augment = ClipAugment.checked(cfg["data"]["augment"])
 
     def build_model(self) -> Cats2d:
         return build_cats2d(self.settings)

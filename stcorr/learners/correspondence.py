@@ -29,8 +29,7 @@ class CorrespondenceLearner(Learner):
         self.pairs = dataset.pairs(split="train", setup=data["setup"], min_visible=data["min_visible"])
         if len(self.pairs) == 0:
             raise StcorrError("no train pairs to learn from", dataset.root)
-        self.settings = ClipSettings.from_config(data, cfg["model"].get("input", "rgb"),
-                                                cfg.get("baseline", {}).get("pose"))
+        self.settings = ClipSettings.from_config(data, cfg["model"]["input"], cfg["baseline"]["pose"])
         names = {name for pair in self.pairs for name in (pair.source, pair.target)}
         reserve_frame_cache(dataset.video(name) for name in sorted(names))
 

@@ -54,9 +54,10 @@ class ClipSettings:
         """``model_input``: the model's ``input``; ``pose``: the ``baseline.pose`` settings (MediaPipe
         for data without per-frame joints)."""
         return cls(
-            clip_len=int(data_cfg["clip_len"]), size=int(data_cfg["size"]), min_stride=int(data_cfg["min_stride"]),
-            source_window=check_window(data_cfg["source_window"]), target_whole_video=float(data_cfg["target_whole_video"]), max_points=int(data_cfg["max_points"]),
-            augment=ClipAugment.from_dict(data_cfg["augment"]),
+            clip_len=data_cfg["clip_len"], size=data_cfg["size"], min_stride=data_cfg["min_stride"],
+            source_window=check_window(data_cfg["source_window"]), target_whole_video=data_cfg["target_whole_video"],
+            max_points=data_cfg["max_points"],
+            augment=ClipAugment.checked(data_cfg["augment"]),
             dense_points=data_cfg["dense_points"], dense_weight=data_cfg["dense_weight"],
             input=check_input(model_input), pose=pose,
         )

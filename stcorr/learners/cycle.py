@@ -27,7 +27,7 @@ from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 
 def embedding_settings(section: dict) -> PatchEmbeddingSettings:
-    return PatchEmbeddingSettings.from_dict(section)
+    return PatchEmbeddingSettings.checked(section)
 
 
 def embed_patches(model: PatchEmbedding, frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

@@ -5,11 +5,11 @@ from stcorr.models.backbones import (
     BACKBONES, KINETICS_MEAN, KINETICS_STD, VideoBackbone, build_backbone, frames_to_clip, load_backbone_weights,
     normalize_clip,
 )
-from stcorr.models.matcher import DEFAULT_CONFIG, Matcher, MatchOutput, build_matcher, resolve_config
+from stcorr.models.matcher import Matcher, MatchOutput, ModelSettings, build_matcher
 from stcorr.models.readout import FlowField, Readout, keypoint_loss
 
 __all__ = [
-    "AGGREGATORS", "BACKBONES", "DEFAULT_CONFIG", "FlowField", "KINETICS_MEAN", "KINETICS_STD", "MatchOutput",
-    "Matcher", "Readout", "VideoBackbone", "build_aggregator", "build_backbone", "build_matcher", "frames_to_clip",
-    "keypoint_loss", "load_backbone_weights", "normalize_clip", "resolve_config",
+    "AGGREGATORS", "BACKBONES", "FlowField", "KINETICS_MEAN", "KINETICS_STD", "MatchOutput",
+    "Matcher", "ModelSettings", "Readout", "VideoBackbone", "build_aggregator", "build_backbone", "build_matcher",
+    "frames_to_clip", "keypoint_loss", "load_backbone_weights", "normalize_clip",
 ]

@@ -5,6 +5,9 @@ training code: any model ``stcorr.models.registry`` knows, from its recorded kin
     CKPT/checkpoint.json     {"format", "task" (the model's kind), "config" (the run's config),
                               "model" (the model's own config, to rebuild it), "step", ...}
 
+A checkpoint written before a config key existed reads as if it held cpu.yaml's value of the key
+(its run config here; its model entry where the model's settings are built, e.g. ``build_matcher``).
+
 A checkpoint is named by a path, or by ``stcorr:NAME`` for a model that ships with stcorr
 (``stcorr.models.shipped``). Loading reads safetensors and JSON only: nothing from a user's file
 is unpickled. A crash between the two renames of the writer's folder swap leaves
@@ -23,6 +26,7 @@ from torch import nn
 from stcorr.errors import StcorrError
 from stcorr.files import read_json, recover_folder
 from stcorr.models.registry import describe_kind, model_kind
+from stcorr.settings import default_config, merged
 
 FORMAT = "stcorr-checkpoint/1"
 SHIPPED_PREFIX = "stcorr:"
@@ -52,6 +56,9 @@ def read_checkpoint_info(path: str | Path) -> tuple[Path, dict]:
     info = read_json(info_file)
     if not isinstance(info, dict) or info.get("format") != FORMAT or not isinstance(info.get("model"), dict):
         raise StcorrError(f"not a {FORMAT} checkpoint", info_file)
+    if not isinstance(info.get("config", {}), dict):
+        raise StcorrError(f"not a {FORMAT} checkpoint (its config is not a mapping)", info_file)
+    info["config"] = merged(default_config(), info.get("config", {}))  # keys added since it was written: cpu.yaml's
     return folder, info
 
 

@@ -153,7 +153,7 @@ class CycleFeatures:
         (drawn from ``cfg["seed"]``)."""
         if checkpoint is None:
             torch.manual_seed(cfg["seed"])
-            return cls(PatchEmbedding(PatchEmbeddingSettings.from_dict(cfg["cycle"])), cfg["cycle"], device)
+            return cls(PatchEmbedding(PatchEmbeddingSettings.checked(cfg["cycle"])), cfg["cycle"], device)
         model, info = load_checkpoint(checkpoint, "cycle")
         return cls(model, info["config"]["cycle"], device, str(checkpoint))  # type: ignore[arg-type]
 

@@ -201,8 +201,8 @@ def shared_frame_features(kind: str, cfg: Mapping[str, Any], settings: Mapping[s
     one ``stcorr table`` run share the untrained features of each video."""
     frames = settings["frames"]
     model = {k: cfg["model"][k] for k in ("backbone", "width", "blocks", "weights")}
-    key = json.dumps([kind, frames, model if kind == "backbone" else None, cfg.get("seed", 0), str(device)], sort_keys=True)
+    key = json.dumps([kind, frames, model if kind == "backbone" else None, cfg["seed"], str(device)], sort_keys=True)
     if key not in _SHARED:
-        encoder = build_frame_encoder(kind, frames, model, cfg.get("seed", 0))
+        encoder = build_frame_encoder(kind, frames, model, cfg["seed"])
         _SHARED[key] = FrameFeatures(encoder, frames["size"], frames["batch"], device)
     return _SHARED[key]

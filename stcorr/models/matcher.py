@@ -5,17 +5,9 @@ Clips are float (B, C, T, H, W): RGB normalised with the Kinetics mean/std
 ``input`` says (``stcorr.pose.maps``); source and target clips have the same shape.
 Points are clip coordinates (t, x, y), see ``stcorr.models.readout`` for the conventions.
 
-Config (``build_matcher``), every key optional::
-
-    {"backbone": "r3d18", "width": 64, "blocks": null, "weights": null,
-     "input": "rgb",               # rgb, rgb+pose, pose, rgb+joints or joints: what the stem takes
-     "layers": null,               # paper layer numbers; null = the backbone's default
-     "grid": [8, 8, 8],            # (T, H, W) cells of the correlation volumes
-     "aggregator": "ants", "aggregator_args": {},
-     "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": null},
-     "refine": null,               # null: the paper's one-stage matcher; "local": + the fine stage
-     "refine_args": {},            # options of the fine stage (stcorr.models.refine.LocalRefiner)
-     "finetune_backbone": true, "channels_last": true}
+Settings: ``ModelSettings``, the ``model`` section of the config (its values and what each does:
+``stcorr/configs/cpu.yaml``). ``build_matcher`` also takes a mapping of some of its keys, completed
+from cpu.yaml (how a checkpoint saved before a key existed still loads).
 
 With ``refine`` on, ``match`` returns the fine stage's last estimate; its scores stay the coarse
 readout's peak probability.
@@ -25,9 +17,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence
 
 import torch
+from pydantic import Field, NonNegativeInt, model_validator
 from torch import nn
 
 from stcorr.pose.maps import input_channels, uses_rgb
@@ -39,23 +32,39 @@ from stcorr.models.correlation import correlation_volumes
 from stcorr.models.features import HyperpixelFeatures
 from stcorr.models.readout import FlowField, Readout, keypoint_loss
 from stcorr.models.refine import REFINERS, RefineStep, default_fine_layers, refine_options
+from stcorr.settings import Section
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "backbone": "r3d18",
-    "width": 64,
-    "blocks": None,
-    "weights": None,
-    "input": "rgb",
-    "layers": None,
-    "grid": [8, 8, 8],
-    "aggregator": "ants",
-    "aggregator_args": {},
-    "readout": {"kind": "soft_argmax", "temperature": 0.05, "kernel_sigma": None},
-    "refine": None,
-    "refine_args": {},
-    "finetune_backbone": True,
-    "channels_last": True,
-}
+
+class ReadoutSettings(Section):
+    kind: Literal["soft_argmax", "hard_argmax"]
+    temperature: float = Field(gt=0)
+    kernel_sigma: Optional[float] = Field(gt=0)
+
+
+class ModelSettings(Section):
+    """The ``model`` section: what ``build_matcher`` builds (``Matcher.config`` gives it back)."""
+
+    cpu_yaml_key: ClassVar[str] = "model"
+    backbone: Literal["r3d18", "r2plus1d18", "r2plus1d34"]
+    width: int = Field(ge=1)
+    blocks: Optional[list[NonNegativeInt]] = Field(min_length=4, max_length=4)
+    weights: Optional[str]
+    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
+    layers: Optional[list[NonNegativeInt]] = Field(min_length=1)
+    grid: list[NonNegativeInt] = Field(min_length=3, max_length=3)
+    aggregator: str
+    aggregator_args: dict[str, Any]
+    readout: ReadoutSettings
+    refine: Optional[str]  # a name in stcorr.models.refine.REFINERS
+    refine_args: dict[str, Any]
+    finetune_backbone: bool
+    channels_last: bool
+
+    @model_validator(mode="after")
+    def _known_aggregator_and_refine_args(self) -> "ModelSettings":
+        aggregator_options(self.aggregator, self.aggregator_args)
+        refine_options(self.refine, self.refine_args)
+        return self
 
 
 @dataclass
@@ -94,9 +103,8 @@ class PointMatches:
 class Matcher(nn.Module):
     """Predicts where points of a source clip go in a target clip."""
 
-    def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int],
-                 aggregator: str = "ants", aggregator_args: Mapping[str, Any] | None = None,
-                 readout: Readout | None = None, finetune_backbone: bool = True, channels_last: bool = True,
+    def __init__(self, backbone: VideoBackbone, layers: Sequence[int], grid: Sequence[int], aggregator: str,
+                 aggregator_args: Mapping[str, Any], readout: Readout, finetune_backbone: bool, channels_last: bool,
                  refine: str | None = None, refine_args: Mapping[str, Any] | None = None):
         super().__init__()
         self.features = HyperpixelFeatures(backbone, layers, grid)
@@ -105,7 +113,7 @@ class Matcher(nn.Module):
         self.aggregator = build_aggregator(
             aggregator, len(self.features.layers), self.features.channels, self.features.grid, self.aggregator_args
         )
-        self.readout = readout or Readout()
+        self.readout = readout
         self.refine_name = refine
         self.refine_args = refine_options(refine, refine_args)
         self.refiner = None
@@ -229,57 +237,24 @@ class Matcher(nn.Module):
         return keypoint_loss(predicted, tgt_points, valid, tuple(src_clip.shape[2:]))
 
 
-def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``cfg`` over the defaults; StcorrError names an unknown or ill-typed key."""
-    cfg = dict(cfg or {})
-    unknown = [key for key in cfg if key not in DEFAULT_CONFIG]
-    if unknown:
-        raise StcorrError(f"unknown model config key {unknown[0]!r} (known: {', '.join(DEFAULT_CONFIG)})")
-    readout = dict(cfg.get("readout") or {})
-    unknown = [key for key in readout if key not in DEFAULT_CONFIG["readout"]]
-    if unknown:
-        raise StcorrError(f"unknown model config key 'readout.{unknown[0]}'")
-    resolved = {**copy.deepcopy(DEFAULT_CONFIG), **copy.deepcopy(cfg)}
-    resolved["readout"] = {**DEFAULT_CONFIG["readout"], **readout}
-    resolved["aggregator_args"] = aggregator_options(resolved["aggregator"], resolved["aggregator_args"])
-    resolved["refine_args"] = refine_options(resolved["refine"], resolved["refine_args"])
-    _check_int_list(resolved, "grid", 3)
-    if resolved["blocks"] is not None:
-        _check_int_list(resolved, "blocks", 4)
-    if resolved["layers"] is not None:
-        _check_int_list(resolved, "layers", None)
-    if not isinstance(resolved["width"], int) or resolved["width"] < 1:
-        raise StcorrError(f"model config key 'width' must be a positive integer, got {resolved['width']!r}")
-    return resolved
-
-
-def _check_int_list(cfg: dict[str, Any], key: str, length: int | None) -> None:
-    value = cfg[key]
-    ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and v >= 0 for v in value)
-    if not ok or (length is not None and len(value) != length) or not value:
-        size = f"{length} " if length else ""
-        raise StcorrError(f"model config key {key!r} must be a list of {size}non-negative integers, got {value!r}")
-    cfg[key] = list(value)
-
-
-def build_matcher(cfg: Mapping[str, Any] | None = None, load_weights: bool = True) -> Matcher:
-    """A Matcher from a plain config dict (see the module docstring).
+def build_matcher(settings: ModelSettings | Mapping[str, Any], load_weights: bool = True) -> Matcher:
+    """A Matcher of the ``model`` section; a mapping of some of its keys is completed from cpu.yaml.
 
     ``load_weights=False`` skips reading ``weights`` (when a checkpoint's state dict follows).
     """
-    cfg = resolve_config(cfg)
-    backbone = build_backbone(cfg["backbone"], width=cfg["width"], blocks=cfg["blocks"],
-                              in_channels=input_channels(cfg["input"]))
-    if cfg["weights"] and not uses_rgb(cfg["input"]):
-        raise StcorrError(f"model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: {cfg['input']})")
-    if cfg["weights"] and load_weights:
-        load_backbone_weights(backbone, cfg["weights"])
-    readout = Readout(**cfg["readout"])
+    if not isinstance(settings, ModelSettings):
+        settings = ModelSettings.filled(settings, source="model")
+    backbone = build_backbone(settings.backbone, width=settings.width, blocks=settings.blocks,
+                              in_channels=input_channels(settings.input))
+    if settings.weights and not uses_rgb(settings.input):
+        raise StcorrError(f"model.weights are RGB weights: they cannot start a backbone that takes no RGB (model.input: {settings.input})")
+    if settings.weights and load_weights:
+        load_backbone_weights(backbone, settings.weights)
     matcher = Matcher(
-        backbone, cfg["layers"] or backbone.default_layers, cfg["grid"], cfg["aggregator"],
-        cfg["aggregator_args"], readout, bool(cfg["finetune_backbone"]), bool(cfg["channels_last"]),
-        cfg["refine"], cfg["refine_args"],
+        backbone, settings.layers or backbone.default_layers, settings.grid, settings.aggregator,
+        settings.aggregator_args, Readout(**settings.readout.model_dump()), settings.finetune_backbone,
+        settings.channels_last, settings.refine, settings.refine_args,
     )
-    matcher.weights = None if cfg["weights"] is None else str(cfg["weights"])
-    matcher.input = cfg["input"]
+    matcher.weights = settings.weights
+    matcher.input = settings.input
     return matcher

@@ -1,6 +1,6 @@
 """The patch embedding f of cross-video cycle consistency (Purushwalkam et al., ECCV 2020).
 
-    model = PatchEmbedding(PatchEmbeddingSettings())
+    model = PatchEmbedding(PatchEmbeddingSettings.checked(cfg["cycle"]))   # or .defaults(size=64)
     maps = model.feature_maps(frames)          # (N, 3, S, S) in [0, 1] -> (N, C, h, w)
     emb = model.embed(maps, frame_index, boxes)  # boxes (P, 4) -> (P, 256), unit length
 
@@ -16,14 +16,15 @@ of its pixel) is at continuous x + 0.5, y + 0.5.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from pydantic import ConfigDict, Field
 from torch import Tensor, nn
 
-from stcorr.models.backbones.resnet2d import ResNet2d, load_resnet2d_weights, normalize_frames
+from stcorr.models.backbones.resnet2d import ResNet2d, ResNet2dSettings, load_resnet2d_weights, normalize_frames
+from stcorr.settings import Section
 
 
 def roi_pool(features: Tensor, image_size: tuple[int, int], frame_index: Tensor, boxes: Tensor,
@@ -58,21 +59,18 @@ def roi_pool(features: Tensor, image_size: tuple[int, int], frame_index: Tensor,
     return F.avg_pool2d(sampled, sampling_ratio) if sampling_ratio > 1 else sampled
 
 
-@dataclass
-class PatchEmbeddingSettings:
-    """What the patch embedding is made of (saved in checkpoints as ``config``)."""
+class PatchEmbeddingSettings(Section):
+    """What the patch embedding is made of: its keys of the ``cycle`` section (cpu.yaml says what
+    each does; the section's other keys, the learner's, are left out). Saved in checkpoints as ``config``."""
 
-    size: int = 128                  # frames are resized to size x size before the encoder
-    resnet2d: dict[str, Any] = field(default_factory=lambda: {
-        "width_multiplier": 0.25, "blocks": [1, 1, 1, 1], "last_layer": 3, "weights": None})
-    roi_size: int = 3                # RoI pooling bins per side
-    sampling_ratio: int = 2
-    hidden: int = 512                # first fully connected layer
-    dim: int = 256                   # the embedding
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PatchEmbeddingSettings":
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+    cpu_yaml_key: ClassVar[str] = "cycle"
+    model_config = ConfigDict(extra="ignore")
+    size: int = Field(ge=16)
+    resnet2d: ResNet2dSettings
+    roi_size: int = Field(ge=1)
+    sampling_ratio: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    dim: int = Field(ge=1)
 
 
 class PatchEmbedding(nn.Module):
@@ -82,16 +80,16 @@ class PatchEmbedding(nn.Module):
         super().__init__()
         self.settings = settings
         r = settings.resnet2d
-        self.encoder = ResNet2d(r["width_multiplier"], list(r["blocks"]), r["last_layer"])
-        if load_weights and r.get("weights"):
-            load_resnet2d_weights(self.encoder, r["weights"])
+        self.encoder = ResNet2d(r.width_multiplier, list(r.blocks), r.last_layer)
+        if load_weights and r.weights:
+            load_resnet2d_weights(self.encoder, r.weights)
         pooled = self.encoder.feature_dim * settings.roi_size ** 2
         self.head = nn.Sequential(nn.Linear(pooled, settings.hidden), nn.ReLU(inplace=True),
                                   nn.Linear(settings.hidden, settings.dim))
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"kind": "patch_embedding", **asdict(self.settings)}
+        return {"kind": "patch_embedding", **self.settings.model_dump()}
 
     @property
     def size(self) -> int:
@@ -113,4 +111,4 @@ class PatchEmbedding(nn.Module):
 
 def patch_embedding_from_config(config: dict[str, Any]) -> PatchEmbedding:
     """The architecture a checkpoint's ``model`` entry describes, untrained (no weight file read)."""
-    return PatchEmbedding(PatchEmbeddingSettings.from_dict(config), load_weights=False)
+    return PatchEmbedding(PatchEmbeddingSettings.checked(config), load_weights=False)

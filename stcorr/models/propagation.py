@@ -2,8 +2,9 @@
 restricted attention.
 
     features = EncoderFeatures(model)             # or PixelFeatures() (raw Lab, the no-learning reference)
-    tracks = propagate_keypoints(video, t, xy, features, PropagationSettings())
-    for t, labels in propagate_masks(video, t0, mask_labels, features, PropagationSettings()): ...
+    settings = PropagationSettings.checked(cfg["corrflow"]["propagation"])   # or .defaults(radius=4)
+    tracks = propagate_keypoints(video, t, xy, features, settings)
+    for t, labels in propagate_masks(video, t0, mask_labels, features, settings): ...
 
 Each keypoint becomes a Gaussian map (``sigma`` cells) on the query frame's feature grid (stride
 4 of the working frames). Every later frame copies its maps from a memory of the query frame
@@ -23,35 +24,35 @@ wide and a grid w cells wide (likewise y).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Protocol
+from typing import ClassVar, Iterator, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import ConfigDict, Field
 from torch import Tensor
 
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.corrflow import STRIDE, ColourCopier, CorrFlow, rgb_to_lab
+from stcorr.settings import Section
 
 
-@dataclass(frozen=True)
-class PropagationSettings:
-    radius: int = 8           # window radius, in feature cells
-    topk: int = 10            # memory cells each cell copies from
-    memory: int = 3           # previous frames kept beside the query frame
-    temperature: float = 0.1  # of -squared feature distance (unit features: 0.1 here = cosine / 0.05)
-    sigma: float = 1.0        # of the keypoints' Gaussian maps, in cells
-    max_side: int = 160       # frames are resized so their longer side is at most this many pixels
-    readout_radius: int = 2   # soft-argmax window around a map's peak, in cells
-    batch_frames: int = 8     # frames read and encoded together
-    memory_budget_mb: int = 64  # attention computed a block of rows at a time within this budget
+class PropagationSettings(Section):
+    """``corrflow.propagation``: what each key does is said in cpu.yaml."""
 
-    @classmethod
-    def from_config(cls, section: dict) -> "PropagationSettings":
-        return cls(**{k: v for k, v in section.items() if k in cls.__dataclass_fields__})
+    cpu_yaml_key: ClassVar[str] = "corrflow.propagation"
+    model_config = ConfigDict(frozen=True)
+    radius: int = Field(ge=1)
+    topk: int = Field(ge=1)
+    memory: int = Field(ge=0)
+    temperature: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+    max_side: int = Field(ge=16)
+    readout_radius: int = Field(ge=0)
+    batch_frames: int = Field(ge=1)
+    memory_budget_mb: int = Field(ge=1)
 
 
 class FrameFeatures(Protocol):
@@ -250,7 +251,7 @@ def propagated_maps(video: Video, query_t: int, first_maps: Tensor, features: Fr
 
 
 def propagate_keypoints(video: Video, query_t: int, points_xy: np.ndarray, features: FrameFeatures,
-                        settings: PropagationSettings = PropagationSettings(), backward: bool = False) -> dict[int, np.ndarray]:
+                        settings: PropagationSettings, backward: bool = False) -> dict[int, np.ndarray]:
     """Follows keypoints given at frame ``query_t`` (``points_xy`` (K, 2) native x, y) through ``video``.
 
     Returns {t: (K, 3) rows of native x, y and score} for every frame from ``query_t`` to the last
@@ -285,7 +286,7 @@ def maps_to_labels(maps: Tensor, values: np.ndarray, native: tuple[int, int]) ->
 
 
 def propagate_masks(video: Video, query_t: int, labels: np.ndarray, features: FrameFeatures,
-                    settings: PropagationSettings = PropagationSettings(),
+                    settings: PropagationSettings,
                     backward: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Follows the objects of a label image (``labels`` (H, W) of the video's native size: 0 the
     background, other values objects, DAVIS style) given at frame ``query_t`` through ``video``.

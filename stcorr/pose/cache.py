@@ -36,6 +36,7 @@ import numpy as np
 
 from stcorr.data.video import Video
 from stcorr.files import write_file
+from stcorr.settings import default_section
 from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker
 from stcorr.pose.filtering import side_labelling, smooth_track
 from stcorr.pose.mediapipe import LANDMARKS, PoseDetector, penn_track, require_mediapipe
@@ -233,21 +234,26 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
     return PoseCache(make, settings, pose_settings.get("cache"), finish)
 
 
-POSE_DEFAULTS: dict[str, Any] = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}
+def pose_settings(pose: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``pose`` over cpu.yaml's ``baseline.pose`` values of the keys MediaPipe always needs
+    (``min_visibility``, ``model_complexity``, ``cache``); absent ``augment`` and ``filter`` stay
+    off (the plain pass, ``mediapipe_cache``)."""
+    section = default_section("baseline.pose")
+    return {**{key: section[key] for key in ("min_visibility", "model_complexity", "cache")}, **(pose or {})}
 
 
 class MediaPipePose:
     """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
-    (``min_visibility``, ``model_complexity``, ``cache``, ``augment``, ``filter``; absent ones take
-    ``POSE_DEFAULTS``, absent ``augment`` and ``filter`` are off): the one MediaPipe adapter.
+    (``min_visibility``, ``model_complexity``, ``cache``, ``augment``, ``filter``; absent ones as
+    ``pose_settings`` fills them): the one MediaPipe adapter.
     Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
 
     name = "mediapipe"
 
     def __init__(self, pose: Mapping[str, Any] | None = None, pose_cache: PoseCache | None = None):
         """``pose_cache``: tracks from this cache instead of the settings' (a stand-in for MediaPipe)."""
-        settings = {**POSE_DEFAULTS, **(pose or {})}
-        self.min_visibility = float(settings["min_visibility"])
+        settings = pose_settings(pose)
+        self.min_visibility = settings["min_visibility"]
         self.cache = pose_cache or mediapipe_cache(settings)
 
     def track(self, video: Video) -> JointTrack:
@@ -266,7 +272,7 @@ class MediaPipePose:
     @classmethod
     def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipePose":
         """One instance (and so one cache in memory) per distinct settings in a process."""
-        key = json.dumps({**POSE_DEFAULTS, **(pose or {})}, sort_keys=True)
+        key = json.dumps(pose_settings(pose), sort_keys=True)
         if key not in _SHARED:
             _SHARED[key] = cls(pose)
         return _SHARED[key]

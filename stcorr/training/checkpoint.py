@@ -52,7 +52,7 @@ def restore_run(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer, c
     folder = recover_folder(Path(run) / "checkpoint")
     if not folder.exists():
         raise StcorrError("nothing to resume: no checkpoint in the run folder", run)
-    folder, info = read_kind_checkpoint(folder, cfg.get("task", "correspondence"))
+    folder, info = read_kind_checkpoint(folder, cfg["task"])
     check_resume_config(info, cfg, folder)
     saved_world = int(info.get("world_size", 1))
     if saved_world != world_size:

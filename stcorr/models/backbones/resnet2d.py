@@ -10,13 +10,15 @@ for torchvision's); ``normalize_frames`` does that for frames in [0, 1].
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from stcorr.errors import StcorrError
 from stcorr.models.backbones.weights import read_state_dict
+from stcorr.settings import Section
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,6 +30,15 @@ def normalize_frames(frames: Tensor) -> Tensor:
     mean = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype, device=frames.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=frames.dtype, device=frames.device).view(1, 3, 1, 1)
     return (frames - mean) / std
+
+
+class ResNet2dSettings(Section):
+    """A ``resnet2d`` entry of the config (cpu.yaml says what each key does)."""
+
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int]
+    last_layer: int = Field(ge=1, le=4)
+    weights: Optional[str]
 
 
 class BasicBlock(nn.Module):
