@@ -139,7 +139,7 @@ class PoseOracle:
     name = "pose-oracle"
 
     def check(self, dataset: Dataset) -> None:
-        if getattr(dataset, "labels", None) is None:
+        if not dataset.labels:
             raise StcorrError("pose-oracle needs per-frame joint annotations (a Penn Action layout data set, "
                               f"not the {dataset.kind or 'given'} layout)", dataset.root)
 

@@ -104,18 +104,17 @@ def _joints(dataset: Dataset, name: str, settings: ClipSettings, rng: np.random.
     """The joints a pose-input clip of video ``name`` is drawn from; None for RGB input."""
     if not uses_pose(settings.input):
         return None
-    labels = getattr(dataset, "labels", None)
-    if labels is None or name not in labels:
+    if name not in dataset.labels:
         return MediaPipeJoints.shared(settings.pose)(dataset.video(name))
-    joints = labelled_joints(labels[name])
+    joints = labelled_joints(dataset.labels[name])
     return joints if rng is None else perturb_joints(joints, rng)
 
 
 def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:
     """Up to ``count`` phase-paired correspondences at source frames shown in the clip, in clip
     coordinates, drawn frame by frame in a random order; None for data without per-frame labels."""
-    labels = getattr(dataset, "labels", None)
-    if labels is None or pair.source not in labels or pair.target not in labels:
+    labels = dataset.labels
+    if pair.source not in labels or pair.target not in labels:
         return None
     exact = read_motion_phases(str(dataset.root))
     src_phase, _ = video_phase(labels[pair.source], exact.get(pair.source))

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from stcorr.data.datasets import Dataset
-from stcorr.data.datasets import VideoFolder
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.backbones import load_backbone_weights
@@ -30,17 +29,10 @@ def training_videos(dataset: Dataset, split: str) -> list[str]:
     """Names of the videos CorrFlow trains on: ``split`` (train, val or all) of a data set's videos."""
     if split not in ("train", "val", "all"):
         raise StcorrError(f"corrflow.split must be train, val or all, not {split!r}")
-    if isinstance(dataset, VideoFolder):
-        return list(dataset.paths)
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        names = [n for n, lab in labels.items() if split == "all" or lab.split == split]
-    else:
-        records = [r for r in getattr(dataset, "records", []) if split == "all" or r["split"] == split]
-        names = sorted({r[side] for r in records for side in ("source", "target")} - getattr(dataset, "missing", set()))
+    names = dataset.videos(split)  # a plain folder of videos has no splits: all of them
     if not names:
         raise StcorrError(f"no {split} videos to train CorrFlow on (corrflow.split)", dataset.root)
-    return sorted(names)
+    return names
 
 
 def crop_and_resize(frames: np.ndarray, box: tuple[int, int, int], flip: bool, size: int) -> torch.Tensor:

@@ -44,8 +44,8 @@ class CycleLearner(Learner):
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
         self.part = cfg["cycle"]
-        labels = getattr(dataset, "labels", None)
-        if labels is None:
+        labels = dataset.labels
+        if not labels:
             raise StcorrError("the cycle learner needs a Penn Action-layout data set (its joint tracks)", dataset.root)
         self.chunks = int(self.part["chunks"])
         self.tracks: dict[str, list[Track]] = {}

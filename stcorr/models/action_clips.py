@@ -42,17 +42,12 @@ def actions_of(classes: Sequence[str]) -> list[str]:
     return [name.rsplit(" ", 1)[0] for name in classes[::2]]
 
 
-def videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
-    """Names of the split's videos by action (sorted); the data set must have labels (Penn Action layout)."""
-    labels = getattr(dataset, "labels", None)
-    if labels is None:
+def labelled_videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
+    """``dataset.videos_by_action(split)``; the data set must have labels (Penn Action layout)."""
+    if not dataset.labels:
         raise StcorrError("classifying actions needs a Penn Action-layout data set (its label files name the action)",
                           dataset.root)
-    groups: dict[str, list[str]] = {}
-    for name, lab in sorted(labels.items()):
-        if lab.split == split:
-            groups.setdefault(lab.action, []).append(name)
-    return dict(sorted(groups.items()))
+    return dataset.videos_by_action(split)
 
 
 WINDOWS = ("video", "moments")
@@ -95,7 +90,7 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
     every video whose action is one of the model's classes, and its parts (module docstring)."""
     settings = model.config
     actions = actions_of(settings["classes"])
-    groups = videos_by_action(dataset, split)
+    groups = labelled_videos_by_action(dataset, split)
     known = [(name, actions.index(action)) for action, names in groups.items() if action in actions for name in names]
     skipped = sum(len(names) for action, names in groups.items() if action not in actions)
     if not known:
