@@ -35,7 +35,8 @@ from stcorr.data.skeleton import keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.cats2d import Cats2d
-from stcorr.models.frame_features import frame_to_native, native_to_frame, read_frames
+from stcorr.data.frames import read_frames
+from stcorr.models.frame_features import frame_to_native, native_to_frame
 
 
 def frame_pairs(pair: Pair, target_times: np.ndarray) -> dict[tuple[int, int], np.ndarray]:

@@ -26,7 +26,8 @@ import torch
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
-from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
+from stcorr.data.dense import dense_correspondences, video_phase
+from stcorr.data.phases import read_motion_phases
 from stcorr.data.pairs import Pair
 from stcorr.pose.maps import (MediaPipeJoints, VideoJoints, check_input, clip_input, labelled_joints,
                                    perturb_joints, uses_pose)

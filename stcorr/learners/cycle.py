@@ -22,7 +22,7 @@ from stcorr.data.tracks import Track, boxes_at, joint_tracks
 from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
-from stcorr.models.frame_features import read_frames
+from stcorr.data.frames import read_frames
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 

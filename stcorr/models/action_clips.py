@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcorr.data.clips import crop_resize
+from stcorr.data.frames import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.penn import VideoLabels
 from stcorr.data.video import Video
@@ -77,10 +77,7 @@ def read_clip(video: Video, times: Sequence[int], size: int,
     """Native frames ``times`` (in that order) of ``video``, the box ``crop`` (x0, y0, w, h; None: the
     whole frame) resized to ``size x size`` and mirrored left-right when ``flip``: float
     (3, T, size, size) in [0, 1]."""
-    native = video.frames(times)
-    box = crop if crop is not None else (0.0, 0.0, float(native.shape[2]), float(native.shape[1]))
-    clip = torch.from_numpy(crop_resize(native, box, (size, size))).permute(3, 0, 1, 2).float().div_(255.0)
-    return clip.flip(-1) if flip else clip
+    return read_frames(video, times, size, crop, flip).transpose(0, 1)
 
 
 @torch.no_grad()
