@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from stcorr.data.datasets import open_dataset
 from stcorr.data.penn import VideoLabels
-from stcorr.models.action_clips import WINDOWS, clip_window, even_times, videos_by_action
+from stcorr.models.action_clips import WINDOWS, clip_window, even_times
 from stcorr.learners.cpnet import clip_times
 
 
@@ -147,7 +147,7 @@ def main() -> None:
     dataset = open_dataset(args.data)
     if args.features == "pixels":
         load_small_frames(dataset, sorted(dataset.labels))
-    splits = {split: {a: [dataset.labels[n] for n in names] for a, names in videos_by_action(dataset, split).items()}
+    splits = {split: {a: [dataset.labels[n] for n in names] for a, names in dataset.videos_by_action(split).items()}
               for split in ("train", "val")}
     per_action = {a: oracle(splits["train"][a], splits["val"].get(a, []), args) for a in splits["train"]
                   if splits["val"].get(a)}

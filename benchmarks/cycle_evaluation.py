@@ -167,7 +167,7 @@ def main() -> None:
     labels = dataset.labels
     cfg = load_config("cycle")
     chunks = int(cfg["cycle"]["chunks"])
-    names = sorted(n for n, lab in labels.items() if lab.split == args.split and lab.num_frames >= chunks)
+    names = [n for n in dataset.videos(args.split) if labels[n].num_frames >= chunks]
     times = {n: chunk_times(min(labels[n].num_frames, dataset.video(n).num_frames), chunks) for n in names}
     rows = []
     embeddings = [("untrained", None)] + [tuple(c.split("=", 1)) for c in args.checkpoint]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance, dataset_actions, dataset_videos,
+from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance,
                                         mediapipe_joints, precision_at_1, rank_videos)
 from stcorr.pose.descriptors import DescriptorSettings
 from stcorr.config import load_config
@@ -45,7 +45,7 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
 
             out.append(PoseDistance(mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
         elif part == "pose-oracle":
-            names = {str(v.path): n for n, v in dataset_videos(dataset).items()}
+            names = {str(dataset.video(n).path): n for n in dataset.videos()}
 
             def annotated(video, labels=dataset.labels):
                 label = labels[names[str(video.path)]]
@@ -62,10 +62,7 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
 
 
 def chosen_videos(dataset, split: str, per_action: int | None) -> dict:
-    videos, actions = dataset_videos(dataset), dataset_actions(dataset)
-    labels = getattr(dataset, "labels", None) or {}
-    if split != "all":
-        videos = {n: v for n, v in videos.items() if n in labels and labels[n].split == split}
+    videos, actions = {name: dataset.video(name) for name in dataset.videos(split)}, dataset.actions()
     if per_action:
         kept: dict[str, int] = {}
         chosen = {}
@@ -93,7 +90,7 @@ def main() -> None:
     dataset = open_dataset(args.data)
     cfg = load_config(None)
     videos = chosen_videos(dataset, args.split, args.per_action)
-    actions = dataset_actions(dataset)
+    actions = dataset.actions()
     report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight, "videos": len(videos),
               "actions": len({actions.get(n) for n in videos}), "checkpoint": args.checkpoint, "features": {}}
     for name in args.features.split(","):

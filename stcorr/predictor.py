@@ -155,7 +155,7 @@ def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device =
                   pose: dict | None = None) -> CorrespondencePredictor:
     """The predictor with the clip settings a model was trained with (the config's data section);
     ``pose``: the ``baseline.pose`` settings, for a model that takes pose maps (None: MediaPipe's
-    plain pass, ``stcorr.pose.maps.MediaPipeJoints``)."""
+    plain pass, ``stcorr.pose.cache.MediaPipePose``)."""
     return CorrespondencePredictor(matcher, clip_len=data_cfg["clip_len"], size=data_cfg["size"],
                                    min_stride=data_cfg["min_stride"], source_window=data_cfg["source_window"],
                                    max_target_stride=data_cfg["max_target_stride"], device=device, pose=pose)

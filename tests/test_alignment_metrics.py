@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from stcorr.errors import StcorrError
+from stcorr.data.phases import phases_from_key_moments, progress_from_key_moments
 from stcorr.metrics.alignment import (
     average_precision_at_k,
     dtw_accuracy,
@@ -13,8 +14,6 @@ from stcorr.metrics.alignment import (
     mean_kendalls_tau,
     phase_classification_accuracy,
     phase_progression,
-    phases_from_key_moments,
-    progress_from_key_moments,
 )
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from stcorr.data.datasets import open_dataset
-from stcorr.data.dense import (dense_correspondences, first_reaching, frame_of_phase, phase_between_key_moments,
-                               read_motion_phases, video_phase)
+from stcorr.data.dense import dense_correspondences, first_reaching, frame_of_phase, video_phase
+from stcorr.data.phases import phase_between_key_moments, read_motion_phases
 from stcorr.data.penn import read_phase_labels
 from stcorr.data.synthetic import generate
 from stcorr.data.synthetic.build import video_tasks

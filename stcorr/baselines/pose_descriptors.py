@@ -39,7 +39,7 @@ Describe = Callable[[Dataset, str], np.ndarray]
 def oracle_describer(settings: DescriptorSettings = ANNOTATED_SETTINGS) -> Describe:
     """Descriptors of the annotated joints (Penn visibility as confidence)."""
     def describe(dataset: Dataset, name: str) -> np.ndarray:
-        labels = dataset.labels[name]  # type: ignore[attr-defined]
+        labels = dataset.labels[name]
         return pose_descriptors(np.stack([labels.x, labels.y], axis=2), labels.visible.astype(np.float64), settings)
 
     return describe
@@ -62,7 +62,7 @@ class PoseTimeAligner:
         self._descriptors: dict[tuple[str, str], np.ndarray] = {}
 
     def check(self, dataset: Dataset) -> None:
-        if self.needs_labels and getattr(dataset, "labels", None) is None:
+        if self.needs_labels and not dataset.labels:
             raise StcorrError(f"{self.name} needs per-frame joint annotations (a Penn Action layout data set)", dataset.root)
 
     def descriptors(self, dataset: Dataset, name: str) -> np.ndarray:

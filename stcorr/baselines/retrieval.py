@@ -34,7 +34,6 @@ import numpy as np
 
 from stcorr.alignment.dtw import dtw
 from stcorr.pose.descriptors import ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, pose_descriptors
-from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
@@ -221,30 +220,3 @@ def precision_at_1(rankings: dict[str, list[Ranked]], actions: dict[str, str]) -
     if not hits:
         return float("nan"), float("nan"), 0
     return float(np.mean(hits)), float(np.mean(chance)), len(hits)
-
-
-def dataset_videos(dataset: Dataset) -> dict[str, Video]:
-    """The videos of a data set (either layout, or a plain folder of videos) that can be read, by name."""
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        names = set(labels)
-    elif hasattr(dataset, "paths"):  # a plain folder of videos
-        names = set(dataset.paths)
-    else:
-        names = {n for r in getattr(dataset, "records", []) for n in (r["source"], r["target"])}
-        names -= getattr(dataset, "missing", set())
-    return {name: dataset.video(name) for name in sorted(names)}
-
-
-def dataset_actions(dataset: Dataset) -> dict[str, str]:
-    """Each video's action where the data set says it (Penn labels, a pairs record's ``action``); {} for
-    a plain folder of videos."""
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        return {name: label.action for name, label in labels.items()}
-    actions = {}
-    for record in getattr(dataset, "records", []):
-        if record.get("action"):
-            actions.setdefault(record["source"], record["action"])
-            actions.setdefault(record["target"], record["action"])
-    return actions

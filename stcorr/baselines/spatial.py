@@ -34,7 +34,8 @@ from stcorr.pose.skeleton import Joints, keypoint_type
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.cats2d import Cats2d
-from stcorr.models.frame_features import frame_to_native, native_to_frame, read_frames
+from stcorr.data.frames import read_frames
+from stcorr.models.frame_features import frame_to_native, native_to_frame
 
 
 def frame_pairs(pair: Pair, target_times: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
@@ -138,7 +139,7 @@ class PoseOracle:
     name = "pose-oracle"
 
     def check(self, dataset: Dataset) -> None:
-        if getattr(dataset, "labels", None) is None:
+        if not dataset.labels:
             raise StcorrError("pose-oracle needs per-frame joint annotations (a Penn Action layout data set, "
                               f"not the {dataset.kind or 'given'} layout)", dataset.root)
 

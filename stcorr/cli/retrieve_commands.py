@@ -34,7 +34,7 @@ def retrieve(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Rank videos by how alike they are to the query video (best first), with a calibrated score."""
-    from stcorr.baselines.retrieval import FEATURES, dataset_actions, dataset_videos, rank_videos, ranking_rows
+    from stcorr.baselines.retrieval import FEATURES, rank_videos, ranking_rows
 
     check_outputs("retrieve", {"--query": query, "--data": data, "--checkpoint": checkpoint and checkpoint_path(checkpoint)}, files={"--out": out},
                   overwrite=overwrite)
@@ -46,14 +46,14 @@ def retrieve(
     query_video = Video(query)
     dataset = load_dataset(data)
     same = query_video.path.resolve()
-    videos = dataset_videos(dataset)
+    videos = {name: dataset.video(name) for name in dataset.videos()}
     candidates = {name: v for name, v in videos.items() if v.path.resolve() != same}
     if not candidates:
         raise StcorrError("no video to rank besides the query", data)
     cfg = build_config(None, set_)
     measures, checkpoint_read = _features(features.split("+"), checkpoint, cfg, device)
     ranked = rank_videos(query_video, candidates, measures)[:top]
-    actions = dataset_actions(dataset)
+    actions = dataset.actions()
     query_name = next((name for name, v in videos.items() if v.path.resolve() == same), None)
     write_json(out, {"query": str(query), **({"query_action": actions[query_name]} if query_name in actions else {}),
                      "results": ranking_rows(ranked, actions), "features": features, "score": "probability (softmax over -distance / "

@@ -26,9 +26,9 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from stcorr.data.augment import AugmentParams, ClipAugment, Crop
+from stcorr.data.frames import crop_resize
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
@@ -172,20 +172,6 @@ def window_start(first: int, last: int, num_frames: int, clip_len: int, stride: 
         return int(rng.integers(low, high + 1))
     centred = (first + last - length) // 2
     return int(min(max(centred, low), high))
-
-
-def crop_resize(frames: np.ndarray, crop: Crop, size: tuple[int, int]) -> np.ndarray:
-    """uint8 frames (N, h, w, 3) -> the crop (x0, y0, w, h) resized to size (W, H), uint8 (N, H, W, 3).
-
-    Bilinear with antialiasing when shrinking (PIL), align_corners=False: output pixel centre
-    ``X`` samples native pixel-edge coordinate ``x0 + (X + 0.5) * w / W``.
-    """
-    x0, y0, w, h = crop
-    box = (x0, y0, x0 + w, y0 + h)
-    return np.stack([
-        np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR, box=box))
-        for frame in frames
-    ])
 
 
 def _key_span(video: Video, key_frames: Sequence[int] | None) -> tuple[int, int]:

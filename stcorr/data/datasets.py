@@ -53,17 +53,57 @@ def check_setup(setup: str) -> str:
     return setup
 
 
+SPLIT_CHOICES = SPLITS + ("all",)
+#: The group of ``videos_by_action`` for videos whose action the data set does not name.
+NO_ACTION = "all"
+
+
 class Dataset:
-    """What both layouts offer: videos by name, key moments, benchmark pairs."""
+    """The data set interface every layout implements (docs/architecture.md#data-sets).
+
+    - ``labels``: per-frame annotations by video name (Penn Action layout); {} for layouts without them.
+    - ``records``: the checked pairs.json records (pairs layout); [] for the others.
+    - ``missing``: videos a layout names but that cannot be found (skipped); ``skipped`` says why.
+    - ``videos(split)``: the names of the split's readable videos, sorted; ``video(name)`` opens one.
+    - ``actions()`` / ``videos_by_action(split)``: each video's action, where the data set names it.
+    - ``key_moments(name)``, ``pairs(split, setup, min_visible)``: the benchmark.
+
+    Subclasses give ``_video_splits`` (which split each readable video belongs to) and
+    ``actions``; a layout without splits (a plain folder of videos) puts every video in every split.
+    """
 
     kind = ""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.skipped: list[str] = []
+        self.labels: dict[str, penn.VideoLabels] = {}
+        self.records: list[dict] = []
+        self.missing: set[str] = set()
 
     def video(self, name: str) -> Video:
         return find_video(self.root, name)
+
+    def videos(self, split: str = "all") -> list[str]:
+        """Names of the readable videos of ``split`` (train, val or all), sorted."""
+        if split not in SPLIT_CHOICES:
+            raise StcorrError(f"unknown split {split!r} (use train, val or all)")
+        return sorted(name for name, splits in self._video_splits().items() if split == "all" or split in splits)
+
+    def actions(self) -> dict[str, str]:
+        """Each video's action where the data set names it, by video name."""
+        return {}
+
+    def videos_by_action(self, split: str = "all") -> dict[str, list[str]]:
+        """The split's videos by action (sorted both ways); videos of no named action are under ``NO_ACTION``."""
+        actions = self.actions()
+        groups: dict[str, list[str]] = {}
+        for name in self.videos(split):
+            groups.setdefault(actions.get(name, NO_ACTION), []).append(name)
+        return dict(sorted(groups.items()))
+
+    def _video_splits(self) -> dict[str, set[str]]:
+        raise NotImplementedError
 
     def key_moments(self, name: str) -> list[int] | None:
         raise NotImplementedError
@@ -82,7 +122,6 @@ class PennDataset(Dataset):
         moments = self._read_key_moments()
         objects_file = self.root / "object_keypoints.json"
         objects = penn.read_object_keypoints(objects_file) if objects_file.is_file() else {}
-        self.labels: dict[str, penn.VideoLabels] = {}
         for path in sorted((self.root / "labels").glob("*.mat")):
             try:
                 labels = penn.read_label_file(path)
@@ -117,6 +156,12 @@ class PennDataset(Dataset):
             return penn.read_key_moments_json(json_file)
         self._moments_source = self.root / "penn_action_labels"
         return penn.read_phase_labels(self.root)
+
+    def _video_splits(self) -> dict[str, set[str]]:
+        return {name: {lab.split} for name, lab in self.labels.items()}
+
+    def actions(self) -> dict[str, str]:
+        return {name: lab.action for name, lab in self.labels.items()}
 
     def key_moments(self, name: str) -> list[int] | None:
         return self.labels[name].key_moments
@@ -212,6 +257,23 @@ class PairsDataset(Dataset):
         except StcorrError:
             return False
         return True
+
+    def _video_splits(self) -> dict[str, set[str]]:
+        splits: dict[str, set[str]] = {}
+        for record in self.records:
+            for side in ("source", "target"):
+                if record[side] not in self.missing:
+                    splits.setdefault(record[side], set()).add(record["split"])
+        return splits
+
+    def actions(self) -> dict[str, str]:
+        """The action of the first record naming the video that names one."""
+        actions: dict[str, str] = {}
+        for record in self.records:
+            if record.get("action"):
+                actions.setdefault(record["source"], record["action"])
+                actions.setdefault(record["target"], record["action"])
+        return actions
 
     def key_moments(self, name: str) -> list[int] | None:
         return self._moments.get(name)
@@ -342,6 +404,9 @@ class VideoFolder(Dataset):
 
     def video(self, name: str) -> Video:
         return Video(self.paths[name])
+
+    def _video_splits(self) -> dict[str, set[str]]:
+        return {name: set(SPLITS) for name in self.paths}  # no splits: every video is in each
 
     def key_moments(self, name: str) -> list[int] | None:
         return None

@@ -23,36 +23,18 @@ correspondences. The benchmark's metric never uses these: it scores key moments 
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from stcorr.data.penn import VideoLabels
-
-MOTION_PHASE_FILE = "motion_phase.json"
-
+from stcorr.data.phases import phase_between_key_moments
 
 def video_phase(labels: VideoLabels, exact: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """(phase (n_frames,) float64 with NaN where unknown, whether it is exact)."""
     if exact is not None and len(exact) == labels.num_frames:
         return np.asarray(exact, dtype=np.float64), True
     return phase_between_key_moments(labels.num_frames, labels.key_moments or []), False
-
-
-def phase_between_key_moments(n_frames: int, key_moments: list[int]) -> np.ndarray:
-    """Key moment i at phase i, linear in between; NaN outside [first, last] key moment (and
-    everywhere with fewer than two distinct key moments)."""
-    phase = np.full(n_frames, np.nan)
-    moments = np.asarray(key_moments, dtype=np.float64)
-    if len(moments) < 2 or np.any(np.diff(moments) <= 0):
-        return phase
-    frames = np.arange(n_frames)
-    inside = (frames >= moments[0]) & (frames <= moments[-1])
-    phase[inside] = np.interp(frames[inside], moments, np.arange(len(moments), dtype=np.float64))
-    return phase
 
 
 def first_reaching(phase: np.ndarray) -> np.ndarray:
@@ -101,12 +83,3 @@ def dense_correspondences(src: VideoLabels, tgt: VideoLabels, src_phase: np.ndar
                 out_names.append(name)
     shape = (-1, 3)
     return np.array(src_rows, np.float64).reshape(shape), np.array(tgt_rows, np.float64).reshape(shape), out_names
-
-
-@lru_cache(maxsize=8)
-def read_motion_phases(root: str) -> dict[str, np.ndarray]:
-    """``ROOT/motion_phase.json`` as {video: (n_frames,) float64}; {} when the file is absent."""
-    path = Path(root) / MOTION_PHASE_FILE
-    if not path.is_file():
-        return {}
-    return {name: np.asarray(values, dtype=np.float64) for name, values in json.loads(path.read_text()).items()}

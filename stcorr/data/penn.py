@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stcorr.data.phases import key_moments_from_phases
 from stcorr.pose.skeleton import JOINTS
 from stcorr.errors import StcorrError
 from stcorr.files import read_json
@@ -158,12 +159,9 @@ def read_key_moments_json(path: Path) -> dict[str, list[int]]:
 
 
 def read_phase_labels(root: Path) -> dict[str, list[int]]:
-    """Key moments from TCC-style per-frame phase files: key moment i is the first frame of phase i + 1."""
-    moments: dict[str, list[int]] = {}
-    for npy in sorted((root / "penn_action_labels").glob("*/*/*.npy")):
-        phases = np.load(npy).astype(int).ravel()
-        moments[npy.stem] = [int(np.argmax(phases == p)) for p in range(1, int(phases.max()) + 1) if (phases == p).any()]
-    return moments
+    """Key moments from TCC-style per-frame phase files (``key_moments_from_phases``)."""
+    return {npy.stem: key_moments_from_phases(np.load(npy))
+            for npy in sorted((root / "penn_action_labels").glob("*/*/*.npy"))}
 
 
 def read_object_keypoints(path: Path) -> dict[str, dict[int, dict[str, tuple[float, float]]]]:

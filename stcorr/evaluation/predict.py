@@ -50,10 +50,13 @@ class TwoVideos(Dataset):
 
     def __init__(self, source: Video, target: Video):
         super().__init__(Path(source.path).parent)
-        self.videos = {str(source.path): source, str(target.path): target}
+        self._by_name = {str(source.path): source, str(target.path): target}
 
     def video(self, name: str) -> Video:
-        return self.videos[name]
+        return self._by_name[name]
+
+    def _video_splits(self) -> dict[str, set[str]]:
+        return {name: {"val"} for name in self._by_name}
 
     def key_moments(self, name: str) -> list[int] | None:
         return None

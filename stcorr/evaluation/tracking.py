@@ -46,11 +46,10 @@ def tracking_features(checkpoint: Path | str | None, features: str | None, cfg: 
 
 def tracked_videos(dataset: Dataset, split: str) -> list[str]:
     """Names of the videos of ``split`` ("train", "val" or "all") whose first frame has a labelled joint."""
-    if dataset.kind != "penn":
+    if not dataset.labels:
         raise StcorrError("keypoint tracking needs per-frame joint labels: a data set in the Penn Action layout", dataset.root)
     split = split if split == "all" else check_split(split)
-    names = [name for name, lab in dataset.labels.items()
-             if (split == "all" or lab.split == split) and lab.visible[0].any()]
+    names = [name for name in dataset.videos(split) if dataset.labels[name].visible[0].any()]
     if not names:
         raise StcorrError(f"no {split} videos with joints labelled in their first frame", dataset.root)
     return names

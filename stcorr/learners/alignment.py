@@ -26,18 +26,8 @@ from stcorr.progress import progress_bar
 
 
 def train_videos_by_action(dataset: Dataset) -> dict[str, list[str]]:
-    """Names of the train split's videos, by action (pairs layout: by the records' action)."""
-    groups: dict[str, set[str]] = {}
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        for name, lab in labels.items():
-            if lab.split == "train":
-                groups.setdefault(lab.action, set()).add(name)
-    else:
-        for record in getattr(dataset, "records", []):
-            if record["split"] == "train":
-                groups.setdefault(record.get("action") or "all", set()).update((record["source"], record["target"]))
-    return {action: sorted(names) for action, names in sorted(groups.items()) if len(names) >= 2}
+    """Names of the train split's videos by action, the actions with at least two of them."""
+    return {action: names for action, names in dataset.videos_by_action("train").items() if len(names) >= 2}
 
 
 def sample_times(n: int, length: int, rng: np.random.Generator, span: float = 1.0) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from stcorr.data.augment import ClipAugment
-from stcorr.data.clips import crop_resize
+from stcorr.data.frames import crop_resize
 from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError

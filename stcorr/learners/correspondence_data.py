@@ -26,7 +26,8 @@ import torch
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
-from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
+from stcorr.data.dense import dense_correspondences, video_phase
+from stcorr.data.phases import read_motion_phases
 from stcorr.data.pairs import Pair
 from stcorr.pose.cache import MediaPipePose
 from stcorr.pose.maps import check_input, clip_input, perturb_joints, uses_pose
@@ -106,18 +107,17 @@ def _joints(dataset: Dataset, name: str, settings: ClipSettings, rng: np.random.
     """The joints a pose-input clip of video ``name`` is drawn from; None for RGB input."""
     if not uses_pose(settings.input):
         return None
-    labels = getattr(dataset, "labels", None)
-    if labels is None or name not in labels:
+    if name not in dataset.labels:
         return MediaPipePose.shared(settings.pose).seen(dataset.video(name))
-    joints = labelled_track(labels[name])
+    joints = labelled_track(dataset.labels[name])
     return joints if rng is None else perturb_joints(joints, rng)
 
 
 def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:
     """Up to ``count`` phase-paired correspondences at source frames shown in the clip, in clip
     coordinates, drawn frame by frame in a random order; None for data without per-frame labels."""
-    labels = getattr(dataset, "labels", None)
-    if labels is None or pair.source not in labels or pair.target not in labels:
+    labels = dataset.labels
+    if pair.source not in labels or pair.target not in labels:
         return None
     exact = read_motion_phases(str(dataset.root))
     src_phase, _ = video_phase(labels[pair.source], exact.get(pair.source))

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stcorr.data.datasets import Dataset
-from stcorr.data.datasets import VideoFolder
+from stcorr.data.frames import Box, read_frames
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.backbones import load_backbone_weights
@@ -30,25 +29,10 @@ def training_videos(dataset: Dataset, split: str) -> list[str]:
     """Names of the videos CorrFlow trains on: ``split`` (train, val or all) of a data set's videos."""
     if split not in ("train", "val", "all"):
         raise StcorrError(f"corrflow.split must be train, val or all, not {split!r}")
-    if isinstance(dataset, VideoFolder):
-        return list(dataset.paths)
-    labels = getattr(dataset, "labels", None)
-    if labels is not None:
-        names = [n for n, lab in labels.items() if split == "all" or lab.split == split]
-    else:
-        records = [r for r in getattr(dataset, "records", []) if split == "all" or r["split"] == split]
-        names = sorted({r[side] for r in records for side in ("source", "target")} - getattr(dataset, "missing", set()))
+    names = dataset.videos(split)  # a plain folder of videos has no splits: all of them
     if not names:
         raise StcorrError(f"no {split} videos to train CorrFlow on (corrflow.split)", dataset.root)
-    return sorted(names)
-
-
-def crop_and_resize(frames: np.ndarray, box: tuple[int, int, int], flip: bool, size: int) -> torch.Tensor:
-    """(F, H, W, 3) uint8, a square box (x0, y0, side) -> (F, 3, size, size) floats in [0, 1]."""
-    x0, y0, side = box
-    clip = torch.from_numpy(np.ascontiguousarray(frames[:, y0: y0 + side, x0: x0 + side])).permute(0, 3, 1, 2).float() / 255
-    clip = F.interpolate(clip, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return clip.flip(3) if flip else clip
+    return names
 
 
 class CorrFlowLearner(Learner):
@@ -81,12 +65,12 @@ class CorrFlowLearner(Learner):
         picks = [(self.names[v], int(rng.integers(self.lengths[self.names[v]])))
                  for v in rng.integers(len(self.names), size=count)]
         size = int(self.settings["size"])
-        return torch.cat([crop_and_resize(self.videos[n].frames([t]), self._whole_box(n), False, size) for n, t in picks])
+        return torch.cat([read_frames(self.videos[n], [t], size, self._whole_box(n)) for n, t in picks])
 
-    def _whole_box(self, name: str) -> tuple[int, int, int]:
+    def _whole_box(self, name: str) -> Box:
         width, height = self.videos[name].size
         side = min(width, height)
-        return (width - side) // 2, (height - side) // 2, side
+        return float((width - side) // 2), float((height - side) // 2), float(side), float(side)
 
     # --- the data
     def num_examples(self) -> int:
@@ -103,15 +87,16 @@ class CorrFlowLearner(Learner):
         times = [min(start + i * gap, n - 1) for i in range(count)]
         width, height = self.videos[name].size
         side = int(round(min(width, height) * rng.uniform(float(s["crop"]), 1.0)))
-        box = (int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1)), side)
+        box = (int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1)), side)  # x0, y0, side
         total = max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]), 1)
         p_true = true_reference_probability(index / total, *s["true_reference"])
         return {"video": name, "times": times, "box": box, "flip": bool(rng.random() < 0.5),
                 "use_true": (rng.random(max(count - 2, 0)) < p_true).tolist(), "seed": int(rng.integers(2 ** 31))}
 
     def clip(self, example: dict) -> torch.Tensor:
-        frames = self.videos[example["video"]].frames(example["times"])
-        return crop_and_resize(frames, example["box"], example["flip"], int(self.settings["size"]))
+        x0, y0, side = example["box"]
+        return read_frames(self.videos[example["video"]], example["times"], int(self.settings["size"]),
+                           (float(x0), float(y0), float(side), float(side)), example["flip"])
 
     def loss(self, model: nn.Module, examples: list[dict]) -> torch.Tensor:
         s = self.settings

@@ -22,7 +22,7 @@ from torch import nn
 
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
-from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, read_clip, videos_by_action
+from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, labelled_videos_by_action, read_clip
 from stcorr.learners.base import Learner
 from stcorr.models.cpnet import ClipClassifier
 
@@ -53,12 +53,12 @@ class CPNetLearner(Learner):
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
         self.settings = cfg["cpnet"]
-        groups = videos_by_action(dataset, "train")
+        groups = labelled_videos_by_action(dataset, "train")
         if not groups:
             raise StcorrError("no train videos to classify", dataset.root)
         self.actions = list(groups)
         self.videos = [(name, a) for a, action in enumerate(self.actions) for name in groups[action]]
-        val = videos_by_action(dataset, "val")
+        val = labelled_videos_by_action(dataset, "val")
         self.has_val = any(action in val for action in self.actions)
 
     def build_model(self) -> ClipClassifier:

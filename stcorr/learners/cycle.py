@@ -22,7 +22,7 @@ from stcorr.data.tracks import Track, boxes_at, joint_tracks
 from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
-from stcorr.models.frame_features import read_frames
+from stcorr.data.frames import read_frames
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 
@@ -44,8 +44,8 @@ class CycleLearner(Learner):
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
         self.part = cfg["cycle"]
-        labels = getattr(dataset, "labels", None)
-        if labels is None:
+        labels = dataset.labels
+        if not labels:
             raise StcorrError("the cycle learner needs a Penn Action-layout data set (its joint tracks)", dataset.root)
         self.chunks = int(self.part["chunks"])
         self.tracks: dict[str, list[Track]] = {}

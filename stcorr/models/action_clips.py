@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcorr.data.clips import crop_resize
+from stcorr.data.frames import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.penn import VideoLabels
 from stcorr.data.video import Video
@@ -42,17 +42,12 @@ def actions_of(classes: Sequence[str]) -> list[str]:
     return [name.rsplit(" ", 1)[0] for name in classes[::2]]
 
 
-def videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
-    """Names of the split's videos by action (sorted); the data set must have labels (Penn Action layout)."""
-    labels = getattr(dataset, "labels", None)
-    if labels is None:
+def labelled_videos_by_action(dataset: Dataset, split: str) -> dict[str, list[str]]:
+    """``dataset.videos_by_action(split)``; the data set must have labels (Penn Action layout)."""
+    if not dataset.labels:
         raise StcorrError("classifying actions needs a Penn Action-layout data set (its label files name the action)",
                           dataset.root)
-    groups: dict[str, list[str]] = {}
-    for name, lab in sorted(labels.items()):
-        if lab.split == split:
-            groups.setdefault(lab.action, []).append(name)
-    return dict(sorted(groups.items()))
+    return dataset.videos_by_action(split)
 
 
 WINDOWS = ("video", "moments")
@@ -82,10 +77,7 @@ def read_clip(video: Video, times: Sequence[int], size: int,
     """Native frames ``times`` (in that order) of ``video``, the box ``crop`` (x0, y0, w, h; None: the
     whole frame) resized to ``size x size`` and mirrored left-right when ``flip``: float
     (3, T, size, size) in [0, 1]."""
-    native = video.frames(times)
-    box = crop if crop is not None else (0.0, 0.0, float(native.shape[2]), float(native.shape[1]))
-    clip = torch.from_numpy(crop_resize(native, box, (size, size))).permute(3, 0, 1, 2).float().div_(255.0)
-    return clip.flip(-1) if flip else clip
+    return read_frames(video, times, size, crop, flip).transpose(0, 1)
 
 
 @torch.no_grad()
@@ -95,7 +87,7 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
     every video whose action is one of the model's classes, and its parts (module docstring)."""
     settings = model.config
     actions = actions_of(settings["classes"])
-    groups = videos_by_action(dataset, split)
+    groups = labelled_videos_by_action(dataset, split)
     known = [(name, actions.index(action)) for action, names in groups.items() if action in actions for name in names]
     skipped = sum(len(names) for action, names in groups.items() if action not in actions)
     if not known:

@@ -29,7 +29,7 @@ from stcorr.data.pairs import Pair, source_frames
 from stcorr.data.tracks import grid_boxes
 from stcorr.data.video import Video
 from stcorr.models.checkpoint import load_checkpoint
-from stcorr.models.frame_features import read_frames
+from stcorr.data.frames import read_frames
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
 
 READ_FRAMES = 16  # frames read and encoded at once

@@ -22,26 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stcorr.data.clips import crop_resize
+from stcorr.data.frames import read_frames
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone, load_backbone_weights, normalize_clip
 from stcorr.models.backbones.resnet2d import ResNet2d, load_resnet2d_weights, normalize_frames
 
 FEATURE_KINDS = ("resnet2d", "backbone")
-READ_CHUNK = 32  # native frames decoded at once (bounds memory on long, large videos)
-
-
-def read_frames(video: Video, times: Sequence[int], size: int) -> torch.Tensor:
-    """Native frames ``times`` of ``video`` resized to ``size x size``: float (N, 3, size, size) in [0, 1]."""
-    times = [int(t) for t in times]
-    chunks = []
-    for start in range(0, len(times), READ_CHUNK):
-        native = video.frames(times[start:start + READ_CHUNK])
-        crop = (0.0, 0.0, float(native.shape[2]), float(native.shape[1]))
-        chunks.append(crop_resize(native, crop, (size, size)))
-    frames = np.concatenate(chunks) if chunks else np.zeros((0, size, size, 3), np.uint8)
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def native_to_frame(xy: np.ndarray, native_size: tuple[int, int], size: int) -> np.ndarray:

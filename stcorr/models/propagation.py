@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from pydantic import ConfigDict, Field
 from torch import Tensor
 
+from stcorr.data.frames import read_frames
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.models.corrflow import STRIDE, ColourCopier, CorrFlow, rgb_to_lab
@@ -192,19 +193,12 @@ def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor
     return out.view(1, -1, h, w)
 
 
-def _frames_tensor(frames: np.ndarray, size: tuple[int, int]) -> Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
-    if (x.shape[3], x.shape[2]) != size:
-        x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
 def _encoded_frames(video: Video, order: list[int], features: FrameFeatures, size: tuple[int, int],
                     batch: int) -> Iterator[Tensor]:
     """Features (1, C, h, w) of ``video``'s frames in ``order``, read and encoded ``batch`` at a time."""
     for start in range(0, len(order), batch):
         chunk = order[start: start + batch]
-        encoded = features(_frames_tensor(video.frames(chunk), size))
+        encoded = features(read_frames(video, chunk, size))
         yield from encoded.split(1)
 
 

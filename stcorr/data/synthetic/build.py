@@ -36,13 +36,12 @@ from typing import Sequence
 
 import numpy as np
 
+from stcorr.data.phases import MOTION_PHASE_FILE, phases_from_key_moments
 from stcorr.data.synthetic.actions import ACTIONS
 from stcorr.data.synthetic.clip import JPEG_QUALITY, make_clip, render_frames
-from stcorr.data.dense import MOTION_PHASE_FILE
 from stcorr.data.synthetic.labels import label_record, write_mat
 from stcorr.data.synthetic.realism import Photo, folder_photos, packaged_photos
 from stcorr.errors import StcorrError
-from stcorr.metrics.alignment import phases_from_key_moments
 
 MANIFEST = "synth.json"
 GENERATOR = "stcorr synth"
