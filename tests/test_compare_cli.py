@@ -88,7 +88,7 @@ def test_missing_video_and_busy_folder_are_refused(pair, tmp_path):
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     code, err = run("compare", *pair, "--out", busy)
-    assert code == 2 and "holds other files" in err and (busy / "notes.txt").read_text() == "mine"
+    assert code == 2 and "files stcorr did not write" in err and (busy / "notes.txt").read_text() == "mine"
 
 
 def test_rerun_replaces_an_earlier_comparison(pair, written):

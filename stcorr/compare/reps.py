@@ -12,6 +12,7 @@ dips, the highest frame is where one rep ends and the next starts). A dip less t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -79,9 +80,10 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
     return reps
 
 
-def knee_flexion(track: JointTrack) -> np.ndarray:
-    """(T,) the mean of the left and right knee flexion (2D, degrees), NaN where neither is seen."""
-    angles = angle_series(align.filled_joints(track))
+def knee_flexion(track: JointTrack, world: bool = False) -> np.ndarray:
+    """(T,) the mean of the left and right knee flexion (degrees; 2D, or 3D from the world joints
+    when ``world``), NaN where neither is seen."""
+    angles = angle_series(align.filled_joints(track, world=world))
     knees = angles[:, [ANGLE_NAMES.index("left_knee"), ANGLE_NAMES.index("right_knee")]]
     with np.errstate(all="ignore"):
         return np.nanmean(knees, axis=1) if np.isfinite(knees).any() else np.full(len(knees), np.nan)
@@ -126,16 +128,23 @@ def rep_sentences(rows: list[dict], video: str = "the attempt") -> list[str]:
     """The ranking in words: which rep goes least deep, which deepest, which is closest to the reference."""
     if len(rows) < 2:
         return []
-    n = len(rows)
-    lines = [f"{video} holds {n} reps"]
-    ranked = [r for r in rows if r.get("depth_rank")]
-    if len(ranked) == n:
-        shallow = max(ranked, key=lambda r: r["depth_rank"])
-        deep = min(ranked, key=lambda r: r["depth_rank"])
-        lines.append(f"rep {shallow['rep']} of {n} is the one whose knee goes least deep "
+    return [f"{video} holds {len(rows)} reps"] + rank_sentences(rows, lambda r: f"rep {r['rep']} of {len(rows)}")
+
+
+def rank_sentences(rows: list[dict], label: Callable[[dict], str]) -> list[str]:
+    """Which row goes least deep, which deepest (``depth_rank`` of ``knee_flexion_max_deg``), which is closest to the
+    reference (``distance_to_reference``); ``label`` names a row ("rep 2 of 5", "attempt take3")."""
+    if len(rows) < 2:
+        return []
+    lines = []
+    if all(r.get("depth_rank") for r in rows):
+        shallow = max(rows, key=lambda r: r["depth_rank"])
+        deep = min(rows, key=lambda r: r["depth_rank"])
+        deepest = label(deep).split(" of ")[0]
+        lines.append(f"{label(shallow)} is the one whose knee goes least deep "
                      f"({shallow['knee_flexion_max_deg']:.0f} degrees of knee flexion at its deepest; "
-                     f"rep {deep['rep']} goes deepest, {deep['knee_flexion_max_deg']:.0f})")
-    if all("distance_to_reference" in r for r in rows):
+                     f"{deepest} goes deepest, {deep['knee_flexion_max_deg']:.0f})")
+    if all(r.get("distance_to_reference") is not None for r in rows):
         closest = min(rows, key=lambda r: r["distance_to_reference"])
-        lines.append(f"rep {closest['rep']} of {n} moves most like the reference")
+        lines.append(f"{label(closest)} moves most like the reference")
     return lines
