@@ -6,7 +6,8 @@ joints over time, turned so that the start of the video (rest) is high. A rep is
 signal by at least ``MIN_DIP`` of its whole range (``MIN_SQUAT_DIP`` leg lengths for a squat):
 from the last frame at rest before the dip to the first frame back at rest after it (between two
 dips, the highest frame is where one rep ends and the next starts). A dip less than
-``MIN_SHARE`` as deep as the deepest one is a fidget, not a rep.
+``MIN_SHARE`` as deep as the deepest one is a fidget, not a rep; two dips without a rise of the
+least dip between them are one rep (``one_per_dip``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
     signal = gaussian_filter1d(signal, 1.0, mode="nearest")
     bottoms, found = find_peaks(-np.concatenate([[signal[0]], signal, [signal[-1]]]), prominence=max(least, 1e-9))
     deep = found["prominences"] >= MIN_SHARE * found["prominences"].max() if len(bottoms) else []
-    bottoms = [int(b) - 1 for b, keep in zip(bottoms, deep) if keep and 0 < b <= len(signal)]
+    bottoms = one_per_dip(signal, [int(b) - 1 for b, keep in zip(bottoms, deep) if keep and 0 < b <= len(signal)], least)
     if not bottoms:
         return []
     bounds = [0] + [a + int(np.argmax(signal[a:b + 1])) for a, b in zip(bottoms, bottoms[1:])] + [len(signal) - 1]
@@ -78,6 +79,18 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
         rest_after = np.flatnonzero(signal[bottom:hi + 1] >= signal[bottom:hi + 1].max() - REST * depth_after)
         reps.append(Rep(lo + int(rest_before[-1]), bottom + int(rest_after[0]), bottom))
     return reps
+
+
+def one_per_dip(signal: np.ndarray, bottoms: list[int], least: float) -> list[int]:
+    """The bottoms, two neighbours merged into the lower one when the signal between them does not
+    rise by ``least`` above the higher of the two (a squat held low that wobbles is one rep, not two)."""
+    kept: list[int] = []
+    for b in bottoms:
+        if kept and signal[kept[-1]:b + 1].max() - max(signal[kept[-1]], signal[b]) < least:
+            kept[-1] = kept[-1] if signal[kept[-1]] <= signal[b] else b
+        else:
+            kept.append(b)
+    return kept
 
 
 def knee_flexion(track: JointTrack, world: bool = False) -> np.ndarray:
