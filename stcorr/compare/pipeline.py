@@ -39,6 +39,7 @@ import numpy as np
 import stcorr.compare.align as align
 from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_series, value_rows
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
+from stcorr.compare.model_check import model_warning
 from stcorr.compare.moments import Moment, find_moments
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
@@ -147,6 +148,8 @@ def analyse(
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
     }
+    weak = model_warning(checkpoint) if checkpoint is not None else None
+    record["summary"] += [weak] if weak else []
     return Comparison(ref_video, att_video, ref_track, att_track, times, record)
 
 
