@@ -38,6 +38,37 @@ def parse_traces(text: str) -> tuple[str, ...]:
     return names
 
 
+def parse_trace_points(texts: list[str] | None) -> "np.ndarray | None":
+    """['12,80.5,40'] -> (P, 3) reference t, x, y; a one-line error for anything else."""
+    import numpy as np
+
+    if not texts:
+        return None
+    rows = []
+    for text in texts:
+        parts = text.split(",")
+        try:
+            t, x, y = (float(p) for p in parts)
+        except ValueError:
+            raise StcorrError(f"--trace-point takes t,x,y (a 0-based reference frame and native pixels), not {text!r}") from None
+        if not all(map(math.isfinite, (t, x, y))):
+            raise StcorrError(f"--trace-point takes finite numbers, not {text!r}")
+        rows.append((t, x, y))
+    return np.array(rows)
+
+
+def propagation_for(source: str) -> tuple:
+    """(frame features, propagation settings) for carrying picked points: a CorrFlow checkpoint
+    (stcorr:NAME or a folder) or ``pixels``; the settings are the config's corrflow.propagation."""
+    from stcorr.cli.common import build_config
+    from stcorr.evaluation.tracking import tracking_features
+    from stcorr.models.propagation import PropagationSettings
+
+    cfg = build_config(None, None)
+    features = tracking_features(None, source, cfg) if source in ("pixels", "untrained") else tracking_features(source, None, cfg)
+    return features, PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+
+
 def compare(
     reference: Annotated[Path, typer.Argument(help="The reference performance: a video file or a folder of frames.")],
     attempt: Annotated[Optional[Path], typer.Argument(help="The attempt to compare with it: a video file or a folder of frames; or a folder of attempts (as --attempts).")] = None,
@@ -50,6 +81,8 @@ def compare(
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of frame folders (default 30; video files carry theirs).")] = None,
     video: Annotated[bool, typer.Option(help="Write side_by_side.mp4 and overlay.mp4.")] = True,
     traces: Annotated[str, typer.Option(help="Joints whose paths the overlay draws, separated by commas.")] = ",".join(TRACE_DEFAULT),
+    trace_point: Annotated[Optional[list[str]], typer.Option("--trace-point", help="A point to trace (a club head, a ball): t,x,y in the reference (0-based frame, native pixels), carried through both videos as `stcorr propagate` does; repeat for more.")] = None,
+    trace_features: Annotated[str, typer.Option("--trace-features", help="What carries --trace-point: a CorrFlow checkpoint (stcorr:NAME or a folder) or pixels.")] = "stcorr:corrflow-cpu",
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (the model's device).")] = "auto",
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -62,11 +95,16 @@ def compare(
     traced = parse_traces(traces)
     if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
         raise StcorrError(f"--fps takes a frame rate above 0 and at most {MAX_FPS}, not {fps}")
+    points = parse_trace_points(trace_point)
     attempt, attempts = one_attempt_or_folder(attempt, attempts)
-    check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--attempts": attempts, "--checkpoint": checkpoint},
-                  folders={"--out": out}, overwrite=overwrite)
+    carrier = None if points is None or trace_features in ("pixels", "untrained") else trace_features
+    check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--attempts": attempts, "--checkpoint": checkpoint,
+                              "--trace-features": carrier}, folders={"--out": out}, overwrite=overwrite)
     torch_device = str(resolve_device(device)) if checkpoint is not None else "cpu"
     options = dict(action=action, key_moments=moments, checkpoint=checkpoint, method=method, fps=fps, device=torch_device)
+    if points is not None:
+        options.update(trace_points=points, propagation=propagation_for(trace_features))
+        traced = traced + tuple(f"point {k + 1}" for k in range(len(points)))
     if attempts is not None:
         summary = compare_folder(reference, attempts, out, options, video, traced)
     else:

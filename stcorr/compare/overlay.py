@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import gaussian_filter1d
 
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
+from stcorr.compare.points import point_paths
 from stcorr.compare.render import font, joint_colour
 from stcorr.compare.spatial import similarity_fit
 from stcorr.data.skeleton import JOINTS
@@ -89,15 +90,26 @@ def scaled_reference(frame: np.ndarray, scale: float) -> Image.Image:
 
 
 def trace_points(comparison: Comparison, transforms: np.ndarray, joints: Sequence[str] = TRACE_JOINTS) -> tuple[np.ndarray, np.ndarray]:
-    """((N, J, 2) the reference's ``joints`` at each reference frame, (N, J, 2) the attempt's at its
+    """((N, J, 2) the reference's ``joints`` (joint names, or the names of the points the user
+    picked, ``comparison.points``) at each reference frame, (N, J, 2) the attempt's at its
     aligned frame mapped into the reference's pixels); NaN where not seen."""
-    index = [JOINTS.index(j) for j in joints]
+    named = [j for j in joints if j in JOINTS]
+    index = [JOINTS.index(j) for j in named]
     ref_track, att_track = comparison.reference_joints, comparison.attempt_joints
-    ref = np.where((ref_track.confidence[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
     u = comparison.attempt_times
+    ref_points, att_points = point_paths(comparison.points, joints, u)
+    ref = np.where((ref_track.confidence[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
     att_raw = np.where((att_track.confidence[u][:, index] >= MIN_CONFIDENCE)[..., None], att_track.xy[u][:, index], np.nan)
+    order = _trace_order(joints, named)
+    ref, att_raw = np.concatenate([ref, ref_points], axis=1)[:, order], np.concatenate([att_raw, att_points], axis=1)[:, order]
     att = np.stack([apply(transforms[t], att_raw[t]) for t in range(len(u))]) if len(u) else att_raw
     return ref, att
+
+
+def _trace_order(traces: Sequence[str], joints: list[str]) -> list[int]:
+    """Where each of ``traces`` sits in [joints..., then the picked points in their order]."""
+    points = [t for t in traces if t not in joints]
+    return [joints.index(t) if t in joints else len(joints) + points.index(t) for t in traces]
 
 
 def draw_traces(image: Image.Image, ref: np.ndarray, att: np.ndarray, joints: Sequence[str], t: int,

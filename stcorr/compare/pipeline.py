@@ -41,6 +41,7 @@ from stcorr.compare.angles import ANGLE_NAMES, CONVENTION, angle_rows, angle_ser
 from stcorr.compare.joints import Joints, JointTrack, MediaPipePose, PoseSource, other_side
 from stcorr.compare.model_check import model_warning
 from stcorr.compare.moments import Moment, find_moments
+from stcorr.compare.points import CarriedPoints, carry_points, check_points
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
@@ -71,6 +72,7 @@ class Comparison:
     attempt_joints: JointTrack
     attempt_times: np.ndarray  # (N,) attempt frame aligned to each reference frame
     record: dict
+    points: CarriedPoints | None = None  # the points the user picked, carried through both videos
 
     @property
     def fps(self) -> tuple[float, float]:
@@ -86,10 +88,13 @@ def analyse(
     reference: str | Path, attempt: str | Path, *, action: str | None = None,
     key_moments: Sequence[int] | None = None, checkpoint: str | Path | None = None, method: str = "dtw-pose",
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
+    trace_points: np.ndarray | None = None, propagation: tuple | None = None,
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
     order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, picks the rule that finds them;
-    ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
+    ``fps`` stands in for frame folders' unknown rate (video files carry theirs); ``trace_points``
+    (P, 3) reference (t, x, y) carried through both videos (``points.carry_points``) with
+    ``propagation`` = (frame features, PropagationSettings) to be traced like joints."""
     names = moment_names(action, key_moments)
     if method not in METHODS:
         raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
@@ -97,6 +102,7 @@ def analyse(
     for video in (ref_video, att_video):
         check_length(video)
     given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
+    queries = check_points(trace_points, ref_video) if trace_points is not None and len(trace_points) else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
@@ -150,7 +156,11 @@ def analyse(
     }
     weak = model_warning(checkpoint) if checkpoint is not None else None
     record["summary"] += [weak] if weak else []
-    return Comparison(ref_video, att_video, ref_track, att_track, times, record)
+    carried = None
+    if queries is not None:
+        carried, starts = carry_points(ref_video, att_video, ref_track, att_track, times, queries, *propagation)
+        record["trace_points"] = carried.record(starts)
+    return Comparison(ref_video, att_video, ref_track, att_track, times, record, carried)
 
 
 def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],
