@@ -27,7 +27,7 @@ import numpy as np
 
 from stcorr.compare import analyse
 from stcorr.compare.angles import ANGLE_NAMES
-from stcorr.compare.pipeline import attempt_window, steady_angles
+from stcorr.compare.pipeline import steady_angles
 from stcorr.data.video import Video, write_video
 
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
@@ -56,9 +56,8 @@ def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
     for kind, world in (("2d", False), ("3d", True)):
         if world and (ref.world is None or att.world is None):
             continue
-        times = comparison.attempt_times
-        rows = np.stack([np.abs(steady_angles(att, int(times[t]), world, frames=attempt_window(times, t, int(times[t]), att.num_frames))
-                                - steady_angles(ref, t, world)) for t in range(0, ref.num_frames, step)])
+        rows = np.stack([np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
+                         for t in range(0, ref.num_frames, step)])
         out[kind] = rows  # (frames, 9) in ANGLE_NAMES order, NaN where not measured
     return out
 

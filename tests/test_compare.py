@@ -245,8 +245,8 @@ def test_the_bottom_of_a_squat_does_not_jump_when_a_wobble_crosses_its_level():
 
 def test_itself_at_twice_the_pace_with_a_two_dip_bottom_lists_no_difference(tmp_path):
     """The 1 of 14 real self-comparisons that listed a difference (docs/compare.md, noise floor): a
-    squat whose bottom is two dips, against its copy at twice the pace. The moment must land on the
-    same stretch of the movement in both, and the angles be read over the same stretch."""
+    squat whose bottom is two dips, against its copy at twice the pace: the moment must land on the
+    same stretch of the movement in both, and the copy stay one rep."""
     ref, fast = _w_squat(0.18), _w_squat(0.21, 41)  # the rise just outside, and just inside, the bottom's band (10 % of the depth)
     reference = cs.write_frames(tmp_path / "reference", ref, (140, 180))
     attempt = cs.write_frames(tmp_path / "fast", fast, (140, 180))

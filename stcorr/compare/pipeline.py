@@ -133,8 +133,7 @@ def analyse(
     rows = []
     for moment in (m for m in ref_moments if m.t is not None):
         t_att = attempt_at.get(moment.t, int(times[moment.t]))
-        rows.append(key_moment_row(moment, t_att, rates, ref_track, att_track, ref_video, att_video, matcher, in_3d,
-                                   attempt_window(times, moment.t, t_att, att_track.num_frames)))
+        rows.append(key_moment_row(moment, t_att, rates, ref_track, att_track, ref_video, att_video, matcher, in_3d))
     add_intervals(rows)
     missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in ref_moments if m.t is None]
     missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in att_moments
@@ -377,14 +376,11 @@ def matched_points(t_ref: int, t_att: int, reference: Joints, attempt: Joints,
 
 
 def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_track: JointTrack,
-                   att_track: JointTrack, ref_video: Video, att_video: Video, predictor, in_3d: bool,
-                   att_window: Sequence[int] | None = None) -> dict:
+                   att_track: JointTrack, ref_video: Video, att_video: Video, predictor, in_3d: bool) -> dict:
     """compare.json's row of one key moment: its frames, matched points and angles: from the
     model's matched points when there is a model, else each body's own joints (3D world joints
-    when ``in_3d``), as the median over ``ANGLE_WINDOW`` frames either side in the reference and
-    over the attempt's frames aligned with those (``att_window``, ``attempt_window``: the same
-    stretch of the movement at the attempt's pace), so a joint that flips for a frame does not
-    make a difference."""
+    when ``in_3d``), as the median over ``ANGLE_WINDOW`` frames either side (a joint that flips
+    for a frame does not make a difference)."""
     t_ref = int(moment.t)
     reference = ref_track.joints_at(t_ref, MIN_CONFIDENCE)
     points = matched_points(t_ref, t_att, reference, att_track.joints_at(t_att, MIN_CONFIDENCE),
@@ -392,8 +388,7 @@ def key_moment_row(moment: Moment, t_att: int, rates: tuple[float, float], ref_t
     if predictor is not None and not in_3d:
         angles = angle_rows(reference, {p["name"]: tuple(p["attempt"][1:]) for p in points})
     else:
-        angles = value_rows(steady_angles(ref_track, t_ref, in_3d),
-                            steady_angles(att_track, t_att, in_3d, frames=att_window))
+        angles = value_rows(steady_angles(ref_track, t_ref, in_3d), steady_angles(att_track, t_att, in_3d))
     add_uncertainty(angles, att_track, t_att, in_3d)
     return {"name": moment.name, "by": moment.by, "reference_t": t_ref, "attempt_t": int(t_att),
             "reference_s": round(t_ref / rates[0], 4), "attempt_s": round(t_att / rates[1], 4),
@@ -413,12 +408,10 @@ def add_uncertainty(rows: list[dict], att_track: JointTrack, t_att: int, world: 
         row["uncertainty_deg"] = round(float(moving[row["joint"]]), 2)
 
 
-def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WINDOW,
-                  frames: Sequence[int] | None = None) -> np.ndarray:
-    """(9,) every angle at frame t, the median over frames t - window .. t + window (or over
-    ``frames``, repeats counted) of the angles whose joints reach ``ANGLE_CONFIDENCE`` there (NaN
-    when fewer than half those frames have it)."""
-    part = np.arange(max(0, t - window), min(track.num_frames, t + window + 1)) if frames is None else np.asarray(frames)
+def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WINDOW) -> np.ndarray:
+    """(9,) every angle at frame t, the median over frames t - window .. t + window of the angles
+    whose joints reach ``ANGLE_CONFIDENCE`` there (NaN when fewer than half those frames have it)."""
+    part = slice(max(0, t - window), min(track.num_frames, t + window + 1))
     joints = (track.world if world else track.xy)[part].copy()
     joints[track.confidence[part] < ANGLE_CONFIDENCE] = np.nan
     angles = angle_series(joints)
@@ -426,14 +419,6 @@ def steady_angles(track: JointTrack, t: int, world: bool, window: int = ANGLE_WI
     out = np.full(angles.shape[1], np.nan)
     out[enough] = np.nanmedian(angles[:, enough], axis=0)
     return out
-
-
-def attempt_window(times: np.ndarray, t_ref: int, t_att: int, n_attempt: int, window: int = ANGLE_WINDOW) -> list[int]:
-    """The attempt's frames aligned with reference frames t_ref - window .. t_ref + window (one per
-    reference frame, so repeats at a slower reference pace), moved to centre on ``t_att`` (a rule's
-    anchor may sit beside the plain alignment) and kept inside the attempt."""
-    ref = np.arange(max(0, t_ref - window), min(len(times), t_ref + window + 1))
-    return np.clip(times[ref] - times[t_ref] + t_att, 0, n_attempt - 1).tolist()
 
 
 def add_intervals(rows: list[dict]) -> None:
