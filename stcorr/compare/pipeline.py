@@ -31,6 +31,7 @@ found and the seconds since the previous one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -323,8 +324,10 @@ def video_fps(video: Video, default: float | None = None) -> float:
     return float(default or DEFAULT_FPS)
 
 
+@lru_cache(maxsize=1)
 def load_model(checkpoint: str | Path, device: str):
-    """The checkpoint's correspondence predictor (``stcorr.predictor``)."""
+    """The checkpoint's correspondence predictor (``stcorr.predictor``); kept for the next
+    comparison with the same checkpoint (a folder of attempts loads it once)."""
     from stcorr.predictor import CorrespondencePredictor  # torch: only when a checkpoint is given
 
     return CorrespondencePredictor.from_checkpoint(checkpoint, device)
