@@ -13,11 +13,11 @@ closest), the differences told; and the summary. With ``--out`` the files are wr
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
+from compare_reps import parse_args, rep_orders  # beside this script
 from stcorr.compare.attempts import attempts_record, compare_attempts, write_attempts
 from stcorr.data.video import Video, write_video
 
@@ -25,21 +25,13 @@ from stcorr.data.video import Video, write_video
 def attempts_folder(source: Video, bottom: int, folder: Path) -> Path:
     """The three attempts (module docstring) as mp4 files in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    n, half = source.num_frames, max(1, bottom // 2)
-    orders = {"same": list(range(n)),
-              "shallow": list(range(half + 1)) + list(range(half - 1, -1, -1)),
-              "fast": [min(n - 1, round(k * 1.25)) for k in range(int((n - 1) / 1.25) + 1)]}
-    for name, order in orders.items():
+    for name, order in rep_orders(source.num_frames, bottom).items():
         write_video(folder / f"{name}.mp4", (source.frame(i) for i in order), fps=30)
     return folder
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", required=True, type=Path)
-    parser.add_argument("--bottom", type=int, default=41, help="The clip's deepest frame (real-dev's key moment for 1755: 41).")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     folder = attempts_folder(Video(args.frames), args.bottom, Path(tempfile.mkdtemp(prefix="compare-attempts-")) / "attempts")
     results = compare_attempts(args.frames, folder, action="squat")
     record = attempts_record(args.frames, folder, results, {"action": "squat", "method": "dtw-pose", "checkpoint": None})
