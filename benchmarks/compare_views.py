@@ -13,7 +13,7 @@ should agree. Per video and over all: the median absolute difference of the angl
 median (the drawn joints, no detector); and ``view.view_difference`` against the true 90.
 ``--flip``: MediaPipe on each frame and its mirror image, averaged (``pose.augment``: world
 landmarks too). ``variants``: the same detections' world joints post-processed
-(``stcorr.compare.world``): smoothed over time (sigma 1, 2 frames), bone lengths kept, both.
+(``stcorr.compare.world``): smoothed over time (sigma 1, 2, 4 frames), bone lengths kept, both.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from stcorr.compare.view import view_difference
 from stcorr.compare.world import lengths_kept, smoothed_world
 
 VARIANTS = {"raw": lambda w: w, "smooth1": lambda w: smoothed_world(w, 1.0), "smooth2": lambda w: smoothed_world(w, 2.0),
-            "lengths": lengths_kept, "smooth2+lengths": lambda w: lengths_kept(smoothed_world(w, 2.0))}
+            "smooth4": lambda w: smoothed_world(w, 4.0), "lengths": lengths_kept,
+            "smooth2+lengths": lambda w: lengths_kept(smoothed_world(w, 2.0))}
 from stcorr.data.synthetic.clip import make_clip, render_frames
 
 

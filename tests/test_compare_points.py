@@ -39,6 +39,7 @@ def test_a_picked_point_is_carried_through_both_videos(club):
     assert np.hypot(*(np.array(start[1:]) - att[start[0]]["right_wrist"])) < 2  # the bodies take it onto the attempt's wrist
     ref_error = [np.hypot(*(np.array(p) - ref[t]["right_wrist"])) for t, p in enumerate(point["reference"])]
     att_error = [np.hypot(*(np.array(p) - att[u]["right_wrist"])) for u, p in enumerate(point["attempt"])]
+    assert None not in point["reference"] and None not in point["attempt"]  # never lost (LOST_SCORE)
     assert np.median(ref_error) < 4 and np.median(att_error) < 5  # the club head's path, in each video's pixels
     ref_traces, att_traces = trace_points(comparison, body_transforms(comparison), ("left_wrist", "point 1"))
     assert ref_traces.shape == (cs.N_REFERENCE, 2, 2)

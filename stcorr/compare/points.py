@@ -5,7 +5,8 @@ label propagation (``models.propagation.propagate_keypoints``, forward and back)
 through every reference frame. In the attempt it starts at t's aligned frame, where the point
 goes by the two bodies (``spatial.pose_warp``: the joints near it move it with them; without a
 body, the same place scaled to the attempt's frame), and is carried through the attempt the same
-way. The traces then draw it as a joint (``overlay.trace_points``): the reference's path a line,
+way; in a frame where the carried map has spread (score under ``LOST_SCORE``) the point is lost
+there and left out. The traces then draw it as a joint (``overlay.trace_points``): the reference's path a line,
 the attempt's (at each aligned frame, warped by the body's transform) dots.
 """
 
@@ -22,6 +23,10 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
 MIN_CONFIDENCE = 0.5  # as pipeline.MIN_CONFIDENCE (the pipeline imports this module's callers)
+#: Under this propagation score (the carried map's peak: 1 = it kept its whole mass) the point is
+#: lost in that frame and not drawn: a bat tip blurred by its speed leaves the map spread over the
+#: background at 0.25-0.43 (real-dev 0280), a helmet followed through the same swing stays at 0.51-0.88.
+LOST_SCORE = 0.45
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ def carry_points(reference: Video, attempt: Video, ref_track: JointTrack, att_tr
         path = np.full((video.num_frames, len(points), 2), np.nan)
         for k, (t, x, y) in enumerate(points):
             for frame, rows in propagate_keypoints(video, int(t), np.array([[x, y]]), features, settings, backward=True).items():
-                path[frame, k] = rows[0, :2]
+                if rows[0, 2] >= LOST_SCORE:
+                    path[frame, k] = rows[0, :2]
         paths.append(path)
     names = tuple(f"point {k + 1}" for k in range(len(queries)))
     return CarriedPoints(names, np.asarray(queries, dtype=np.float64), paths[0], paths[1]), starts
