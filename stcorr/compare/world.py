@@ -7,7 +7,8 @@
   single view measures best, the depth is what it guesses, and a bone does not change length.
 
 benchmarks/compare_views.py measures what each does to the 3D angle difference between two views
-of the same performance (docs/compare.md, "Views").
+of the same performance (docs/compare.md, "Views"); compare smooths its world joints
+(``steadied``) by ``WORLD_SMOOTH_FRAMES``, the lengths prior is left out (it did not help).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from stcorr.compare.joints import JointTrack
 from stcorr.data.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
+WORLD_SMOOTH_FRAMES = 2.0  # compare's world joints: the best of the variants benchmarks/compare_views.py measured
 #: Limb bones, parent joint first (nearer the torso): the child's depth is adjusted.
 BONES: tuple[tuple[str, str], ...] = tuple(
     (f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
@@ -55,3 +58,10 @@ def lengths_kept(world: np.ndarray) -> np.ndarray:
         out[:, c, 1] = out[:, p, 1] + bone[:, 1]
         out[:, c, 2] = out[:, p, 2] + depth
     return out
+
+
+def steadied(track: JointTrack, sigma: float = WORLD_SMOOTH_FRAMES) -> JointTrack:
+    """The track with its world joints smoothed over time (``smoothed_world``); a track without them as it is."""
+    if track.world is None:
+        return track
+    return JointTrack(track.xy, track.confidence, smoothed_world(track.world, sigma))
