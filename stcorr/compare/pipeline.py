@@ -1,7 +1,7 @@
 """``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
 
 1. Joints of every frame of both videos (a pose source: MediaPipe by default, with its 3D world
-   joints, smoothed over time: ``world.steadied``). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
+   joints). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
 2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
    ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
 3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
@@ -47,7 +47,6 @@ from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
-from stcorr.compare.world import steadied
 from stcorr.data.skeleton import ACTIONS, KEY_MOMENTS
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
@@ -107,7 +106,7 @@ def analyse(
     queries = check_points(trace_points, ref_video) if trace_points is not None and len(trace_points) else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
-    ref_track, att_track = steadied(pose.track(ref_video)), steadied(pose.track(att_video))  # world joints smoothed in time
+    ref_track, att_track = pose.track(ref_video), pose.track(att_video)
     for video, track in ((ref_video, ref_track), (att_video, att_track)):
         check_person(video, track)
     rates = (video_fps(ref_video, fps), video_fps(att_video, fps))

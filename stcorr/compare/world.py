@@ -7,8 +7,12 @@
   single view measures best, the depth is what it guesses, and a bone does not change length.
 
 benchmarks/compare_views.py measures what each does to the 3D angle difference between two views
-of the same performance (docs/compare.md, "Views"); compare smooths its world joints
-(``steadied``) by ``WORLD_SMOOTH_FRAMES``, the lengths prior is left out (it did not help).
+of the same performance (docs/compare.md, "Views"). compare does not use them yet: smoothing
+helps on the synthetic views but, on real mirrored copies (benchmarks/compare_self.py), the
+left/right check (``pipeline.sides_swapped``, on 3D angles) then no longer finds the two mirrored
+swings' sides swapped, their views read about 40 degrees apart, they are compared in 3D and list
+differences (MediaPipe's limbs change sides from frame to frame in these clips, and smoothing mixes
+them); it needs the sides made consistent first (``steadied`` is what compare would call).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from stcorr.compare.joints import JointTrack
 from stcorr.data.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
-WORLD_SMOOTH_FRAMES = 2.0  # compare's world joints: the best of the variants benchmarks/compare_views.py measured
+WORLD_SMOOTH_FRAMES = 2.0  # the best of the variants benchmarks/compare_views.py measured
 #: Limb bones, parent joint first (nearer the torso): the child's depth is adjusted.
 BONES: tuple[tuple[str, str], ...] = tuple(
     (f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
