@@ -52,6 +52,7 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
 METHODS = ("dtw-pose", "uniform")
+OVERLAY_ON = ("body", "background")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
 MIN_FRAMES = 5
@@ -89,14 +90,18 @@ def analyse(
     reference: str | Path, attempt: str | Path, *, action: str | None = None,
     key_moments: Sequence[int] | None = None, checkpoint: str | Path | None = None, method: str = "dtw-pose",
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
-    trace_points: np.ndarray | None = None, propagation: tuple | None = None,
+    trace_points: np.ndarray | None = None, propagation: tuple | None = None, overlay_on: str = "body",
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
     order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, picks the rule that finds them;
     ``fps`` stands in for frame folders' unknown rate (video files carry theirs); ``trace_points``
     (P, 3) reference (t, x, y) carried through both videos (``points.carry_points``) with
-    ``propagation`` = (frame features, PropagationSettings) to be traced like joints."""
+    ``propagation`` = (frame features, PropagationSettings) to be traced like joints; ``overlay_on``:
+    what the overlay lays the attempt on, "body" (the bodies' similarity) or "background" (the
+    backgrounds' homography, for a moving camera)."""
     names = moment_names(action, key_moments)
+    if overlay_on not in OVERLAY_ON:
+        raise StcorrError(f"the overlay is laid on {' or '.join(OVERLAY_ON)}, not {overlay_on!r}")
     if method not in METHODS:
         raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
     ref_video, att_video = Video(reference), Video(attempt)
@@ -150,7 +155,7 @@ def analyse(
         "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
         "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
         "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
-        "attempt_sides": "swapped" if swapped else "as detected",
+        "attempt_sides": "swapped" if swapped else "as detected", "overlay_registration": overlay_on,
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
     }
