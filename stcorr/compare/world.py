@@ -11,8 +11,8 @@ of the same performance (docs/compare.md, "Views"). compare does not use them ye
 helps on the synthetic views but, on real mirrored copies (benchmarks/compare_self.py), the
 left/right check (``pipeline.sides_swapped``, on 3D angles) then no longer finds the two mirrored
 swings' sides swapped, their views read about 40 degrees apart, they are compared in 3D and list
-differences (MediaPipe's limbs change sides from frame to frame in these clips, and smoothing mixes
-them); it needs the sides made consistent first (``steadied`` is what compare would call).
+differences (presumably MediaPipe's limbs change sides from frame to frame in these clips and
+smoothing mixes them); it needs the sides made consistent first (``steadied`` is what compare would call).
 """
 
 from __future__ import annotations
