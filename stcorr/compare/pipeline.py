@@ -24,8 +24,9 @@
 The record is compare.json (docs/formats.md#comparejson), coordinates per docs/formats.md#coordinates (t the 0-based native frame,
 x, y native pixels); it carries keys beyond those docs/formats.md lists (angle_convention, angles_from,
 view_difference_deg, noise_floor_deg, missing_key_moments, reps, compared_attempt_frames,
-action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment how it was
-found and the seconds since the previous one).
+action, method, pose, checkpoint, frames, sizes, attempt_sides, overlay_registration,
+trace_points with --trace-point, and per key moment how it was found and the seconds since the
+previous one).
 """
 
 from __future__ import annotations
