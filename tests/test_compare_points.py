@@ -48,11 +48,21 @@ def test_a_picked_point_is_carried_through_both_videos(club):
     assert np.nanmedian(np.hypot(*(att_traces[:, 1] - ref_traces[:, 1]).T)) < 8
 
 
-def test_trace_point_on_the_command_line(club, tmp_path):
-    reference, attempt, pose, ref, _ = club
+@pytest.fixture(scope="module")
+def short_club(tmp_path_factory):
+    """The first frames of the club pair (the command line's plumbing; the accuracy is tested above)."""
+    root = tmp_path_factory.mktemp("short")
+    ref, att = cs.reference_frames()[:16], cs.attempt_frames()[:24]
+    reference = cs.write_frames(root / "reference", ref, (140, 180), marker="right_wrist")
+    attempt = cs.write_frames(root / "attempt", att, (220, 240), marker="right_wrist")
+    return reference, attempt, cs.FakePose({"reference": ref, "attempt": att}), ref, att
+
+
+def test_trace_point_on_the_command_line(short_club, tmp_path):
+    reference, attempt, pose, ref, _ = short_club
     x, y = ref[QUERY_T]["right_wrist"]
     with mock.patch("stcorr.compare.pipeline.MediaPipePose", lambda: pose):
-        code, err = run("compare", reference, attempt, "--out", tmp_path / "out", "--key-moments", "24", "--no-video",
+        code, err = run("compare", reference, attempt, "--out", tmp_path / "out", "--key-moments", "8", "--no-video",
                         "--trace-point", f"{QUERY_T},{x},{y}", "--trace-features", "pixels")
         assert code == 0, err
         record = json.loads((tmp_path / "out" / "compare.json").read_text())
