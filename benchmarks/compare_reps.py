@@ -21,27 +21,35 @@ from stcorr.compare import analyse, write_comparison
 from stcorr.data.video import Video, write_video
 
 
+def rep_orders(n: int, bottom: int) -> dict[str, list[int]]:
+    """Frame orders of three reps from one of ``n`` frames (module docstring): the clip, shallow (to
+    half-way down, frame ``bottom`` / 2, and back), fast (1.25 times faster)."""
+    half = max(1, bottom // 2)
+    return {"same": list(range(n)), "shallow": list(range(half + 1)) + list(range(half - 1, -1, -1)),
+            "fast": [min(n - 1, round(k * 1.25)) for k in range(int((n - 1) / 1.25) + 1)]}
+
+
 def three_reps(source: Video, bottom: int, path: Path) -> tuple[Path, list[tuple[int, int]]]:
     """The three-rep video (module docstring) and each rep's true (first, last) frame in it."""
-    n = source.num_frames
-    half = max(1, bottom // 2)
-    order = list(range(n))
-    order += list(range(half + 1)) + list(range(half - 1, -1, -1))
-    order += [min(n - 1, round(k * 1.25)) for k in range(int((n - 1) / 1.25) + 1)]
-    bounds, start = [], 0
-    for length in (n, 2 * half + 1, int((n - 1) / 1.25) + 1):
-        bounds.append((start, start + length - 1))
-        start += length
-    frames = (source.frame(i) for i in order)
-    return write_video(path, frames, fps=30), bounds
+    order, bounds, start = [], [], 0
+    for frames in rep_orders(source.num_frames, bottom).values():
+        order += frames
+        bounds.append((start, start + len(frames) - 1))
+        start += len(frames)
+    return write_video(path, (source.frame(i) for i in order), fps=30), bounds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str) -> argparse.Namespace:
+    """--frames, --bottom, --out (this script's and compare_attempts.py's)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--frames", required=True, type=Path)
     parser.add_argument("--bottom", type=int, default=41, help="The clip's deepest frame (real-dev's key moment for 1755: 41).")
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__)
     work = Path(tempfile.mkdtemp(prefix="compare-reps-"))
     video, bounds = three_reps(Video(args.frames), args.bottom, work / "three_reps.mp4")
     comparison = analyse(args.frames, video, action="squat")

@@ -1,6 +1,6 @@
 """`stcorr compare` of clips against themselves played at another speed, and mirrored: the truth is known. Prints one JSON line.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR [--reuse]]
 
 Copies of each clip (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is
 attempt frame t / 2); ``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t).
@@ -33,7 +33,12 @@ from stcorr.data.video import Video, write_video
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
 
 
-def make_copies(source: Video, work: Path) -> dict[str, Path]:
+def make_copies(source: Video, work: Path, reuse: bool = False) -> dict[str, Path]:
+    """The reference and its copies as mp4 under ``work``; ``reuse``: the ones an earlier run left there (x264 is not
+    bit-exact from run to run, and MediaPipe answers a re-encode differently: the same copies compare code changes)."""
+    names = ("reference", *COPIES)
+    if reuse and all((work / f"{name}.mp4").is_file() for name in names):
+        return {name: work / f"{name}.mp4" for name in names}
     work.mkdir(parents=True, exist_ok=True)
     frames = source.frames(range(source.num_frames))
     n = len(frames)
@@ -74,13 +79,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", required=True, nargs="+", help="FOLDER or FOLDER:ACTION (the action's rules find the key moments)")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="compare the copies an earlier run left in --work")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
     result, noise = {}, {"2d": [], "3d": []}
     for given in args.frames:
         folder, _, action = given.partition(":")
         folder = Path(folder)
-        paths = make_copies(Video(folder), work / folder.name)
+        paths = make_copies(Video(folder), work / folder.name, args.reuse)
         result[folder.name] = {}
         for name, rate in COPIES.items():
             comparison = analyse(paths["reference"], paths[name], action=action or None)

@@ -1,7 +1,7 @@
 """The same performance seen from two camera views: joint angles from 2D image joints against 3D world joints. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_views.py [--actions squat,golf_swing,...] [--seeds 0,1]
-        [--views front,left] [--size 256]
+        [--views front,left] [--size 256] [--flip]
 
 Each synthetic video (``stcorr.data.synthetic``, plain look) is rendered twice from one seed: the
 same performer and motion, the camera on two sides (``--views``; each side's azimuth carries the
@@ -11,6 +11,9 @@ should agree. Per video and over all: the median absolute difference of the angl
 (``stcorr.pose.angles``, flexion convention) over frames and angles, from 2D joints and from
 3D world joints; the 3D median where 2D differs by more than 30 degrees; the truth's own 2D
 median (the drawn joints, no detector); and ``view.view_difference`` against the true 90.
+``--flip``: MediaPipe on each frame and its mirror image, averaged (``pose.augment``: world
+landmarks too). ``variants``: the same detections' world joints post-processed
+(``stcorr.compare.world``): smoothed over time (sigma 1, 2, 4 frames), bone lengths kept, both.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ import json
 
 import numpy as np
 
+from stcorr.pose.augment import AugmentedLandmarker
 from stcorr.pose.cache import MediaPipeLandmarker
 from stcorr.pose.mediapipe import PENN_INDEX
 from stcorr.pose.angles import angle_series
 from stcorr.compare.view import view_difference
+from stcorr.compare.world import lengths_kept, smoothed_world
+
+VARIANTS = {"raw": lambda w: w, "smooth1": lambda w: smoothed_world(w, 1.0), "smooth2": lambda w: smoothed_world(w, 2.0),
+            "smooth4": lambda w: smoothed_world(w, 4.0), "lengths": lengths_kept,
+            "smooth2+lengths": lambda w: lengths_kept(smoothed_world(w, 2.0))}
 from stcorr.data.synthetic.clip import make_clip, render_frames
 
 
@@ -48,10 +57,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--views", default="front,left")
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--flip", action="store_true", help="MediaPipe on the frame and its mirror image, averaged")
     args = parser.parse_args()
     views = args.views.split(",")
-    landmarker = MediaPipeLandmarker()
+    landmarker = AugmentedLandmarker(MediaPipeLandmarker(), flip=True, crop_size=None) if args.flip else MediaPipeLandmarker()
     per_video, flat2, flat3, truth2 = [], [], [], []
+    variants = {name: {"d3": [], "far": [], "views": []} for name in VARIANTS}
     for action in args.actions.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             clips = [make_clip(action, seed, (args.size, args.size), view=v) for v in views]
@@ -62,6 +73,11 @@ def main() -> None:
             both = np.isfinite(d2) & np.isfinite(d3)
             flat2.append(d2[both]), flat3.append(d3[both]), truth2.append(dt[np.isfinite(dt)])
             view = view_difference(found[0][1], found[1][1], np.arange(len(d2)), mirrored=False)
+            for name, steady in VARIANTS.items():
+                worlds = [steady(f[1]) for f in found]
+                dv = np.abs(angle_series(worlds[0]) - angle_series(worlds[1]))
+                variants[name]["d3"].append(dv[both]), variants[name]["far"].append(dv[both & (d2 > 30)])
+                variants[name]["views"].append(view_difference(worlds[0], worlds[1], np.arange(len(d2)), mirrored=False))
             per_video.append({"action": action, "seed": seed, "frames": len(d2),
                               "found": [round(float(np.isfinite(f[0][:, 1, 0]).mean()), 2) for f in found],
                               "median_2d_deg": round(float(np.median(d2[both])), 1) if both.any() else None,
@@ -73,7 +89,12 @@ def main() -> None:
                       "median_3d_deg": round(float(np.median(d3)), 1),
                       "share_2d_over_30": round(float(far.mean()), 3),
                       "median_3d_where_2d_over_30_deg": round(float(np.median(d3[far])), 1) if far.any() else None,
-                      "truth_median_2d_deg": round(float(np.median(dt)), 1), "videos": per_video}))
+                      "truth_median_2d_deg": round(float(np.median(dt)), 1), "flip": args.flip,
+                      "variants": {name: {"median_3d_deg": round(float(np.median(np.concatenate(v["d3"]))), 1),
+                                          "median_3d_where_2d_over_30_deg": round(float(np.median(np.concatenate(v["far"]))), 1),
+                                          "view_difference_deg": [x for x in v["views"]]}
+                                   for name, v in variants.items()},
+                      "videos": per_video}))
 
 
 if __name__ == "__main__":

@@ -87,14 +87,18 @@ def attempt_frames() -> list[Joints]:
     return [body(attempt_phase(u), KNEE_OFFSET, ELBOW_OFFSET, centre=(110, 130), scale=1.3) for u in range(n_attempt())]
 
 
-def write_frames(folder: Path, frames: list[Joints], size: tuple[int, int]) -> Path:
-    """JPEG frames with the skeleton drawn, 000001.jpg ..."""
+def write_frames(folder: Path, frames: list[Joints], size: tuple[int, int], marker: str | None = None) -> Path:
+    """JPEG frames with the skeleton drawn, 000001.jpg ...; ``marker``: a joint that also holds a
+    red square (a club head in the hand: something to trace that is no joint)."""
     folder.mkdir(parents=True, exist_ok=True)
     for t, joints in enumerate(frames):
         image = Image.new("RGB", size, (90, 90, 90))
         draw = ImageDraw.Draw(image)
         for x, y in joints.values():
             draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(250, 250, 250))
+        if marker is not None:
+            x, y = joints[marker]
+            draw.rectangle([x - 4, y - 4, x + 4, y + 4], fill=(230, 20, 20))
         image.save(folder / f"{t + 1:06d}.jpg", quality=80)
     return folder
 

@@ -88,7 +88,7 @@ def test_missing_video_and_busy_folder_are_refused(pair, tmp_path):
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     code, err = run("compare", *pair, "--out", busy)
-    assert code == 2 and "holds other files" in err and (busy / "notes.txt").read_text() == "mine"
+    assert code == 2 and "files stcorr did not write" in err and (busy / "notes.txt").read_text() == "mine"
 
 
 def test_rerun_replaces_an_earlier_comparison(pair, written):
@@ -152,3 +152,19 @@ def test_checkpoint_matches_the_joints_through_the_model(pair, tmp_path):
     for p in points:
         t, x, y = p["attempt"]
         assert 0 <= t < cs.n_attempt() and -0.5 <= x <= 219.5 and -0.5 <= y <= 239.5
+
+
+@pytest.mark.parametrize("figure, told", [(0.013, "is weak: its own validation T@3 is 1.3 %"), (0.6, None),
+                                          (None, "carries no validation figure")])
+def test_a_weak_model_is_said_in_the_summary(pair, tmp_path, figure, told):
+    checkpoint = tmp_path / "run" / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    metrics = {"loss": 3.0} if figure is None else {"loss": 3.0, "val_T@3": figure}
+    (checkpoint / "checkpoint.json").write_text(json.dumps({"task": "correspondence", "metrics": metrics}))
+    with mock.patch("stcorr.compare.pipeline.load_model", lambda checkpoint, device: ShiftingModel()):
+        code, err = run("compare", *pair, "--out", tmp_path / "out", "--key-moments", "24", "--checkpoint", tmp_path / "run",
+                        "--device", "cpu", "--no-video")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "compare.json").read_text())["summary"]
+    said = [line for line in summary if line.startswith("the model ")]
+    assert (said and told in said[0]) if told else not said

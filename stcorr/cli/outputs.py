@@ -61,7 +61,7 @@ def _holds_stcorr_masks(folder: Path) -> bool:
 
 
 def _holds_a_comparison(folder: Path) -> bool:
-    return stcorr_wrote(folder / "compare.json")
+    return stcorr_wrote(folder / "compare.json") or stcorr_wrote(folder / "attempts.json")
 
 
 def _is_synth(folder: Path) -> bool:
@@ -78,7 +78,8 @@ FOLDER_KINDS = {
                        whole=False, recognise=_has_checkpoint),
     "table": FolderKind("table", ("*.json", "table3.md", ".*.tmp.json", ".table3.*.tmp.md"), whole=False),
     "report": FolderKind("report", ("index.html", ".index.*.tmp.html"), whole=False),
-    "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html"), whole=True,
+    "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html", "attempts.json", "attempts"),
+                          whole=True,
                           recognise=_holds_a_comparison),
     "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True,
                                         recognise=_holds_stcorr_masks),

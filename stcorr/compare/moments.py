@@ -3,7 +3,7 @@
 Rules (2D joints, filled and smoothed; a video's frames ``start``..``end`` only, so one rep of many):
 
 - ``squat``: the hips' height above the ankles, in leg lengths. "hips at floor" = its lowest
-  frame (the middle of the frames within ``BOTTOM_FLAT`` of the dip's depth from it); "hips at knees going down / up" = where it crosses, before and after, the level
+  stretch's middle (``bottom_frame``: weighted by how far below ``BOTTOM_FLAT`` of the dip's depth each frame lies); "hips at knees going down / up" = where it crosses, before and after, the level
   ``SQUAT_LEVEL`` of the way from standing down to that lowest height. Not found: the hips never
   drop by ``MIN_SQUAT_DROP`` leg lengths; the video starts or ends with the hips down.
 - ``baseball_swing``, ``golf_swing``, ``tennis_forehand``, ``bowl`` (a swing of the hands): the
@@ -33,6 +33,7 @@ J = {name: k for k, name in enumerate(JOINTS)}
 SQUAT_LEVEL = 0.7
 MIN_SQUAT_DROP = 0.15
 BOTTOM_FLAT = 0.1
+BOTTOM_REACH = 0.3
 SWING_ACTIONS = ("baseball_swing", "golf_swing", "tennis_forehand", "bowl")
 SWING_CALM = 0.35
 MIN_SWING_SPEED = 0.08
@@ -83,35 +84,44 @@ def squat_moments(xy: np.ndarray) -> list[Moment]:
     height = hip_height(xy)
     if not np.isfinite(height).any():
         return [Moment(n, None, "hips, knees or ankles not seen") for n in KEY_MOMENTS["squat"]]
-    bottom = bottom_frame(height)
+    bottom, low = bottom_frame(height), float(np.nanmin(height))
     top_before = np.nanmax(height[: bottom + 1])
     top_after = np.nanmax(height[bottom:])
     found = [Moment(bottom_name, bottom)]
-    if max(top_before, top_after) - height[bottom] < MIN_SQUAT_DROP:
+    if max(top_before, top_after) - low < MIN_SQUAT_DROP:
         why = f"the hips never drop by {MIN_SQUAT_DROP:.0%} of the leg's length: no squat seen"
         return [Moment(n, None, why) for n in KEY_MOMENTS["squat"]]
-    level = top_before - SQUAT_LEVEL * (top_before - height[bottom])
+    level = top_before - SQUAT_LEVEL * (top_before - low)
     below = np.flatnonzero(height[: bottom + 1] > level)
-    found.insert(0, Moment(down_name, int(below[-1]) + 1) if below.size and top_before - height[bottom] >= MIN_SQUAT_DROP
+    found.insert(0, Moment(down_name, int(below[-1]) + 1) if below.size and top_before - low >= MIN_SQUAT_DROP
                  else Moment(down_name, None, "the video starts with the hips already down"))
-    level = top_after - SQUAT_LEVEL * (top_after - height[bottom])
+    level = top_after - SQUAT_LEVEL * (top_after - low)
     above = np.flatnonzero(height[bottom:] > level)
-    found.append(Moment(up_name, bottom + int(above[0])) if above.size and top_after - height[bottom] >= MIN_SQUAT_DROP
+    found.append(Moment(up_name, bottom + int(above[0])) if above.size and top_after - low >= MIN_SQUAT_DROP
                  else Moment(up_name, None, "the video ends before the hips come back up"))
     return found
 
 
-def bottom_frame(height: np.ndarray, flat: float = BOTTOM_FLAT) -> int:
-    """The middle of the stretch around the lowest frame where ``height`` stays within ``flat`` of
-    the whole dip's depth from its lowest (a squat held at the bottom has its moment in the middle)."""
+def bottom_frame(height: np.ndarray, flat: float = BOTTOM_FLAT, reach: float = BOTTOM_REACH) -> int:
+    """The middle of the bottom of the dip around the lowest frame: the centroid of how far
+    ``height`` lies below the level ``flat`` of the whole dip's depth above its lowest, over the
+    stretch around the lowest frame that stays within ``reach`` of the depth (a squat held at the
+    bottom has its moment in the middle). Weighted, so a frame that wobbles across the level moves
+    the moment by a fraction of a frame (a plain stretch within ``flat`` would jump by several)."""
     lowest = int(np.nanargmin(height))
-    near = np.nan_to_num(height, nan=np.inf) <= height[lowest] + flat * (np.nanmax(height) - height[lowest])
+    depth = np.nanmax(height) - height[lowest]
+    filled = np.nan_to_num(height, nan=np.inf)
+    near = filled <= height[lowest] + reach * depth
     start, end = lowest, lowest
     while start > 0 and near[start - 1]:
         start -= 1
     while end < len(height) - 1 and near[end + 1]:
         end += 1
-    return (start + end) // 2
+    part = filled[start:end + 1]
+    weight = np.clip(height[lowest] + flat * depth - part, 0.0, None)
+    if not weight.sum() > 0:
+        return lowest
+    return int(round(start + float(np.sum(weight * np.arange(len(part))) / weight.sum())))
 
 
 def hand_speed(xy: np.ndarray) -> np.ndarray:

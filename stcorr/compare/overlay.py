@@ -20,7 +20,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy.ndimage import gaussian_filter1d
 
+from stcorr.compare.background import background_transforms
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
+from stcorr.compare.points import point_paths
 from stcorr.compare.render import font, joint_colour
 from stcorr.compare.spatial import similarity_fit
 from stcorr.pose.skeleton import JOINTS
@@ -57,27 +59,48 @@ def body_transforms(comparison: Comparison) -> np.ndarray:
     return np.stack([np.stack([a, -b, tx], axis=1), np.stack([b, a, ty], axis=1)], axis=1)
 
 
+def overlay_transforms(comparison: Comparison) -> np.ndarray:
+    """Per reference frame the transform taking the attempt's aligned frame onto it: the bodies'
+    (N, 2, 3) similarity (``body_transforms``), or with ``"overlay_registration": "background"``
+    in the record the backgrounds' (N, 3, 3) homography (``background.background_transforms``)."""
+    if comparison.record.get("overlay_registration") == "background":
+        return background_transforms(comparison)
+    return body_transforms(comparison)
+
+
+def as_matrix(transform: np.ndarray) -> np.ndarray:
+    """(3, 3) of a (2, 3) affine or (3, 3) projective transform."""
+    return transform if transform.shape == (3, 3) else np.vstack([transform, [0.0, 0.0, 1.0]])
+
+
 def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(K, 2) points mapped by one (2, 3) affine transform."""
-    return points @ transform[:, :2].T + transform[:, 2]
+    """(K, 2) points mapped by one (2, 3) affine or (3, 3) projective transform."""
+    matrix = as_matrix(transform)
+    mapped = points @ matrix[:2, :2].T + matrix[:2, 2]
+    if transform.shape == (2, 3):
+        return mapped
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mapped / (points @ matrix[2, :2] + matrix[2, 2])[:, None]
 
 
 def warp_attempt(frame: np.ndarray, transform: np.ndarray, size: tuple[int, int], scale: float) -> Image.Image:
     """The attempt frame warped into the reference's frame, drawn at ``scale`` times the
     reference's ``size`` (width, height); pixel centres as docs/formats.md#coordinates (x + 0.5 scales). A frame much
     larger than the output is first reduced by a whole factor (a box filter: cheap, no aliasing)."""
-    gain = scale * float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))  # output pixels per attempt pixel
+    matrix = as_matrix(transform)
+    gain = scale * float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2]))))  # output pixels per attempt pixel
     factor = max(1, int(1.0 / gain)) if gain > 0 else 1
     image = Image.fromarray(frame)
     if factor > 1:
         image = image.reduce(factor)
-    forward = np.eye(3)
-    forward[:2, :2] = scale * transform[:, :2] * factor
-    # a reduced pixel p is the full-size pixel factor * p + (factor - 1) / 2
-    forward[:2, 2] = scale * (transform[:, :2] @ np.full(2, (factor - 1) / 2) + transform[:, 2] + 0.5) - 0.5
-    inverse = np.linalg.inv(forward)
+    # a reduced pixel p is the full-size pixel factor * p + (factor - 1) / 2; an output pixel q is scale * (x + 0.5) - 0.5
+    unreduce = np.array([[factor, 0.0, (factor - 1) / 2], [0.0, factor, (factor - 1) / 2], [0.0, 0.0, 1.0]])
+    to_output = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5], [0.0, 0.0, 1.0]])
+    inverse = np.linalg.inv(to_output @ matrix @ unreduce)
     width, height = max(2, round(size[0] * scale)), max(2, round(size[1] * scale))
-    return image.transform((width, height), Image.AFFINE, tuple(inverse[:2].ravel()), Image.BILINEAR)
+    if transform.shape == (2, 3):
+        return image.transform((width, height), Image.AFFINE, tuple((inverse[:2] / inverse[2, 2]).ravel()), Image.BILINEAR)
+    return image.transform((width, height), Image.PERSPECTIVE, tuple((inverse / inverse[2, 2]).ravel()[:8]), Image.BILINEAR)
 
 
 def scaled_reference(frame: np.ndarray, scale: float) -> Image.Image:
@@ -89,15 +112,26 @@ def scaled_reference(frame: np.ndarray, scale: float) -> Image.Image:
 
 
 def trace_points(comparison: Comparison, transforms: np.ndarray, joints: Sequence[str] = TRACE_JOINTS) -> tuple[np.ndarray, np.ndarray]:
-    """((N, J, 2) the reference's ``joints`` at each reference frame, (N, J, 2) the attempt's at its
+    """((N, J, 2) the reference's ``joints`` (joint names, or the names of the points the user
+    picked, ``comparison.points``) at each reference frame, (N, J, 2) the attempt's at its
     aligned frame mapped into the reference's pixels); NaN where not seen."""
-    index = [JOINTS.index(j) for j in joints]
+    named = [j for j in joints if j in JOINTS]
+    index = [JOINTS.index(j) for j in named]
     ref_track, att_track = comparison.reference_joints, comparison.attempt_joints
-    ref = np.where((ref_track.visibility[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
     u = comparison.attempt_times
+    ref_points, att_points = point_paths(comparison.points, joints, u)
+    ref = np.where((ref_track.visibility[:, index] >= MIN_CONFIDENCE)[..., None], ref_track.xy[:, index], np.nan)
     att_raw = np.where((att_track.visibility[u][:, index] >= MIN_CONFIDENCE)[..., None], att_track.xy[u][:, index], np.nan)
+    order = _trace_order(joints, named)
+    ref, att_raw = np.concatenate([ref, ref_points], axis=1)[:, order], np.concatenate([att_raw, att_points], axis=1)[:, order]
     att = np.stack([apply(transforms[t], att_raw[t]) for t in range(len(u))]) if len(u) else att_raw
     return ref, att
+
+
+def _trace_order(traces: Sequence[str], joints: list[str]) -> list[int]:
+    """Where each of ``traces`` sits in [joints..., then the picked points in their order]."""
+    points = [t for t in traces if t not in joints]
+    return [joints.index(t) if t in joints else len(joints) + points.index(t) for t in traces]
 
 
 def draw_traces(image: Image.Image, ref: np.ndarray, att: np.ndarray, joints: Sequence[str], t: int,
@@ -120,7 +154,7 @@ def overlay_frames(comparison: Comparison, joints: Sequence[str] = TRACE_JOINTS,
     """overlay.mp4's frames (module docstring), streamed."""
     width_ref, height_ref = comparison.reference.size
     scale = min(height or MAX_HEIGHT, height_ref) / height_ref
-    transforms = body_transforms(comparison)
+    transforms = overlay_transforms(comparison)
     ref_points, att_points = trace_points(comparison, transforms, joints)
     span = max(1, int(round(TRACE_SECONDS * comparison.fps[0])))
     n = comparison.reference.num_frames

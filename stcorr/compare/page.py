@@ -25,7 +25,7 @@ from PIL import Image
 from stcorr.pose.angles import ANGLE_NAMES, angle_series
 from stcorr.pose.skeleton import LIMBS
 from stcorr.pose.track import filled_joints
-from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, body_transforms, trace_points, warp_attempt
+from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, overlay_transforms, trace_points, warp_attempt
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.render import joint_colour
 from stcorr.compare.spatial import grid_points, pose_warp
@@ -67,7 +67,7 @@ def frame_records(comparison: Comparison, frames: list[int], traces: Sequence[st
     width, height = comparison.reference.size
     grid = grid_points(width, height, cells)
     smoothing = 0.05 * max(comparison.attempt.size)
-    transforms = body_transforms(comparison)
+    transforms = overlay_transforms(comparison)
     ref_traces, att_traces = trace_points(comparison, transforms, traces)
     scale = min(FRAME_HEIGHT, height) / height
     records = []

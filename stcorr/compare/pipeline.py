@@ -24,13 +24,15 @@
 The record is compare.json (docs/formats.md#comparejson), coordinates per docs/formats.md#coordinates (t the 0-based native frame,
 x, y native pixels); it carries keys beyond those docs/formats.md lists (angle_convention, angles_from,
 view_difference_deg, noise_floor_deg, missing_key_moments, reps, compared_attempt_frames,
-action, method, pose, checkpoint, frames, sizes, attempt_sides, and per key moment how it was
-found and the seconds since the previous one).
+action, method, pose, checkpoint, frames, sizes, attempt_sides, overlay_registration,
+trace_points with --trace-point, and per key moment how it was found and the seconds since the
+previous one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -38,10 +40,12 @@ import numpy as np
 
 import stcorr.compare.align as align
 from stcorr.compare.differences import CONVENTION, angle_rows, value_rows
+from stcorr.compare.model_check import model_warning
 from stcorr.pose.angles import ANGLE_NAMES, angle_series
 from stcorr.pose.cache import MediaPipePose
 from stcorr.pose.track import JointTrack, PoseSource
 from stcorr.compare.moments import Moment, find_moments
+from stcorr.compare.points import CarriedPoints, carry_points, check_points
 from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
@@ -51,6 +55,7 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
 METHODS = ("dtw-pose", "uniform")
+OVERLAY_ON = ("body", "background")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
 MIN_FRAMES = 5
@@ -72,6 +77,7 @@ class Comparison:
     attempt_joints: JointTrack
     attempt_times: np.ndarray  # (N,) attempt frame aligned to each reference frame
     record: dict
+    points: CarriedPoints | None = None  # the points the user picked, carried through both videos
 
     @property
     def fps(self) -> tuple[float, float]:
@@ -87,17 +93,25 @@ def analyse(
     reference: str | Path, attempt: str | Path, *, action: str | None = None,
     key_moments: Sequence[int] | None = None, checkpoint: str | Path | None = None, method: str = "dtw-pose",
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
+    trace_points: np.ndarray | None = None, propagation: tuple | None = None, overlay_on: str = "body",
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
     order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, picks the rule that finds them;
-    ``fps`` stands in for frame folders' unknown rate (video files carry theirs)."""
+    ``fps`` stands in for frame folders' unknown rate (video files carry theirs); ``trace_points``
+    (P, 3) reference (t, x, y) carried through both videos (``points.carry_points``) with
+    ``propagation`` = (frame features, PropagationSettings) to be traced like joints; ``overlay_on``:
+    what the overlay lays the attempt on, "body" (the bodies' similarity) or "background" (the
+    backgrounds' homography, for a moving camera)."""
     names = moment_names(action, key_moments)
+    if overlay_on not in OVERLAY_ON:
+        raise StcorrError(f"the overlay is laid on {' or '.join(OVERLAY_ON)}, not {overlay_on!r}")
     if method not in METHODS:
         raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
     ref_video, att_video = Video(reference), Video(attempt)
     for video in (ref_video, att_video):
         check_length(video)
     given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
+    queries = check_points(trace_points, ref_video) if trace_points is not None and len(trace_points) else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
     pose = pose or MediaPipePose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
@@ -144,11 +158,17 @@ def analyse(
         "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
         "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
         "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
-        "attempt_sides": "swapped" if swapped else "as detected",
+        "attempt_sides": "swapped" if swapped else "as detected", "overlay_registration": overlay_on,
         "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
         "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
     }
-    return Comparison(ref_video, att_video, ref_track, att_track, times, record)
+    weak = model_warning(checkpoint) if checkpoint is not None else None
+    record["summary"] += [weak] if weak else []
+    carried = None
+    if queries is not None:
+        carried, starts = carry_points(ref_video, att_video, ref_track, att_track, times, queries, *propagation)
+        record["trace_points"] = carried.record(starts)
+    return Comparison(ref_video, att_video, ref_track, att_track, times, record, carried)
 
 
 def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],
@@ -312,8 +332,10 @@ def video_fps(video: Video, default: float | None = None) -> float:
     return float(default or DEFAULT_FPS)
 
 
+@lru_cache(maxsize=1)
 def load_model(checkpoint: str | Path, device: str):
-    """The checkpoint's correspondence predictor (``stcorr.predictor``)."""
+    """The checkpoint's correspondence predictor (``stcorr.predictor``); kept for the next
+    comparison with the same checkpoint (a folder of attempts loads it once)."""
     from stcorr.predictor import CorrespondencePredictor  # torch: only when a checkpoint is given
 
     return CorrespondencePredictor.from_checkpoint(checkpoint, device)

@@ -34,8 +34,10 @@ def joint_colour(name: str) -> tuple[int, int, int]:
     """A distinct colour per joint (hues spread around the wheel)."""
     import colorsys
 
-    hue = JOINTS.index(name) / len(JOINTS) if name in JOINTS else 0.0
-    return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.85, 1.0))  # type: ignore[return-value]
+    if name not in JOINTS:  # a point the user picked ("point 1", ...): pale, between the joints' hues
+        k = int(name.rsplit(" ", 1)[-1]) if name.rsplit(" ", 1)[-1].isdigit() else 0
+        return tuple(int(255 * c) for c in colorsys.hsv_to_rgb((k * 0.381966 + 0.04) % 1.0, 0.35, 1.0))  # type: ignore[return-value]
+    return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(JOINTS.index(name) / len(JOINTS), 0.85, 1.0))  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4)

@@ -6,12 +6,14 @@ joints over time, turned so that the start of the video (rest) is high. A rep is
 signal by at least ``MIN_DIP`` of its whole range (``MIN_SQUAT_DIP`` leg lengths for a squat):
 from the last frame at rest before the dip to the first frame back at rest after it (between two
 dips, the highest frame is where one rep ends and the next starts). A dip less than
-``MIN_SHARE`` as deep as the deepest one is a fidget, not a rep.
+``MIN_SHARE`` as deep as the deepest one is a fidget, not a rep; two dips without a rise of the
+least dip between them are one rep (``one_per_dip``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -64,7 +66,7 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
     signal = gaussian_filter1d(signal, 1.0, mode="nearest")
     bottoms, found = find_peaks(-np.concatenate([[signal[0]], signal, [signal[-1]]]), prominence=max(least, 1e-9))
     deep = found["prominences"] >= MIN_SHARE * found["prominences"].max() if len(bottoms) else []
-    bottoms = [int(b) - 1 for b, keep in zip(bottoms, deep) if keep and 0 < b <= len(signal)]
+    bottoms = one_per_dip(signal, [int(b) - 1 for b, keep in zip(bottoms, deep) if keep and 0 < b <= len(signal)], least)
     if not bottoms:
         return []
     bounds = [0] + [a + int(np.argmax(signal[a:b + 1])) for a, b in zip(bottoms, bottoms[1:])] + [len(signal) - 1]
@@ -79,9 +81,22 @@ def find_reps(track: JointTrack, action: str | None = None) -> list[Rep]:
     return reps
 
 
-def knee_flexion(track: JointTrack) -> np.ndarray:
-    """(T,) the mean of the left and right knee flexion (2D, degrees), NaN where neither is seen."""
-    angles = angle_series(align.filled_joints(track))
+def one_per_dip(signal: np.ndarray, bottoms: list[int], least: float) -> list[int]:
+    """The bottoms, two neighbours merged into the lower one when the signal between them does not
+    rise by ``least`` above the higher of the two (a squat held low that wobbles is one rep, not two)."""
+    kept: list[int] = []
+    for b in bottoms:
+        if kept and signal[kept[-1]:b + 1].max() - max(signal[kept[-1]], signal[b]) < least:
+            kept[-1] = kept[-1] if signal[kept[-1]] <= signal[b] else b
+        else:
+            kept.append(b)
+    return kept
+
+
+def knee_flexion(track: JointTrack, world: bool = False) -> np.ndarray:
+    """(T,) the mean of the left and right knee flexion (degrees; 2D, or 3D from the world joints
+    when ``world``), NaN where neither is seen."""
+    angles = angle_series(align.filled_joints(track, world=world))
     knees = angles[:, [ANGLE_NAMES.index("left_knee"), ANGLE_NAMES.index("right_knee")]]
     with np.errstate(all="ignore"):
         return np.nanmean(knees, axis=1) if np.isfinite(knees).any() else np.full(len(knees), np.nan)
@@ -126,16 +141,23 @@ def rep_sentences(rows: list[dict], video: str = "the attempt") -> list[str]:
     """The ranking in words: which rep goes least deep, which deepest, which is closest to the reference."""
     if len(rows) < 2:
         return []
-    n = len(rows)
-    lines = [f"{video} holds {n} reps"]
-    ranked = [r for r in rows if r.get("depth_rank")]
-    if len(ranked) == n:
-        shallow = max(ranked, key=lambda r: r["depth_rank"])
-        deep = min(ranked, key=lambda r: r["depth_rank"])
-        lines.append(f"rep {shallow['rep']} of {n} is the one whose knee goes least deep "
+    return [f"{video} holds {len(rows)} reps"] + rank_sentences(rows, lambda r: f"rep {r['rep']} of {len(rows)}")
+
+
+def rank_sentences(rows: list[dict], label: Callable[[dict], str]) -> list[str]:
+    """Which row goes least deep, which deepest (``depth_rank`` of ``knee_flexion_max_deg``), which is closest to the
+    reference (``distance_to_reference``); ``label`` names a row ("rep 2 of 5", "attempt take3")."""
+    if len(rows) < 2:
+        return []
+    lines = []
+    if all(r.get("depth_rank") for r in rows):
+        shallow = max(rows, key=lambda r: r["depth_rank"])
+        deep = min(rows, key=lambda r: r["depth_rank"])
+        deepest = label(deep).split(" of ")[0]
+        lines.append(f"{label(shallow)} is the one whose knee goes least deep "
                      f"({shallow['knee_flexion_max_deg']:.0f} degrees of knee flexion at its deepest; "
-                     f"rep {deep['rep']} goes deepest, {deep['knee_flexion_max_deg']:.0f})")
-    if all("distance_to_reference" in r for r in rows):
+                     f"{deepest} goes deepest, {deep['knee_flexion_max_deg']:.0f})")
+    if all(r.get("distance_to_reference") is not None for r in rows):
         closest = min(rows, key=lambda r: r["distance_to_reference"])
-        lines.append(f"rep {closest['rep']} of {n} moves most like the reference")
+        lines.append(f"{label(closest)} moves most like the reference")
     return lines
