@@ -21,9 +21,10 @@ from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.pose.cache import CachedPoseDetector, mediapipe_cache
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
-from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
+from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime, alignment_margin, margin_frames
+from stcorr.compare.align import descriptor_cost
 from stcorr.data.datasets import Dataset
-from stcorr.data.pairs import Pair
+from stcorr.data.pairs import Pair, source_frames
 from stcorr.errors import StcorrError
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
@@ -85,6 +86,49 @@ class SequentialMethod:
         target_times = self.aligner.align(dataset, pair)
         xy = self.matcher.match(dataset, pair, target_times)
         return np.column_stack([target_times.astype(np.float64), xy])
+
+    def predict_scored(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s (K, 3) and a confidence (K,) in [0, 1]: the time part's (``time_confidence``)
+        times the space part's (the matcher's ``match_scored``; 1 for a matcher that gives none)."""
+        target_times = self.aligner.align(dataset, pair)
+        if hasattr(self.matcher, "match_scored"):
+            xy, space = self.matcher.match_scored(dataset, pair, target_times)
+        else:
+            xy, space = self.matcher.match(dataset, pair, target_times), np.ones(len(pair))
+        points = np.column_stack([target_times.astype(np.float64), xy])
+        return points, time_confidence(self.aligner, dataset, pair, target_times) * space
+
+
+def time_confidence(aligner, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
+    """(K,) for each correspondence, how clearly the aligner's matches of the source frames around
+    its frame beat the same matches shifted in time (``alignment_margin``), under the aligner's own
+    frame costs; 1 for an aligner whose costs are not at hand (cycle, gt-time)."""
+    if not (hasattr(aligner, "frame_costs") or hasattr(aligner, "descriptors")):
+        return np.ones(len(pair))
+    source, target = dataset.video(pair.source), dataset.video(pair.target)
+    times = source_frames(pair, source)
+    half = margin_frames(source.num_frames)
+    frames = np.unique(np.concatenate([np.arange(t - half, t + half + 1) for t in np.unique(times)]))
+    frames = frames[(frames >= 0) & (frames < source.num_frames)]
+    around = frames_pair(pair, frames)
+    matched = aligner.align(dataset, around)
+    if hasattr(aligner, "frame_costs"):
+        costs = aligner.frame_costs(dataset, around)
+    else:  # pose aligners: the cost their DTW ran on
+        costs = descriptor_cost(aligner.descriptors(dataset, pair.source)[frames], aligner.descriptors(dataset, pair.target))
+    window = margin_frames(target.num_frames)
+    margin = {}
+    for t in np.unique(times):
+        rows = np.abs(frames - t) <= half
+        margin[int(t)] = alignment_margin(costs[rows], matched[rows], window)
+    return np.array([margin[int(t)] for t in times])
+
+
+def frames_pair(pair: Pair, frames: np.ndarray) -> Pair:
+    """A pair of the same videos with one unnamed point at each source frame of ``frames`` (no truth)."""
+    src = np.column_stack([frames.astype(np.float64), np.zeros((len(frames), 2))])
+    return Pair(pair.source, pair.target, pair.action, pair.split, (None,) * len(frames), (-1,) * len(frames),
+                src, np.full_like(src, np.nan), np.full(len(frames), np.nan))
 
 
 def method_names() -> list[str]:

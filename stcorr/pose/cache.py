@@ -211,6 +211,10 @@ class CachedPoseDetector:
         joints = self.cache.track(video).joints_at(int(t), self.min_visibility)
         return [joints] if joints else []
 
+    def visibility(self, video: Video, t: int) -> dict[str, float]:
+        """Frame t's MediaPipe visibility of each Penn joint (0 where nobody was found)."""
+        return dict(zip(JOINTS, self.cache.track(video).penn_joints()[1][int(t)].tolist()))
+
 
 def filtered_track(track: PoseTrack, filter_settings: Mapping[str, Any], min_visibility: float) -> PoseTrack:
     """``track`` with its landmarks (x, y, z and world) filtered in time (``stcorr.pose.filtering``):
