@@ -20,12 +20,14 @@ import torch
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.pose.cache import CachedPoseDetector, mediapipe_cache
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
+from stcorr.baselines.refine import LocalRefiner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
 from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime, alignment_margin, margin_frames
 from stcorr.compare.align import descriptor_cost
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair, source_frames
 from stcorr.errors import StcorrError
+from stcorr.models.checkpoint import load_model
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
 
@@ -177,7 +179,12 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
         return PoseOracle()
     if matcher == "pose":
         pose = settings["pose"]
-        return DetectedPose(CachedPoseDetector(shared_pose_cache(pose), pose["min_visibility"]))
+        refiner = None
+        if settings.get("refine_checkpoint"):
+            path = str(settings["refine_checkpoint"])
+            refiner = shared(("refine", path, _version(path)), lambda: LocalRefiner(load_model(path, "corrflow")))
+            used.append(path)
+        return DetectedPose(CachedPoseDetector(shared_pose_cache(pose), pose["min_visibility"]), refiner)
     path = checkpoint_path(name, "cats2d", settings)
     match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
     used.append(path)

@@ -12,7 +12,9 @@ Matchers, each with ``match(dataset, pair, target_times) -> (K, 2)`` target x, y
 - ``pose``: MediaPipe Pose detections of both frames; a body joint (a keypoint named as one) takes
   the same nearest-joint rule; any other point (an object, an unnamed or unknown point) is placed
   by the body around it (``body_transfer``: its offset from the nearest joint, carried by the
-  similarity transform that maps its nearest joints onto the same joints of the target). When
+  similarity transform that maps its nearest joints onto the same joints of the target), then,
+  with a refiner (``baseline.refine_checkpoint``), moved onto the best local match of learned
+  features in a small window around that placement (``stcorr.baselines.refine``). When
   several people are found, the source person is the one nearest the keypoints and the target
   person the one whose pose is most similar. ``match_scored`` also gives each point a confidence:
   the visibility of the joints that placed it times how near it lies to them
@@ -30,6 +32,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from stcorr.baselines.refine import LocalRefiner
 from stcorr.pose.mediapipe import Joints, PoseDetector
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
@@ -101,24 +104,43 @@ def body_neighbours(xy: np.ndarray, source_joints: Joints, target_joints: Joints
     return [common[i] for i in np.argsort(distance, kind="stable")[:max(neighbours, 1)]]
 
 
-def body_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
-                  neighbours: int = BODY_NEIGHBOURS) -> np.ndarray | None:
-    """Where a point that is not a joint goes, by the body around it: ``T_a + s R (xy - S_a)`` with
-    ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and
-    ``s R`` the similarity fitted on its ``neighbours`` nearest such joints (a translation when
-    fewer than two, or when the fitted scale is implausible). None when no joint is in both."""
+def body_similarity(xy: np.ndarray, source_joints: Joints, target_joints: Joints, neighbours: int = BODY_NEIGHBOURS):
+    """(source anchor (2,), target anchor (2,), scale, rotation (2, 2)) that carry ``xy`` by the body
+    (``body_transfer``), or None when no joint is in both frames."""
     xy = np.asarray(xy, dtype=np.float64)
     used = body_neighbours(xy, source_joints, target_joints, neighbours)
     if not used:
         return None
     src = np.array([source_joints[n] for n in used], dtype=np.float64)
     tgt = np.array([target_joints[n] for n in used], dtype=np.float64)
-    offset = xy - src[0]
+    scale, rotation = 1.0, np.eye(2)
     if len(used) >= 2:
-        scale, rotation = fit_similarity(src, tgt)
-        if BODY_SCALE_RANGE[0] <= scale <= BODY_SCALE_RANGE[1]:
-            offset = scale * rotation @ offset
-    return tgt[0] + offset
+        fitted, turned = fit_similarity(src, tgt)
+        if BODY_SCALE_RANGE[0] <= fitted <= BODY_SCALE_RANGE[1]:
+            scale, rotation = fitted, turned
+    return src[0], tgt[0], scale, rotation
+
+
+def body_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
+                  neighbours: int = BODY_NEIGHBOURS) -> np.ndarray | None:
+    """Where a point that is not a joint goes, by the body around it: ``T_a + s R (xy - S_a)`` with
+    ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and
+    ``s R`` the similarity fitted on its ``neighbours`` nearest such joints (a translation when
+    fewer than two, or when the fitted scale is implausible). None when no joint is in both."""
+    carried = body_similarity(xy, source_joints, target_joints, neighbours)
+    return None if carried is None else carry_by(xy, carried)
+
+
+def carry_by(xy: np.ndarray, carried: tuple) -> np.ndarray:
+    """``xy`` carried by ``body_similarity``'s answer: ``T_a + s R (xy - S_a)``."""
+    source_anchor, target_anchor, scale, rotation = carried
+    return target_anchor + scale * rotation @ (np.asarray(xy, dtype=np.float64) - source_anchor)
+
+
+def person_extent(joints: Joints) -> float:
+    """The larger side of the box around a person's joints, in pixels (at least 1)."""
+    points = np.array(list(joints.values()), dtype=np.float64)
+    return max(float((points.max(axis=0) - points.min(axis=0)).max()), 1.0)
 
 
 #: How far (a fraction of the person's size) a point may lie from the joint it is placed by before
@@ -136,8 +158,7 @@ def placement_confidence(xy: np.ndarray, used: list[str], source_joints: Joints,
     if not used:
         return 0.0
     seen = np.mean([min(source_visibility.get(n, 1.0), target_visibility.get(n, 1.0)) for n in used])
-    joints = np.array(list(source_joints.values()), dtype=np.float64)
-    size = max(float((joints.max(axis=0) - joints.min(axis=0)).max()), 1.0)
+    size = person_extent(source_joints)
     distance = float(np.hypot(*(np.asarray(source_joints[used[0]], dtype=np.float64) - xy)))
     return float(seen / (1.0 + (distance / (reach * size)) ** 2))
 
@@ -199,8 +220,8 @@ class DetectedPose:
 
     name = "pose"
 
-    def __init__(self, detector: PoseDetector):
-        self.detector = detector
+    def __init__(self, detector: PoseDetector, refiner: LocalRefiner | None = None):
+        self.detector, self.refiner = detector, refiner
 
     def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
         return self.match_scored(dataset, pair, target_times)[0]
@@ -221,10 +242,24 @@ class DetectedPose:
                     joint = nearest_shared_joint(xy, src_pose, tgt_pose)
                     used, found, reach = [joint] if joint else [], tgt_pose.get(joint), JOINT_REACH
                 else:
-                    used, found, reach = body_neighbours(xy, src_pose, tgt_pose), body_transfer(xy, src_pose, tgt_pose), BODY_REACH
+                    used, reach = body_neighbours(xy, src_pose, tgt_pose), BODY_REACH
+                    found = self.carry(source, s, xy, target, t, src_pose, tgt_pose)
                 out[i] = found if found is not None else keep_relative_position(xy, source.size, target.size)
                 confidence[i] = placement_confidence(xy, used, src_pose, *seen, reach)
         return out, confidence
+
+    def carry(self, source: Video, s: int, xy: np.ndarray, target: Video, t: int, source_pose: Joints,
+              target_pose: Joints) -> np.ndarray | None:
+        """A point that is no joint, carried by the body (``body_transfer``), then refined by local
+        matching when there is a refiner (``stcorr.baselines.refine``); None when no joint is in both."""
+        carried = body_similarity(xy, source_pose, target_pose)
+        if carried is None:
+            return None
+        placed = carry_by(xy, carried)
+        if self.refiner is None:
+            return placed
+        return self.refiner.refine(self.refiner.frame(source, s), xy, self.refiner.frame(target, t), placed,
+                                   carried[2], carried[3], person_extent(source_pose)).xy
 
 
 class Cats2dMatch:

@@ -247,12 +247,17 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         if augment["crop"] is not None:  # the margin matters only with a crop
             settings["augment"]["crop_margin"] = float(augment["crop_margin"])
             settings["augment"]["crop_weight"] = "zoom"  # crop passes weighted by their zoom
+        for key in ("flip_below", "crop_below", "crop_zoom"):  # the frames the extra passes run on
+            if augment.get(key) is not None:
+                settings["augment"][key] = float(augment[key])
 
     def make() -> Callable:
         plain = MediaPipeLandmarker(complexity)
         if not augmented:
             return plain
-        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]))
+        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]),
+                                   augment.get("flip_below"), augment.get("crop_below"), augment.get("crop_zoom"),
+                                   judged=PENN_INDEX)
 
     flt = pose_settings.get("filter")
     finish = None
