@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stcorr.baselines.methods import SequentialMethod, time_confidence
+from stcorr.baselines.methods import SequentialMethod, timed_alignment
 from stcorr.baselines.spatial import BODY_REACH, DetectedPose, JOINT_REACH, placement_confidence
 from stcorr.baselines.time_alignment import alignment_margin
 from stcorr.data.pairs import Pair
@@ -88,7 +88,8 @@ def test_the_sequential_score_is_time_times_space_and_orders_points_by_how_sure_
                 np.full_like(points, np.nan), np.full(4, np.nan))
     predicted, scores = method.predict_scored(Frames(), pair)
     np.testing.assert_allclose(predicted, method.predict(Frames(), pair))
-    time = time_confidence(method.aligner, Frames(), pair, predicted[:, 0].astype(int))
+    aligned, time = timed_alignment(method.aligner, Frames(), pair)
+    np.testing.assert_array_equal(aligned, predicted[:, 0])
     assert np.all(time > 0.6) and np.all(time <= 1.0)  # the descriptors single out the matched stretch
     assert scores.dtype == np.float64 and np.all((scores >= 0) & (scores <= 1))
     assert scores[0] == pytest.approx(time[0])  # a joint on its detection, seen in both frames

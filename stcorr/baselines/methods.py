@@ -90,40 +90,46 @@ class SequentialMethod:
         return np.column_stack([target_times.astype(np.float64), xy])
 
     def predict_scored(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-        """``predict``'s (K, 3) and a confidence (K,) in [0, 1]: the time part's (``time_confidence``)
+        """``predict``'s (K, 3) and a confidence (K,) in [0, 1]: the time part's (``timed_alignment``)
         times the space part's (the matcher's ``match_scored``; 1 for a matcher that gives none)."""
-        target_times = self.aligner.align(dataset, pair)
+        target_times, time = timed_alignment(self.aligner, dataset, pair)
         if hasattr(self.matcher, "match_scored"):
             xy, space = self.matcher.match_scored(dataset, pair, target_times)
         else:
             xy, space = self.matcher.match(dataset, pair, target_times), np.ones(len(pair))
-        points = np.column_stack([target_times.astype(np.float64), xy])
-        return points, time_confidence(self.aligner, dataset, pair, target_times) * space
+        return np.column_stack([target_times.astype(np.float64), xy]), time * space
 
 
-def time_confidence(aligner, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
-    """(K,) for each correspondence, how clearly the aligner's matches of the source frames around
-    its frame beat the same matches shifted in time (``alignment_margin``), under the aligner's own
-    frame costs; 1 for an aligner whose costs are not at hand (cycle, gt-time)."""
+#: Source frames around a keypoint's frame that the time confidence weighs, at most (evenly spread).
+MARGIN_ROWS = 33
+
+
+def timed_alignment(aligner, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) aligned target frames and (K,) time confidence: how clearly the aligner's matches of the
+    source frames around each correspondence's frame (``margin_frames`` either side, at most
+    ``MARGIN_ROWS`` of them) beat the same matches shifted in time (``alignment_margin``), under the
+    aligner's own frame costs. One alignment call gives both. The confidence is 1 for an aligner
+    whose costs are not at hand (cycle, gt-time)."""
     if not (hasattr(aligner, "frame_costs") or hasattr(aligner, "descriptors")):
-        return np.ones(len(pair))
+        return aligner.align(dataset, pair), np.ones(len(pair))
     source, target = dataset.video(pair.source), dataset.video(pair.target)
     times = source_frames(pair, source)
     half = margin_frames(source.num_frames)
-    frames = np.unique(np.concatenate([np.arange(t - half, t + half + 1) for t in np.unique(times)]))
-    frames = frames[(frames >= 0) & (frames < source.num_frames)]
+    around_each = {int(t): np.unique(np.clip(np.round(np.linspace(t - half, t + half, min(2 * half + 1, MARGIN_ROWS))),
+                                             0, source.num_frames - 1).astype(np.int64)) for t in np.unique(times)}
+    frames = np.unique(np.concatenate([times, *around_each.values()]))
     around = frames_pair(pair, frames)
     matched = aligner.align(dataset, around)
     if hasattr(aligner, "frame_costs"):
         costs = aligner.frame_costs(dataset, around)
     else:  # pose aligners: the cost their DTW ran on
         costs = descriptor_cost(aligner.descriptors(dataset, pair.source)[frames], aligner.descriptors(dataset, pair.target))
-    window = margin_frames(target.num_frames)
+    window = margin_frames(min(source.num_frames, target.num_frames))  # a long target: the movement's scale
     margin = {}
-    for t in np.unique(times):
-        rows = np.abs(frames - t) <= half
-        margin[int(t)] = alignment_margin(costs[rows], matched[rows], window)
-    return np.array([margin[int(t)] for t in times])
+    for t, rows in around_each.items():
+        at = np.searchsorted(frames, rows)
+        margin[t] = alignment_margin(costs[at], matched[at], window)
+    return matched[np.searchsorted(frames, times)], np.array([margin[int(t)] for t in times])
 
 
 def frames_pair(pair: Pair, frames: np.ndarray) -> Pair:

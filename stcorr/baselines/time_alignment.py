@@ -46,6 +46,7 @@ def match_frames(src_emb: np.ndarray, tgt_emb: np.ndarray, rule: Rule = "dtw", m
 #: on either side, at least ``MARGIN_MIN_FRAMES``.
 MARGIN_WINDOW = 0.05
 MARGIN_MIN_FRAMES = 2
+SHIFT_CHUNK = 4096  # shifts weighed at once
 
 
 def margin_frames(length: int) -> int:
@@ -56,7 +57,7 @@ def margin_frames(length: int) -> int:
 def alignment_margin(costs: np.ndarray, matched: np.ndarray, window: int) -> float:
     """How clearly a stretch of aligned frames beats the same stretch shifted in time, in [0, 1].
 
-    ``costs`` (L, M): the cost of L consecutive source frames against every target frame (what
+    ``costs`` (L, M): the cost of L source frames of a stretch against every target frame (what
     the aligner minimised); ``matched`` (L,): the target frame the aligner gave each. With ``c``
     the mean cost along the matched frames and ``a`` the lowest mean cost along them shifted by
     more than ``window`` frames (clipped to the video), the margin is ``a / (a + c)``: near 1 when
@@ -72,8 +73,10 @@ def alignment_margin(costs: np.ndarray, matched: np.ndarray, window: int) -> flo
         return 1.0
     rows = np.arange(len(matched))
     chosen = costs[rows, matched].mean()
-    shifted = np.clip(matched[None, :] + shifts[:, None], 0, m - 1)  # (S, L)
-    alternative = costs[rows[None, :], shifted].mean(axis=1).min()
+    alternative = np.inf
+    for start in range(0, len(shifts), SHIFT_CHUNK):  # memory bounded on long targets
+        shifted = np.clip(matched[None, :] + shifts[start:start + SHIFT_CHUNK, None], 0, m - 1)  # (S, L)
+        alternative = min(alternative, float(costs[rows[None, :], shifted].mean(axis=1).min()))
     total = alternative + chosen
     return float(alternative / total) if total > 0 else 0.5
 
