@@ -70,3 +70,35 @@ def test_a_window_with_nothing_to_match_keeps_the_placement(refiner):
     placed = np.array([104.0, 97.0])
     refined = refiner.refine(source, np.array([100.0, 100.0]), blank, placed, 1.0, np.eye(2), person_size=100.0)
     assert not refined.moved and np.array_equal(refined.xy, placed)
+
+
+class FrameVideo:
+    """A video that is one frame (any t), a name and a size."""
+
+    def __init__(self, name: str, frame: torch.Tensor):
+        self.name, self.path, self.image = name, name, (frame[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        self.size = (self.image.shape[1], self.image.shape[0])
+
+    def frame(self, t: int) -> np.ndarray:
+        return self.image
+
+
+def test_the_pose_matcher_refines_a_point_its_detector_placed_a_few_pixels_off(refiner):
+    from stcorr.baselines.spatial import DetectedPose
+    from stcorr.data.pairs import Pair
+
+    from test_body_transfer import BODY, FixedPoses, joints
+
+    source = textured_frame()
+    videos = {"a": FrameVideo("a", source), "b": FrameVideo("b", warped(source))}
+    body = BODY * 0.8 + 20  # inside the textured frame
+    detected = np.array([similarity(p) for p in body]) + [4.0, -3.0]  # the target's joints detected 5 px off
+    poses = FixedPoses({"a": joints(body), "b": joints(detected)})
+    points = np.array([[0, 95.0, 110.0]])
+    pair = Pair("a", "b", "", "", ("club_head",), (-1,), points, np.full_like(points, np.nan), np.ones(1))
+    dataset = type("Videos", (), {"video": lambda self, name: videos[name]})()
+    truth = similarity(points[0, 1:])
+    carried = DetectedPose(poses).match(dataset, pair, np.zeros(1, dtype=int))[0]
+    refined = DetectedPose(poses, refiner).match(dataset, pair, np.zeros(1, dtype=int))[0]
+    assert np.linalg.norm(carried - truth) == pytest.approx(5.0, abs=0.01)
+    assert np.linalg.norm(refined - truth) < 1.5
