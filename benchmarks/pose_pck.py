@@ -39,6 +39,8 @@ from stcorr.metrics.tracking import ALPHAS, box_normaliser
 PLAIN = {"flip": False, "crop": None, "crop_margin": 1.0}
 FLIP = {**PLAIN, "flip": True}
 FLIP_CROP = {**PLAIN, "flip": True, "crop": 256}
+#: The extra passes only on the frames the plain pass finds hard or small (the default since they cost 3.5x).
+WHERE_NEEDED = {"flip_below": 0.7, "crop_below": 0.9, "crop_zoom": 1.5}
 NO_FILTER = {"sides": False, "window": 0, "degree": 2, "max_gap": 0}
 FILTER = {**NO_FILTER, "sides": True, "max_gap": 16}
 VARIANTS: dict[str, dict] = {
@@ -52,6 +54,7 @@ VARIANTS: dict[str, dict] = {
     "flip+crop": {"augment": FLIP_CROP, "filter": NO_FILTER},
     "flip+filter": {"augment": FLIP, "filter": FILTER},
     "all": {"augment": FLIP_CROP, "filter": FILTER},
+    "where-needed": {"augment": {**FLIP_CROP, **WHERE_NEEDED}, "filter": FILTER},
 }
 
 

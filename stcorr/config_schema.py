@@ -74,6 +74,9 @@ class PoseAugment(_Section):
     flip: bool
     crop: Optional[int] = Field(ge=32)
     crop_margin: float = Field(ge=0)
+    flip_below: Optional[float] = Field(ge=0, le=1)
+    crop_below: Optional[float] = Field(ge=0, le=1)
+    crop_zoom: Optional[float] = Field(ge=1)
 
 
 class PoseFilter(_Section):
@@ -141,6 +144,7 @@ class Baseline(_Section):
     lrprop_checkpoint: Optional[str]
     cats2d_checkpoint: Optional[str]
     cycle_checkpoint: Optional[str]
+    refine_checkpoint: Optional[str]
     pose: Pose
     tcc: TCC
     lrprop: LRProp

@@ -110,3 +110,43 @@ def test_mediapipe_augmented_pass_is_invariant_to_mirroring_the_video():
         mirrored = mirror_result(augmented(np.ascontiguousarray(frame[:, ::-1])))
         error = np.abs(straight[0][penn, :2] - mirrored[0][penn, :2]).max() * frame.shape[1]
         assert error < 0.75, f"frame {t}: the mirrored video's joints, mirrored back, are {error:.2f} px off"
+
+
+def seen_as(visibility: float):
+    """box_landmarker with every landmark's visibility set to ``visibility``."""
+    def run(frame: np.ndarray):
+        found = box_landmarker(frame)
+        if found is None:
+            return None
+        found[0][:, 3] = visibility
+        return found
+
+    return run
+
+
+@pytest.mark.parametrize("visibility, box, calls", [
+    (0.95, (10, 5, 110, 88), 1),   # well seen and large: the plain pass alone
+    (0.8, (10, 5, 110, 88), 3),    # seen less well: the crop and its mirror image, not the whole mirrored frame
+    (0.5, (10, 5, 110, 88), 4),    # poorly seen: every pass
+    (0.95, (55, 40, 65, 52), 3),   # well seen but small: the crop (the person zoomed) and its mirror image
+])
+def test_the_extra_passes_run_only_where_the_plain_pass_needs_them(visibility, box, calls):
+    frame = frame_with_person(box=box)
+    adaptive = AugmentedLandmarker(seen_as(visibility), True, 256, 1.0, flip_below=0.7, crop_below=0.9, crop_zoom=1.5)
+    found = adaptive(frame)
+    assert adaptive.calls == calls
+    np.testing.assert_allclose(found[0][:, :2] * (120, 90), box_landmarker(frame)[0][:, :2] * (120, 90), atol=0.75)
+    every = AugmentedLandmarker(seen_as(visibility), True, 256, 1.0)
+    every(frame)
+    assert every.calls == 4  # no thresholds: every pass on every frame
+
+
+def test_nobody_found_by_the_plain_pass_brings_the_mirror_image():
+    calls = []
+
+    def only_mirrored(frame: np.ndarray):  # finds the person only when the frame is mirrored
+        calls.append(frame)
+        return box_landmarker(frame) if len(calls) % 2 == 0 else None
+
+    adaptive = AugmentedLandmarker(only_mirrored, True, None, flip_below=0.7)
+    assert adaptive(frame_with_person()) is not None and adaptive.calls == 2

@@ -182,8 +182,10 @@ def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, vide
     plain = {"flip": False, "crop": None, "crop_margin": 0.25}
     keys = {name: mediapipe_cache(pose_settings(augment=augment, cache=str(tmp_path))).key(video)
             for name, augment in (("plain", plain), ("flip", {**plain, "flip": True}),
-                                  ("crop", {**plain, "crop": 256}), ("margin", {**plain, "crop": 256, "crop_margin": 0.5}))}
-    assert len(set(keys.values())) == 4
+                                  ("crop", {**plain, "crop": 256}), ("margin", {**plain, "crop": 256, "crop_margin": 0.5}),
+                                  ("where", {**plain, "crop": 256, "flip": True, "flip_below": 0.7}),
+                                  ("where2", {**plain, "crop": 256, "flip": True, "flip_below": 0.8}))}
+    assert len(set(keys.values())) == 6
     old = mediapipe_cache({"model_complexity": 1, "cache": str(tmp_path)})  # a caller without augment: the plain pass
     assert old.key(video) == keys["plain"]
     assert "augment" not in old.settings

@@ -91,6 +91,7 @@ def test_every_listed_method_predicts_on_two_videos_or_says_why_not(name, own_vi
         t, x, y = kp["target"]
         assert 0 <= t < TARGET_FRAMES and float(t).is_integer()
         assert -0.5 <= x <= SIZE[0] - 0.5 and -0.5 <= y <= SIZE[1] - 0.5
+        assert isinstance(kp["score"], float) and 0.0 <= kp["score"] <= 1.0  # every method gives a confidence
 
 
 @pytest.mark.parametrize("kind", PART_KINDS)
@@ -133,4 +134,6 @@ def test_from_method_in_python_matches_the_command(own_videos, tmp_path):
     assert run.returncode == 0, run.stderr
     written = np.array([k["target"] for k in json.loads((tmp_path / "p.json").read_text())["keypoints"]])
     np.testing.assert_allclose(written, result.points, atol=1e-3)
-    assert result.scores is None and Path(result.method) == Path("dtw+cats2d")
+    np.testing.assert_allclose([k["score"] for k in json.loads((tmp_path / "p.json").read_text())["keypoints"]],
+                               result.scores, atol=1e-4)
+    assert Path(result.method) == Path("dtw+cats2d")

@@ -20,11 +20,14 @@ import torch
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.pose.cache import MediaPipePose
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
+from stcorr.baselines.refine import LocalRefiner
 from stcorr.baselines.spatial import Cats2dMatch, DetectedPose, PoseOracle
-from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime
+from stcorr.baselines.time_alignment import EmbeddingTimeAligner, GroundTruthTime, alignment_margin, margin_frames
+from stcorr.pose.descriptors import descriptor_cost
 from stcorr.data.datasets import Dataset
-from stcorr.data.pairs import Pair
+from stcorr.data.pairs import Pair, source_frames
 from stcorr.errors import StcorrError
+from stcorr.models.checkpoint import load_model
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
 
@@ -86,6 +89,55 @@ class SequentialMethod:
         xy = self.matcher.match(dataset, pair, target_times)
         return np.column_stack([target_times.astype(np.float64), xy])
 
+    def predict_scored(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s (K, 3) and a confidence (K,) in [0, 1]: the time part's (``timed_alignment``)
+        times the space part's (the matcher's ``match_scored``; 1 for a matcher that gives none)."""
+        target_times, time = timed_alignment(self.aligner, dataset, pair)
+        if hasattr(self.matcher, "match_scored"):
+            xy, space = self.matcher.match_scored(dataset, pair, target_times)
+        else:
+            xy, space = self.matcher.match(dataset, pair, target_times), np.ones(len(pair))
+        return np.column_stack([target_times.astype(np.float64), xy]), time * space
+
+
+#: Source frames around a keypoint's frame that the time confidence weighs, at most (evenly spread).
+MARGIN_ROWS = 33
+
+
+def timed_alignment(aligner, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) aligned target frames and (K,) time confidence: how clearly the aligner's matches of the
+    source frames around each correspondence's frame (``margin_frames`` either side, at most
+    ``MARGIN_ROWS`` of them) beat the same matches shifted in time (``alignment_margin``), under the
+    aligner's own frame costs. One alignment call gives both. The confidence is 1 for an aligner
+    whose costs are not at hand (cycle, gt-time)."""
+    if not (hasattr(aligner, "frame_costs") or hasattr(aligner, "descriptors")):
+        return aligner.align(dataset, pair), np.ones(len(pair))
+    source, target = dataset.video(pair.source), dataset.video(pair.target)
+    times = source_frames(pair, source)
+    half = margin_frames(source.num_frames)
+    around_each = {int(t): np.unique(np.clip(np.round(np.linspace(t - half, t + half, min(2 * half + 1, MARGIN_ROWS))),
+                                             0, source.num_frames - 1).astype(np.int64)) for t in np.unique(times)}
+    frames = np.unique(np.concatenate([times, *around_each.values()]))
+    around = frames_pair(pair, frames)
+    matched = aligner.align(dataset, around)
+    if hasattr(aligner, "frame_costs"):
+        costs = aligner.frame_costs(dataset, around)
+    else:  # pose aligners: the cost their DTW ran on
+        costs = descriptor_cost(aligner.descriptors(dataset, pair.source)[frames], aligner.descriptors(dataset, pair.target))
+    window = margin_frames(min(source.num_frames, target.num_frames))  # a long target: the movement's scale
+    margin = {}
+    for t, rows in around_each.items():
+        at = np.searchsorted(frames, rows)
+        margin[t] = alignment_margin(costs[at], matched[at], window)
+    return matched[np.searchsorted(frames, times)], np.array([margin[int(t)] for t in times])
+
+
+def frames_pair(pair: Pair, frames: np.ndarray) -> Pair:
+    """A pair of the same videos with one unnamed point at each source frame of ``frames`` (no truth)."""
+    src = np.column_stack([frames.astype(np.float64), np.zeros((len(frames), 2))])
+    return Pair(pair.source, pair.target, pair.action, pair.split, (None,) * len(frames), (-1,) * len(frames),
+                src, np.full_like(src, np.nan), np.full(len(frames), np.nan))
+
 
 def method_names() -> list[str]:
     """Every ``ALIGNER+MATCHER`` name, grouped by matcher, ``gt-time`` last in each group."""
@@ -132,7 +184,12 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
     if matcher == "pose-oracle":
         return PoseOracle()
     if matcher == "pose":
-        return DetectedPose(shared_mediapipe(settings["pose"]))
+        refiner = None
+        if settings.get("refine_checkpoint"):
+            path = str(settings["refine_checkpoint"])
+            refiner = shared(("refine", path, _version(path)), lambda: LocalRefiner(load_model(path, "corrflow")))
+            used.append(path)
+        return DetectedPose(shared_mediapipe(settings["pose"]), refiner)
     path = checkpoint_path(name, "cats2d", settings)
     match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
     used.append(path)

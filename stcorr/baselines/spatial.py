@@ -12,9 +12,13 @@ Matchers, each with ``match(dataset, pair, target_times) -> (K, 2)`` target x, y
 - ``pose``: MediaPipe Pose detections of both frames; a body joint (a keypoint named as one) takes
   the same nearest-joint rule; any other point (an object, an unnamed or unknown point) is placed
   by the body around it (``body_transfer``: its offset from the nearest joint, carried by the
-  similarity transform that maps its nearest joints onto the same joints of the target). When
+  similarity transform that maps its nearest joints onto the same joints of the target), then,
+  with a refiner (``baseline.refine_checkpoint``), moved onto the best local match of learned
+  features in a small window around that placement (``stcorr.baselines.refine``). When
   several people are found, the source person is the one nearest the keypoints and the target
-  person the one whose pose is most similar.
+  person the one whose pose is most similar. ``match_scored`` also gives each point a confidence:
+  the visibility of the joints that placed it times how near it lies to them
+  (``placement_confidence``).
 - ``cats2d``: the trained 2D CATs model on the two frames.
 
 Where no rule applies (no joint in common, nobody detected) the point keeps its relative position
@@ -28,6 +32,7 @@ from typing import Mapping, Protocol
 import numpy as np
 import torch
 
+from stcorr.baselines.refine import LocalRefiner
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.pose.skeleton import Joints, keypoint_type
@@ -63,10 +68,16 @@ def nearest_joint_transfer(xy: np.ndarray, source_joints: Joints, target_joints:
     nearest = min(distance, key=distance.get)
     if nearest in source_objects and nearest in target_objects:
         return target_objects[nearest]
-    for name in sorted(source_joints, key=distance.get):
-        if name in target_joints:
-            return target_joints[name]
-    return None
+    joint = nearest_shared_joint(xy, source_joints, target_joints)
+    return None if joint is None else target_joints[joint]
+
+
+def nearest_shared_joint(xy: np.ndarray, source_joints: Joints, target_joints: Joints) -> str | None:
+    """The source joint nearest ``xy`` that is also a joint of the target frame (None: there is none)."""
+    common = [name for name in source_joints if name in target_joints]
+    if not common:
+        return None
+    return min(common, key=lambda name: float(np.hypot(*(np.asarray(source_joints[name]) - xy))))
 
 
 def fit_similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -85,26 +96,71 @@ BODY_NEIGHBOURS = 4            # joints around a point that fit its local simila
 BODY_SCALE_RANGE = (0.25, 4.0)  # a local scale outside this (joints bunched up, a wrong person) is not trusted
 
 
+def body_neighbours(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
+                    neighbours: int = BODY_NEIGHBOURS) -> list[str]:
+    """The ``neighbours`` joints found in both frames nearest ``xy`` in the source, nearest first."""
+    common = [name for name in source_joints if name in target_joints]
+    distance = [float(np.hypot(*(np.asarray(source_joints[n], dtype=np.float64) - xy))) for n in common]
+    return [common[i] for i in np.argsort(distance, kind="stable")[:max(neighbours, 1)]]
+
+
+def body_similarity(xy: np.ndarray, source_joints: Joints, target_joints: Joints, neighbours: int = BODY_NEIGHBOURS):
+    """(source anchor (2,), target anchor (2,), scale, rotation (2, 2)) that carry ``xy`` by the body
+    (``body_transfer``), or None when no joint is in both frames."""
+    xy = np.asarray(xy, dtype=np.float64)
+    used = body_neighbours(xy, source_joints, target_joints, neighbours)
+    if not used:
+        return None
+    src = np.array([source_joints[n] for n in used], dtype=np.float64)
+    tgt = np.array([target_joints[n] for n in used], dtype=np.float64)
+    scale, rotation = 1.0, np.eye(2)
+    if len(used) >= 2:
+        fitted, turned = fit_similarity(src, tgt)
+        if BODY_SCALE_RANGE[0] <= fitted <= BODY_SCALE_RANGE[1]:
+            scale, rotation = fitted, turned
+    return src[0], tgt[0], scale, rotation
+
+
 def body_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
                   neighbours: int = BODY_NEIGHBOURS) -> np.ndarray | None:
     """Where a point that is not a joint goes, by the body around it: ``T_a + s R (xy - S_a)`` with
     ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and
     ``s R`` the similarity fitted on its ``neighbours`` nearest such joints (a translation when
     fewer than two, or when the fitted scale is implausible). None when no joint is in both."""
-    common = [name for name in source_joints if name in target_joints]
-    if not common:
-        return None
-    xy = np.asarray(xy, dtype=np.float64)
-    src = np.array([source_joints[n] for n in common], dtype=np.float64)
-    tgt = np.array([target_joints[n] for n in common], dtype=np.float64)
-    order = np.argsort(np.linalg.norm(src - xy, axis=1), kind="stable")[:max(neighbours, 1)]
-    anchor = order[0]
-    offset = xy - src[anchor]
-    if len(order) >= 2:
-        scale, rotation = fit_similarity(src[order], tgt[order])
-        if BODY_SCALE_RANGE[0] <= scale <= BODY_SCALE_RANGE[1]:
-            offset = scale * rotation @ offset
-    return tgt[anchor] + offset
+    carried = body_similarity(xy, source_joints, target_joints, neighbours)
+    return None if carried is None else carry_by(xy, carried)
+
+
+def carry_by(xy: np.ndarray, carried: tuple) -> np.ndarray:
+    """``xy`` carried by ``body_similarity``'s answer: ``T_a + s R (xy - S_a)``."""
+    source_anchor, target_anchor, scale, rotation = carried
+    return target_anchor + scale * rotation @ (np.asarray(xy, dtype=np.float64) - source_anchor)
+
+
+def person_extent(joints: Joints) -> float:
+    """The larger side of the box around a person's joints, in pixels (at least 1)."""
+    points = np.array(list(joints.values()), dtype=np.float64)
+    return max(float((points.max(axis=0) - points.min(axis=0)).max()), 1.0)
+
+
+#: How far (a fraction of the person's size) a point may lie from the joint it is placed by before
+#: its confidence halves: a named joint (the detected joint should be where the user put it), any
+#: other point (carried by the body around it, less sure the farther it lies).
+JOINT_REACH, BODY_REACH = 0.1, 0.5
+
+
+def placement_confidence(xy: np.ndarray, used: list[str], source_joints: Joints, source_visibility: dict[str, float],
+                         target_visibility: dict[str, float], reach: float) -> float:
+    """Confidence in [0, 1] of a point placed by the joints ``used`` (nearest first): their mean
+    visibility (the lower of the two frames' per joint) times ``1 / (1 + (d / (reach * size))^2)``,
+    ``d`` the point's distance to the first joint in the source, ``size`` the source person's extent
+    (the larger side of its joints' box). 0 when no joint was used."""
+    if not used:
+        return 0.0
+    seen = np.mean([min(source_visibility.get(n, 1.0), target_visibility.get(n, 1.0)) for n in used])
+    size = person_extent(source_joints)
+    distance = float(np.hypot(*(np.asarray(source_joints[used[0]], dtype=np.float64) - xy)))
+    return float(seen / (1.0 + (distance / (reach * size)) ** 2))
 
 
 def pose_distance(a: Joints, b: Joints) -> float:
@@ -170,22 +226,46 @@ class DetectedPose:
 
     name = "pose"
 
-    def __init__(self, detector: SkeletonFinder):
-        self.detector = detector
+    def __init__(self, detector: SkeletonFinder, refiner: LocalRefiner | None = None):
+        self.detector, self.refiner = detector, refiner
 
     def match(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> np.ndarray:
+        return self.match_scored(dataset, pair, target_times)[0]
+
+    def match_scored(self, dataset: Dataset, pair: Pair, target_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(K, 2) target x, y and (K,) confidence (``placement_confidence``; 0 where no rule applied)."""
         source, target = dataset.video(pair.source), dataset.video(pair.target)
-        out = np.zeros((len(pair), 2))
+        out, confidence = np.zeros((len(pair), 2)), np.zeros(len(pair))
+        visibility = getattr(self.detector, "visibility", lambda video, t: {})
         for (s, t), rows in frame_pairs(pair, target_times).items():
             points = pair.src[rows, 1:]
             src_poses, tgt_poses = self.detector.poses(source, s), self.detector.poses(target, t)
             src_pose = person_nearest_points(src_poses, points) if src_poses else {}
             tgt_pose = most_similar_pose(src_pose, tgt_poses) if tgt_poses and src_pose else {}
+            seen = (visibility(source, s), visibility(target, t))
             for i, xy in zip(rows, points):
-                found = (nearest_joint_transfer(xy, src_pose, tgt_pose) if keypoint_type(pair.names[i]) == "hum"
-                         else body_transfer(xy, src_pose, tgt_pose))
+                if keypoint_type(pair.names[i]) == "hum":
+                    joint = nearest_shared_joint(xy, src_pose, tgt_pose)
+                    used, found, reach = [joint] if joint else [], tgt_pose.get(joint), JOINT_REACH
+                else:
+                    used, reach = body_neighbours(xy, src_pose, tgt_pose), BODY_REACH
+                    found = self.carry(source, s, xy, target, t, src_pose, tgt_pose)
                 out[i] = found if found is not None else keep_relative_position(xy, source.size, target.size)
-        return out
+                confidence[i] = placement_confidence(xy, used, src_pose, *seen, reach)
+        return out, confidence
+
+    def carry(self, source: Video, s: int, xy: np.ndarray, target: Video, t: int, source_pose: Joints,
+              target_pose: Joints) -> np.ndarray | None:
+        """A point that is no joint, carried by the body (``body_transfer``), then refined by local
+        matching when there is a refiner (``stcorr.baselines.refine``); None when no joint is in both."""
+        carried = body_similarity(xy, source_pose, target_pose)
+        if carried is None:
+            return None
+        placed = carry_by(xy, carried)
+        if self.refiner is None:
+            return placed
+        return self.refiner.refine(self.refiner.frame(source, s), xy, self.refiner.frame(target, t), placed,
+                                   carried[2], carried[3], person_extent(source_pose)).xy
 
 
 class Cats2dMatch:

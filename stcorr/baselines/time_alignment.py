@@ -11,6 +11,9 @@ correspondence of the pair, in order) or, for the embedding ones, ``match_frames
 - ``nn-st``, ``dtw-st``: the same with the space-time backbone pooled per frame;
 - ``tcc``, ``lrprop``: DTW over TCC- or LRProp-trained embeddings; ``tcc-nn``, ``lrprop-nn``:
   the nearest neighbour in those embeddings (TCC's own rule).
+
+``alignment_margin`` turns the cost of each matched frame against the cheapest frame away from it
+into a confidence in [0, 1] (``stcorr predict``'s score).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from stcorr.alignment.dtw import Metric, dtw_align, nn_align
+from stcorr.alignment.dtw import Metric, dtw_align, nn_align, pairwise_cost
 from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair, source_frames
 from stcorr.data.video import Video
@@ -36,6 +39,46 @@ def match_frames(src_emb: np.ndarray, tgt_emb: np.ndarray, rule: Rule = "dtw", m
     if rule == "dtw":
         return dtw_align(src_emb, tgt_emb, metric)
     raise ValueError(f"unknown alignment rule {rule!r}; expected nn or dtw")
+
+
+#: The stretch of source frames around a keypoint's frame whose alignment the margin weighs, and the
+#: shift beyond which the target counts as another moment: this fraction of each video's length
+#: on either side, at least ``MARGIN_MIN_FRAMES``.
+MARGIN_WINDOW = 0.05
+MARGIN_MIN_FRAMES = 2
+SHIFT_CHUNK = 4096  # shifts weighed at once
+
+
+def margin_frames(length: int) -> int:
+    """Frames on either side that ``alignment_margin`` looks at in a video of ``length`` frames."""
+    return max(MARGIN_MIN_FRAMES, int(round(MARGIN_WINDOW * length)))
+
+
+def alignment_margin(costs: np.ndarray, matched: np.ndarray, window: int) -> float:
+    """How clearly a stretch of aligned frames beats the same stretch shifted in time, in [0, 1].
+
+    ``costs`` (L, M): the cost of L source frames of a stretch against every target frame (what
+    the aligner minimised); ``matched`` (L,): the target frame the aligner gave each. With ``c``
+    the mean cost along the matched frames and ``a`` the lowest mean cost along them shifted by
+    more than ``window`` frames (clipped to the video), the margin is ``a / (a + c)``: near 1 when
+    only the matched moment matches, 0.5 when another moment of the target matches as well (a
+    repeated or still movement), below when another matches better (DTW kept the order of the
+    whole over this stretch); 1 when no shift is that long, 0.5 when both costs are 0."""
+    costs = np.asarray(costs, dtype=np.float64)
+    matched = np.asarray(matched, dtype=np.int64)
+    m = costs.shape[1]
+    shifts = np.arange(-(m - 1), m)
+    shifts = shifts[np.abs(shifts) > window]
+    if not len(shifts):
+        return 1.0
+    rows = np.arange(len(matched))
+    chosen = costs[rows, matched].mean()
+    alternative = np.inf
+    for start in range(0, len(shifts), SHIFT_CHUNK):  # memory bounded on long targets
+        shifted = np.clip(matched[None, :] + shifts[start:start + SHIFT_CHUNK, None], 0, m - 1)  # (S, L)
+        alternative = min(alternative, float(costs[rows[None, :], shifted].mean(axis=1).min()))
+    total = alternative + chosen
+    return float(alternative / total) if total > 0 else 0.5
 
 
 class GroundTruthTime:
@@ -58,6 +101,11 @@ class EmbeddingTimeAligner:
         source, target = dataset.video(pair.source), dataset.video(pair.target)
         times = source_frames(pair, source)
         return self.matches(source, target)[times]
+
+    def frame_costs(self, dataset: Dataset, pair: Pair) -> np.ndarray:
+        """(K, M) cost of each correspondence's source frame against every target frame (the rule's metric)."""
+        source, target = dataset.video(pair.source), dataset.video(pair.target)
+        return pairwise_cost(self.embed(source)[source_frames(pair, source)], self.embed(target), self.metric)
 
     def matches(self, source: Video, target: Video) -> np.ndarray:
         """(N_source,) target frame of every source frame (cached per video pair)."""

@@ -131,27 +131,60 @@ def combine(results: list[Result | None], zooms: list[float] | None = None) -> R
     return out, (world * weight).sum(axis=0) / weight.sum(axis=0)
 
 
+def mean_visibility(result: Result | None, judged: np.ndarray) -> float:
+    """The mean visibility of the ``judged`` landmarks of a pass (0 when it found nobody)."""
+    return 0.0 if result is None else float(np.mean(result[0][judged, 3]))
+
+
 class AugmentedLandmarker:
     """A landmarker run on the frame, its mirror image (``flip``) and a ``crop_size`` crop around the
-    person (None: no crop), combined (module docstring). With neither it is the landmarker itself."""
+    person (None: no crop), combined (module docstring). With neither it is the landmarker itself.
 
-    def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0):
+    The extra passes can be kept to the frames that need them, judged by the plain pass: the mirror
+    image only where the plain pass found nobody or the mean visibility of its ``judged`` landmarks
+    is below ``flip_below``; the crop (and its mirror image when ``flip`` is on) only where that
+    visibility is below ``crop_below`` or the person is small (the crop would show them at least
+    ``crop_zoom`` times larger). None: on every frame (for the crop: ``crop_below`` and ``crop_zoom``
+    both None)."""
+
+    def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0,
+                 flip_below: float | None = None, crop_below: float | None = None, crop_zoom: float | None = None,
+                 judged: np.ndarray | None = None):
         self.landmarker, self.flip = landmarker, bool(flip)
         self.crop_size, self.crop_margin = crop_size, float(crop_margin)
+        self.flip_below, self.crop_below, self.crop_zoom = flip_below, crop_below, crop_zoom
+        self.judged = np.arange(33) if judged is None else np.asarray(judged)
+        self.calls = 0  # landmarker calls so far (what the passes cost)
 
-    def passes(self, frame: np.ndarray) -> list[Result | None]:
-        """Whole-frame passes (plain, then flip), as they come out."""
-        runs = [self.landmarker] + ([flipped(self.landmarker)] if self.flip else [])
-        return [run(frame) for run in runs]
+    def run(self, landmarker: Landmarker, frame: np.ndarray) -> Result | None:
+        self.calls += 1
+        return landmarker(frame)
+
+    def passes(self, frame: np.ndarray, flip: bool) -> list[Result | None]:
+        """Whole-frame passes (plain, then flip when ``flip``), as they come out."""
+        return [self.run(run, frame) for run in [self.landmarker] + ([flipped(self.landmarker)] if flip else [])]
 
     def __call__(self, frame: np.ndarray) -> Result | None:
-        results = self.passes(frame)
+        plain = self.run(self.landmarker, frame)
+        seen = mean_visibility(plain, self.judged)
+        every_frame = self.flip_below is None
+        results = [plain]
+        if self.flip and (every_frame or plain is None or seen < self.flip_below):
+            results.append(self.run(flipped(self.landmarker), frame))
         whole = combine(results)
         if whole is None or self.crop_size is None:
             return whole
         height, width = frame.shape[:2]
         box = person_box(whole[0], width, height, self.crop_margin)
-        crop = crop_frame(frame, box, self.crop_size)
-        cropped = [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop)]
         zoom = max(width, height) / box.side  # how much larger the crop passes saw the person (>= 1)
+        if not self.crop_wanted(seen, zoom):
+            return whole
+        crop = crop_frame(frame, box, self.crop_size)
+        cropped = [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop, self.flip)]
         return combine(results + cropped, [1.0] * len(results) + [zoom] * len(cropped))
+
+    def crop_wanted(self, seen: float, zoom: float) -> bool:
+        """Whether the crop passes run on a frame whose plain pass saw ``seen`` and whose crop zooms ``zoom``."""
+        if self.crop_below is None and self.crop_zoom is None:
+            return True
+        return (self.crop_below is not None and seen < self.crop_below) or (self.crop_zoom is not None and zoom >= self.crop_zoom)

@@ -39,7 +39,7 @@ from stcorr.files import write_file
 from stcorr.settings import default_section
 from stcorr.pose.augment import LIMBS, MIRRORED_LANDMARKS, AugmentedLandmarker
 from stcorr.pose.filtering import side_labelling, smooth_track
-from stcorr.pose.mediapipe import LANDMARKS, PoseDetector, penn_track, require_mediapipe
+from stcorr.pose.mediapipe import LANDMARKS, PENN_INDEX, PoseDetector, penn_track, require_mediapipe
 from stcorr.pose.skeleton import Joints
 from stcorr.pose.track import JointTrack
 
@@ -219,12 +219,17 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         if augment["crop"] is not None:  # the margin matters only with a crop
             settings["augment"]["crop_margin"] = float(augment["crop_margin"])
             settings["augment"]["crop_weight"] = "zoom"  # crop passes weighted by their zoom
+        for key in ("flip_below", "crop_below", "crop_zoom"):  # the frames the extra passes run on
+            if augment.get(key) is not None:
+                settings["augment"][key] = float(augment[key])
 
     def make() -> Callable:
         plain = MediaPipeLandmarker(complexity)
         if not augmented:
             return plain
-        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]))
+        return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]),
+                                   augment.get("flip_below"), augment.get("crop_below"), augment.get("crop_zoom"),
+                                   judged=PENN_INDEX)
 
     flt = pose_settings.get("filter")
     finish = None
@@ -268,6 +273,11 @@ class MediaPipePose:
         """Frame t's skeleton (joints reaching ``min_visibility``), as the ``pose`` matcher's detector gives it."""
         joints = self.track(video).joints_at(int(t), self.min_visibility)
         return [joints] if joints else []
+
+    def visibility(self, video: Video, t: int) -> dict[str, float]:
+        """Frame t's MediaPipe visibility of each Penn joint (0 where nobody was found)."""
+        track = self.track(video)
+        return dict(zip(track.names, track.visibility[int(t)].tolist()))
 
     @classmethod
     def shared(cls, pose: Mapping[str, Any] | None = None) -> "MediaPipePose":
