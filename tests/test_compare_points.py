@@ -32,7 +32,7 @@ def test_a_picked_point_is_carried_through_both_videos(club):
     reference, attempt, pose, ref, att = club
     query = np.array([[QUERY_T, *ref[QUERY_T]["right_wrist"]]])
     comparison = analyse(reference, attempt, pose=pose, key_moments=[24], trace_points=query,
-                         propagation=(PixelFeatures(), PropagationSettings()))
+                         propagation=(PixelFeatures(), PropagationSettings.defaults()))
     (point,) = comparison.record["trace_points"]
     start = point["attempt_start"]
     assert start[0] == int(comparison.attempt_times[QUERY_T])

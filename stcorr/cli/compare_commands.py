@@ -66,7 +66,7 @@ def propagation_for(source: str) -> tuple:
 
     cfg = build_config(None, None)
     features = tracking_features(None, source, cfg) if source in ("pixels", "untrained") else tracking_features(source, None, cfg)
-    return features, PropagationSettings.from_config(cfg["corrflow"]["propagation"])
+    return features, PropagationSettings.checked(cfg["corrflow"]["propagation"])
 
 
 def compare(
