@@ -12,7 +12,7 @@ PACKAGE = Path(stcorr.__file__).parent
 
 # The layers, lowest first; a module may import its own layer and those below.
 LAYERS = {
-    "errors": 0, "console": 0, "files": 0, "progress": 0,
+    "errors": 0, "console": 0, "files": 0, "progress": 0, "settings": 0,
     "data": 1, "metrics": 1, "alignment": 1,
     "pose": 2,
     "models": 3, "predictor": 3,

@@ -10,17 +10,28 @@ for torchvision's); ``normalize_frames`` does that for frames in [0, 1].
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from stcorr.errors import StcorrError
 from stcorr.models.backbones.weights import read_state_dict
+from stcorr.settings import Section
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STAGE_WIDTHS = (64, 128, 256, 512)
+
+
+class ResNet2dSettings(Section):
+    """A config's ``resnet2d`` sub-section (``baseline.frames``, ``baseline.cats2d``, ``cycle``)."""
+
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int]
+    last_layer: int = Field(ge=1, le=4)
+    weights: Optional[str]
 
 
 def normalize_frames(frames: Tensor) -> Tensor:
