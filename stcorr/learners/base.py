@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from stcorr.data.datasets import Dataset
@@ -76,6 +77,12 @@ class Learner:
     def loss(self, model: nn.Module, examples: list[Any]) -> torch.Tensor:
         """The mean loss over ``examples`` (a scalar on ``self.device``)."""
         raise NotImplementedError
+
+    def examples_in_run(self) -> int:
+        """Examples the whole run trains on: ``train.max_steps`` x the global batch (``train.batch_size``
+        x the processes), at least 1; example numbers run from 0 to this."""
+        processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        return max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]) * processes, 1)
 
     # --- optional
     def validate(self, model: nn.Module, step: int) -> dict[str, float] | None:

@@ -151,8 +151,7 @@ class CorrFlowLearner(Learner):
         width, height = self.videos[name].size
         side = int(round(min(width, height) * rng.uniform(float(s["crop"]), 1.0)))
         box = (int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1)), side)
-        total = max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]), 1)
-        p_true = true_reference_probability(index / total, *s["true_reference"])
+        p_true = true_reference_probability(index / self.examples_in_run(), *s["true_reference"])
         return {"video": name, "times": times, "box": box, "flip": bool(rng.random() < 0.5),
                 "use_true": (rng.random(max(count - 2, 0)) < p_true).tolist(), "seed": int(rng.integers(2 ** 31))}
 
