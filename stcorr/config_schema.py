@@ -140,10 +140,12 @@ def with_learner_sections(section: type[_Section], key: str) -> type[_Section]:
 
 def _placed_sections() -> list[tuple[str, str, type[_Section]]]:
     """(parent key, name, schema) of each learner's section; only the root and ``baseline`` take them."""
-    placed = [(*key.rpartition(".")[::2], schema) for key, schema in learner_sections().items()]
-    misplaced = [f"{parent}.{name}" for parent, name, _ in placed if parent not in ("", "baseline")]
-    if misplaced:
-        raise TypeError(f"learner config sections go at the top level or under baseline, not at {misplaced}")
+    placed = []
+    for key, schema in learner_sections().items():
+        parent, _, name = key.rpartition(".")
+        if parent not in ("", "baseline"):
+            raise TypeError(f"learner config sections go at the top level or under baseline, not at {key!r}")
+        placed.append((parent, name, schema))
     return placed
 
 
