@@ -25,20 +25,20 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 STAGE_WIDTHS = (64, 128, 256, 512)
 
 
-class ResNet2dSettings(Section):
-    """A config's ``resnet2d`` sub-section (``baseline.frames``, ``baseline.cats2d``, ``cycle``)."""
-
-    width_multiplier: float = Field(gt=0)
-    blocks: list[int]
-    last_layer: int = Field(ge=1, le=4)
-    weights: Optional[str]
-
-
 def normalize_frames(frames: Tensor) -> Tensor:
     """Frames (N, 3, H, W) with values in [0, 1] -> ImageNet-normalised frames."""
     mean = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype, device=frames.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=frames.dtype, device=frames.device).view(1, 3, 1, 1)
     return (frames - mean) / std
+
+
+class ResNet2dSettings(Section):
+    """A ``resnet2d`` entry of the config (cpu.yaml says what each key does)."""
+
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int]
+    last_layer: int = Field(ge=1, le=4)
+    weights: Optional[str]
 
 
 class BasicBlock(nn.Module):
