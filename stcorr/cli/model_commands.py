@@ -11,7 +11,7 @@ import typer
 from stcorr.cli.common import (MAX_STEPS, ConfigOpt, DeviceOpt, OverwriteOpt, SetOpt, WeightsOpt, build_config, command_line,
                                config_file, console, in_range, load_dataset, load_pairs, parse_ks, read_keypoints,
                                resolve_device)
-from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
+from stcorr.cli.data_commands import AlphaOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.cli.outputs import MIN_FREE_BYTES, check_outputs, training_folder

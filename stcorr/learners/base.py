@@ -82,7 +82,7 @@ class Learner:
         """Examples the whole run trains on: ``train.max_steps`` x the global batch (``train.batch_size``
         x the processes), at least 1; example numbers run from 0 to this."""
         processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        return max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]) * processes, 1)
+        return max(self.cfg["train"]["max_steps"] * self.cfg["train"]["batch_size"] * processes, 1)
 
     # --- optional
     def validate(self, model: nn.Module, step: int) -> dict[str, float] | None:
