@@ -66,6 +66,7 @@ def two_processes_case(task: str):
 def test_the_registry_line_names_the_learner_as_it_names_itself(task):
     learner = LEARNERS[task]
     assert learner.name == task and learner.description
+    assert learner.section is None or learner.section.__module__ == learner.__module__  # its schema beside it
 
 
 @pytest.mark.parametrize("key", learner_sections())
