@@ -3,26 +3,24 @@
 The values live in one place, the commented default ``stcorr/configs/cpu.yaml``; this file only
 says what each key may hold. ``validate_config`` turns the first problem into a one-line
 StcorrError naming the key. The section a lower-layer component takes is defined beside it
-(``stcorr.settings.Section``: ``ModelSettings``, ``PropagationSettings``, ``ClipAugment``, ...) and
-put together here. A new learner adds its section here (a class and a field) and in cpu.yaml.
+(``stcorr.settings.Section``: ``ModelSettings``, ``ClipAugment``, ...) and put together here with
+the other shared sections; each learner's own section is its
+``Learner.section``, put in at its ``cpu_yaml_key`` from the registry (``learner_sections``), and
+the learner of ``task`` checks the config across sections (``Learner.check_config``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
-from stcorr.alignment.lrprop import LRPropWeights
 from stcorr.data.augment import ClipAugment
 from stcorr.errors import StcorrError
-from stcorr.learners import LEARNERS
-from stcorr.models.aggregators import aggregator_options
+from stcorr.learners import LEARNERS, learner_class, learner_sections
 from stcorr.models.backbones.resnet2d import ResNet2dSettings
-from stcorr.models.matcher import ModelSettings, ReadoutSettings
-from stcorr.models.propagation import PropagationSettings
+from stcorr.models.matcher import ModelSettings
 from stcorr.settings import Section as _Section, validation_error
-
 
 
 class Data(_Section):
@@ -94,50 +92,9 @@ class Pose(_Section):
     filter: PoseFilter
 
 
-class TCC(_Section):
-    features: Literal["resnet2d", "backbone"]
-    embedding_dim: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    context: int = Field(ge=1)
-    context_stride: int = Field(ge=1)
-    seq_len: int = Field(ge=2)
-    videos_per_step: int = Field(ge=2)
-    loss_type: Literal["regression_mse_var", "regression_mse", "regression_huber", "classification"]
-    similarity: Literal["l2", "cosine"]
-    temperature: float = Field(gt=0)
-    variance_lambda: float = Field(ge=0)
+class _Baseline(_Section):
+    """The ``baseline`` section without the learners' sections in it (``baseline.tcc``, ...)."""
 
-
-class LRProp(_Section):
-    features: Literal["resnet2d", "backbone"]
-    embedding_dim: int = Field(ge=1)
-    d_model: int = Field(ge=1)
-    layers: int = Field(ge=1)
-    heads: int = Field(ge=1)
-    ff_dim: int = Field(ge=1)
-    dropout: float = Field(ge=0, lt=1)
-    seq_len: int = Field(ge=2)
-    sigma: float = Field(gt=0)
-    temperature: float = Field(gt=0)
-    gamma: float = Field(gt=0)
-    weights: LRPropWeights
-
-
-class Cats2d(_Section):
-    size: int = Field(ge=8)
-    resnet2d: ResNet2dSettings
-    layers: list[int]
-    grid: list[int] = Field(min_length=3, max_length=3)
-    aggregator_args: dict[str, Any]
-    readout: ReadoutSettings
-
-    @model_validator(mode="after")
-    def _known_aggregator_args(self) -> "Cats2d":
-        aggregator_options("st-cats", self.aggregator_args)
-        return self
-
-
-class Baseline(_Section):
     frames: Frames
     metric: Literal["cosine", "euclidean", "sqeuclidean"]
     tcc_checkpoint: Optional[str]
@@ -146,86 +103,47 @@ class Baseline(_Section):
     cycle_checkpoint: Optional[str]
     refine_checkpoint: Optional[str]
     pose: Pose
-    tcc: TCC
-    lrprop: LRProp
-    cats2d: Cats2d
 
 
-class CorrFlow(_Section):
-    split: Literal["train", "val", "all"]
-    width: int = Field(ge=1)
-    blocks: list[int] = Field(min_length=1)
-    dim: int = Field(ge=1)
-    clusters: int = Field(ge=2)
-    kmeans_frames: int = Field(ge=1)
-    drop_prob: float = Field(ge=0, le=1)
-    jitter: float = Field(ge=0, lt=1)
-    frames: int = Field(ge=2)
-    max_gap: int = Field(ge=1)
-    size: int = Field(ge=16, multiple_of=4)
-    crop: float = Field(gt=0, le=1)
-    radius: int = Field(ge=1)
-    temperature: float = Field(gt=0)
-    true_reference: list[float] = Field(min_length=2, max_length=2)
-    backward_weight: float = Field(ge=0)
-    propagation: PropagationSettings
+def with_learner_sections(section: type[_Section], key: str) -> type[_Section]:
+    """``section`` (at dotted ``key``, "" for the root) with the learners' sections that sit directly in it."""
+    fields: dict[str, Any] = {name: (schema, ...) for parent, name, schema in _placed_sections() if parent == key}
+    return create_model(section.__name__.lstrip("_"), __base__=section, **fields)
 
 
-class Cycle(_Section):
-    size: int = Field(ge=16)
-    resnet2d: ResNet2dSettings
-    roi_size: int = Field(ge=1)
-    sampling_ratio: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    dim: int = Field(ge=1)
-    chunks: int = Field(ge=2)
-    patch_scale: float = Field(gt=0)
-    min_track_length: int = Field(ge=1)
-    temperature: float = Field(gt=0)
-    margin: float = Field(ge=0)
-    iou_threshold: float = Field(gt=0, le=1)
-    temporal_search: bool
-    grid: int = Field(ge=1)
+def _placed_sections() -> list[tuple[str, str, type[_Section]]]:
+    """(parent key, name, schema) of each learner's section; only the root and ``baseline`` take them."""
+    placed = []
+    for key, schema in learner_sections().items():
+        parent, _, name = key.rpartition(".")
+        if parent not in ("", "baseline"):
+            raise TypeError(f"learner config sections go at the top level or under baseline, not at {key!r}")
+        placed.append((parent, name, schema))
+    return placed
 
 
-class CPNet(_Section):
-    network: Literal["c2d", "cpnet", "r3d"]
-    clip_len: int = Field(ge=2)
-    size: int = Field(ge=16)
-    width_multiplier: float = Field(gt=0)
-    blocks: list[int] = Field(min_length=4, max_length=4)
-    placements: list[str]
-    k: int = Field(ge=1)
-    bottleneck: Optional[float] = Field(gt=0, le=1)
-    spatial_stride: int = Field(ge=1)
-    min_span: float = Field(gt=0, le=1)
-    window: Literal["video", "moments"]
-    crop: float = Field(gt=0, le=1)
-    val_batch: int = Field(ge=1)
+Baseline = with_learner_sections(_Baseline, "baseline")
 
 
-class Config(_Section):
+class _Config(_Section):
+    """The root without the learners' top-level sections (``cycle``, ``corrflow``, ...)."""
+
     seed: int = Field(ge=0)
     task: str
     data: Data
     model: ModelSettings
     train: Train
-    baseline: Baseline
-    cycle: Cycle
-    corrflow: CorrFlow
-    cpnet: CPNet
+    baseline: Baseline  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _known_task(self) -> "Config":
+    def _task_learner_checks(self) -> "_Config":
         if self.task not in LEARNERS:
             raise StcorrError(f"config key 'task': unknown task {self.task!r} (stcorr trains {', '.join(LEARNERS)})")
+        learner_class(self.task).check_config(self)
         return self
 
-    @model_validator(mode="after")
-    def _part_contrast_has_fine_features(self) -> "Config":
-        if self.task == "correspondence" and self.train.part_weight and self.model.refine is None:
-            raise StcorrError("config key 'train.part_weight' contrasts the fine stage's features: it needs model.refine")
-        return self
+
+Config = with_learner_sections(_Config, "")
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:

@@ -92,18 +92,3 @@ def test_bad_input_is_one_line(tmp_path, penn):
         training_videos(open_dataset(penn), "test")
     with pytest.raises(StcorrError, match="corrflow.frames"):
         load_config(None, {"corrflow.frames": 1})
-
-
-def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(penn, tmp_path):
-    from safetensors.torch import load_file
-
-    from stcorr.training.engine import train
-
-    cfg = load_config(None, {**SMALL, "train.max_steps": 4, "train.checkpoint_every": 2, "train.log_every": 1,
-                             "train.val_every": 0, "train.batch_size": 1})
-    train(cfg, open_dataset(penn), tmp_path / "whole", progress=False)
-    train(cfg, open_dataset(penn), tmp_path / "split", progress=False, stop_after=2)
-    train(cfg, open_dataset(penn), tmp_path / "split", resume=True, progress=False)
-    a, b = (load_file(str(tmp_path / run / "checkpoint" / "model.safetensors")) for run in ("whole", "split"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert "colour_centres" in a

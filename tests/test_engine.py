@@ -1,4 +1,5 @@
-"""The one training engine: kill -9 and resume, the checkpoint swap, world size, logs, every learner."""
+"""The one training engine: kill -9 and resume, the checkpoint swap, world size, logs (every learner
+alike: tests/test_learners.py)."""
 
 import json
 import os
@@ -16,7 +17,6 @@ from stcorr.cli.common import build_config
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.errors import StcorrError
-from stcorr.learners import LEARNERS
 from stcorr.models.checkpoint import read_checkpoint_info
 from stcorr.training.engine import train
 
@@ -43,10 +43,6 @@ def _losses(run: Path) -> list[tuple[str, str]]:
 
 def _cli(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "stcorr.cli.main", *args]
-
-
-def test_every_learner_is_registered():
-    assert {"correspondence", "tcc", "lrprop", "cats2d"} <= set(LEARNERS)
 
 
 def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(golf, tmp_path):
@@ -135,24 +131,3 @@ def test_a_wrong_key_anywhere_is_a_one_line_error_naming_it(override, key):
     with pytest.raises(StcorrError) as err:
         load_config("demo", override)
     assert key in str(err.value) and "\n" not in str(err.value)
-
-
-def test_two_gloo_processes_equal_one_process_for_a_baseline_learner(golf, tmp_path):
-    overrides = [f"--set={k}={json.dumps(v)}" for k, v in {**SMALL_LRPROP, "train.max_steps": 2}.items()]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    common = ["train", "--config", "lrprop", "--data", str(golf), "--no-progress", *overrides]
-    single = subprocess.run(_cli([*common, "--out", str(tmp_path / "one"), "--set", "train.batch_size=2"]),
-                            capture_output=True, text=True, env=env)
-    assert single.returncode == 0, single.stderr
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29523", "-m", "stcorr.cli.main"]
-    double = subprocess.run([*launcher, *common, "--out", str(tmp_path / "two"), "--set", "train.batch_size=1"],
-                            capture_output=True, text=True, env=env)
-    assert double.returncode == 0, double.stderr[-3000:]
-    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
-    moved = 0
-    for name in one:
-        torch.testing.assert_close(one[name], two[name], rtol=1e-5, atol=1e-6, msg=name)
-    initial = LEARNERS["lrprop"](load_config("lrprop", SMALL_LRPROP), open_dataset(golf), torch.device("cpu")).build_model()
-    for name, value in initial.state_dict().items():
-        moved += not torch.equal(value, one[name])
-    assert moved > 0

@@ -63,9 +63,7 @@ def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: 
     if not done:
         console.print(f"[bold]2/4[/] training ANTs for {max_steps} steps ({cfg['model']['backbone']} width {cfg['model']['width']}, "
                       f"clips {cfg['data']['clip_len']}x{cfg['data']['size']}x{cfg['data']['size']})")
-        from stcorr.cli.model_commands import _validator
-
-        train(cfg, dataset, out, resume=checkpoint.exists(), validate=_validator(dataset, cfg))
+        train(cfg, dataset, out, resume=checkpoint.exists())
     console.print(f"[bold]3/4[/] scoring on {eval_pairs} val pairs")
     pairs = load_pairs(dataset, "val", cfg["data"]["setup"], eval_pairs, seed)
     results_dir = out / "results"

@@ -11,7 +11,7 @@ import typer
 from stcorr.cli.common import (MAX_STEPS, ConfigOpt, DeviceOpt, OverwriteOpt, SetOpt, WeightsOpt, build_config, command_line,
                                config_file, console, in_range, load_dataset, load_pairs, parse_ks, read_keypoints,
                                resolve_device)
-from stcorr.cli.data_commands import AlphaOpt, DataOpt, MaxPairsOpt, SeedOpt, print_scores
+from stcorr.cli.data_commands import AlphaOpt, MaxPairsOpt, SeedOpt, print_scores
 from stcorr.config import parse_overrides
 from stcorr.errors import StcorrError
 from stcorr.cli.outputs import MIN_FREE_BYTES, check_outputs, training_folder
@@ -19,8 +19,8 @@ from stcorr.cli.outputs import MIN_FREE_BYTES, check_outputs, training_folder
 
 
 def train(
-    data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoint/, config.yaml, train_log.csv, val_log.csv.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Data set root (Penn Action layout or pairs layout).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint/, config.yaml, train_log.csv, val_log.csv.")] = None,
     config: ConfigOpt = None,
     model: Annotated[Optional[str], typer.Option(help="Aggregator: ants or st-cats.")] = None,
     setup: Annotated[Optional[str], typer.Option(help="13+3, 3+3 or r10.")] = None,
@@ -32,12 +32,17 @@ def train(
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     overwrite: OverwriteOpt = False,
+    list_tasks_: Annotated[bool, typer.Option("--list-tasks", help="Print the tasks it trains, one a line, and stop.")] = False,
 ) -> None:
     """Train a learner on the train split: the space-time matcher (ANTs or st-CATs; the default), or what
-    the config's `task` names (tcc, lrprop, cats2d, ...). Under torchrun it trains data-parallel:
+    the config's `task` names (see --list-tasks). Under torchrun it trains data-parallel:
     torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
     from stcorr.training.engine import train as run_training
 
+    if list_tasks_:
+        return list_tasks()
+    if data is None or out is None:
+        raise StcorrError("train needs --data and --out (or --list-tasks)")
     owner = int(os.environ.get("RANK", "0")) == 0  # rank 0 owns the run folder; the others only read inputs
     check_outputs("train", {"--data": data, "--init": init, "--backbone-weights": backbone_weights,
                             "--config": config_file(config)}, folders={"--out": out} if owner else {},
@@ -50,8 +55,7 @@ def train(
         if not resume and (out / "checkpoint").exists():
             raise StcorrError("run folder already holds a checkpoint: use --resume, or another --out", out)
         dataset = load_dataset(data)
-        validate = _validator(dataset, cfg) if cfg["task"] == "correspondence" else None
-        result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress, validate=validate)
+        result = run_training(cfg, dataset, out, resume=resume, init=init, progress=progress)
     console.print(f"{result.summary}; checkpoint: {out / 'checkpoint'}")
 
 
@@ -61,28 +65,12 @@ def checkpoint_room(checkpoint: Path) -> int:
     return max(MIN_FREE_BYTES, 2 * held)
 
 
+def list_tasks() -> None:
+    """Prints each task ``train`` can train (the learner registry), one a line, with what it trains."""
+    from stcorr.learners import LEARNERS
 
-
-
-def _validator(dataset, cfg: dict):
-    """Validation during training: T@k on a fixed sample of val pairs (none when there are none)."""
-    from stcorr.evaluation.methods import MatcherMethod
-    from stcorr.evaluation.runner import predict_pairs
-    from stcorr.evaluation.results import score_pairs
-    from stcorr.predictor import predictor_for
-
-    pairs = dataset.pairs("val", cfg["data"]["setup"], cfg["data"]["min_visible"]).sample(cfg["train"]["val_pairs"], cfg["seed"])
-    if len(pairs) == 0 or not cfg["train"]["val_every"]:
-        return None
-
-    def validate(matcher, step: int) -> dict:
-        data = cfg["data"]
-        device = next(matcher.parameters()).device
-        method = MatcherMethod("val", predictor_for(matcher, data, device, cfg["baseline"]["pose"]))
-        predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)
-        return score_pairs(pairs, predictions)
-
-    return validate
+    width = max(len(name) for name in LEARNERS)
+    typer.echo("\n".join(f"{name:<{width}}  {learner.description} model" for name, learner in LEARNERS.items()))
 
 
 def eval_(

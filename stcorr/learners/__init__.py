@@ -1,7 +1,9 @@
 """Learners: what ``stcorr train`` can train, each one file and one line in ``LEARNERS``.
 
-``cfg["task"]`` names the learner; ``stcorr.training.engine.train`` runs it. The model each one
-trains is rebuilt for inference by ``stcorr.models.registry`` (same name), with no learner.
+``cfg["task"]`` names the learner; ``stcorr.training.engine.train`` runs it. Each learner's
+config section (``Learner.section``) goes into the config's schema (``stcorr.config_schema``)
+from here, and ``stcorr train --list-tasks`` lists this registry. The model each one trains is
+rebuilt for inference by ``stcorr.models.registry`` (same name), with no learner.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from stcorr.learners.correspondence import CorrespondenceLearner
 from stcorr.learners.corrflow import CorrFlowLearner, CorrFlowSTLearner
 from stcorr.learners.cpnet import CPNetLearner
 from stcorr.learners.cycle import CycleLearner
+from stcorr.settings import Section
 
 LEARNERS: dict[str, type[Learner]] = {
     "correspondence": CorrespondenceLearner,   # space-time matcher (ANTs, st-CATs)
@@ -33,4 +36,16 @@ def learner_class(task: str) -> type[Learner]:
     return LEARNERS[task]
 
 
-__all__ = ["LEARNERS", "Learner", "learner_class"]
+def learner_sections() -> dict[str, type[Section]]:
+    """Dotted config key -> the schema of the section a learner owns there, in registry order
+    (a section two learners share, such as ``corrflow``, once)."""
+    sections: dict[str, type[Section]] = {}
+    for learner in LEARNERS.values():
+        if learner.section is not None:
+            key = learner.section.cpu_yaml_key
+            if sections.setdefault(key, learner.section) is not learner.section:
+                raise TypeError(f"two learners own config section {key!r} with different schemas")
+    return sections
+
+
+__all__ = ["LEARNERS", "Learner", "learner_class", "learner_sections"]

@@ -7,12 +7,17 @@ A head over frozen per-frame features of the train videos (computed once, at the
 - ``tcc``: example g samples ``seq_len`` frames of each of ``videos_per_step`` train videos of
   one action; the TCC loss runs cycles between all of them.
 - ``lrprop``: example g takes two videos of one action plus two samplings of the first one.
+
+Their sections' schemas are ``TCCSettings`` and ``LRPropSettings`` below.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
 from stcorr.alignment.lrprop import LRPropLoss, LRPropWeights
@@ -23,6 +28,41 @@ from stcorr.learners.base import Learner
 from stcorr.models.embedders import AlignmentEmbedder, build_head
 from stcorr.models.frame_features import FrameFeatures, build_frame_encoder
 from stcorr.progress import progress_bar
+from stcorr.settings import Section
+
+
+class TCCSettings(Section):
+    cpu_yaml_key = "baseline.tcc"
+    features: Literal["resnet2d", "backbone"]
+    embedding_dim: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    context: int = Field(ge=1)
+    context_stride: int = Field(ge=1)
+    seq_len: int = Field(ge=2)
+    videos_per_step: int = Field(ge=2)
+    loss_type: Literal["regression_mse_var", "regression_mse", "regression_huber", "classification"]
+    similarity: Literal["l2", "cosine"]
+    temperature: float = Field(gt=0)
+    variance_lambda: float = Field(ge=0)
+
+
+class LRPropSettings(Section):
+    cpu_yaml_key = "baseline.lrprop"
+    features: Literal["resnet2d", "backbone"]
+    embedding_dim: int = Field(ge=1)
+    d_model: int = Field(ge=1)
+    layers: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    ff_dim: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    seq_len: int = Field(ge=2)
+    sigma: float = Field(gt=0)
+    temperature: float = Field(gt=0)
+    gamma: float = Field(gt=0)
+    weights: LRPropWeights
+
+
+TINY_FRAMES = {"baseline.frames.size": 32, "train.batch_size": 2}
 
 
 def train_videos_by_action(dataset: Dataset) -> dict[str, list[str]]:
@@ -81,6 +121,9 @@ class _EmbeddingLearner(Learner):
 
 class TCCLearner(_EmbeddingLearner):
     name, title, description = "tcc", "TCC", "a TCC"
+    section = TCCSettings
+    tiny = {**TINY_FRAMES, "baseline.tcc.seq_len": 6, "baseline.tcc.hidden": 32, "baseline.tcc.embedding_dim": 16,
+            "baseline.tcc.videos_per_step": 3}
 
     def num_examples(self) -> int:
         return max(self.n_videos // int(self.part["videos_per_step"]), 1)
@@ -97,11 +140,14 @@ class TCCLearner(_EmbeddingLearner):
 
 class LRPropLearner(_EmbeddingLearner):
     name, title, description = "lrprop", "LRProp", "an LRProp"
+    section = LRPropSettings
+    tiny = {**TINY_FRAMES, "baseline.lrprop.seq_len": 6, "baseline.lrprop.d_model": 16, "baseline.lrprop.ff_dim": 32,
+            "baseline.lrprop.embedding_dim": 8}
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
         p = self.part
-        self.loss_fn = LRPropLoss(p["sigma"], p["temperature"], p["gamma"], weights=LRPropWeights(**p["weights"]))
+        self.loss_fn = LRPropLoss(p["sigma"], p["temperature"], p["gamma"], weights=LRPropWeights.checked(p["weights"]))
 
     def num_examples(self) -> int:
         return max(self.n_videos // 2, 1)

@@ -3,8 +3,12 @@
 The one engine (``stcorr.training.engine``) runs every learner with the same optimiser set-up,
 schedule, clipping, mixed precision, data parallelism, checkpoints, logs and progress bar. A
 learner only says how to build its model, how to draw example number ``g`` and what the loss of
-some examples is. Adding one is a file in this folder plus a line in ``LEARNERS``
-(``stcorr/learners/__init__.py``) and its settings section in the default config.
+some examples is, and owns its config section (``section``: its schema, which
+``stcorr.config_schema`` puts into the config's), its checks across sections (``check_config``),
+its validation (``validate``) and the overrides of its smallest run (``tiny``: what the registry's
+tests in tests/test_learners.py train). Adding one is a file in this folder plus a line in
+``LEARNERS`` (``stcorr/learners/__init__.py``), and the section's commented values in
+``stcorr/configs/cpu.yaml`` (docs/architecture.md#how-to-add-a-learner).
 
 Exactness: example ``g`` must depend only on (the run's config, the data set, ``g``, and the
 generator ``rng`` seeded by (seed, g) that the engine passes). Then a resumed run, and a run split
@@ -13,13 +17,15 @@ over several processes, train exactly as one uninterrupted process does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from stcorr.data.datasets import Dataset
+from stcorr.settings import Section
 
 
 class Learner:
@@ -36,6 +42,16 @@ class Learner:
     #: True: the engine draws the next step's examples in a background thread while the model
     #: trains on this step's (``example`` must then touch no model and no torch random state).
     prefetch: bool = False
+    #: the schema of the config section this learner owns; its ``cpu_yaml_key`` says where the
+    #: section sits ("cycle", "baseline.tcc"). None: it reads only shared sections (data, model, train).
+    section: ClassVar[type[Section] | None] = None
+    #: overrides of the config for a run of seconds on a tiny data set (tests/test_learners.py)
+    tiny: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """Checks across sections of a config whose ``task`` is this learner (``cfg``: the typed
+        config being validated, ``cfg.train.lr``); raises StcorrError naming the key."""
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         self.cfg, self.dataset, self.device = cfg, dataset, device
@@ -61,6 +77,12 @@ class Learner:
     def loss(self, model: nn.Module, examples: list[Any]) -> torch.Tensor:
         """The mean loss over ``examples`` (a scalar on ``self.device``)."""
         raise NotImplementedError
+
+    def examples_in_run(self) -> int:
+        """Examples the whole run trains on: ``train.max_steps`` x the global batch (``train.batch_size``
+        x the processes), at least 1; example numbers run from 0 to this."""
+        processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        return max(self.cfg["train"]["max_steps"] * self.cfg["train"]["batch_size"] * processes, 1)
 
     # --- optional
     def validate(self, model: nn.Module, step: int) -> dict[str, float] | None:

@@ -4,14 +4,17 @@ Examples are frame pairs at the key moments of the train pairs (docs/formats.md#
 correspondences; each frame is augmented on its own as ``data.augment`` says (photometric
 changes, a crop that keeps the keypoints). A step's examples go through the model together
 (``per_example`` False: BatchNorm sees the batch); the frame encoder trains at ``train.backbone_lr``.
+Settings: the ``baseline.cats2d`` section (``Cats2dSettings``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 from torch import nn
 
 from stcorr.data.augment import ClipAugment
@@ -20,7 +23,26 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
+from stcorr.models.aggregators import aggregator_options
+from stcorr.models.backbones.resnet2d import ResNet2dSettings
 from stcorr.models.cats2d import Cats2d, build_cats2d
+from stcorr.models.readout import ReadoutSettings
+from stcorr.settings import Section
+
+
+class Cats2dSettings(Section):
+    cpu_yaml_key = "baseline.cats2d"
+    size: int = Field(ge=8)
+    resnet2d: ResNet2dSettings
+    layers: list[int]
+    grid: list[int] = Field(min_length=3, max_length=3)
+    aggregator_args: dict[str, Any]
+    readout: ReadoutSettings
+
+    @model_validator(mode="after")
+    def _known_aggregator_args(self) -> "Cats2dSettings":
+        aggregator_options("st-cats", self.aggregator_args)
+        return self
 
 
 @dataclass
@@ -63,6 +85,9 @@ def augmented_frame(video: Video, t: int, xy: np.ndarray, size: int, augment: Cl
 class Cats2dLearner(Learner):
     name, description = "cats2d", "a 2D CATs"
     per_example = False
+    section = Cats2dSettings
+    tiny = {"train.batch_size": 2, "baseline.cats2d.size": 32, "baseline.cats2d.grid": [1, 4, 4],
+            "baseline.cats2d.aggregator_args": {"feature_proj": 8, "embed_dim": 16, "depth": 1, "heads": 2}}
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)

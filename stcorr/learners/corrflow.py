@@ -4,7 +4,8 @@ Example g is a clip of ``corrflow.frames`` frames of one training video, ``gap``
 (1..``max_gap``), cropped at random (a square of ``crop`` to 1 times the shorter side, flipped
 half the time) and resized to ``size`` x ``size``; it also carries the scheduled-sampling draws
 (true previous frame with a probability annealed from 0.9 to 0.6 over ``train.max_steps``) and
-the seed of its colour-bottleneck draw. Settings are under ``corrflow`` in the config.
+the seed of its colour-bottleneck draw. Settings are under ``corrflow`` in the config
+(``CorrFlowSettings``; ``corrflow-st`` shares the section).
 
 Videos: those of ``corrflow.split`` (train, val or all) of a Penn Action or pairs-layout data
 set, or every video of a plain folder (``VideoFolder``: video files and/or frame folders).
@@ -12,8 +13,11 @@ set, or every video of a plain folder (``VideoFolder``: video files and/or frame
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
 from stcorr.data.datasets import Dataset
@@ -23,6 +27,33 @@ from stcorr.learners.base import Learner
 from stcorr.models.backbones import load_backbone_weights
 from stcorr.models.corrflow import ColourCopier, CorrFlow, corrflow_loss, true_reference_probability
 from stcorr.models.corrflow_st import CorrFlowST
+from stcorr.models.propagation import PropagationSettings
+from stcorr.settings import Section
+
+
+class CorrFlowSettings(Section):
+    cpu_yaml_key = "corrflow"
+    split: Literal["train", "val", "all"]
+    width: int = Field(ge=1)
+    blocks: list[int] = Field(min_length=1)
+    dim: int = Field(ge=1)
+    clusters: int = Field(ge=2)
+    kmeans_frames: int = Field(ge=1)
+    drop_prob: float = Field(ge=0, le=1)
+    jitter: float = Field(ge=0, lt=1)
+    frames: int = Field(ge=2)
+    max_gap: int = Field(ge=1)
+    size: int = Field(ge=16, multiple_of=4)
+    crop: float = Field(gt=0, le=1)
+    radius: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    true_reference: list[float] = Field(min_length=2, max_length=2)
+    backward_weight: float = Field(ge=0)
+    propagation: PropagationSettings
+
+
+TINY_OBJECTIVE = {"corrflow.dim": 8, "corrflow.clusters": 4, "corrflow.kmeans_frames": 4, "corrflow.size": 32,
+                  "corrflow.frames": 3, "corrflow.radius": 3}
 
 
 def training_videos(dataset: Dataset, split: str) -> list[str]:
@@ -38,6 +69,8 @@ def training_videos(dataset: Dataset, split: str) -> list[str]:
 class CorrFlowLearner(Learner):
     name, description = "corrflow", "a CorrFlow"
     per_example = True
+    section = CorrFlowSettings
+    tiny = {**TINY_OBJECTIVE, "corrflow.width": 4, "corrflow.blocks": [1, 1]}
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
@@ -88,8 +121,7 @@ class CorrFlowLearner(Learner):
         width, height = self.videos[name].size
         side = int(round(min(width, height) * rng.uniform(float(s["crop"]), 1.0)))
         box = (int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1)), side)  # x0, y0, side
-        total = max(int(self.cfg["train"]["max_steps"]) * int(self.cfg["train"]["batch_size"]), 1)
-        p_true = true_reference_probability(index / total, *s["true_reference"])
+        p_true = true_reference_probability(index / self.examples_in_run(), *s["true_reference"])
         return {"video": name, "times": times, "box": box, "flip": bool(rng.random() < 0.5),
                 "use_true": (rng.random(max(count - 2, 0)) < p_true).tolist(), "seed": int(rng.integers(2 ** 31))}
 
@@ -116,6 +148,7 @@ class CorrFlowSTLearner(CorrFlowLearner):
     the objective's settings are the ``corrflow`` section's. The backbone trains at ``train.backbone_lr``."""
 
     name, description = "corrflow-st", "a CorrFlow space-time backbone"
+    tiny = {**TINY_OBJECTIVE, "model.width": 4, "model.grid": [4, 4, 4], "corrflow.frames": 4}
 
     def untrained_model(self) -> CorrFlowST:
         s, m = self.settings, self.cfg["model"]

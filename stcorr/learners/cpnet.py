@@ -11,13 +11,17 @@ for every frame. Loss: cross-entropy. The network (``cpnet.network``): c2d (the 
 time: it cannot tell the directions apart), cpnet (the same with CP modules at
 ``cpnet.placements``) or r3d (a small R3D); all share ``width_multiplier`` and ``blocks``.
 Validation: accuracy on the val split's clips, forward and reversed (``val_log.csv``).
+Settings: the ``cpnet`` section (``CPNetSettings``).
 """
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from stcorr.data.datasets import Dataset
@@ -25,6 +29,24 @@ from stcorr.errors import StcorrError
 from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, labelled_videos_by_action, read_clip
 from stcorr.learners.base import Learner
 from stcorr.models.cpnet import ClipClassifier
+from stcorr.settings import Section
+
+
+class CPNetSettings(Section):
+    cpu_yaml_key = "cpnet"
+    network: Literal["c2d", "cpnet", "r3d"]
+    clip_len: int = Field(ge=2)
+    size: int = Field(ge=16)
+    width_multiplier: float = Field(gt=0)
+    blocks: list[int] = Field(min_length=4, max_length=4)
+    placements: list[str]
+    k: int = Field(ge=1)
+    bottleneck: Optional[float] = Field(gt=0, le=1)
+    spatial_stride: int = Field(ge=1)
+    min_span: float = Field(gt=0, le=1)
+    window: Literal["video", "moments"]
+    crop: float = Field(gt=0, le=1)
+    val_batch: int = Field(ge=1)
 
 
 def clip_times(n: int, length: int, rng: np.random.Generator, min_span: float) -> np.ndarray:
@@ -49,6 +71,9 @@ def random_crop(width: int, height: int, smallest: float, rng: np.random.Generat
 class CPNetLearner(Learner):
     name, description = "cpnet", "a CPNet clip classifier"
     per_example = False  # a step's clips go through together (BatchNorm sees them all; faster 3D convs)
+    section = CPNetSettings
+    tiny = {"cpnet.clip_len": 4, "cpnet.size": 32, "cpnet.width_multiplier": 0.125, "cpnet.blocks": [1, 1, 1, 1],
+            "cpnet.placements": ["res3.0"], "cpnet.k": 2, "cpnet.val_batch": 3, "train.batch_size": 4}
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)

@@ -6,13 +6,14 @@ patches are the videos' tracks (``stcorr.data.tracks``: ground-truth joint track
 Action-layout data set, no track of 3 frames or fewer) at those frames. Which track of one video
 goes with which of the other is never used. The loss (``stcorr.alignment.cycle``) is the margin
 loss on the cycle consistency kappa, in both directions (V -> W -> V and W -> V -> W).
-Settings: the ``cycle`` section of the config.
+Settings: the ``cycle`` section of the config (``CycleSettings``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
 from stcorr.alignment.cycle import kappa, margin_loss
@@ -23,7 +24,27 @@ from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
 from stcorr.data.frames import read_frames
+from stcorr.models.backbones.resnet2d import ResNet2dSettings
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
+from stcorr.settings import Section
+
+
+class CycleSettings(Section):
+    cpu_yaml_key = "cycle"
+    size: int = Field(ge=16)
+    resnet2d: ResNet2dSettings
+    roi_size: int = Field(ge=1)
+    sampling_ratio: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    dim: int = Field(ge=1)
+    chunks: int = Field(ge=2)
+    patch_scale: float = Field(gt=0)
+    min_track_length: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    margin: float = Field(ge=0)
+    iou_threshold: float = Field(gt=0, le=1)
+    temporal_search: bool
+    grid: int = Field(ge=1)
 
 
 def embedding_settings(section: dict) -> PatchEmbeddingSettings:
@@ -40,6 +61,8 @@ def embed_patches(model: PatchEmbedding, frames: torch.Tensor, boxes: torch.Tens
 
 class CycleLearner(Learner):
     name, description = "cycle", "a cycle-consistency"
+    section = CycleSettings
+    tiny = {"cycle.size": 64, "cycle.chunks": 4, "cycle.hidden": 64}
 
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)

@@ -30,15 +30,9 @@ from stcorr.models.aggregators.sparse import SparseVolume
 from stcorr.models.backbones import VideoBackbone, build_backbone, load_backbone_weights
 from stcorr.models.correlation import correlation_volumes
 from stcorr.models.features import HyperpixelFeatures
-from stcorr.models.readout import FlowField, Readout, keypoint_loss
+from stcorr.models.readout import FlowField, Readout, ReadoutSettings, keypoint_loss
 from stcorr.models.refine import REFINERS, RefineStep, default_fine_layers, refine_options
 from stcorr.settings import Section
-
-
-class ReadoutSettings(Section):
-    kind: Literal["soft_argmax", "hard_argmax"]
-    temperature: float = Field(gt=0)
-    kernel_sigma: Optional[float] = Field(gt=0)
 
 
 class ModelSettings(Section):

@@ -17,14 +17,24 @@ Coordinate conventions (the whole model package follows them):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from stcorr.errors import StcorrError
+from stcorr.settings import Section
 
 READOUT_KINDS = ("soft_argmax", "hard_argmax")
+
+
+class ReadoutSettings(Section):
+    """A config's ``readout`` sub-section (``model``, ``baseline.cats2d``): see ``Readout``."""
+
+    kind: Literal["soft_argmax", "hard_argmax"]
+    temperature: float = Field(gt=0)
+    kernel_sigma: Optional[float] = Field(gt=0)
 
 
 def cell_indices(grid: Sequence[int], device: torch.device | None = None) -> torch.Tensor:

@@ -40,7 +40,7 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
         if hasattr(model, "backbone_state_dict"):
             backbone = {k: v.detach().contiguous().cpu() for k, v in model.backbone_state_dict().items()}
             save_file(backbone, str(tmp / BACKBONE_FILE))
-        info = {"format": FORMAT, "task": config.get("task", "correspondence"), "config": config,
+        info = {"format": FORMAT, "task": config["task"], "config": config,
                 "model": model.config, "step": step, "epoch": epoch, "metrics": metrics or {},
                 "world_size": world_size, "log_pending": list(log_pending or [])}
         (tmp / "checkpoint.json").write_text(json.dumps(info, indent=1))

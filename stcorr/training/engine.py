@@ -25,7 +25,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,14 +36,11 @@ from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
 from stcorr.learners import Learner, learner_class
 from stcorr.models.backbones import load_backbone_weights
-from stcorr.models.checkpoint import load_model_state, read_checkpoint_info
+from stcorr.models.checkpoint import checkpoint_kind, load_model_state, read_checkpoint_info
 from stcorr.progress import bars_shown, progress_bar
 from stcorr.training.checkpoint import BACKBONE_FILE, restore_run, save_checkpoint
 from stcorr.training.distributed import World, barrier, device_for, init_world
 from stcorr.training.logs import RunLog
-
-Validate = Callable[[nn.Module, int], dict]
-
 
 @dataclass
 class TrainResult:
@@ -72,13 +69,13 @@ def build_optimizer(model: nn.Module, backbone: list[nn.Parameter], train_cfg: d
 
 
 def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Path | None = None,
-          progress: bool = True, stop_after: int | None = None, validate: Validate | None = None) -> TrainResult:
+          progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Trains the learner ``cfg["task"]`` on ``dataset``; writes RUN/checkpoint, the logs and RUN/config.yaml.
 
     ``init`` starts from a checkpoint's weights (same learner; or only the backbone of a pretraining
     checkpoint, see ``_load_init``); ``stop_after`` ends the run at that
-    step as an interruption would (tests); ``validate(model, step) -> {"T@1": ...}`` runs every
-    ``train.val_every`` steps on rank 0 (the learner's own ``validate`` when not given).
+    step as an interruption would (tests). The learner's ``validate(model, step)`` runs every
+    ``train.val_every`` steps and at the last on rank 0; its figures go to RUN/val_log.csv.
     """
     run = Path(run)
     world = init_world()
@@ -97,7 +94,6 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
         save_config(cfg, run / "config.yaml")
     log = RunLog(run, world.is_main, resume_step=start if resume else None, pending=saved.get("log_pending"))
     step_runner = _StepRunner(learner, model, optimizer, world, device, tc)
-    validate = validate or learner.validate
     per_epoch = max(learner.num_examples(), 1)
     global_batch = tc["batch_size"] * world.size
     result = TrainResult(run, start)
@@ -117,7 +113,7 @@ def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Pa
             bar.advance(info=meter.update(loss, global_batch))
             last = result.step == tc["max_steps"]
             if tc["val_every"] and (result.step % tc["val_every"] == 0 or last) and world.is_main:
-                figures = validate(model, result.step)
+                figures = learner.validate(model, result.step)
                 if figures:
                     log.validation(result.step, figures)
                 model.train()
@@ -152,7 +148,7 @@ def _load_init(model: nn.Module, init: Path, task: str) -> None:
     """The whole model from a checkpoint of the same learner, or only the video backbone from a
     pretraining checkpoint's backbone.safetensors (corrflow-st; the rest stays freshly initialised)."""
     folder, info = read_checkpoint_info(init)
-    held = info.get("task", "correspondence")
+    held = checkpoint_kind(info)
     if held == task:
         load_model_state(model, folder / "model.safetensors")
     elif (folder / BACKBONE_FILE).is_file() and isinstance(getattr(model, "backbone", None), nn.Module):
