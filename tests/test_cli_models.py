@@ -1,6 +1,7 @@
 """The model verbs end to end on a tiny data set: eval, predict (with --viz), and their bad input."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,22 @@ def test_eval_needs_exactly_one_of_checkpoint_and_method(trained, tmp_path):
     assert run.returncode == 2 and "unknown method 'magic'" in run.stderr
     listing = stcorr("eval", "--list-methods")
     assert listing.returncode == 0 and "st-match" in listing.stdout.split()
+
+
+def test_a_joint_model_has_a_check_figure_that_moves_with_its_weights(trained, tmp_path):
+    """What a shipped joint model's card carries (stcorr.evaluation.shipped_checks): the same
+    figures twice, and other figures once the weights change."""
+    from safetensors.torch import load_file, save_file
+
+    from stcorr.evaluation.shipped_checks import check_figures
+
+    _, ckpt = trained
+    first = check_figures(ckpt, tmp_path)
+    assert set(first) == {"T@1", "T@3", "T@5", "mean_t", "mean_x", "mean_y"}
+    assert check_figures(ckpt, tmp_path) == first
+    changed = tmp_path / "changed"
+    shutil.copytree(ckpt, changed)
+    weights = load_file(changed / "model.safetensors")
+    save_file({k: v * 1.5 if v.is_floating_point() else v for k, v in weights.items()}, changed / "model.safetensors")
+    moved = check_figures(changed, tmp_path)
+    assert any(abs(moved[k] - first[k]) > 0.02 for k in ("mean_t", "mean_x", "mean_y"))

@@ -8,6 +8,9 @@ measured again by the tests, which want the same figure within noise.
   set's val videos (``stcorr eval --task track``).
 - The cycle embedding (``cycle``): the mean of Eq. 7's video similarity over the ordered pairs of
   all the tiny set's videos, and that mean over pairs of one action minus over pairs of two.
+- The joint space-time matcher (``correspondence``): on the val pairs of the same generator with two
+  videos per action (``PAIR_CHECK_SET``: 6 ordered pairs), T@1/T@3/T@5 (fractions) and the mean predicted
+  (t, x, y): the means move with any change of the weights or the model's arithmetic.
 """
 
 from __future__ import annotations
@@ -27,20 +30,29 @@ from stcorr.models.checkpoint import read_checkpoint_info
 #: The tiny synthetic set of the check: ``stcorr synth --seed 0 --videos-per-action 1 --size 64x64``
 #: restricted to these actions (one train and one val video each).
 CHECK_SET = {"seed": 0, "videos_per_action": 1, "size": (64, 64), "actions": ["golf_swing", "squat", "tennis_serve"]}
+#: The joint matcher's check needs val pairs: two videos per action and split.
+PAIR_CHECK_SET = {**CHECK_SET, "videos_per_action": 2}
 
 
-def check_set(folder: Path) -> Path:
-    """The tiny synthetic set in ``folder/check-set`` (made when absent)."""
-    root = Path(folder) / "check-set"
+def check_set(folder: Path, spec: dict = CHECK_SET) -> Path:
+    """The tiny synthetic set ``spec`` in ``folder/check-set[-N]`` (made when absent)."""
+    root = Path(folder) / ("check-set" if spec == CHECK_SET else f"check-set-{spec['videos_per_action']}")
     if not (root / "labels").is_dir():
-        generate(root, workers=1, **CHECK_SET)  # type: ignore[arg-type]
+        generate(root, workers=1, **spec)  # type: ignore[arg-type]
     return root
+
+
+def check_set_of(task: str) -> dict:
+    """The tiny set a ``task`` model's check runs on (the module docstring)."""
+    return PAIR_CHECK_SET if task == "correspondence" else CHECK_SET
 
 
 def check_figures(checkpoint: Path, folder: Path) -> dict[str, float]:
     """The check figures of the model in ``checkpoint`` (module docstring) on ``check_set(folder)``."""
     task = read_checkpoint_info(checkpoint)[1].get("task")
-    dataset = open_dataset(check_set(folder))
+    dataset = open_dataset(check_set(folder, check_set_of(task)))
+    if task == "correspondence":
+        return _matcher_figures(checkpoint, dataset)
     if task == "corrflow":
         return _tracking_figures(checkpoint, dataset)
     if task == "cycle":
@@ -70,3 +82,19 @@ def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
     mean = float(np.mean(same + other))
     gap = float(np.mean(same) - np.mean(other)) if same and other else 0.0
     return {"mean_similarity": mean, "same_minus_other_action": gap}
+
+
+def _matcher_figures(checkpoint: Path, dataset) -> dict[str, float]:
+    import torch
+
+    from stcorr.evaluation.methods import from_checkpoint
+    from stcorr.evaluation.results import score_pairs
+    from stcorr.evaluation.runner import predict_pairs
+
+    method, info = from_checkpoint(checkpoint, torch.device("cpu"))
+    pairs = dataset.pairs("val", info["config"]["data"]["setup"], info["config"]["data"]["min_visible"])
+    predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)
+    scores = score_pairs(pairs, predictions, (1, 3, 5))
+    means = np.nanmean(np.concatenate(predictions), axis=0)
+    return {**{f"T@{k}": float(scores[f"T@{k}"]) for k in (1, 3, 5)},
+            "mean_t": float(means[0]), "mean_x": float(means[1]), "mean_y": float(means[2])}
