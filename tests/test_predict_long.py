@@ -12,6 +12,7 @@ import numpy as np
 from stcorr.alignment.dtw import MAX_DTW_CELLS
 from stcorr.baselines.methods import build_pose_aligner, timed_alignment
 from stcorr.data.pairs import Pair
+from stcorr.pose.track import JointTrack
 
 from test_body_transfer import BODY
 
@@ -35,21 +36,17 @@ def phases(still: int, moving: int, total: int) -> np.ndarray:
     return np.clip((np.arange(total) - still) / (moving - 1), 0.0, 1.0)
 
 
-class Track:
-    def __init__(self, xy: np.ndarray):
-        self.xy = xy
-
-    def penn_joints(self):
-        return self.xy, np.ones(self.xy.shape[:2])
+def Track(xy: np.ndarray) -> JointTrack:
+    return JointTrack(xy, np.ones(xy.shape[:2]))
 
 
 class Cache:
-    """A pose cache whose tracks are given (``PoseCache.track``)."""
+    """A pose source whose tracks are given (``MediaPipePose.track``)."""
 
     def __init__(self, tracks: dict):
         self.tracks = tracks
 
-    def track(self, video) -> Track:
+    def track(self, video) -> JointTrack:
         return self.tracks[video.name]
 
 
