@@ -12,6 +12,7 @@ __all__ = ["Predictor", "load_model"]
 def __getattr__(name: str):
     """``stcorr.Predictor`` and ``stcorr.load_model``, imported on first use (``import stcorr`` stays light)."""
     if name == "Predictor":
+        # loaded on first use: `import stcorr` stays light (no torch)
         from stcorr.evaluation.predict import Predictor
 
         return Predictor

@@ -29,6 +29,7 @@ def packaged_configs() -> list[str]:
 
 
 def validate_config(cfg: dict, source: str = "config") -> dict:
+    # the schema imports every learner (torch): loaded when a config is validated, not read
     from stcorr.config_schema import validate_config as check
 
     return check(cfg, source)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from stcorr.console import console
+
 _shown = [True]
 
 
@@ -33,9 +35,8 @@ def progress_bar(label: str, total: int, enabled: bool = True, completed: int = 
     if not (enabled and _shown[0]):
         yield _Bar()
         return
+    # rich.progress costs ~0.5 s at start-up: loaded when a bar is shown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from stcorr.console import console
 
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
     with Progress(*columns, console=console) as progress:

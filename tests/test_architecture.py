@@ -95,3 +95,24 @@ def test_no_import_circles():
         if module not in order:
             visit(module)
     assert circles == []
+
+
+def unexplained_function_imports() -> list[str]:
+    """Functions that import inside themselves with no reason given: a comment on the line before
+    the function's first import, or at the end of it (an optional extra, start-up time, ...)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            imports = [node.lineno for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+            if imports:
+                first = min(imports)
+                if not (lines[first - 2].strip().startswith("#") or "#" in lines[first - 1]):
+                    found.append(f"{path.relative_to(PACKAGE)}:{first}")
+    return found
+
+
+def test_every_import_inside_a_function_says_why():
+    assert unexplained_function_imports() == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 def register(methods: dict) -> None:
     """Adds the sequential methods (``dtw+pose-oracle``, ...) to the ``stcorr eval`` registry."""
+    # the methods import their models (torch): loaded when the eval registry is filled
     from stcorr.baselines.methods import register as register_methods
 
     register_methods(methods)

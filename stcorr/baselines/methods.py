@@ -28,6 +28,7 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair, source_frames
 from stcorr.errors import StcorrError
 from stcorr.models.checkpoint import load_model
+from stcorr.models.cycle_use import CycleFeatures, CycleTimeAligner
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
 
@@ -159,8 +160,6 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
     if aligner == "gt-time":
         return GroundTruthTime()
     if aligner == "cycle":  # stcorr.models.cycle_use: Eq. 6 frame similarity of cycle-consistent patches, DTW
-        from stcorr.models.cycle_use import CycleFeatures, CycleTimeAligner
-
         path = checkpoint_path(name, "cycle", settings)
         used.append(path)
         return shared(("cycle", path, _version(path), str(device)),

@@ -125,6 +125,7 @@ class CycleDistance:
         self.features = features
 
     def distance(self, query: Video, candidate: Video) -> float:
+        # torch models load only for the cycle feature; pose retrieval runs without them
         from stcorr.models.cycle_use import video_similarity
 
         return 1.0 - video_similarity(self.features.patches(query), self.features.patches(candidate))

@@ -11,6 +11,7 @@ from stcorr.errors import StcorrError
 def eval_classify(data: Path, out: Path, checkpoint: Path | None, split: str, progress: bool) -> None:
     """Accuracy of the checkpoint's classes (actions x forward / reversed) on ``split``; writes RESULTS.json
     ({"task": "classify", "accuracy", "action_accuracy", "direction_accuracy", "per_action", ...})."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.models.action_clips import evaluate_classifier
     from stcorr.files import write_json
     from stcorr.models.checkpoint import load_checkpoint

@@ -82,6 +82,7 @@ WeightsOpt = Annotated[Optional[Path], typer.Option("--backbone-weights", help="
 
 
 def resolve_device(name: str):
+    # imported when the verb runs, so every other verb starts without it
     import torch
 
     if name == "auto":
@@ -109,6 +110,7 @@ def config_file(config: str | None) -> Path | None:
 
 def read_keypoints(path: Path):
     """KP.json (docs/formats.md#kpjson) -> (names, (K, 3) native t, x, y)."""
+    # imported when the verb runs, so every other verb starts without it
     import numpy as np
 
     from stcorr.files import read_json

@@ -29,6 +29,7 @@ TRACE_DEFAULT = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")  # as
 
 def parse_traces(text: str) -> tuple[str, ...]:
     """'left_wrist,right_ankle' -> the joint names; a one-line error for a name that is not a joint."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.pose.skeleton import JOINTS
 
     names = tuple(part.strip() for part in text.split(",") if part.strip())
@@ -40,6 +41,7 @@ def parse_traces(text: str) -> tuple[str, ...]:
 
 def parse_trace_points(texts: list[str] | None) -> "np.ndarray | None":
     """['12,80.5,40'] -> (P, 3) reference t, x, y; a one-line error for anything else."""
+    # imported when the verb runs, so every other verb starts without it
     import numpy as np
 
     if not texts:
@@ -60,6 +62,7 @@ def parse_trace_points(texts: list[str] | None) -> "np.ndarray | None":
 def propagation_for(source: str) -> tuple:
     """(frame features, propagation settings) for carrying picked points: a CorrFlow checkpoint
     (stcorr:NAME or a folder) or ``pixels``; the settings are the config's corrflow.propagation."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.cli.common import build_config
     from stcorr.evaluation.tracking import tracking_features
     from stcorr.models.propagation import PropagationSettings
@@ -90,6 +93,7 @@ def compare(
     """Compare an attempt with a reference: time alignment, key moments, matched joints, joint
     angles and their differences, every rep; writes DIR/compare.json, DIR/side_by_side.mp4,
     DIR/overlay.mp4 (the attempt warped onto the reference: ghost and split, joint traces) and DIR/index.html."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.cli.common import resolve_device
 
     moments = parse_key_moments(key_moments)
@@ -124,6 +128,7 @@ def compare(
 
 def one_attempt_or_folder(attempt: Path | None, attempts: Path | None) -> tuple[Path | None, Path | None]:
     """(one attempt, None) or (None, a folder of attempts): ATTEMPT may itself be a folder of attempts."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.compare.attempts import is_attempts_folder
 
     if attempt is not None and attempts is not None:
@@ -139,6 +144,7 @@ def one_attempt_or_folder(attempt: Path | None, attempts: Path | None) -> tuple[
 
 def compare_folder(reference: Path, folder: Path, out: Path, options: dict, video: bool, traces: tuple[str, ...]) -> list[str]:
     """Every attempt of ``folder`` against the reference, written into ``out``; the summary lines."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.compare.attempts import attempts_record, compare_attempts, write_attempts
 
     results = compare_attempts(reference, folder, **options)

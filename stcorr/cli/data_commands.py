@@ -41,6 +41,7 @@ def synth(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Make the synthetic benchmark in the Penn Action layout (seven actions, key moments, objects)."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.data import synthetic
 
     check_outputs("synth", {"--backgrounds": backgrounds}, files={"--contact-sheet": contact_sheet}, folders={"OUT": out},
@@ -115,6 +116,7 @@ def score(
 
 
 def print_scores(results: dict, ks) -> None:
+    # imported when the verb runs, so every other verb starts without it
     from rich.table import Table
 
     table = Table(title=f"{results['method']} on {results['split']} ({results['setup']}, alpha {results['alpha']})")

@@ -44,6 +44,7 @@ def demo(
 
 
 def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: int, seed: int) -> None:
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.data import synthetic
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
     from stcorr.cli.common import resolve_device
@@ -86,6 +87,7 @@ def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: 
 
 
 def _figure(dataset, pairs, method, path: Path) -> Path:
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.evaluation.runner import prediction_records
     from stcorr.viz import save_visualisation, verdict_at
 
@@ -104,6 +106,7 @@ def report(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an HTML report (DIR/index.html, one self-contained page) of one or more results."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.report import build_report
 
     logs = [run / name for name in ("train_log.csv", "val_log.csv", "config.yaml")] if run is not None else None  # what it reads

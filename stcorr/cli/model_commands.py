@@ -37,6 +37,7 @@ def train(
     """Train a learner on the train split: the space-time matcher (ANTs or st-CATs; the default), or what
     the config's `task` names (see --list-tasks). Under torchrun it trains data-parallel:
     torchrun --nproc_per_node=8 -m stcorr.cli.main train ..."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.training.engine import train as run_training
 
     if list_tasks_:
@@ -67,6 +68,7 @@ def checkpoint_room(checkpoint: Path) -> int:
 
 def list_tasks() -> None:
     """Prints each task ``train`` can train (the learner registry), one a line, with what it trains."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.learners import LEARNERS
 
     width = max(len(name) for name in LEARNERS)
@@ -97,6 +99,7 @@ def eval_(
 ) -> None:
     """Evaluate a checkpoint or a parameter-free method with T@k-PCK; prints Table 3 and 4 style scores.
     st-match without --backbone-weights uses a backbone drawn from the config's seed (--set seed=N)."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods as names
     from stcorr.evaluation.runner import evaluate
 
@@ -174,6 +177,7 @@ def predict(
     too long for that at data.max_target_stride, covered by overlapping windows, each point
     keeping its best-scoring window.
     """
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.data.video import Video
     from stcorr.evaluation.predict import Predictor
     from stcorr.files import file_writer, json_text

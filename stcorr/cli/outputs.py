@@ -242,6 +242,7 @@ def stcorr_wrote(path: Path) -> bool:
         if suffix == ".json":
             return _stcorr_json(path)
         if suffix in (".png", ".jpg", ".jpeg"):
+            # PIL and PyAV load only to look for stcorr's mark in an existing picture or video
             from PIL import Image
 
             with Image.open(path) as image:

@@ -34,6 +34,7 @@ def retrieve(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Rank videos by how alike they are to the query video (best first), with a calibrated score."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.baselines.retrieval import FEATURES, rank_videos, ranking_rows
 
     check_outputs("retrieve", {"--query": query, "--data": data, "--checkpoint": checkpoint and checkpoint_path(checkpoint)}, files={"--out": out},
@@ -67,6 +68,7 @@ def retrieve(
 def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) -> tuple[list, str | None]:
     """The distance measures ``names`` (pose, cycle) and the checkpoint they read (as given); the
     checkpoint is read first, so a wrong one fails before MediaPipe starts."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.baselines.retrieval import CycleDistance, PoseDistance, mediapipe_joints
 
     measures: list = []

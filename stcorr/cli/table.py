@@ -52,6 +52,7 @@ class Table:
 def plan_rows(requested: list[str] | None, available: list[str]) -> tuple[list[str], list[str]]:
     """(sequential names, joint names) to run: the requested ones in the order of ``available``,
     or all of them. An unknown name is an error."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.baselines.methods import method_names
 
     sequential = method_names()
@@ -143,6 +144,7 @@ def table(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """The paper's Table 3: every sequential baseline and joint model on the same pairs (T@k-PCK)."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.baselines.methods import MissingPart
     from stcorr.pose.mediapipe import MissingExtra
     from stcorr.evaluation.methods import build_method, from_checkpoint, list_methods

@@ -16,6 +16,7 @@ FeaturesOpt = Annotated[Optional[str], typer.Option("--features", help="Propagat
 
 
 def _settings(config: str | None, sets: list[str] | None):
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.cli.common import build_config
     from stcorr.models.propagation import PropagationSettings
 
@@ -40,6 +41,7 @@ def propagate(
 ) -> None:
     """Follow keypoints (--keypoints, --out) and/or object masks (--masks, --out-masks) of a frame
     through a video by label propagation (CorrFlow features, or raw pixels)."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.cli.common import config_file, read_keypoints
     from stcorr.data.masks import read_mask
     from stcorr.data.video import Video
@@ -94,6 +96,7 @@ def check_propagate_outputs(keypoints: Path | None, out: Path | None, masks: Pat
 def follow_keypoints(clip, names: list, points: np.ndarray, frame_features, settings, backward: bool) -> list[dict]:
     """TRACKS.json's tracks (docs/formats.md#tracksjson), in the order of the keypoints, each query frame
     propagated once."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.models.propagation import propagate_keypoints
 
     tracks = []
@@ -110,6 +113,7 @@ def follow_keypoints(clip, names: list, points: np.ndarray, frame_features, sett
 def write_propagated_masks(folder: Path, clip, mask_frame: int, mask, frame_features, settings, backward: bool) -> int:
     """Propagates ``mask`` (an ``IndexedMask`` of frame ``mask_frame``) and writes one PNG per frame
     into ``folder`` (written whole: a failure leaves no folder), streaming; returns the count."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.data.masks import mask_file_name, write_mask
     from stcorr.files import folder_writer
     from stcorr.models.propagation import propagate_masks
@@ -134,6 +138,7 @@ def check_query_points(video, points: np.ndarray, source: Path) -> None:
 
 def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
     """An mp4 of the video with each track's point drawn on every frame it covers (radius ~1% of the frame)."""
+    # imported when the verb runs, so every other verb starts without it
     from PIL import Image, ImageDraw
 
     from stcorr.data.video import write_video
@@ -160,6 +165,7 @@ def draw_tracks(path: Path, video, tracks: list[dict]) -> None:
 def eval_track(data: Path, out: Path, checkpoint: Path | None, features: str | None, split: str,
                config: str | None, sets: list[str] | None, progress: bool) -> None:
     """``stcorr eval --task track``: first-frame joints propagated through every video, PCK@0.1/0.2."""
+    # imported when the verb runs, so every other verb starts without it
     from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
     from stcorr.files import write_json
 

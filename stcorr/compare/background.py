@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from PIL import Image
 
 from stcorr.pose.track import JointTrack
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
@@ -101,7 +102,5 @@ def background_transforms(comparison: Comparison) -> np.ndarray:
 def _scaled(frame: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return frame
-    from PIL import Image
-
     image = Image.fromarray(frame)
     return np.asarray(image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR))

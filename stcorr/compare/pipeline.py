@@ -323,6 +323,7 @@ def check_key_moments(moments: Sequence[int], video: Video) -> list[int]:
 def video_fps(video: Video, default: float | None = None) -> float:
     """Frames a second: a video file's average rate, else ``default`` (else 30)."""
     if video.path.is_file():
+        # PyAV loads when a video file (not a frame folder) is first read
         import av
 
         with av.open(str(video.path)) as container:
@@ -346,6 +347,7 @@ def model_matches(predictor, ref_video: Video, att_video: Video, t_ref: int, t_a
     model, on a clip of each video centred on the key moment and on its aligned frame: however
     long the videos, the model looks at the stretch the time alignment points to, at the clip
     stride it was trained with."""
+    # data.clips imports torch: loaded only when compare is given a model
     from stcorr.data.clips import sample_clip
 
     length, size, stride = predictor.clip_len, predictor.size, predictor.min_stride

@@ -9,6 +9,7 @@ video at a time, one output frame in memory.
 
 from __future__ import annotations
 
+import colorsys
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -32,8 +33,6 @@ SIDE_COLOURS = {"left": (255, 150, 40), "right": (40, 170, 255), "centre": (235,
 
 def joint_colour(name: str) -> tuple[int, int, int]:
     """A distinct colour per joint (hues spread around the wheel)."""
-    import colorsys
-
     if name not in JOINTS:  # a point the user picked ("point 1", ...): pale, between the joints' hues
         k = int(name.rsplit(" ", 1)[-1]) if name.rsplit(" ", 1)[-1].isdigit() else 0
         return tuple(int(255 * c) for c in colorsys.hsv_to_rgb((k * 0.381966 + 0.04) % 1.0, 0.35, 1.0))  # type: ignore[return-value]

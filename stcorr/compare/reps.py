@@ -19,6 +19,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 import stcorr.compare.align as align
+from stcorr.alignment.dtw import dtw
 from stcorr.pose.angles import ANGLE_NAMES, angle_series
 from stcorr.pose.track import JointTrack
 from stcorr.compare.moments import MIN_SQUAT_DROP, hip_height
@@ -105,8 +106,6 @@ def knee_flexion(track: JointTrack, world: bool = False) -> np.ndarray:
 def rep_distance(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_REP_FRAMES) -> float:
     """Mean cost along the DTW path between two descriptor sequences (N, D), (M, D): 0 = the same
     movement. Sequences longer than ``max_frames`` are subsampled evenly (memory O(max_frames^2))."""
-    from stcorr.alignment.dtw import dtw
-
     reference, attempt = (x[np.unique(np.linspace(0, len(x) - 1, min(len(x), max_frames)).round().astype(int))]
                           for x in (reference, attempt))
     cost = align.descriptor_cost(reference, attempt)

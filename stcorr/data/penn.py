@@ -72,6 +72,7 @@ class VideoLabels:
 
 def read_label_file(path: str | Path) -> VideoLabels:
     """Reads one ``labels/NNNN.mat`` file (MATLAB v5) with every dtype quirk of the real data."""
+    # scipy.io loads when a .mat label file is read
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
 

@@ -237,6 +237,7 @@ class VideoIndex:
 @lru_cache(maxsize=256)
 def _video_index(identity: tuple) -> VideoIndex:
     """Reads the packet index of a video file without decoding (cached per file version)."""
+    # PyAV loads when a video file (not a frame folder) is first read
     import av
 
     path = Path(identity[0])
@@ -265,6 +266,7 @@ class _Decoder:
     """An open video file and the position of its decoder, to read frames in increasing order."""
 
     def __init__(self, path: Path, index: VideoIndex):
+        # PyAV loads when a video file (not a frame folder) is first read
         import av
 
         self.path, self.index, self.pid = path, index, os.getpid()
@@ -279,6 +281,7 @@ class _Decoder:
 
     def read(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """(index, RGB frame) for each of the sorted, distinct ``indices``."""
+        # PyAV loads when a video file (not a frame folder) is first read
         import av
 
         try:
@@ -370,6 +373,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     """Writes RGB frames (H, W, 3) uint8, given as an array (N, H, W, 3) or any iterable (streamed,
     one frame in memory at a time), as H.264 mp4, atomically. Odd sizes are padded to even ones.
     ``options``: libx264 settings, e.g. {"preset": "ultrafast", "g": "30"}."""
+    # PyAV loads when a video file (not a frame folder) is first read
     import av
 
     path = Path(path)

@@ -89,6 +89,7 @@ def _register_sequential() -> None:
     """The sequential baselines (time alignment, then spatial matching) register themselves; when
     they cannot be imported that is said, not hidden by a shorter method list."""
     try:
+        # the baselines register themselves when the registry is first read
         from stcorr.baselines import register
     except ImportError as exc:
         raise StcorrError(f"the sequential baselines cannot be loaded ({exc}); "

@@ -19,13 +19,19 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.synthetic.build import generate
 from stcorr.errors import StcorrError
+from stcorr.evaluation.methods import from_checkpoint
+from stcorr.evaluation.results import score_pairs
+from stcorr.evaluation.runner import predict_pairs
+from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
 from stcorr.models.propagation import PropagationSettings
 from stcorr.models.checkpoint import read_checkpoint_info
+from stcorr.models.cycle_use import CycleFeatures, video_similarity
 
 #: The tiny synthetic set of the check: ``stcorr synth --seed 0 --videos-per-action 1 --size 64x64``
 #: restricted to these actions (one train and one val video each).
@@ -61,8 +67,6 @@ def check_figures(checkpoint: Path, folder: Path) -> dict[str, float]:
 
 
 def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
-    from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
-
     cfg = load_config(None)
     settings = PropagationSettings.checked(cfg["corrflow"]["propagation"])
     results = evaluate_tracking(dataset, tracking_features(checkpoint, None, cfg), settings, split="val", progress=False)
@@ -70,8 +74,6 @@ def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
 
 
 def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
-    from stcorr.models.cycle_use import CycleFeatures, video_similarity
-
     features = CycleFeatures.load(checkpoint, load_config(None))
     names = sorted(dataset.labels)
     patches = {n: features.patches(dataset.video(n)) for n in names}
@@ -85,12 +87,6 @@ def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
 
 
 def _matcher_figures(checkpoint: Path, dataset) -> dict[str, float]:
-    import torch
-
-    from stcorr.evaluation.methods import from_checkpoint
-    from stcorr.evaluation.results import score_pairs
-    from stcorr.evaluation.runner import predict_pairs
-
     method, info = from_checkpoint(checkpoint, torch.device("cpu"))
     pairs = dataset.pairs("val", info["config"]["data"]["setup"], info["config"]["data"]["min_visible"])
     predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from stcorr.data.datasets import Dataset, check_split
 from stcorr.errors import StcorrError
@@ -29,8 +30,6 @@ def tracking_features(checkpoint: Path | str | None, features: str | None, cfg: 
     """The features to propagate with: a CorrFlow checkpoint's encoder (a folder, or ``stcorr:NAME``) (``corrflow`` or ``corrflow-st``:
     the space-time encoder sees ``batch_frames`` consecutive frames as one clip), ``pixels`` (raw Lab), or
     ``untrained`` (the config's CorrFlow encoder with its initial random weights)."""
-    import torch
-
     if (checkpoint is None) == (features is None):
         raise StcorrError("give exactly one of --checkpoint and --features")
     if checkpoint is not None:

@@ -48,6 +48,7 @@ def phase_classification_accuracy(
     Returns:
         ``{f: accuracy}``: the fraction of validation frames whose phase is predicted exactly.
     """
+    # scikit-learn takes seconds to import: loaded only where it is used
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
@@ -80,6 +81,7 @@ def phase_progression(train_emb: np.ndarray, train_progress: np.ndarray,
     event), whose R² values are averaged with equal weight. R² is 1 for a perfect fit and can be
     negative.
     """
+    # scikit-learn takes seconds to import: loaded only where it is used
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
@@ -94,6 +96,7 @@ def kendalls_tau(emb_a: np.ndarray, emb_b: np.ndarray, metric: Metric = "euclide
     result is Kendall's tau-b between ``(0, 1, ..., N-1)`` and ``(nn_0, ..., nn_{N-1})``: 1 when
     the neighbours advance in order, -1 when they run backwards, NaN when all neighbours coincide.
     """
+    # scipy.stats takes seconds to import: loaded only for this metric
     from scipy.stats import kendalltau
 
     neighbours = nn_align(emb_a, emb_b, metric)

@@ -55,6 +55,7 @@ def fit_colour_centres(frames: Tensor, clusters: int = 16, seed: int = 0, max_pi
     Returns the (clusters, 3) Lab centres, sorted by L then a then b so that the result does not
     depend on the order k-means found them in.
     """
+    # scikit-learn takes seconds to import: loaded only where it is used
     from sklearn.cluster import KMeans
 
     lab = rgb_to_lab(downsample_to_cells(frames.double())).permute(0, 2, 3, 1).reshape(-1, 3).numpy()

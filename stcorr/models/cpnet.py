@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from stcorr.errors import StcorrError
+from stcorr.models.backbones import build_backbone
 from stcorr.models.backbones.resnet2d import IMAGENET_MEAN, IMAGENET_STD, ResNet2d
 from stcorr.models.cp import CPModule
 
@@ -97,8 +98,6 @@ class R3DClassifier(nn.Module):
 
     def __init__(self, num_classes: int, width: int, blocks_per_stage: Sequence[int]):
         super().__init__()
-        from stcorr.models.backbones import build_backbone
-
         self.backbone = build_backbone("r3d18", width, blocks_per_stage)
         self.backbone.fc = nn.Identity()  # Kinetics' 400-way layer: replaced by ``head``
         self.head = nn.Linear(width * 8, num_classes)

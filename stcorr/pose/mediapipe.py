@@ -55,6 +55,7 @@ def require_mediapipe() -> Any:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
     warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
     try:
+        # MediaPipe is the optional `pose` extra
         import mediapipe
     except ImportError:
         raise MissingExtra(f"the pose methods need MediaPipe, which is not installed: {INSTALL_HINT}") from None

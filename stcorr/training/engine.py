@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from stcorr.config import save_config
 from stcorr.data.datasets import Dataset
@@ -246,8 +247,6 @@ def _no_sync(model: nn.Module, sync: bool):
 def _wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:
     if not world.distributed:
         return module
-    from torch.nn.parallel import DistributedDataParallel
-
     ids = [device.index] if device.type == "cuda" else None
     # parts of a model may get no gradient (layers past the last hyperpixel layer, a classifier)
     return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stcorr.files import write_file
+
 TRAIN_LOG_FIELDS = ("step", "epoch", "loss", "lr", "elapsed_s")
 
 
@@ -74,8 +76,6 @@ def _drop_rows_after(path: Path, step: int) -> None:
     lines = path.read_text().splitlines(keepends=True)
     kept = lines[:1] + [line for line in lines[1:] if _row_step(line) is not None and _row_step(line) <= step]
     if len(kept) != len(lines):
-        from stcorr.files import write_file
-
         write_file(path, "".join(kept))
 
 
@@ -99,6 +99,7 @@ def _append_csv(path: Path, row: dict) -> None:
 
 def _tensorboard(run: Path):
     try:
+        # TensorBoard is optional: loaded only when asked for
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None

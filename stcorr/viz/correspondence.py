@@ -334,6 +334,7 @@ def _cross(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: int, colou
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """DejaVu Sans, shipped with matplotlib (it has the arrows Pillow's built-in font lacks)."""
     try:
+        # matplotlib takes a second to import: loaded only for its fonts
         import matplotlib
 
         return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)

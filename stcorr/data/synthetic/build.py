@@ -208,6 +208,7 @@ def _run(tasks: list[VideoTask], workers: int, progress: bool) -> list[dict]:
 
 class _ProgressBar:
     def __init__(self, total: int):
+        # rich.progress costs ~0.5 s at start-up: loaded when a bar is shown
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.progress = Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),

@@ -458,6 +458,7 @@ def compress(real: Realism, frames: list[Image.Image]) -> list[Image.Image]:
 
 
 def _h264(frames: list[Image.Image], crf: int) -> list[Image.Image]:
+    # PyAV loads when a video file (not a frame folder) is first read
     import av
 
     width, height = frames[0].size

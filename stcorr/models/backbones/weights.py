@@ -9,6 +9,7 @@ import re
 
 import torch
 from torch import nn
+from safetensors.torch import load_file
 
 from stcorr.errors import StcorrError
 from stcorr.models.backbones.registry import OWN_BLOCKS
@@ -26,8 +27,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise StcorrError("no such weights file", path)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             state: Any = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
