@@ -21,7 +21,9 @@ class ANTs(nn.Module):
     ANTs scores close to st-MATCH.
 
     The first conv's correlation channels are computed without the (M * N_tgt)-channel map when
-    that is cheaper (``_correlation_conv``): the same numbers up to rounding.
+    that is cheaper (``_correlation_conv``): the same numbers up to rounding. Then the mean
+    correlation is one product of the concatenated features, and the Matcher passes no volumes
+    (``needs_volume`` False).
     """
 
     def __init__(self, num_layers: int, channels: Sequence[int], grid: Sequence[int], *,
@@ -44,9 +46,14 @@ class ANTs(nn.Module):
         # factorising the first conv costs ~2 sum(C_m) per source cell and tap against M * N_tgt
         self.factorised = conv_layers > 0 and 2 * sum(channels) < num_layers * cells
 
-    def forward(self, corr: torch.Tensor, src_feats: list[torch.Tensor], tgt_feats: list[torch.Tensor]) -> torch.Tensor:
-        """(B, M, N_src, N_tgt) -> (B, N_src, N_tgt)."""
-        batch, layers, n_src, n_tgt = corr.shape
+    @property
+    def needs_volume(self) -> bool:
+        return not self.factorised
+
+    def forward(self, corr: torch.Tensor | None, src_feats: list[torch.Tensor],
+                tgt_feats: list[torch.Tensor]) -> torch.Tensor:
+        """(B, M, N_src, N_tgt) (or None when not ``needs_volume``) -> (B, N_src, N_tgt)."""
+        batch, layers, n_src, n_tgt = src_feats[0].shape[0], len(src_feats), math.prod(self.grid), math.prod(self.grid)
         projections = []
         if self.feature_proj is not None:
             projections = [self.feature_proj(torch.cat(src_feats, 1)), self.feature_proj(torch.cat(tgt_feats, 1))]
@@ -61,6 +68,9 @@ class ANTs(nn.Module):
             x = corr.transpose(2, 3).reshape(batch, layers * n_tgt, *self.grid)
             x = self.body(torch.cat([x, *projections], 1))
         correction = self.head(x).reshape(batch, n_tgt, n_src).transpose(1, 2)
+        if corr is None:  # the mean over layers of <src_m, tgt_m>: one product of the concatenated features
+            src, tgt = torch.cat(src_feats, 1).flatten(2), torch.cat(tgt_feats, 1).flatten(2)
+            return torch.bmm(src.transpose(1, 2), tgt) / layers + correction
         return corr.mean(dim=1) + correction
 
     @staticmethod
