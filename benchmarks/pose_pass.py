@@ -5,8 +5,8 @@
 Takes the first ``--videos`` train videos of DATA (sorted by name), and each round runs
 ``stcorr.baselines.pose_pass.pose_pass`` over them with 1 process and with ``--processes``, each
 time into a fresh, empty cache folder (every track computed). Prints one JSON object: wall seconds
-and frames per second of each run, the median speed-up, and whether the tracks of both runs are
-equal. Other processes on the machine change these figures: the speed-up of N processes can only
+frames per second and CPU seconds (this process and its workers) of each run, the median speed-up,
+and whether the tracks of both runs are equal. Other processes on the machine change these figures: the speed-up of N processes can only
 show when N cores are free. Measures, asserts nothing.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -40,12 +41,21 @@ def timed_pass(paths: list[Path], settings: dict, processes: int) -> tuple[dict,
     """(figures of one pass into a fresh cache, the tracks it wrote by video)."""
     with tempfile.TemporaryDirectory() as cache:
         settings = {**settings, "cache": cache}
+        cpu = _cpu_seconds()
         result = pose_pass(paths, settings, processes=processes, rank=0, world_size=1)
+        cpu = _cpu_seconds() - cpu
         reader = mediapipe_cache(settings)
         tracks = {str(p): stored_landmarks(reader.track(Video(p))) for p in paths}
     figures = {"processes": processes, "wall_s": round(result.seconds, 2), "frames": result.frames,
-               "computed": result.computed, "frames_per_s": round(result.frames / result.seconds, 2)}
+               "computed": result.computed, "frames_per_s": round(result.frames / result.seconds, 2),
+               "cpu_s": round(cpu, 2)}
     return figures, tracks
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished workers (the pool is joined when a pass returns)."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def main() -> None:

@@ -104,7 +104,8 @@ def _mark_outputs(clock: _Clock, name: str, out):
 
 def profile_steps(learner, model: torch.nn.Module, optimizer: torch.optim.Optimizer, first_index: int,
                   steps: int, batch_size: int, grad_clip: float | None) -> dict[str, float]:
-    """Trains ``steps`` steps as the engine does (one example a micro-batch) with every section timed;
+    """Trains ``steps`` steps as the engine does (one example a micro-batch where the learner is
+    ``per_example``, else the step's examples together) with every section timed;
     returns seconds per step by section, and ``total``."""
     clock = _Clock()
     patches = [
@@ -133,8 +134,8 @@ def profile_steps(learner, model: torch.nn.Module, optimizer: torch.optim.Optimi
             indices = range(first_index + step * batch_size, first_index + (step + 1) * batch_size)
             with clock.section("data"):
                 examples = [learner.example(g, np.random.default_rng([seed, g])) for g in indices]
-            for example in examples:
-                loss = learner.loss(model, [example]) / len(examples)
+            for group in ([e] for e in examples) if learner.per_example else [examples]:
+                loss = learner.loss(model, group) * (len(group) / len(examples))
                 with clock.section("backward"):
                     loss.backward()
                 clock.backward_sections(time.process_time())

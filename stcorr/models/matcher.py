@@ -172,7 +172,8 @@ class Matcher(nn.Module):
             )
         (src_feats, tgt_feats), fine = self._hyperpixels(src_clip, tgt_clip)
         sparse = getattr(self.aggregator, "sparse", False)  # it finds its own proposals: no dense volume
-        corr = None if sparse else correlation_volumes(src_feats, tgt_feats)
+        needs_volume = not sparse and getattr(self.aggregator, "needs_volume", True)
+        corr = correlation_volumes(src_feats, tgt_feats) if needs_volume else None
         return self.aggregator(corr, src_feats, tgt_feats), *fine
 
     def _hyperpixels(self, src_clip: torch.Tensor, tgt_clip: torch.Tensor):

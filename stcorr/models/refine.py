@@ -12,7 +12,7 @@ For each source point p and its current match q in the target clip, one iteratio
 2. lays a window of (2 r_t + 1) x (2 r + 1) x (2 r + 1) positions around q, at offsets
    (i * step_t frames, j * step pixels in x, l * step pixels in y);
 3. correlates: one cosine-similarity map per layer over the window (B*K, M, 2r_t+1, 2r+1, 2r+1),
-   read from the query's correlation with the whole target map (computed once);
+   read from the query's correlation with the box of target cells the window's reads touch;
 4. a small 3D conv over the window (layers as channels, last conv zero at the start) adds to the
    mean correlation; a softmax (``temperature``) over the window gives the expected offset, the
    correction (dt, dx, dy), and its peak probability, the confidence;
@@ -79,36 +79,63 @@ class LocalRefiner(nn.Module):
                 start: torch.Tensor, clip_size: Sequence[int]) -> list[RefineStep]:
         """``src_maps``, ``tgt_maps``: per fine layer (B, C_m, T_m, H_m, W_m); ``src_points``,
         ``start`` (the coarse matches): (B, K, 3) clip (t, x, y). Returns one ``RefineStep`` per iteration."""
-        correlations = [self._correlation(m, s, t, src_points, clip_size) for m, (s, t) in enumerate(zip(src_maps, tgt_maps))]
+        features = [self._features(m, s, t, src_points, clip_size) for m, (s, t) in enumerate(zip(src_maps, tgt_maps))]
         points, steps = start, []
         for _ in range(self.iterations):
-            correction, confidence = self._correction(correlations, points.detach(), clip_size)
+            correction, confidence = self._correction(features, points.detach(), clip_size)
             points = clamp_to_clip(points.detach() + correction, clip_size)
             steps.append(RefineStep(points, confidence))
         return steps
 
-    def _correlation(self, layer: int, src_map: torch.Tensor, tgt_map: torch.Tensor, src_points: torch.Tensor,
-                     clip_size) -> torch.Tensor:
-        """Cosine similarity of each query's feature with every cell of the target map: (B*K, 1, T_m, H_m, W_m).
-
-        Reading this map in a window equals correlating the query with the target features read
-        there (trilinear reads are linear), for a fraction of the cost of reading C channels.
-        """
+    def _features(self, layer: int, src_map: torch.Tensor, tgt_map: torch.Tensor, src_points: torch.Tensor,
+                  clip_size) -> tuple[torch.Tensor, torch.Tensor]:
+        """The projected, L2-normalised target map (B, T_m, H_m, W_m, C) and query features (B*K, C)."""
         weight = self.projections[layer].weight
-        tgt = F.normalize(torch.einsum("dc,bcthw->bdthw", weight, tgt_map), dim=1)
+        tgt = F.normalize(torch.einsum("dc,bcthw->bthwd", weight, tgt_map), dim=-1)
         query = F.normalize(sample_at_points(src_map, src_points, clip_size) @ weight.T, dim=-1)  # (B, K, C)
-        corr = torch.einsum("bkc,bcthw->bkthw", query, tgt)
-        return corr.reshape(-1, 1, *corr.shape[2:])
+        return tgt, query.flatten(0, 1)
 
-    def _correction(self, correlations, centres: torch.Tensor, clip_size) -> tuple[torch.Tensor, torch.Tensor]:
+    def _correction(self, features, centres: torch.Tensor, clip_size) -> tuple[torch.Tensor, torch.Tensor]:
         batch, k, _ = centres.shape
         positions = (centres[:, :, None, :] + self.offsets.to(centres.dtype)).reshape(batch * k, -1, 3)
-        windows = torch.cat([sample_at_points(corr, positions, clip_size) for corr in correlations], dim=-1)  # (B*K, P, M)
-        volume = windows.transpose(1, 2).reshape(batch * k, len(correlations), *self.window)
+        windows = torch.stack([window_correlation(tgt, query, positions, self.offsets, clip_size)
+                               for tgt, query in features], dim=-1)  # (B*K, P, M)
+        volume = windows.transpose(1, 2).reshape(batch * k, len(features), *self.window)
         logits = windows.mean(dim=-1) + self.head(volume).reshape(batch * k, -1)
         probability = (logits / self.temperature).softmax(dim=-1)
         correction = probability @ self.offsets.to(probability.dtype)
         return correction.reshape(batch, k, 3), probability.amax(dim=-1).reshape(batch, k)
+
+
+def window_correlation(tgt: torch.Tensor, query: torch.Tensor, positions: torch.Tensor, offsets: torch.Tensor,
+                       clip_size: Sequence[int]) -> torch.Tensor:
+    """Cosine similarity of each query with the target map read trilinearly (border values beyond
+    the outermost cells) at its window's positions: (B*K, P).
+
+    ``tgt`` (B, T_m, H_m, W_m, C) normalised target features, ``query`` (B*K, C), ``positions``
+    (B*K, P, 3) clip (t, x, y), not differentiated, laid out as ``offsets`` (P, 3) around a centre.
+    Trilinear reads are linear, so this equals reading the query's correlation map with the whole
+    target at the positions; only the box of cells the window's reads touch is correlated.
+    """
+    batch, *size, channels = tgt.shape
+    k = query.shape[0] // batch
+    # map coordinates (t, x, y) of the positions (align_corners=False), clamped as border padding does
+    scale = positions.new_tensor([size[0] / clip_size[0], size[2] / clip_size[2], size[1] / clip_size[1]])
+    top = positions.new_tensor([size[0], size[2], size[1]]) - 1
+    coords = torch.minimum(((positions + 0.5) * scale - 0.5).clamp(min=0), top)
+    span = (offsets.amax(dim=0) - offsets.amin(dim=0)).to(scale) * scale
+    box = torch.minimum(torch.ceil(span) + 2, top + 1).long()  # cells the reads of a window touch, per axis
+    first = torch.minimum(coords.amin(dim=1).floor().long(), top.long() + 1 - box)  # (B*K, 3)
+    axes = [first[:, axis, None] + torch.arange(int(box[axis]), device=first.device) for axis in range(3)]  # t, x, y
+    example = torch.arange(batch, device=first.device).repeat_interleave(k)[:, None, None, None]
+    cells = ((example * size[0] + axes[0][:, :, None, None]) * size[1] + axes[2][:, None, :, None]) * size[2] \
+        + axes[1][:, None, None, :]  # (B*K, box_t, box_y, box_x) flat indices into the map
+    crop = tgt.reshape(-1, channels).index_select(0, cells.flatten()).reshape(batch * k, -1, channels)
+    corr = torch.bmm(crop, query[:, :, None]).reshape(batch * k, 1, *cells.shape[1:])
+    local = (coords - first[:, None]) * 2 / (box - 1).clamp(min=1) - 1  # align_corners=True within the box
+    grid = local[:, :, [1, 2, 0]][:, :, None, None, :]  # grid_sample wants (x, y, t)
+    sampled = F.grid_sample(corr, grid.to(corr.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    return sampled.reshape(batch * k, -1)
 
 
 def window_offsets(radius_t: int, radius_xy: int, step_t: float, step_xy: float) -> torch.Tensor:

@@ -3,6 +3,9 @@
     aggregator(num_layers=M, channels=[C_1..C_M], grid=(T, H, W), **aggregator_args)
     aggregator(corr (B, M, N, N), src_feats [(B, C_m, T, H, W)], tgt_feats [...]) -> (B, N, N)
 
+``corr`` is None for an aggregator that reads no dense volumes: ``sparse`` (it finds its own
+proposals) or ``needs_volume`` False (ANTs when it folds the correlations into its first conv).
+
 Adding an aggregator: one file with its class, one line in ``AGGREGATORS``.
 """
 
