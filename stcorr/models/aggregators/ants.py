@@ -84,7 +84,6 @@ class ANTs(nn.Module):
         source features' C_m channels: conv3d(map, weight) = conv3d(cat_m src_m, K) with
         K[b, d, (m, c), tap] = sum_n weight[d, (m, n), tap] * tgt_m[b, c, n]. Returns (B, D, T, H, W).
         """
-        hidden, taps = weight.shape[0], weight.shape[2:]
         per_layer = weight.unflatten(1, (len(tgt_feats), -1)).unbind(1)  # unbind: no zero-filled gradients
         kernels = torch.cat([torch.einsum("dnijk,bcn->bdcijk", w, tgt.flatten(2))
                              for w, tgt in zip(per_layer, tgt_feats)], dim=2)  # (B, D, sum C_m, k, k, k)
