@@ -259,6 +259,7 @@ class CPNet(_Section):
     window: Literal["video", "moments"]
     crop: float = Field(gt=0, le=1)
     val_batch: int = Field(ge=1)
+    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
 
 
 class Config(_Section):

@@ -28,8 +28,7 @@ from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import Dataset
 from stcorr.data.dense import dense_correspondences, read_motion_phases, video_phase
 from stcorr.data.pairs import Pair
-from stcorr.pose.maps import (MediaPipeJoints, VideoJoints, check_input, clip_input, labelled_joints,
-                                   perturb_joints, uses_pose)
+from stcorr.pose.maps import VideoJoints, check_input, clip_input, dataset_joints, uses_pose
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 
@@ -102,13 +101,7 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
 
 def _joints(dataset: Dataset, name: str, settings: ClipSettings, rng: np.random.Generator | None) -> VideoJoints | None:
     """The joints a pose-input clip of video ``name`` is drawn from; None for RGB input."""
-    if not uses_pose(settings.input):
-        return None
-    labels = getattr(dataset, "labels", None)
-    if labels is None or name not in labels:
-        return MediaPipeJoints.shared(settings.pose)(dataset.video(name))
-    joints = labelled_joints(labels[name])
-    return joints if rng is None else perturb_joints(joints, rng)
+    return dataset_joints(dataset, name, settings.pose, rng) if uses_pose(settings.input) else None
 
 
 def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:

@@ -163,6 +163,30 @@ def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: Vide
     return torch.cat([normalised_rgb, maps]) if uses_rgb(mode) else maps
 
 
+def mirror_input(clip_input: torch.Tensor, mode: str) -> torch.Tensor:
+    """``clip_input(...)`` (C, T, H, W) of ``mode`` mirrored left-right: every channel flipped in W and
+    the maps of left and right joint groups swapped (the mirror image's left arm is the person's right)."""
+    flipped = clip_input.flip(-1)
+    if not uses_pose(mode):
+        return flipped
+    groups = MAP_KINDS[map_kind(mode)][0]
+    mirrored = [groups.index(tuple(MIRROR[j] for j in group)) for group in groups]
+    first = 3 if uses_rgb(mode) else 0
+    return torch.cat([flipped[:first], flipped[first:][mirrored]])
+
+
+def dataset_joints(dataset: Any, name: str, pose: Mapping[str, Any] | None,
+                   rng: np.random.Generator | None) -> VideoJoints:
+    """The joints pose maps of video ``name`` are drawn from: its annotated joints where the data set
+    has per-frame labels (``perturb_joints`` with ``rng``, as they are unperturbed without), else
+    MediaPipe's (``MediaPipeJoints`` with the ``pose`` settings)."""
+    labels = getattr(dataset, "labels", None)
+    if labels is None or name not in labels:
+        return MediaPipeJoints.shared(pose)(dataset.video(name))
+    joints = labelled_joints(labels[name])
+    return joints if rng is None else perturb_joints(joints, rng)
+
+
 def labelled_joints(labels: Any) -> VideoJoints:
     """The annotated joints of a Penn Action video (``stcorr.data.penn.VideoLabels``)."""
     return VideoJoints(np.stack([labels.x, labels.y], axis=-1).astype(np.float64), np.asarray(labels.visible, bool).copy())
