@@ -113,7 +113,7 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
     (module docstring). Pose-input models take the annotated joints, or with ``mediapipe`` (the
     ``baseline.pose`` settings) MediaPipe's for every video."""
     settings = model.config
-    mode = settings.get("input", "rgb")
+    mode = settings["input"]
     actions = actions_of(settings["classes"])
     groups = videos_by_action(dataset, split)
     if videos is not None:
