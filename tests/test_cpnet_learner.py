@@ -158,3 +158,33 @@ def test_train_and_score_from_the_command_line(penn, tmp_path):
     foreign = run_stcorr("eval", "--task", "classify", "--data", penn, "--checkpoint", tmp_path / "other",
                          "--out", tmp_path / "r2.json")
     assert foreign.one_line_error, foreign.stderr
+
+
+def test_pose_input_adds_the_maps_and_a_cpnet_on_them_sees_the_order(penn):
+    from stcorr.models.action_clips import read_input
+    from stcorr.pose.maps import dataset_joints
+
+    dataset = open_dataset(penn)
+    learner = CPNetLearner(config(**{"cpnet.input": "rgb+pose"}), dataset, torch.device("cpu"))
+    example = learner.example(0, np.random.default_rng(0))
+    assert example["clip"].shape == (8, 4, 32, 32)  # RGB + 5 joint-group maps, clip_len 4, 32 px
+    assert 0 <= example["clip"][3:].min() and example["clip"][3:].max() <= 1 and example["clip"][3:].amax() > 0.3
+    name = sorted(dataset.labels)[0]
+    video, joints = dataset.video(name), dataset_joints(dataset, name, None, None)
+    plain = read_input(video, [0, 2, 4, 6], 32, "rgb+pose", joints)
+    mirrored = read_input(video, [0, 2, 4, 6], 32, "rgb+pose", joints, flip=True)
+    assert torch.equal(mirrored[:3], plain[:3].flip(-1))
+    assert torch.equal(mirrored[3 + 1], plain[3 + 2].flip(-1)) and torch.equal(mirrored[3 + 4], plain[3 + 3].flip(-1))
+    assert read_input(video, [0, 2, 4, 6], 32, "pose", joints).shape == (5, 4, 32, 32)
+
+    clips = torch.stack([plain, plain.flip(1)])  # a clip and its reverse
+    torch.manual_seed(0)
+    cpnet = CPNetLearner(config(**{"cpnet.input": "rgb+pose"}), dataset, torch.device("cpu")).build_model().eval()
+    for module in cpnet.net.cp.values():
+        torch.nn.init.constant_(module.project_norm.weight, 1.0)  # the CP branch open (it starts as the identity)
+    logits = cpnet(clips)
+    assert (logits[0] - logits[1]).abs().max() > 1e-4
+    c2d = CPNetLearner(config(**{"cpnet.input": "rgb+pose", "cpnet.network": "c2d"}), dataset,
+                       torch.device("cpu")).build_model().eval()
+    assert torch.allclose(*c2d(clips), atol=1e-5)
+    assert c2d.config["input"] == "rgb+pose"

@@ -29,9 +29,8 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.dense import dense_correspondences, video_phase
 from stcorr.data.phases import read_motion_phases
 from stcorr.data.pairs import Pair
-from stcorr.pose.cache import MediaPipePose
-from stcorr.pose.maps import check_input, clip_input, perturb_joints, uses_pose
-from stcorr.pose.track import JointTrack, labelled_track
+from stcorr.pose.maps import check_input, clip_input, dataset_joints, uses_pose
+from stcorr.pose.track import JointTrack
 from stcorr.errors import StcorrError
 from stcorr.models.backbones import normalize_clip
 
@@ -105,12 +104,7 @@ def make_example(dataset: Dataset, pair: Pair, settings: ClipSettings, rng: np.r
 
 def _joints(dataset: Dataset, name: str, settings: ClipSettings, rng: np.random.Generator | None) -> JointTrack | None:
     """The joints a pose-input clip of video ``name`` is drawn from; None for RGB input."""
-    if not uses_pose(settings.input):
-        return None
-    if name not in dataset.labels:
-        return MediaPipePose.shared(settings.pose).seen(dataset.video(name))
-    joints = labelled_track(dataset.labels[name])
-    return joints if rng is None else perturb_joints(joints, rng)
+    return dataset_joints(dataset, name, settings.pose, rng) if uses_pose(settings.input) else None
 
 
 def _dense_example(dataset: Dataset, pair: Pair, src: Clip, tgt: Clip, count: int, rng) -> dict | None:

@@ -7,7 +7,9 @@ direction (rng), ``cpnet.clip_len`` frames spread over a random window of ``min_
 video's clip window (``cpnet.window``: the whole video, or its key moments' span widened, see
 ``stcorr.models.action_clips.clip_window``; one frame drawn in each of clip_len slots), a random
 crop of ``crop`` to 1 x the frame (its aspect kept) and a left-right mirror half the time, the same
-for every frame. Loss: cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
+for every frame. With pose input (``cpnet.input``, as ``model.input``: ``stcorr.pose.maps``) the
+clip carries the maps of the video's annotated joints, perturbed as MediaPipe errs (MediaPipe's
+joints where the data set has no per-frame labels). Loss: cross-entropy. The network (``cpnet.network``): c2d (the 2D ResNet on every frame, averaged over
 time: it cannot tell the directions apart), cpnet (the same with CP modules at
 ``cpnet.placements``) or r3d (a small R3D); all share ``width_multiplier`` and ``blocks``.
 Validation: accuracy on the val split's clips, forward and reversed (``val_log.csv``).
@@ -26,9 +28,10 @@ from torch import nn
 
 from stcorr.data.datasets import Dataset
 from stcorr.errors import StcorrError
-from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, labelled_videos_by_action, read_clip
+from stcorr.models.action_clips import class_names, clip_window, evaluate_classifier, labelled_videos_by_action, read_input
 from stcorr.learners.base import Learner
 from stcorr.models.cpnet import ClipClassifier
+from stcorr.pose.maps import dataset_joints, uses_pose
 from stcorr.settings import Section
 
 
@@ -47,6 +50,7 @@ class CPNetSettings(Section):
     window: Literal["video", "moments"]
     crop: float = Field(gt=0, le=1)
     val_batch: int = Field(ge=1)
+    input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
 
 
 def clip_times(n: int, length: int, rng: np.random.Generator, min_span: float) -> np.ndarray:
@@ -78,6 +82,7 @@ class CPNetLearner(Learner):
     def __init__(self, cfg: dict, dataset: Dataset, device: torch.device):
         super().__init__(cfg, dataset, device)
         self.settings = cfg["cpnet"]
+        self.pose = cfg["baseline"]["pose"]  # MediaPipe, for pose input on data without per-frame joints
         groups = labelled_videos_by_action(dataset, "train")
         if not groups:
             raise StcorrError("no train videos to classify", dataset.root)
@@ -89,13 +94,14 @@ class CPNetLearner(Learner):
     def build_model(self) -> ClipClassifier:
         s = self.settings
         return ClipClassifier(s["network"], class_names(self.actions), s["clip_len"], s["size"], s["width_multiplier"],
-                              s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"], s["window"])
+                              s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"], s["window"],
+                              s["input"])
 
     def num_examples(self) -> int:
         return 2 * len(self.videos)
 
     def example(self, index: int, rng: np.random.Generator) -> dict:
-        """A clip (3, T, S, S) in [0, 1] and its class 2 x action + reversed."""
+        """A clip (C, T, S, S) (``read_input``) and its class 2 x action + reversed."""
         s = self.settings
         name, action = self.videos[int(rng.integers(len(self.videos)))]
         reverse = bool(rng.random() < 0.5)
@@ -103,7 +109,9 @@ class CPNetLearner(Learner):
         start, stop = clip_window(labels, min(video.num_frames, labels.num_frames), s["window"])
         times = start + clip_times(stop - start, s["clip_len"], rng, s["min_span"])
         crop = random_crop(*video.size, s["crop"], rng)
-        clip = read_clip(video, times[::-1] if reverse else times, s["size"], crop, flip=bool(rng.random() < 0.5))
+        joints = dataset_joints(self.dataset, name, self.pose, rng) if uses_pose(s["input"]) else None
+        clip = read_input(video, times[::-1] if reverse else times, s["size"], s["input"], joints, crop,
+                          flip=bool(rng.random() < 0.5))
         return {"clip": clip, "label": 2 * action + int(reverse)}
 
     def loss(self, model: nn.Module, examples: list[dict]) -> torch.Tensor:

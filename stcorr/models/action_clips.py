@@ -22,11 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from stcorr.data.clips import Clip
 from stcorr.data.frames import read_frames
 from stcorr.data.datasets import Dataset
 from stcorr.data.penn import VideoLabels
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
+from stcorr.pose.cache import MediaPipePose
+from stcorr.pose.maps import clip_input, dataset_joints, mirror_input, uses_pose
+from stcorr.pose.track import JointTrack
 from stcorr.progress import progress_bar
 
 DIRECTIONS = ("forward", "reversed")
@@ -80,14 +84,36 @@ def read_clip(video: Video, times: Sequence[int], size: int,
     return read_frames(video, times, size, crop, flip).transpose(0, 1)
 
 
+def read_input(video: Video, times: Sequence[int], size: int, mode: str, joints: JointTrack | None,
+               crop: tuple[float, float, float, float] | None = None, flip: bool = False) -> torch.Tensor:
+    """What a classifier of input ``mode`` (``stcorr.pose.maps.INPUT_MODES``) takes: ``read_clip``'s
+    (3, T, size, size) in [0, 1], with (or replaced by) the pose maps of ``joints`` (the video's native
+    joints, needed unless ``mode`` is rgb) drawn where the crop and resize put them; ``flip`` mirrors
+    both (``mirror_input``)."""
+    frames = read_clip(video, times, size, crop)
+    if not uses_pose(mode):
+        return frames.flip(-1) if flip else frames
+    box = crop if crop is not None else (0.0, 0.0, *map(float, video.size))
+    clip = Clip(frames, np.asarray(times, dtype=np.int64), 0, 1, box, video.size, video.num_frames)
+    both = clip_input(clip, mode, frames, joints)
+    return mirror_input(both, mode) if flip else both
+
+
 @torch.no_grad()
 def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", batch: int = 8,
-                        progress: bool = False) -> dict:
+                        progress: bool = False, videos: Sequence[str] | None = None,
+                        mediapipe: dict | None = None) -> dict:
     """Scores a ``ClipClassifier`` (``stcorr.models.cpnet``) on ``split``: accuracy over both clips of
-    every video whose action is one of the model's classes, and its parts (module docstring)."""
+    every video (of ``videos`` when given) whose action is one of the model's classes, and its parts
+    (module docstring). Pose-input models take the annotated joints, or with ``mediapipe`` (the
+    ``baseline.pose`` settings) MediaPipe's for every video."""
     settings = model.config
+    mode = settings["input"]
     actions = actions_of(settings["classes"])
     groups = labelled_videos_by_action(dataset, split)
+    if videos is not None:
+        chosen = set(videos)
+        groups = {action: [name for name in names if name in chosen] for action, names in groups.items()}
     known = [(name, actions.index(action)) for action, names in groups.items() if action in actions for name in names]
     skipped = sum(len(names) for action, names in groups.items() if action not in actions)
     if not known:
@@ -102,7 +128,11 @@ def evaluate_classifier(model: nn.Module, dataset: Dataset, split: str = "val", 
                 video, labels = dataset.video(name), dataset.labels[name]
                 first, stop = clip_window(labels, min(video.num_frames, labels.num_frames), settings["window"])
                 times = first + even_times(stop - first, settings["clip_len"])
-                forward = read_clip(video, times, settings["size"])
+                joints = None
+                if uses_pose(mode):
+                    joints = (dataset_joints(dataset, name, None, None) if mediapipe is None
+                              else MediaPipePose.shared(mediapipe).seen(video))
+                forward = read_input(video, times, settings["size"], mode, joints)
                 clips += [forward, forward.flip(1)]
             predicted.append(model(torch.stack(clips).to(device)).argmax(-1).cpu())
             bar.advance(len(clips) // 2)

@@ -25,6 +25,7 @@ from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone
 from stcorr.models.backbones.resnet2d import IMAGENET_MEAN, IMAGENET_STD, ResNet2d
 from stcorr.models.cp import CPModule
+from stcorr.pose.maps import check_input, input_channels, uses_rgb
 
 DEFAULT_PLACEMENTS = ("res3.1", "res4.1")
 
@@ -46,14 +47,14 @@ class CPNet(nn.Module):
 
     ``width_multiplier`` and ``blocks_per_stage`` shape the ResNet (1.0 and (2, 2, 2, 2): ResNet-18,
     (3, 4, 6, 3): ResNet-34); ``k``, ``bottleneck`` (a fraction of the stage's channels) and
-    ``spatial_stride`` are the CP modules' options.
+    ``spatial_stride`` are the CP modules' options; ``in_channels``: the clips' channels.
     """
 
     def __init__(self, num_classes: int, width_multiplier: float = 1.0, blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
                  placements: Sequence[str] = DEFAULT_PLACEMENTS, k: int = 8, bottleneck: float | None = 0.5,
-                 spatial_stride: int = 1):
+                 spatial_stride: int = 1, in_channels: int = 3):
         super().__init__()
-        self.frames = ResNet2d(width_multiplier, blocks_per_stage)
+        self.frames = ResNet2d(width_multiplier, blocks_per_stage, in_channels=in_channels)
         self.placements = list(placements)
         self.cp = nn.ModuleDict()
         for name in self.placements:
@@ -69,7 +70,7 @@ class CPNet(nn.Module):
         return f"layer{layer}_{block}"
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, H, W) -> logits (B, num_classes)."""
+        """(B, in_channels, T, H, W) -> logits (B, num_classes)."""
         batch, _, frames = clips.shape[:3]
         net = self.frames
         x = net.maxpool(net.relu(net.bn1(net.conv1(clips.transpose(1, 2).flatten(0, 1)))))
@@ -94,11 +95,11 @@ NETWORKS = ("c2d", "cpnet", "r3d")
 
 class R3DClassifier(nn.Module):
     """A small R3D (``stcorr.models.backbones.r3d18`` at ``width``/``blocks``) + a linear classifier:
-    (B, 3, T, H, W) -> logits (B, num_classes); 3x3x3 convolutions, so it sees time from the stem on."""
+    (B, in_channels, T, H, W) -> logits (B, num_classes); 3x3x3 convolutions, so it sees time from the stem on."""
 
-    def __init__(self, num_classes: int, width: int, blocks_per_stage: Sequence[int]):
+    def __init__(self, num_classes: int, width: int, blocks_per_stage: Sequence[int], in_channels: int = 3):
         super().__init__()
-        self.backbone = build_backbone("r3d18", width, blocks_per_stage)
+        self.backbone = build_backbone("r3d18", width, blocks_per_stage, in_channels)
         self.backbone.fc = nn.Identity()  # Kinetics' 400-way layer: replaced by ``head``
         self.head = nn.Linear(width * 8, num_classes)
 
@@ -111,28 +112,29 @@ class ClipClassifier(nn.Module):
     """What ``stcorr train --config cpnet`` trains: one of ``NETWORKS`` over clips of ``clip_len``
     frames resized to ``size x size``, whose classes are ``classes`` (names); ``window`` names the frames
     its clips are drawn from (``stcorr.models.action_clips.clip_window``; "video" in checkpoints made
-    before it existed).
+    before it existed); ``input`` what it sees (``stcorr.pose.maps.INPUT_MODES``; "rgb" in older ones).
 
-    ``forward`` takes clips (B, 3, T, H, W) with values in [0, 1] (ImageNet-normalised inside) and
-    returns logits (B, len(classes)). ``config`` rebuilds it (``classifier_from_config``).
+    ``forward`` takes clips (B, C, T, H, W), C = ``input_channels(input)``: the RGB channels in [0, 1]
+    (ImageNet-normalised inside) and then the pose maps, and returns logits (B, len(classes)).
+    ``config`` rebuilds it (``classifier_from_config``).
     """
 
     def __init__(self, network: str, classes: Sequence[str], clip_len: int, size: int, width_multiplier: float,
                  blocks: Sequence[int], placements: Sequence[str], k: int, bottleneck: float | None,
-                 spatial_stride: int, window: str = "video"):
+                 spatial_stride: int, window: str = "video", input: str = "rgb"):
         super().__init__()
         if network not in NETWORKS:
             raise StcorrError(f"cpnet.network must be one of {', '.join(NETWORKS)}, not {network!r}")
         self.settings = {"network": network, "classes": list(classes), "clip_len": int(clip_len), "size": int(size),
                          "width_multiplier": float(width_multiplier), "blocks": [int(b) for b in blocks],
                          "placements": list(placements), "k": int(k), "bottleneck": bottleneck,
-                         "spatial_stride": int(spatial_stride), "window": str(window)}
-        count = len(self.settings["classes"])
+                         "spatial_stride": int(spatial_stride), "window": str(window), "input": check_input(input)}
+        count, channels = len(self.settings["classes"]), input_channels(input)
         if network == "r3d":
-            self.net: nn.Module = R3DClassifier(count, max(1, int(round(64 * width_multiplier))), blocks)
+            self.net: nn.Module = R3DClassifier(count, max(1, int(round(64 * width_multiplier))), blocks, channels)
         else:
             self.net = CPNet(count, width_multiplier, blocks, placements if network == "cpnet" else (), k, bottleneck,
-                             spatial_stride)
+                             spatial_stride, channels)
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         self.register_buffer("mean", mean.view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1, 1), persistent=False)
@@ -146,7 +148,9 @@ class ClipClassifier(nn.Module):
         return self.settings["classes"]
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        return self.net((clips - self.mean) / self.std)
+        if not uses_rgb(self.settings["input"]):
+            return self.net(clips)
+        return self.net(torch.cat([(clips[:, :3] - self.mean) / self.std, clips[:, 3:]], dim=1))
 
 
 def classifier_from_config(config: dict) -> ClipClassifier:

@@ -38,7 +38,7 @@ Where joints come from:
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -46,7 +46,8 @@ import torch
 from stcorr.data.clips import Clip
 from stcorr.errors import StcorrError
 from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
-from stcorr.pose.track import JointTrack
+from stcorr.pose.cache import MediaPipePose
+from stcorr.pose.track import JointTrack, labelled_track
 
 INPUT_MODES: tuple[str, ...] = ("rgb", "rgb+pose", "pose", "rgb+joints", "joints")
 
@@ -154,6 +155,29 @@ def clip_input(clip: Clip, mode: str, normalised_rgb: torch.Tensor, joints: Join
         return normalised_rgb
     maps = clip_pose_maps(clip, joints, map_kind(mode))
     return torch.cat([normalised_rgb, maps]) if uses_rgb(mode) else maps
+
+
+def mirror_input(clip_input: torch.Tensor, mode: str) -> torch.Tensor:
+    """``clip_input(...)`` (C, T, H, W) of ``mode`` mirrored left-right: every channel flipped in W and
+    the maps of left and right joint groups swapped (the mirror image's left arm is the person's right)."""
+    flipped = clip_input.flip(-1)
+    if not uses_pose(mode):
+        return flipped
+    groups = MAP_KINDS[map_kind(mode)][0]
+    mirrored = [groups.index(tuple(MIRROR[j] for j in group)) for group in groups]
+    first = 3 if uses_rgb(mode) else 0
+    return torch.cat([flipped[:first], flipped[first:][mirrored]])
+
+
+def dataset_joints(dataset: Any, name: str, pose: Mapping[str, Any] | None,
+                   rng: np.random.Generator | None) -> JointTrack:
+    """The joints pose maps of video ``name`` are drawn from: its annotated joints where the data set
+    has per-frame labels (``perturb_joints`` with ``rng``, as they are unperturbed without), else
+    MediaPipe's (``MediaPipePose.seen`` with the ``pose`` settings)."""
+    if name not in dataset.labels:
+        return MediaPipePose.shared(pose).seen(dataset.video(name))
+    joints = labelled_track(dataset.labels[name])
+    return joints if rng is None else perturb_joints(joints, rng)
 
 
 def perturb_joints(joints: JointTrack, rng: np.random.Generator,

@@ -71,16 +71,18 @@ class ResNet2d(nn.Module):
         last_layer: the last stage built and used (1..4); later stages do not exist.
         projection_dim: if set, a linear projection of the pooled features to this size.
         num_classes: if set, an ``fc`` classifier as in torchvision (unused by ``frame_embeddings``).
+        in_channels: channels of the frames the stem takes (3: RGB; more: RGB and then pose maps).
     """
 
     def __init__(self, width_multiplier: float = 1.0, blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
-                 last_layer: int = 4, projection_dim: int | None = None, num_classes: int | None = None):
+                 last_layer: int = 4, projection_dim: int | None = None, num_classes: int | None = None,
+                 in_channels: int = 3):
         super().__init__()
         if not 1 <= last_layer <= 4:
             raise ValueError(f"last_layer must be 1..4, got {last_layer}")
         widths = [max(1, int(round(w * width_multiplier))) for w in STAGE_WIDTHS]
         self.last_layer = last_layer
-        self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
