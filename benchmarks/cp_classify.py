@@ -52,9 +52,9 @@ MEDIAPIPE_PLAIN = {"min_visibility": 0.5, "model_complexity": 1, "cache": None} 
 def mediapipe_scores(model: torch.nn.Module, dataset, per_action: int) -> dict:
     """Direction / action / accuracy on the first ``per_action`` val videos of each action, from
     MediaPipe's joints and from the annotated ones."""
-    from stcorr.models.action_clips import evaluate_classifier, videos_by_action
+    from stcorr.models.action_clips import evaluate_classifier
 
-    names = [name for group in videos_by_action(dataset, "val").values() for name in group[:per_action]]
+    names = [name for group in dataset.videos_by_action("val").values() for name in group[:per_action]]
     figures = ("accuracy", "action_accuracy", "direction_accuracy", "n_clips")
     labelled = evaluate_classifier(model, dataset, "val", videos=names)
     found = evaluate_classifier(model, dataset, "val", videos=names, mediapipe=MEDIAPIPE_PLAIN)
