@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stcorr.data.datasets import open_dataset  # noqa: E402
 from stcorr.models.checkpoint import load_matcher  # noqa: E402
 from stcorr.models.readout import target_cells  # noqa: E402
-from stcorr.learners.correspondence_data import ClipSettings, make_example  # noqa: E402
+from stcorr.learners.correspondence import ClipSettings, make_example  # noqa: E402
 
 
 def proposal_recall(dataset, checkpoint: Path, n_pairs: int, seed: int) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import stcorr.models.matcher as matcher_module
-import stcorr.learners.correspondence_data as data_module
+import stcorr.learners.correspondence as data_module
 
 
 class _Clock:

@@ -15,7 +15,7 @@ from stcorr.data.penn import read_phase_labels
 from stcorr.data.synthetic import generate
 from stcorr.data.synthetic.build import video_tasks
 from stcorr.data.synthetic.clip import make_clip
-from stcorr.learners.correspondence_data import ClipSettings, make_example
+from stcorr.learners.correspondence import ClipSettings, make_example
 from stcorr.data.augment import ClipAugment
 
 ACTIONS = ["squat", "bowl"]

@@ -26,7 +26,7 @@ from stcorr.errors import StcorrError
 from stcorr.models.backbones import build_backbone, load_backbone_weights
 from stcorr.models.matcher import build_matcher
 from stcorr.predictor import predictor_for
-from stcorr.learners.correspondence_data import ClipSettings, make_example
+from stcorr.learners.correspondence import ClipSettings, make_example
 
 N_JOINTS = 13
 WRIST = 5  # left_wrist: group 1 (left arm)

@@ -4,7 +4,7 @@
            + refine_weight * mean over fine iterations of keypoint_loss(refined)
            + part_weight * part_contrast(fine features at the source and target points)
 
-``batch`` is what ``stcorr.learners.correspondence_data.make_example`` returns, with a batch dimension:
+``batch`` is what ``stcorr.learners.correspondence.make_example`` returns, with a batch dimension:
 "src", "tgt" (B, 3, T, H, W) normalised clips; "src_points", "tgt_points" (B, K, 3) clip
 (t, x, y); "valid" (B, K) bool; optionally "weight" (B, K) float, each point's weight (dense
 supervision gives its in-between points their own weight; key-moment points weigh 1).
