@@ -18,14 +18,20 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
-from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, descriptor_cost,
-                                     pose_descriptors)
+from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, descriptor_cost,
+                                     pose_descriptors, speed_ratio)
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
-    """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower median)."""
+    """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower
+    median); for DTW, a second path with ``b``'s velocities brought to ``a``'s speed
+    (``stcorr.pose.descriptors.speed_ratio``: a movement done slower in ``b`` moves less per frame)."""
     if rule == "nn":
         return np.argmin(descriptor_cost(a, b), axis=1).astype(np.int64)
+    return _dtw_match(a, at_speed(b, speed_ratio(_dtw_match(a, b))))
+
+
+def _dtw_match(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)  # descriptor_cost's columns, fixed for every block
     if not shared.any():
         return dtw_align_by(descriptor_cost, a, b)

@@ -32,8 +32,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from stcorr.alignment.dtw import dtw
-from stcorr.pose.descriptors import ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, pose_descriptors
+from stcorr.alignment.dtw import align_frames, dtw
+from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, pose_descriptors,
+                                     speed_ratio)
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
@@ -77,10 +78,21 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
     shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)
     if not shared.any():
         return float("inf")
-    a, b = resample(a[:, shared]), resample(b[:, shared])
-    cost = np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T, 0.0))
-    total, path = dtw(cost)
+    ra, rb = resample(a), resample(b)
+    _, path = dtw(_cost(ra[:, shared], rb[:, shared]))
+    # the path's slope in frames of the videos before resampling: b's frames per frame of a
+    ratio = speed_ratio(align_frames(path, len(ra)) * _frames_per_row(b, rb) / _frames_per_row(a, ra))
+    rb = resample(at_speed(b, ratio))
+    total, path = dtw(_cost(ra[:, shared], rb[:, shared]))
     return total / len(path) * float(np.sqrt(len(shared) / shared.sum()))
+
+
+def _frames_per_row(full: np.ndarray, rows: np.ndarray) -> float:
+    return (len(full) - 1) / max(len(rows) - 1, 1)
+
+
+def _cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T, 0.0))
 
 
 class PoseDistance:
