@@ -7,7 +7,7 @@ Each *feature* gives a distance between the query and every candidate video (low
 
 - ``pose``: MediaPipe's joints of every frame as the frame descriptors of
   ``stcorr.baselines.pose_descriptors`` (invariant to position, size, mirroring, swapped sides;
-  velocities per unit of video time), aligned by DTW; the distance is the mean descriptor cost
+  velocities per frame, brought to one speed along a first DTW path), aligned by DTW; the distance is the mean descriptor cost
   along the DTW path. Velocities weigh less than for frame alignment (``RETRIEVAL_VELOCITY_WEIGHT``):
   two performances of one action differ more in speed than in the postures they pass through. A
   time-reversed copy still pays for its reversed velocities and for the monotonic path, so it ranks
@@ -46,10 +46,11 @@ MAX_FRAMES = 256
 CYCLE_WEIGHT = 0.5
 FEATURES = ("pose", "cycle", "pose+cycle")
 #: Chosen on the synthetic train split with the annotated joints (42 queries, P@1 of
-#: ``benchmarks/retrieval.py --features pose-oracle --velocity-weight W``): 0 and 0.05 0.738, 0.1
-#: 0.714, 0.2 0.619, 0.5 (the frame aligners' weight) 0.452, 1.0 0.452 (chance 0.122); 0.05 keeps
-#: the direction of time (0 ranks a time-reversed copy nearly as near as the clip). MediaPipe's
-#: jittery joints keep the aligners' smoothing (sigma 2).
+#: ``benchmarks/retrieval.py --features pose-oracle --velocity-weight W``, chance 0.122). Velocities
+#: per frame brought to one speed (``dtw_distance``): 0 and 0.05 0.738, 0.1 0.714, 0.2 0.714; per
+#: unit of video time, before: 0 and 0.05 0.738, 0.1 0.714, 0.2 0.619, 0.5 (the frame aligners'
+#: weight then) 0.452, 1.0 0.452. 0.05 keeps the direction of time (0 ranks a time-reversed copy
+#: nearly as near as the clip). MediaPipe's jittery joints keep the aligners' smoothing (sigma 2).
 RETRIEVAL_VELOCITY_WEIGHT = 0.05
 MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
 ANNOTATED_RETRIEVAL = replace(ANNOTATED_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)

@@ -78,8 +78,11 @@ class DescriptorSettings:
 
 #: Chosen on the synthetic train split (210 pairs; time-only T@5 of DTW, grid of
 #: ``benchmarks/pose_descriptor_settings.py``): MediaPipe's jittery joints want more smoothing
-#: (sigma 2: 80.9 % against 75.9 % at sigma 1), the annotated joints none (95.8 % against 95.3 %);
-#: velocity weight 0.5 was best for both.
+#: (sigma 2: 80.9 % against 75.9 % at sigma 1), the annotated joints none (95.8 % against 95.3 %).
+#: Velocity weight 1.0, re-chosen once velocities became per frame (module docstring, 5) on the
+#: annotated joints: 0 74.8 %, 0.5 91.6 %, 1.0 95.4 %, 2.0 95.5 % (T@3 86.0 against 86.6, T@1 68.0
+#: against 66.9), 3.0 95.4 %; per unit of video time the weight was 0.5 (95.8 %). MediaPipe's
+#: weight follows (its grid needs MediaPipe on every train video: not rerun).
 MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0)
 ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
 
