@@ -111,7 +111,7 @@ def timed_alignment(aligner, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, 
     ``MARGIN_ROWS`` of them) beat the same matches shifted in time (``alignment_margin``), under the
     aligner's own frame costs. One alignment call gives both. The confidence is 1 for an aligner
     whose costs are not at hand (cycle, gt-time)."""
-    if not (hasattr(aligner, "frame_costs") or hasattr(aligner, "descriptors")):
+    if not (hasattr(aligner, "frame_costs") or hasattr(aligner, "pair_descriptors")):
         return aligner.align(dataset, pair), np.ones(len(pair))
     source, target = dataset.video(pair.source), dataset.video(pair.target)
     times = source_frames(pair, source)
@@ -124,7 +124,8 @@ def timed_alignment(aligner, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, 
     if hasattr(aligner, "frame_costs"):
         costs = aligner.frame_costs(dataset, around)
     else:  # pose aligners: the cost their DTW ran on
-        costs = descriptor_cost(aligner.descriptors(dataset, pair.source)[frames], aligner.descriptors(dataset, pair.target))
+        source_descriptors, target_descriptors = aligner.pair_descriptors(dataset, around)
+        costs = descriptor_cost(source_descriptors[frames], target_descriptors)
     window = margin_frames(min(source.num_frames, target.num_frames))  # a long target: the movement's scale
     margin = {}
     for t, rows in around_each.items():

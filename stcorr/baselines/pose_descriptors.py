@@ -18,14 +18,25 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
-from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, descriptor_cost,
-                                     pose_descriptors)
+from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, descriptor_cost,
+                                     pose_descriptors, speed_ratio)
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
-    """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower median)."""
+    """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower
+    median); for DTW, a second path with ``b``'s velocities brought to ``a``'s speed
+    (``stcorr.pose.descriptors.speed_ratio``: a movement done slower in ``b`` moves less per frame)."""
     if rule == "nn":
         return np.argmin(descriptor_cost(a, b), axis=1).astype(np.int64)
+    return _dtw_match(a, at_source_speed(a, b))
+
+
+def at_source_speed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``b`` (M, D) with its velocities brought to ``a``'s speed by the slope of their DTW path."""
+    return at_speed(b, speed_ratio(_dtw_match(a, b)))
+
+
+def _dtw_match(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)  # descriptor_cost's columns, fixed for every block
     if not shared.any():
         return dtw_align_by(descriptor_cost, a, b)
@@ -60,6 +71,7 @@ class PoseTimeAligner:
     def __init__(self, name: str, describe: Describe, rule: Literal["nn", "dtw"], needs_labels: bool = False):
         self.name, self.describe, self.rule, self.needs_labels = name, describe, rule, needs_labels
         self._descriptors: dict[tuple[str, str], np.ndarray] = {}
+        self._last_pair: tuple[tuple | None, tuple[np.ndarray, np.ndarray] | None] = (None, None)
 
     def check(self, dataset: Dataset) -> None:
         if self.needs_labels and not dataset.labels:
@@ -71,10 +83,20 @@ class PoseTimeAligner:
             self._descriptors[key] = self.describe(dataset, name)
         return self._descriptors[key]
 
+    def pair_descriptors(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        """The source's and the target's descriptors as the aligner compares them: for DTW, the
+        target's velocities at the source's speed (``at_source_speed``)."""
+        key = (str(dataset.root), pair.source, pair.target)
+        if self._last_pair[0] != key:  # the last pair only: ``timed_alignment`` asks twice
+            a, b = self.descriptors(dataset, pair.source), self.descriptors(dataset, pair.target)
+            self._last_pair = (key, (a, at_source_speed(a, b)) if self.rule == "dtw" else (a, b))
+        return self._last_pair[1]
+
     def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
         self.check(dataset)
         times = source_frames(pair, dataset.video(pair.source))
-        matched = match_descriptors(self.descriptors(dataset, pair.source), self.descriptors(dataset, pair.target), self.rule)
+        a, b = self.pair_descriptors(dataset, pair)
+        matched = _dtw_match(a, b) if self.rule == "dtw" else match_descriptors(a, b, "nn")
         return matched[times]
 
 

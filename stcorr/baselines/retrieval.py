@@ -7,7 +7,7 @@ Each *feature* gives a distance between the query and every candidate video (low
 
 - ``pose``: MediaPipe's joints of every frame as the frame descriptors of
   ``stcorr.baselines.pose_descriptors`` (invariant to position, size, mirroring, swapped sides;
-  velocities per unit of video time), aligned by DTW; the distance is the mean descriptor cost
+  velocities per frame, brought to one speed along a first DTW path), aligned by DTW; the distance is the mean descriptor cost
   along the DTW path. Velocities weigh less than for frame alignment (``RETRIEVAL_VELOCITY_WEIGHT``):
   two performances of one action differ more in speed than in the postures they pass through. A
   time-reversed copy still pays for its reversed velocities and for the monotonic path, so it ranks
@@ -32,8 +32,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from stcorr.alignment.dtw import dtw
-from stcorr.pose.descriptors import ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, pose_descriptors
+from stcorr.alignment.dtw import align_frames, dtw
+from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, pose_descriptors,
+                                     speed_ratio)
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
@@ -45,10 +46,11 @@ MAX_FRAMES = 256
 CYCLE_WEIGHT = 0.5
 FEATURES = ("pose", "cycle", "pose+cycle")
 #: Chosen on the synthetic train split with the annotated joints (42 queries, P@1 of
-#: ``benchmarks/retrieval.py --features pose-oracle --velocity-weight W``): 0 and 0.05 0.738, 0.1
-#: 0.714, 0.2 0.619, 0.5 (the frame aligners' weight) 0.452, 1.0 0.452 (chance 0.122); 0.05 keeps
-#: the direction of time (0 ranks a time-reversed copy nearly as near as the clip). MediaPipe's
-#: jittery joints keep the aligners' smoothing (sigma 2).
+#: ``benchmarks/retrieval.py --features pose-oracle --velocity-weight W``, chance 0.122). Velocities
+#: per frame brought to one speed (``dtw_distance``): 0 and 0.05 0.738, 0.1 0.714, 0.2 0.714; per
+#: unit of video time, before: 0 and 0.05 0.738, 0.1 0.714, 0.2 0.619, 0.5 (the frame aligners'
+#: weight then) 0.452, 1.0 0.452. 0.05 keeps the direction of time (0 ranks a time-reversed copy
+#: nearly as near as the clip). MediaPipe's jittery joints keep the aligners' smoothing (sigma 2).
 RETRIEVAL_VELOCITY_WEIGHT = 0.05
 MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
 ANNOTATED_RETRIEVAL = replace(ANNOTATED_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
@@ -77,10 +79,21 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
     shared = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)
     if not shared.any():
         return float("inf")
-    a, b = resample(a[:, shared]), resample(b[:, shared])
-    cost = np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T, 0.0))
-    total, path = dtw(cost)
+    ra, rb = resample(a), resample(b)
+    _, path = dtw(_cost(ra[:, shared], rb[:, shared]))
+    # the path's slope in frames of the videos before resampling: b's frames per frame of a
+    ratio = speed_ratio(align_frames(path, len(ra)) * _frames_per_row(b, rb) / _frames_per_row(a, ra))
+    rb = resample(at_speed(b, ratio))
+    total, path = dtw(_cost(ra[:, shared], rb[:, shared]))
     return total / len(path) * float(np.sqrt(len(shared) / shared.sum()))
+
+
+def _frames_per_row(full: np.ndarray, rows: np.ndarray) -> float:
+    return (len(full) - 1) / max(len(rows) - 1, 1)
+
+
+def _cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T, 0.0))
 
 
 class PoseDistance:

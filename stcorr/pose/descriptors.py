@@ -26,9 +26,18 @@ from the 13 Penn joints (MediaPipe's landmarks, or the annotated joints for the 
      (shoulder-hip-knee), each as the mean and half the absolute difference of its left and
      right values; and the trunk's lean, the unsigned angle between the torso and the image's
      vertical.
-5. **Velocities.** The time derivative of all the above (central differences), per unit of
-   normalised video time (x (T - 1)): two videos of one action at different frame rates or
-   speeds then have comparable velocities.
+5. **Velocities.** The time derivative of all the above (central differences), per frame and
+   multiplied by ``NOMINAL_FPS`` (30): the change per second of a video at 30 frames a second, in
+   torso lengths (positions) and units of pi (angles). A velocity is the person's, whatever the
+   video's length: a short movement inside a long target moves as fast as in a short clip. (Per
+   unit of normalised video time, x (T - 1), as before, a movement 340 frames long inside a target
+   of 20 000 frames had velocities 60 times smaller in the target than in the source.) Frame
+   folders carry no frame rate, so per second is per frame at a nominal rate; the videos of a pair
+   or a collection are mostly shot at one rate. A movement done faster or slower (or filmed at
+   another rate) has proportionally larger or smaller velocities: the DTW aligners (and ``pose``
+   retrieval) measure that speed ratio on a first path (``speed_ratio``: the median slope of the
+   path, robust to the still frames a long video holds) and compare again with the other video's
+   velocities brought to the first's time (``at_speed``).
 6. **Weights.** Position, angle and velocity blocks are each divided by the square root of their
    feature count, so each block weighs the same in the Euclidean distance whatever its size;
    velocities are scaled by ``velocity_weight``.
@@ -57,18 +66,25 @@ PAIRED = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")  # joints with a
 ANGLE_KINDS = ("elbow", "knee", "shoulder", "hip")
 
 
+#: Frames per second assumed for every video: velocities are per frame times this (module docstring, 5).
+NOMINAL_FPS = 30.0
+
+
 @dataclass(frozen=True)
 class DescriptorSettings:
     smooth_sigma: float = 1.0
-    velocity_weight: float = 0.5
+    velocity_weight: float = 1.0
 
 
 #: Chosen on the synthetic train split (210 pairs; time-only T@5 of DTW, grid of
 #: ``benchmarks/pose_descriptor_settings.py``): MediaPipe's jittery joints want more smoothing
-#: (sigma 2: 80.9 % against 75.9 % at sigma 1), the annotated joints none (95.8 % against 95.3 %);
-#: velocity weight 0.5 was best for both.
-MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=0.5)
-ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=0.5)
+#: (sigma 2: 80.9 % against 75.9 % at sigma 1), the annotated joints none (95.8 % against 95.3 %).
+#: Velocity weight 1.0, re-chosen once velocities became per frame (module docstring, 5) on the
+#: annotated joints: 0 74.8 %, 0.5 91.6 %, 1.0 95.4 %, 2.0 95.5 % (T@3 86.0 against 86.6, T@1 68.0
+#: against 66.9), 3.0 95.4 %; per unit of video time the weight was 0.5 (95.8 %). MediaPipe's
+#: weight follows (its grid needs MediaPipe on every train video: not rerun).
+MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0)
+ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
 
 
 def _mid(p: np.ndarray, limb: str) -> np.ndarray:
@@ -128,8 +144,28 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
         raise StcorrError(f"pose descriptors need joints of shape (T, {len(JOINTS)}, 2), got {xy.shape}")
     filled = filled_joints(JointTrack(xy, np.asarray(confidence, dtype=np.float64)), settings.smooth_sigma)
     static = np.concatenate([_block(position_features(normalise(filled))), _block(angle_features(filled))], axis=1)
-    velocity = np.gradient(static, axis=0) * (len(static) - 1) if len(static) > 1 else np.zeros_like(static)
+    velocity = np.gradient(static, axis=0) * NOMINAL_FPS if len(static) > 1 else np.zeros_like(static)
     return np.concatenate([static, settings.velocity_weight * velocity], axis=1)
+
+
+def speed_ratio(matched: np.ndarray, half_window: int = 5, limits: tuple[float, float] = (0.25, 4.0)) -> float:
+    """Frames of the other video per frame of this one, from ``matched`` (N,) (the other's frame
+    matched to each of this video's frames along a DTW path): the median slope of the path over
+    windows of 2 ``half_window`` frames, clipped to ``limits``; 1 for a video too short to tell."""
+    matched = np.asarray(matched, dtype=np.float64)
+    h = min(half_window, (len(matched) - 1) // 2)
+    if h < 1:
+        return 1.0
+    slopes = (matched[2 * h:] - matched[:-2 * h]) / (2 * h)
+    return float(np.clip(np.median(slopes), *limits))
+
+
+def at_speed(descriptors: np.ndarray, ratio: float) -> np.ndarray:
+    """``descriptors`` (T, D) of ``pose_descriptors`` with their velocities (the last D / 2 columns)
+    multiplied by ``ratio``: per frame of a video whose frames are ``ratio`` of these (``speed_ratio``)."""
+    out = np.array(descriptors, dtype=np.float64)
+    out[:, out.shape[1] // 2:] *= ratio
+    return out
 
 
 def descriptor_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
