@@ -111,7 +111,7 @@ class Cats2dLearner(Learner):
         """Frames (3, S, S) of both sides, points (K, 2) in frame pixels, K <= data.max_points."""
         e = self.frame_pairs[int(rng.choice(len(self.frame_pairs)))]
         size = int(self.settings["size"])
-        keep = np.sort(rng.choice(len(e.src_xy), size=min(len(e.src_xy), int(self.cfg["data"]["max_points"])),
+        keep = np.sort(rng.choice(len(e.src_xy), size=min(len(e.src_xy), self.cfg["data"]["max_points"]),
                                   replace=False))
         source, src_xy = augmented_frame(self.dataset.video(e.source), e.source_t, e.src_xy[keep], size, self.augment, rng)
         target, tgt_xy = augmented_frame(self.dataset.video(e.target), e.target_t, e.tgt_xy[keep], size, self.augment, rng)
