@@ -90,3 +90,22 @@ def test_fast_topk_attention_equals_restricted_attention_with_topk(block_rows):
     want = restricted_attention(query, keys, values, radius=2, temperature=0.3, topk=5)
     got = topk_window_attention(query, keys, values, radius=2, temperature=0.3, topk=5, block_rows=block_rows)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_long_term_memory_keeps_every_nth_frame_that_left_the_recent_memory(monkeypatch):
+    import stcorr.models.propagation as propagation
+
+    seen: list[set[int]] = []
+
+    def record(query, keys, values, *args):
+        seen.append({round(float(k[0, 0, 0, 0]) / 2) for k in keys})  # a key's first channel is 2 x the feature
+        return values[0]
+
+    monkeypatch.setattr(propagation, "topk_window_attention", record)
+    frames = (torch.full((1, 2, 4, 4), float(t)) for t in range(13))
+    settings = PropagationSettings.defaults(memory=2, long_memory=2, long_every=3)
+    list(propagation.propagate_maps(frames, torch.zeros(1, 1, 4, 4), settings))
+    assert seen[0] == {0}
+    assert seen[7] == {0, 3, 6, 7}      # frame 8: recent 6, 7; frame 3 left the recent memory at frame 6
+    assert seen[10] == {0, 3, 6, 9, 10}
+    assert seen[11] == {0, 6, 9, 10, 11}  # frame 12: frame 9 joined, frame 3 dropped out (two long-term frames)

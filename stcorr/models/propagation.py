@@ -8,7 +8,8 @@ restricted attention.
 
 Each keypoint becomes a Gaussian map (``sigma`` cells) on the query frame's feature grid (stride
 4 of the working frames). Every later frame copies its maps from a memory of the query frame
-(with its true maps) and the last ``memory`` frames (with their propagated maps): each of its cells
+(with its true maps), the last ``memory`` frames and up to ``long_memory`` older frames, one every
+``long_every`` frames (MAST's long-term memory; all with their propagated maps): each of its cells
 takes the ``topk`` most similar cells within ``radius`` cells in the memory frames and averages
 their maps with softmax weights (similarity = -squared feature distance / temperature). A map is
 read back by a soft-argmax in a small window around its peak. A mask becomes one map per label
@@ -48,6 +49,8 @@ class PropagationSettings(Section):
     radius: int = Field(ge=1)
     topk: int = Field(ge=1)
     memory: int = Field(ge=0)
+    long_memory: int = Field(ge=0)
+    long_every: int = Field(ge=1)
     temperature: float = Field(gt=0)
     sigma: float = Field(gt=0)
     max_side: int = Field(ge=16)
@@ -207,16 +210,28 @@ def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: Prop
     first = next(encoded)
     first_key = _as_key(first)
     recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.memory)
+    older: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.long_memory)
     _, _, h, w = first.shape
-    rows = _block_rows(h, w, settings.memory + 1, settings.radius, settings.memory_budget_mb)
-    for feature in encoded:
-        keys = [first_key] + [k for k, _ in recent]
-        values = [first_maps] + [v for _, v in recent]
-        maps = topk_window_attention(_as_query(feature), keys, values, settings.radius, settings.temperature,
-                                     settings.topk, rows)
+    rows = _block_rows(h, w, 1 + settings.memory + settings.long_memory, settings.radius, settings.memory_budget_mb)
+    for index, feature in enumerate(encoded, 1):
+        memory = [(first_key, first_maps)] + list(older) + list(recent)
+        maps = topk_window_attention(_as_query(feature), [k for k, _ in memory], [v for _, v in memory],
+                                     settings.radius, settings.temperature, settings.topk, rows)
+        entry = (_as_key(feature), maps)
+        if settings.memory and len(recent) == settings.memory:
+            _keep_long_term(older, recent[0], index - settings.memory, settings)
+        elif not settings.memory:
+            _keep_long_term(older, entry, index, settings)
         if settings.memory:
-            recent.append((_as_key(feature), maps))
+            recent.append(entry)
         yield maps
+
+
+def _keep_long_term(older: deque, entry: tuple[Tensor, Tensor], index: int, settings: PropagationSettings) -> None:
+    """Frame ``index`` (1: the first after the query frame), leaving the recent memory, joins the
+    long-term memory when it falls on ``long_every``; the oldest long-term frame drops out."""
+    if settings.long_memory and index % settings.long_every == 0:
+        older.append(entry)
 
 
 def _grid(video: Video, settings: PropagationSettings) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
