@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from torch import nn
 
 from stcorr.alignment.cycle import kappa, margin_loss
@@ -24,19 +24,13 @@ from stcorr.errors import StcorrError
 from stcorr.learners.alignment import train_videos_by_action
 from stcorr.learners.base import Learner
 from stcorr.data.frames import read_frames
-from stcorr.models.backbones.resnet2d import ResNet2dSettings
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
-from stcorr.settings import Section
 
 
-class CycleSettings(Section):
-    cpu_yaml_key = "cycle"
-    size: int = Field(ge=16)
-    resnet2d: ResNet2dSettings
-    roi_size: int = Field(ge=1)
-    sampling_ratio: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    dim: int = Field(ge=1)
+class CycleSettings(PatchEmbeddingSettings):
+    """The ``cycle`` section: the patch embedding's keys, then the learner's."""
+
+    model_config = ConfigDict(extra="forbid")
     chunks: int = Field(ge=2)
     patch_scale: float = Field(gt=0)
     min_track_length: int = Field(ge=1)
