@@ -75,10 +75,10 @@ def default_config() -> dict:
 
 def default_section(dotted: str | None) -> dict:
     """cpu.yaml's section at ``dotted`` (e.g. ``"corrflow.propagation"``; None: all of it)."""
-    section = default_config()
+    section = _cpu_yaml()
     for part in (dotted.split(".") if dotted else []):
         section = section[part]
-    return section
+    return copy.deepcopy(section)  # only the section: callers such as MediaPipePose.shared run per example
 
 
 def merged(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict:
