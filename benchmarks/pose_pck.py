@@ -55,6 +55,9 @@ VARIANTS: dict[str, dict] = {
     "flip+filter": {"augment": FLIP, "filter": FILTER},
     "all": {"augment": FLIP_CROP, "filter": FILTER},
     "where-needed": {"augment": {**FLIP_CROP, **WHERE_NEEDED}, "filter": FILTER},
+    "tracking": {"augment": PLAIN, "filter": NO_FILTER, "tracking": True},
+    "tracking+filter": {"augment": PLAIN, "filter": FILTER, "tracking": True},
+    "where-needed+tracking": {"augment": {**FLIP_CROP, **WHERE_NEEDED}, "filter": FILTER, "tracking": True},
 }
 
 
@@ -118,7 +121,7 @@ def main() -> None:
     defaults = default_config()["baseline"]["pose"]
     conventions: dict[str, bool] = {}
     for variant in args.variants.split(","):
-        pose = {**defaults, **VARIANTS[variant], "cache": args.cache or defaults["cache"]}
+        pose = {**defaults, "tracking": False, **VARIANTS[variant], "cache": args.cache or defaults["cache"]}
         print(json.dumps({"variant": variant, **VARIANTS[variant], **measure(dataset, names, pose, conventions)}), flush=True)
 
 

@@ -88,6 +88,7 @@ class Pose(_Section):
     min_visibility: float = Field(ge=0, le=1)
     model_complexity: Literal[1]
     cache: Optional[str]
+    tracking: bool
     augment: PoseAugment
     filter: PoseFilter
 

@@ -31,27 +31,30 @@ from stcorr.models.backbones import normalize_clip
 from stcorr.models.checkpoint import load_matcher
 from stcorr.models.matcher import Matcher
 from stcorr.pose.cache import MediaPipePose
-from stcorr.pose.maps import clip_input, uses_pose
+from stcorr.pose.maps import SeenJoints, clip_input, uses_pose
 from stcorr.pose.mediapipe import MissingExtra
 from stcorr.progress import progress_bar
 
 
 class CorrespondencePredictor:
     def __init__(self, matcher: Matcher, *, clip_len: int, size: int, min_stride: int, source_window: str,
-                 max_target_stride: int | None, device: str | torch.device = "cpu", pose: dict | None = None):
+                 max_target_stride: int | None, device: str | torch.device = "cpu", pose: dict | None = None,
+                 joints: SeenJoints | None = None):
+        """``joints``: where a model with pose input gets each video's joints (default: MediaPipe, ``pose``)."""
         self.matcher = matcher.to(device).eval()
-        self.joints = pose_estimator(matcher.input, pose)
+        self.joints = joints if joints is not None else pose_estimator(matcher.input, pose)
         self.max_target_stride = max_target_stride
         self.source_window = source_window
         self.clip_len, self.size, self.min_stride = clip_len, size, min_stride
         self.device = torch.device(device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "CorrespondencePredictor":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu",
+                        joints: SeenJoints | None = None) -> "CorrespondencePredictor":
         """The space-time matcher saved in a checkpoint (a folder, or ``stcorr:NAME``) with the clip
-        settings it was trained with; no training code is imported."""
+        settings it was trained with; no training code is imported. ``joints``: as in ``__init__``."""
         matcher, info = load_matcher(path)
-        return predictor_for(matcher, info["config"]["data"], device, info["config"]["baseline"]["pose"])
+        return predictor_for(matcher, info["config"]["data"], device, info["config"]["baseline"]["pose"], joints)
 
     def source_clip(self, source: Video, source_points: np.ndarray) -> Clip:
         key_frames = sorted({int(t) for t in np.asarray(source_points)[:, 0]}) if self.source_window == "keypoints" else None
@@ -152,10 +155,11 @@ def _autocast(device: torch.device):
 
 
 def predictor_for(matcher: Matcher, data_cfg: dict, device: str | torch.device = "cpu",
-                  pose: dict | None = None) -> CorrespondencePredictor:
+                  pose: dict | None = None, joints: SeenJoints | None = None) -> CorrespondencePredictor:
     """The predictor with the clip settings a model was trained with (the config's data section);
     ``pose``: the ``baseline.pose`` settings, for a model that takes pose maps (None: MediaPipe's
     plain pass, ``stcorr.pose.cache.MediaPipePose``)."""
     return CorrespondencePredictor(matcher, clip_len=data_cfg["clip_len"], size=data_cfg["size"],
                                    min_stride=data_cfg["min_stride"], source_window=data_cfg["source_window"],
-                                   max_target_stride=data_cfg["max_target_stride"], device=device, pose=pose)
+                                   max_target_stride=data_cfg["max_target_stride"], device=device, pose=pose,
+                                   joints=joints)

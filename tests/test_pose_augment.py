@@ -150,3 +150,21 @@ def test_nobody_found_by_the_plain_pass_brings_the_mirror_image():
 
     adaptive = AugmentedLandmarker(only_mirrored, True, None, flip_below=0.7)
     assert adaptive(frame_with_person()) is not None and adaptive.calls == 2
+
+
+def test_mirrored_frames_and_crops_go_to_the_extra_landmarker_only():
+    seen_by: dict[str, list] = {"plain": [], "extra": []}
+
+    def recording(name):
+        def run(frame):
+            seen_by[name].append(frame.shape)
+            found = box_landmarker(frame)
+            if found is not None:
+                found[0][:, 3] = 0.5  # poorly seen: every pass runs
+            return found
+        return run
+
+    frame = frame_with_person()
+    AugmentedLandmarker(recording("plain"), True, 256, extra=recording("extra"))(frame)
+    assert seen_by["plain"] == [frame.shape]  # a tracking landmarker sees the video's own frames, in order
+    assert seen_by["extra"] == [frame.shape, (256, 256, 3), (256, 256, 3)]  # mirror, crop, mirrored crop

@@ -191,6 +191,20 @@ def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, vide
     assert "augment" not in old.settings
 
 
+def test_the_video_mode_keys_apart_and_starts_a_fresh_landmarker_for_every_video(video, tmp_path):
+    pytest.importorskip("mediapipe")
+    from stcorr.pose.cache import mediapipe_cache
+
+    plain = mediapipe_cache(pose_settings(cache=str(tmp_path), tracking=False))
+    assert mediapipe_cache(pose_settings(cache=str(tmp_path), tracking=True)).key(video) != plain.key(video)
+    write_frames(tmp_path / "other", 5, seed=3)
+    for static, starts in ((True, 1), (False, 2)):
+        made: list = []
+        cache = fake_cache(tmp_path / f"cache-{static}", [], made, {"model": "fake", "static_image_mode": static})
+        cache.track(video), cache.track(Video(tmp_path / "other"))
+        assert len(made) == starts  # a landmarker that follows one person must not carry it into the next video
+
+
 def test_the_filter_is_applied_as_tracks_are_read_and_not_stored(video, tmp_path):
     from stcorr.pose.cache import filtered_track
 

@@ -18,7 +18,7 @@ from stcorr.config_schema import validate_config
 from stcorr.data.augment import ClipAugment
 from stcorr.data.clips import Clip, sample_clip
 from stcorr.data.datasets import open_dataset
-from stcorr.pose.maps import (GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, clip_pose_maps, draw_pose_maps,
+from stcorr.pose.maps import (AnnotatedJoints, GROUPS, HEIGHTS, JOINT_CHANNELS, MIRROR, POSE_CHANNELS, clip_pose_maps, draw_pose_maps,
                               input_channels, perturb_joints)
 from stcorr.pose.track import JointTrack
 from stcorr.data.video import Video
@@ -209,6 +209,21 @@ def test_a_pose_model_refuses_in_one_line_without_mediapipe(monkeypatch):
         predictor_for(build_matcher({"width": 8, "input": "rgb+pose"}), data)
     assert "\n" not in str(caught.value)
     predictor_for(build_matcher({"width": 8}), data)  # an RGB model needs no MediaPipe
+
+
+def test_a_pose_model_reads_annotated_joints_where_given_and_needs_no_mediapipe(golf, monkeypatch):
+    """What a shipped pose model's check runs on (stcorr.evaluation.shipped_checks): the maps of the labels."""
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    dataset = open_dataset(golf)
+    name = sorted(dataset.labels)[0]
+    data = build_config(None, None)["data"]
+    predictor = predictor_for(build_matcher({"width": 8, "input": "rgb+pose"}), data, joints=AnnotatedJoints(dataset))
+    seen = predictor.joints.seen(dataset.video(name))
+    labels = dataset.labels[name]
+    np.testing.assert_array_equal(seen.visibility, np.asarray(labels.visible, float))
+    np.testing.assert_allclose(seen.xy[..., 0][labels.visible.astype(bool)], labels.x[labels.visible.astype(bool)])
+    clip = predictor.source_clip(dataset.video(name), np.array([[2.0, 10.0, 10.0]]))
+    assert predictor.model_input(clip, dataset.video(name)).shape[0] == 3 + POSE_CHANNELS
 
 
 def test_eval_of_a_pose_checkpoint_without_mediapipe_is_a_one_line_error(golf, tmp_path):

@@ -19,6 +19,7 @@ from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.models.checkpoint import read_checkpoint_info, read_safetensors
 from stcorr.models.matcher import build_matcher
+from stcorr.pose.maps import SeenJoints
 from stcorr.predictor import CorrespondencePredictor, predictor_for
 
 
@@ -47,9 +48,11 @@ def st_match(cfg: dict, device: torch.device) -> MatcherMethod:
     return MatcherMethod("st-match", predictor_for(matcher, data, device, cfg["baseline"]["pose"]))
 
 
-def from_checkpoint(path: str | Path, device: torch.device) -> tuple[MatcherMethod, dict]:
-    """The space-time matcher of a checkpoint (a folder, or ``stcorr:NAME``) behind the predictor."""
-    predictor = CorrespondencePredictor.from_checkpoint(path, device)
+def from_checkpoint(path: str | Path, device: torch.device,
+                    joints: SeenJoints | None = None) -> tuple[MatcherMethod, dict]:
+    """The space-time matcher of a checkpoint (a folder, or ``stcorr:NAME``) behind the predictor;
+    ``joints``: where a model with pose input gets them (default: MediaPipe)."""
+    predictor = CorrespondencePredictor.from_checkpoint(path, device, joints)
     _, info = read_checkpoint_info(path)
     return MatcherMethod(predictor.matcher.config["aggregator"], predictor, str(path)), info
 

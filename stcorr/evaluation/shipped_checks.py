@@ -32,6 +32,7 @@ from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
 from stcorr.models.propagation import PropagationSettings
 from stcorr.models.checkpoint import read_checkpoint_info
 from stcorr.models.cycle_use import CycleFeatures, video_similarity
+from stcorr.pose.maps import AnnotatedJoints
 
 #: The tiny synthetic set of the check: ``stcorr synth --seed 0 --videos-per-action 1 --size 64x64``
 #: restricted to these actions (one train and one val video each).
@@ -87,7 +88,7 @@ def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
 
 
 def _matcher_figures(checkpoint: Path, dataset) -> dict[str, float]:
-    method, info = from_checkpoint(checkpoint, torch.device("cpu"))
+    method, info = from_checkpoint(checkpoint, torch.device("cpu"), AnnotatedJoints(dataset))
     pairs = dataset.pairs("val", info["config"]["data"]["setup"], info["config"]["data"]["min_visible"])
     predictions, _, _ = predict_pairs(method, dataset, pairs, progress=False)
     scores = score_pairs(pairs, predictions, (1, 3, 5))

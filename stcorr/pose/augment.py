@@ -145,12 +145,14 @@ class AugmentedLandmarker:
     is below ``flip_below``; the crop (and its mirror image when ``flip`` is on) only where that
     visibility is below ``crop_below`` or the person is small (the crop would show them at least
     ``crop_zoom`` times larger). None: on every frame (for the crop: ``crop_below`` and ``crop_zoom``
-    both None)."""
+    both None). ``extra`` runs the mirrored and cropped passes (default: ``landmarker``); a landmarker
+    that follows the person from frame to frame must see only the plain frames."""
 
     def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0,
                  flip_below: float | None = None, crop_below: float | None = None, crop_zoom: float | None = None,
-                 judged: np.ndarray | None = None):
+                 judged: np.ndarray | None = None, extra: Landmarker | None = None):
         self.landmarker, self.flip = landmarker, bool(flip)
+        self.extra = extra or landmarker  # what runs on mirrored frames and crops
         self.crop_size, self.crop_margin = crop_size, float(crop_margin)
         self.flip_below, self.crop_below, self.crop_zoom = flip_below, crop_below, crop_zoom
         self.judged = np.arange(33) if judged is None else np.asarray(judged)
@@ -161,8 +163,8 @@ class AugmentedLandmarker:
         return landmarker(frame)
 
     def passes(self, frame: np.ndarray, flip: bool) -> list[Result | None]:
-        """Whole-frame passes (plain, then flip when ``flip``), as they come out."""
-        return [self.run(run, frame) for run in [self.landmarker] + ([flipped(self.landmarker)] if flip else [])]
+        """The ``extra`` landmarker's passes over ``frame`` (a crop): as it is, then mirrored when ``flip``."""
+        return [self.run(run, frame) for run in [self.extra] + ([flipped(self.extra)] if flip else [])]
 
     def __call__(self, frame: np.ndarray) -> Result | None:
         plain = self.run(self.landmarker, frame)
@@ -170,7 +172,7 @@ class AugmentedLandmarker:
         every_frame = self.flip_below is None
         results = [plain]
         if self.flip and (every_frame or plain is None or seen < self.flip_below):
-            results.append(self.run(flipped(self.landmarker), frame))
+            results.append(self.run(flipped(self.extra), frame))
         whole = combine(results)
         if whole is None or self.crop_size is None:
             return whole

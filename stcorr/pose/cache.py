@@ -55,10 +55,11 @@ class FrameLandmarker(Protocol):
 
 
 class MediaPipeLandmarker:
-    """MediaPipe Pose, one frame at a time (static-image mode, as the ``pose`` matcher runs it)."""
+    """MediaPipe Pose, one frame at a time: static-image mode (as the ``pose`` matcher runs it), or
+    with ``tracking`` its video mode (the frames of one video, in order)."""
 
-    def __init__(self, model_complexity: int = 1):
-        self.detector = PoseDetector(0.0, model_complexity)
+    def __init__(self, model_complexity: int = 1, tracking: bool = False):
+        self.detector = PoseDetector(0.0, model_complexity, tracking)
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         found = self.detector.landmarks(frame)
@@ -174,8 +175,8 @@ class PoseCache:
             return None
 
     def _compute(self, video: Video, key: str) -> JointTrack:
-        if self._landmarker is None:
-            self._landmarker = self.make_landmarker()
+        if self._landmarker is None or not self.settings.get("static_image_mode", True):
+            self._landmarker = self.make_landmarker()  # the video mode follows one person: a fresh graph per video
         track = detect_track(video, self._landmarker)
         self.computed += 1
         write_file(self.folder / f"{key}.npz", track_to_bytes(track))
@@ -210,8 +211,9 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
     tracks as they are read (cheap, not stored). Absent, either is off: the plain pass."""
     mediapipe = require_mediapipe()
     complexity = int(pose_settings["model_complexity"])
+    tracking = bool(pose_settings.get("tracking", False))
     settings: dict[str, Any] = {"model": "mediapipe-pose", "version": mediapipe.__version__,
-                                "model_complexity": complexity, "static_image_mode": True}
+                                "model_complexity": complexity, "static_image_mode": not tracking}
     augment = pose_settings.get("augment") or {"flip": False, "crop": None}
     augmented = bool(augment["flip"]) or augment["crop"] is not None
     if augmented:  # the plain pass keeps the key it always had, so its stored tracks stay valid
@@ -224,12 +226,13 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
                 settings["augment"][key] = float(augment[key])
 
     def make() -> Callable:
-        plain = MediaPipeLandmarker(complexity)
+        plain = MediaPipeLandmarker(complexity, tracking)
         if not augmented:
             return plain
+        single_frames = MediaPipeLandmarker(complexity) if tracking else plain  # mirrored frames and crops break a track
         return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]),
                                    augment.get("flip_below"), augment.get("crop_below"), augment.get("crop_zoom"),
-                                   judged=PENN_INDEX)
+                                   judged=PENN_INDEX, extra=single_frames)
 
     flt = pose_settings.get("filter")
     finish = None

@@ -38,7 +38,7 @@ Where joints come from:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 import torch
@@ -178,6 +178,24 @@ def dataset_joints(dataset: Any, name: str, pose: Mapping[str, Any] | None,
         return MediaPipePose.shared(pose).seen(dataset.video(name))
     joints = labelled_track(dataset.labels[name])
     return joints if rng is None else perturb_joints(joints, rng)
+
+
+class SeenJoints(Protocol):
+    """Where a model with pose input gets a video's joints: visibility 1 where seen, else 0
+    (``MediaPipePose.seen``, ``AnnotatedJoints.seen``)."""
+
+    def seen(self, video: Any) -> JointTrack: ...
+
+
+class AnnotatedJoints:
+    """A Penn layout data set's annotated joints, unperturbed, where a model's pose maps would take
+    MediaPipe's: a shipped model's check runs on the same maps everywhere, without the pose extra."""
+
+    def __init__(self, dataset: Any):
+        self.dataset = dataset
+
+    def seen(self, video: Any) -> JointTrack:
+        return dataset_joints(self.dataset, video.path.name, None, None)
 
 
 def perturb_joints(joints: JointTrack, rng: np.random.Generator,

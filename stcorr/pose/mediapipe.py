@@ -92,7 +92,7 @@ def native_stderr_silenced():
 
 
 class PoseDetector:
-    """MediaPipe Pose on single frames (static-image mode). Whole videos go through the pose cache
+    """MediaPipe Pose on single frames (static-image mode, or the video mode with ``tracking``). Whole videos go through the pose cache
     (``stcorr.pose.cache``: ``MediaPipeLandmarker`` runs this, ``MediaPipePose`` reads the tracks).
 
     ``detect(frame)`` returns a list of skeletons (joint name -> (x, y) native), one per person
@@ -100,11 +100,14 @@ class PoseDetector:
     detector stand in.
     """
 
-    def __init__(self, min_visibility: float = 0.5, model_complexity: int = 1):
+    def __init__(self, min_visibility: float = 0.5, model_complexity: int = 1, tracking: bool = False):
+        """``tracking``: MediaPipe's video mode (the person found once, then followed from the last
+        frame's pose, landmarks smoothed over time): frames must come in order, one video a detector."""
         mediapipe = require_mediapipe()
+        mode = {"static_image_mode": False, "smooth_landmarks": True} if tracking else {"static_image_mode": True}
         try:
             with native_stderr_silenced():
-                self._pose = mediapipe.solutions.pose.Pose(static_image_mode=True, model_complexity=int(model_complexity))
+                self._pose = mediapipe.solutions.pose.Pose(model_complexity=int(model_complexity), **mode)
                 self._pose.process(np.zeros((64, 64, 3), np.uint8))  # the graph logs its start-up here
         except Exception as exc:  # a missing model file surfaces as one of several runtime errors
             raise StcorrError(f"MediaPipe Pose (model_complexity={model_complexity}) cannot start: "
