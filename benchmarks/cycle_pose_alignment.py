@@ -11,6 +11,7 @@ ones (``labels``; descriptors with MediaPipe's settings, as the embedding was tr
 - ``dtw-pose``: DTW over pose descriptors (stcorr.baselines.pose_descriptors, with its speed pass);
 - ``cycle-pose``: DTW (cosine) over the embedding; ``cycle-pose-nn``: each frame's nearest target
   frame in the embedding (what the cycle loss trains directly);
+- ``dtw-pose+cycle-W``: DTW over dtw-pose's cost plus W x the embedding's cosine cost (each over its median);
 - ``dtw-pose-raw``: DTW over the embedding's input (descriptors with MediaPipe's settings), no speed pass.
 
 MediaPipe's joints are read as the methods read them (cpu.yaml's ``baseline.pose``, ``--cache`` its folder).
@@ -25,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from stcorr.alignment.dtw import dtw_align
+from stcorr.alignment.dtw import align_frames, cosine_cost, dtw, dtw_align
 from stcorr.baselines.pose_descriptors import PoseTimeAligner, detector_describer, oracle_describer
 from stcorr.baselines.time_alignment import match_frames
 from stcorr.config import load_config
@@ -33,13 +34,13 @@ from stcorr.data.datasets import Dataset, open_dataset
 from stcorr.data.pairs import Pair, source_frames
 from stcorr.models.checkpoint import load_model
 from stcorr.models.cycle_pose import embed_descriptors
-from stcorr.pose.descriptors import MEDIAPIPE_SETTINGS
+from stcorr.pose.descriptors import MEDIAPIPE_SETTINGS, descriptor_cost
 
 KS = (1, 3, 5)
 Align = Callable[[Dataset, Pair], np.ndarray]
 
 
-def embedding_aligner(model, describe, rule: str) -> Align:
+def embedder(model, describe):
     cache: dict[str, np.ndarray] = {}
 
     def embedded(dataset: Dataset, name: str) -> np.ndarray:
@@ -47,9 +48,28 @@ def embedding_aligner(model, describe, rule: str) -> Align:
             cache[name] = embed_descriptors(model, describe(dataset, name))
         return cache[name]
 
+    return embedded
+
+
+def embedding_aligner(model, describe, rule: str) -> Align:
+    embedded = embedder(model, describe)
+
     def align(dataset: Dataset, pair: Pair) -> np.ndarray:
         matched = match_frames(embedded(dataset, pair.source), embedded(dataset, pair.target), rule, "cosine")  # type: ignore[arg-type]
         return matched[source_frames(pair, dataset.video(pair.source))]
+
+    return align
+
+
+def summed_aligner(model, describe, pose: PoseTimeAligner, weight: float) -> Align:
+    """DTW over dtw-pose's cost plus ``weight`` x the embedding's cosine cost, each over its median."""
+    embedded = embedder(model, describe)
+
+    def align(dataset: Dataset, pair: Pair) -> np.ndarray:
+        a, b = pose.pair_descriptors(dataset, pair)
+        costs = [descriptor_cost(a, b), cosine_cost(embedded(dataset, pair.source), embedded(dataset, pair.target))]
+        cost = sum(w * c / max(float(np.median(c)), 1e-9) for w, c in zip((1.0, weight), costs))
+        return align_frames(dtw(cost)[1], len(a))[source_frames(pair, dataset.video(pair.source))]
 
     return align
 
@@ -100,8 +120,11 @@ def main() -> None:
             pose = load_config(None)["baseline"]["pose"]
             mediapipe = MediaPipePose({**pose, "cache": args.cache or pose["cache"]})
             dtw_pose = describe = detector_describer(mediapipe, MEDIAPIPE_SETTINGS)
+        pose = PoseTimeAligner("dtw-pose", dtw_pose, "dtw")
         aligners: dict[str, Align] = {
-            "dtw-pose": PoseTimeAligner("dtw-pose", dtw_pose, "dtw").align,
+            "dtw-pose": pose.align,
+            "dtw-pose+cycle-0.5": summed_aligner(model, describe, pose, 0.5),
+            "dtw-pose+cycle-1": summed_aligner(model, describe, pose, 1.0),
             "cycle-pose": embedding_aligner(model, describe, "dtw"),
             "cycle-pose-nn": embedding_aligner(model, describe, "nn"),
             "dtw-pose-raw": raw_dtw_aligner(describe),
