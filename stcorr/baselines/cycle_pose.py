@@ -49,6 +49,16 @@ def pose_cycle_embed(model: PoseCycleEmbedding, mediapipe: Callable[[], MediaPip
     return embed
 
 
+def labelled_embed(model: PoseCycleEmbedding, dataset: Dataset) -> Callable[[Video], np.ndarray]:
+    """Video -> (T, dim) embeddings of its annotated joints in ``dataset`` (by the video's name), no MediaPipe."""
+    def embed(video: Video) -> np.ndarray:
+        labels = dataset.labels[video.name]
+        xy = np.stack([labels.x, labels.y], axis=2)
+        return embed_descriptors(model, pose_descriptors(xy, labels.visible.astype(np.float64), MEDIAPIPE_SETTINGS))
+
+    return embed
+
+
 def median_scale(cost: Cost, a: np.ndarray, b: np.ndarray) -> float:
     """The median of ``cost`` over up to ``SCALE_FRAMES`` evenly spread rows of each side (1 if it is 0)."""
     rows = [x[np.unique(np.linspace(0, len(x) - 1, min(len(x), SCALE_FRAMES)).round().astype(np.int64))] for x in (a, b)]
@@ -111,3 +121,19 @@ def cycle_pose_aligner(name: str, model: PoseCycleEmbedding, mediapipe: Callable
                        pose: PoseTimeAligner | None = None) -> CyclePoseTimeAligner:
     """``cycle-pose`` (``pose`` None) or ``dtw-pose-cycle`` (``pose``: the ``dtw-pose`` aligner)."""
     return CyclePoseTimeAligner(name, pose_cycle_embed(model, mediapipe), pose)
+
+
+class CyclePoseDistance:
+    """A retrieval feature (``stcorr.baselines.retrieval.VideoDistance``) ``cycle-pose``: 1 - the mean
+    cosine of the pose cycle embeddings along their DTW path (the paper's Eq. 7 with one patch, the
+    body, per frame); ``embed`` as ``pose_cycle_embed`` gives it."""
+
+    name = "cycle-pose"
+
+    def __init__(self, embed: Callable[[Video], np.ndarray]):
+        self.embed = embed
+
+    def distance(self, query: Video, candidate: Video) -> float:
+        a, b = self.embed(query), self.embed(candidate)
+        matched = dtw_align_by(cosine_cost, a, b)
+        return float(np.mean(1.0 - np.sum(a * b[matched], axis=1)))
