@@ -10,7 +10,7 @@ import torch
 
 from conftest import make_penn, write_frames
 from stcorr.baselines.cycle_pose import CYCLE_POSE_ALIGNERS, cycle_pose_aligner
-from stcorr.baselines.methods import build_sequential, frames_pair, method_names, timed_alignment
+from stcorr.baselines.methods import MissingPart, build_sequential, frames_pair, method_names, timed_alignment
 from stcorr.baselines.pose_descriptors import build_pose_aligner
 from stcorr.data.pairs import Pair
 from stcorr.evaluation.predict import TwoVideos
@@ -159,3 +159,12 @@ def test_cycle_pose_is_a_method_built_from_its_checkpoint(tmp_path, warped_pair)
                               torch.device("cpu"))
     assert method.name == "cycle-pose+pose-oracle" and str(path) in method.checkpoint
     assert hasattr(method.aligner, "frame_costs")  # its time confidence comes from its own costs
+
+
+def test_without_its_checkpoint_the_method_says_how_to_train_one():
+    with pytest.raises(MissingPart) as err:
+        build_sequential("cycle-pose", "pose-oracle", load_config(None, {"baseline.cycle_pose_checkpoint": None}),
+                         torch.device("cpu"))
+    message = str(err.value)
+    assert "\n" not in message and "stcorr train --config cycle-pose --data ROOT --out RUN" in message
+    assert "--set baseline.cycle_pose_checkpoint=RUN/checkpoint" in message
