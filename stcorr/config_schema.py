@@ -102,6 +102,7 @@ class _Baseline(_Section):
     lrprop_checkpoint: Optional[str]
     cats2d_checkpoint: Optional[str]
     cycle_checkpoint: Optional[str]
+    cycle_pose_checkpoint: Optional[str]
     refine_checkpoint: Optional[str]
     pose: Pose
 

@@ -9,7 +9,8 @@ from torch import nn
 
 from stcorr.models.checkpoint import load_checkpoint
 
-TASK_NAMES = {"tcc": "TCC", "lrprop": "LRProp", "cats2d": "2D CATs", "cycle": "cycle-consistency"}
+TASK_NAMES = {"tcc": "TCC", "lrprop": "LRProp", "cats2d": "2D CATs", "cycle": "cycle-consistency",
+              "cycle_pose": "pose cycle-consistency"}
 
 
 def load_part(path: Path, task: str) -> tuple[nn.Module, dict]:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
+from stcorr.baselines.cycle_pose import CYCLE_POSE_ALIGNERS, cycle_pose_aligner
 from stcorr.pose.cache import MediaPipePose
 from stcorr.baselines.pose_descriptors import POSE_ALIGNERS, build_pose_aligner
 from stcorr.baselines.refine import LocalRefiner
@@ -39,7 +40,7 @@ EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
     "tcc": ("tcc", "dtw"), "tcc-nn": ("tcc", "nn"),
     "lrprop": ("lrprop", "dtw"), "lrprop-nn": ("lrprop", "nn"),
 }
-ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, *POSE_ALIGNERS, "cycle", "gt-time")
+ALIGNERS: tuple[str, ...] = (*EMBEDDING_ALIGNERS, *POSE_ALIGNERS, "cycle", *CYCLE_POSE_ALIGNERS, "gt-time")
 MATCHERS: tuple[str, ...] = ("pose-oracle", "pose", "cats2d")
 
 
@@ -152,7 +153,7 @@ def checkpoint_path(name: str, task: str, settings: dict) -> str:
     if not path:
         raise MissingPart(
             f"method {name} needs a {TASK_NAMES[task]} checkpoint: train one with "
-            f"`stcorr train --config {task} --data ROOT --out RUN` and pass --set baseline.{task}_checkpoint=RUN/checkpoint"
+            f"`stcorr train --config {task.replace('_', '-')} --data ROOT --out RUN` and pass --set baseline.{task}_checkpoint=RUN/checkpoint"
         )
     return str(path)
 
@@ -165,6 +166,13 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
         used.append(path)
         return shared(("cycle", path, _version(path), str(device)),
                       lambda: CycleTimeAligner(CycleFeatures.load(path, cfg, device)))
+    if aligner in CYCLE_POSE_ALIGNERS:  # stcorr.baselines.cycle_pose: DTW over the pose cycle embedding of MediaPipe's joints
+        path = checkpoint_path(name, "cycle_pose", settings)
+        used.append(path)
+        model = shared(("cycle-pose", path, _version(path), str(device)), lambda: load_part(path, "cycle-pose")[0].to(device))
+        mediapipe = lambda: shared_mediapipe(settings["pose"])  # noqa: E731
+        pose = build_pose_aligner("dtw-pose", mediapipe) if aligner == "dtw-pose-cycle" else None
+        return cycle_pose_aligner(aligner, model, mediapipe, pose)  # type: ignore[arg-type]
     if aligner in POSE_ALIGNERS:
         return build_pose_aligner(aligner, lambda: shared_mediapipe(settings["pose"]))
     source, rule = EMBEDDING_ALIGNERS[aligner]

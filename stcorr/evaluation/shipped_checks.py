@@ -8,6 +8,9 @@ measured again by the tests, which want the same figure within noise.
   set's val videos (``stcorr eval --task track``).
 - The cycle embedding (``cycle``): the mean of Eq. 7's video similarity over the ordered pairs of
   all the tiny set's videos, and that mean over pairs of one action minus over pairs of two.
+- The pose cycle embedding (``cycle-pose``): the mean of ``CyclePoseDistance``'s similarity (1 - the
+  distance) over the ordered pairs of the tiny set's videos, each embedded from its annotated joints,
+  and that mean over pairs of one action minus over pairs of two.
 - The joint space-time matcher (``correspondence``): on the val pairs of the same generator with two
   videos per action (``PAIR_CHECK_SET``: 6 ordered pairs), T@1/T@3/T@5 (fractions) and the mean predicted
   (t, x, y): the means move with any change of the weights or the model's arithmetic.
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stcorr.baselines.cycle_pose import CyclePoseDistance, labelled_embed
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.data.synthetic.build import generate
@@ -30,7 +34,7 @@ from stcorr.evaluation.results import score_pairs
 from stcorr.evaluation.runner import predict_pairs
 from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
 from stcorr.models.propagation import PropagationSettings
-from stcorr.models.checkpoint import read_checkpoint_info
+from stcorr.models.checkpoint import load_model, read_checkpoint_info
 from stcorr.models.cycle_use import CycleFeatures, video_similarity
 from stcorr.pose.maps import AnnotatedJoints
 
@@ -64,6 +68,9 @@ def check_figures(checkpoint: Path, folder: Path) -> dict[str, float]:
         return _tracking_figures(checkpoint, dataset)
     if task == "cycle":
         return _cycle_figures(checkpoint, dataset)
+    if task == "cycle-pose":
+        distance = CyclePoseDistance(labelled_embed(load_model(checkpoint, "cycle-pose"), dataset))
+        return _similarity_figures(dataset, lambda a, b: 1.0 - distance.distance(a, b))
     raise StcorrError(f"no check for a {task} model", checkpoint)
 
 
@@ -76,12 +83,17 @@ def _tracking_figures(checkpoint: Path, dataset) -> dict[str, float]:
 
 def _cycle_figures(checkpoint: Path, dataset) -> dict[str, float]:
     features = CycleFeatures.load(checkpoint, load_config(None))
+    return _similarity_figures(dataset, lambda a, b: video_similarity(features.patches(a), features.patches(b)))
+
+
+def _similarity_figures(dataset, similarity) -> dict[str, float]:
+    """The mean of ``similarity(video, video)`` over the ordered pairs of the set's videos, and that
+    mean over pairs of one action minus over pairs of two."""
     names = sorted(dataset.labels)
-    patches = {n: features.patches(dataset.video(n)) for n in names}
     same, other = [], []
     for a, b in itertools.permutations(names, 2):
         alike = dataset.labels[a].action == dataset.labels[b].action
-        (same if alike else other).append(video_similarity(patches[a], patches[b]))
+        (same if alike else other).append(similarity(dataset.video(a), dataset.video(b)))
     mean = float(np.mean(same + other))
     gap = float(np.mean(same) - np.mean(other)) if same and other else 0.0
     return {"mean_similarity": mean, "same_minus_other_action": gap}

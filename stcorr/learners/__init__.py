@@ -16,6 +16,7 @@ from stcorr.learners.correspondence import CorrespondenceLearner
 from stcorr.learners.corrflow import CorrFlowLearner, CorrFlowSTLearner
 from stcorr.learners.cpnet import CPNetLearner
 from stcorr.learners.cycle import CycleLearner
+from stcorr.learners.cycle_pose import CyclePoseLearner
 from stcorr.settings import Section
 
 LEARNERS: dict[str, type[Learner]] = {
@@ -24,6 +25,7 @@ LEARNERS: dict[str, type[Learner]] = {
     "lrprop": LRPropLearner,                   # LRProp frame embeddings (sequential baselines)
     "cats2d": Cats2dLearner,                   # 2D CATs (sequential baselines' spatial matcher)
     "cycle": CycleLearner,                     # cross-video cycle-consistent patch embedding
+    "cycle-pose": CyclePoseLearner,            # cross-video cycle-consistent frame embedding over pose descriptors
     "corrflow": CorrFlowLearner,               # CorrFlow: self-supervised colour-copying correspondence flow
     "corrflow-st": CorrFlowSTLearner,          # CorrFlow's objective on the space-time backbone (pretraining)
     "cpnet": CPNetLearner,                     # CPNet / C2D / R3D clip classifier (actions forward or reversed)

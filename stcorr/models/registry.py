@@ -18,6 +18,7 @@ from stcorr.models.cats2d import cats2d_from_config
 from stcorr.models.corrflow import CorrFlow
 from stcorr.models.corrflow_st import CorrFlowST
 from stcorr.models.cpnet import classifier_from_config
+from stcorr.models.cycle_pose import pose_cycle_from_config
 from stcorr.models.embedders import embedder_from_config
 from stcorr.models.matcher import build_matcher
 from stcorr.models.patch_embedding import patch_embedding_from_config
@@ -35,6 +36,7 @@ MODELS: dict[str, ModelKind] = {
     "lrprop": ModelKind("an LRProp", embedder_from_config),
     "cats2d": ModelKind("a 2D CATs", cats2d_from_config),
     "cycle": ModelKind("a cycle-consistency", patch_embedding_from_config),
+    "cycle-pose": ModelKind("a pose cycle-consistency", pose_cycle_from_config),
     "corrflow": ModelKind("a CorrFlow", CorrFlow.from_config),
     "corrflow-st": ModelKind("a CorrFlow space-time backbone", CorrFlowST.from_config),
     "cpnet": ModelKind("a CPNet clip classifier", classifier_from_config),
