@@ -51,6 +51,7 @@ TINY_CONFIGS = {
     **dict.fromkeys(["corrflow", "corrflow-cpu"], [*_CORRFLOW, "train.val_every=0"]),
     "corrflow-st": [*TINY_TRAINING, "corrflow.size=32", "corrflow.kmeans_frames=8"],
     "cycle": ["cycle.size=32", "cycle.hidden=16", "cycle.dim=8", "train.val_every=0"],
+    "cycle-pose": ["cycle_pose.hidden=16", "cycle_pose.dim=8", "cycle_pose.frames=8", "train.val_every=0"],
     "cpnet": ["cpnet.size=32", "cpnet.clip_len=4", "train.batch_size=2", "train.val_every=0"],
 }
 PARSE_ONLY_VERBS = {"synth", "demo", "compare", "table"}

@@ -15,8 +15,9 @@ from cli_helpers import run_stcorr
 from conftest import write_frames
 from stcorr.config import load_config
 from stcorr.evaluation.methods import list_methods
-from stcorr.evaluation.predict import PART_KINDS, Predictor, fills_part, needs_truth
+from stcorr.evaluation.predict import PART_KINDS, Predictor, fills_part, needs_truth, part_setting
 from stcorr.models.cats2d import build_cats2d
+from stcorr.models.cycle_pose import pose_cycle_from_config
 from stcorr.models.embedders import AlignmentEmbedder, build_head
 from stcorr.models.frame_features import build_frame_encoder
 from stcorr.models.patch_embedding import PatchEmbedding, PatchEmbeddingSettings
@@ -43,6 +44,8 @@ def untrained_part(kind: str, cfg: dict) -> torch.nn.Module:
                                  baseline["frames"]["size"], baseline["frames"]["batch"])
     if kind == "cats2d":
         return build_cats2d(baseline["cats2d"])
+    if kind == "cycle-pose":
+        return pose_cycle_from_config(cfg["cycle_pose"])
     return PatchEmbedding(PatchEmbeddingSettings.checked(cfg["cycle"]))
 
 
@@ -67,7 +70,7 @@ def own_videos(tmp_path_factory) -> dict:
 def method_parts(name: str, parts: dict) -> list[str]:
     """--set baseline.KIND_checkpoint=... for each trained part of method ``name``."""
     return [arg for kind in PART_KINDS if fills_part(kind, name)
-            for arg in ("--set", f"baseline.{kind}_checkpoint={parts[kind]}")]
+            for arg in ("--set", f"{part_setting(kind)}={parts[kind]}")]
 
 
 @pytest.mark.parametrize("name", list_methods())

@@ -40,7 +40,9 @@ FALLBACK_METHOD = "st-match"
 NEEDS_TRUTH = {"gt-time": "the true target frame", "pose-oracle": "per-frame joint annotations",
                "dtw-pose-oracle": "per-frame joint annotations", "nn-pose-oracle": "per-frame joint annotations"}
 #: Checkpoint kinds that are a trained part of a sequential method: the part each fills.
-PART_KINDS = ("tcc", "lrprop", "cycle", "cats2d")
+PART_KINDS = ("tcc", "lrprop", "cycle", "cats2d", "cycle-pose")
+#: The trained part of each time aligner that has one (the rest: the aligner's first word).
+ALIGNER_PARTS = {"cycle-pose": "cycle-pose", "dtw-pose-cycle": "cycle-pose"}
 
 
 class TwoVideos(Dataset):
@@ -105,7 +107,7 @@ class Predictor:
                     overrides: dict | None = None, checkpoint: str | Path | None = None) -> "Predictor":
         """Method ``name`` (None: ``default_method()``) under ``config`` (a YAML file or packaged
         name; None: the defaults) with ``overrides`` ({"baseline.pose.min_visibility": 0.3, ...});
-        ``checkpoint``: a trained part the method needs (a TCC, LRProp, cycle or 2D CATs checkpoint)."""
+        ``checkpoint``: a trained part the method needs (a TCC, LRProp, cycle, pose-cycle or 2D CATs checkpoint)."""
         name = name or default_method()
         missing = needs_truth(name)
         if missing is not None:
@@ -119,7 +121,7 @@ class Predictor:
             kind = checkpoint_kind(read_checkpoint_info(checkpoint)[1])
             if kind not in PART_KINDS or not fills_part(kind, name):
                 raise StcorrError(f"method {name} has no part that {describe_kind(kind)} checkpoint fills", checkpoint)
-            overrides[f"baseline.{kind}_checkpoint"] = str(checkpoint)
+            overrides[part_setting(kind)] = str(checkpoint)
         cfg = load_config(config, overrides)
         method = build_method(name, cfg, torch.device(device))
         return cls(method, name, getattr(method, "checkpoint", None))
@@ -128,7 +130,7 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "Predictor":
         """The model in a checkpoint (a folder, or ``stcorr:NAME``): a space-time matcher predicts on
         its own; a sequential method's trained part runs in its method with the default other half
-        (``tcc``, ``lrprop``, ``cycle``: then ``pose``; ``cats2d``: ``dtw-pose`` or, without MediaPipe, ``dtw``)."""
+        (``tcc``, ``lrprop``, ``cycle``, ``cycle-pose``: then ``pose``; ``cats2d``: ``dtw-pose`` or, without MediaPipe, ``dtw``)."""
         kind = checkpoint_kind(read_checkpoint_info(path)[1])
         if kind == "correspondence":
             method, _ = from_checkpoint(path, torch.device(device))
@@ -161,7 +163,12 @@ class Predictor:
 def fills_part(kind: str, method: str) -> bool:
     """Whether a ``kind`` checkpoint is a trained part of ``method`` (``tcc-nn+pose``: tcc; ``dtw+cats2d``: cats2d)."""
     aligner, _, matcher = method.partition("+")
-    return kind == matcher or aligner.split("-")[0] == kind
+    return kind == matcher or ALIGNER_PARTS.get(aligner, aligner.split("-")[0]) == kind
+
+
+def part_setting(kind: str) -> str:
+    """The config key that gives a method its trained ``kind`` part (``baseline.cycle_pose_checkpoint``)."""
+    return f"baseline.{kind.replace('-', '_')}_checkpoint"
 
 
 def part_method(kind: str) -> str:
