@@ -3,10 +3,12 @@ fraction of correspondences whose DTW-matched target frame is within k frames of
 (time only, no spatial matching), per action and over all. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_descriptor_settings.py DATA [--split train]
-        [--joints labels|mediapipe] [--cache FOLDER]
+        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N]
 
-``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` reads the pose cache
-(``--cache``, else the default folder) and computes what is missing.
+``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` MediaPipe's joints as the
+``*-pose`` methods read them (cpu.yaml's ``baseline.pose``: the augmented pass, the filter) from the
+pose cache (``--cache``, else the default folder), computing what is missing.
+``--videos-per-action N``: only the pairs among the first N videos of each action (MediaPipe on fewer).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from stcorr.baselines.pose_descriptors import PoseTimeAligner, detector_describer, oracle_describer
 from stcorr.pose.descriptors import DescriptorSettings
 from stcorr.data.datasets import open_dataset
+from stcorr.settings import default_section
 
 KS = (1, 3, 5)
 GRID = {"smooth_sigma": (0.0, 1.0, 2.0), "velocity_weight": (0.0, 0.25, 0.5, 1.0, 2.0)}
@@ -36,20 +39,34 @@ def time_scores(aligner: PoseTimeAligner, dataset, pairs) -> dict:
     return {a: {f"T@{k}": round(float(np.mean(e <= k)), 4) for k in KS} | {"n": int(len(e))} for a, e in errors.items()}
 
 
+def first_videos_pairs(dataset, split: str, per_action: int | None) -> list:
+    """The split's pairs, or only those among the first ``per_action`` videos (by name) of each action."""
+    pairs = list(dataset.pairs(split))
+    if per_action is None:
+        return pairs
+    names: dict[str, list[str]] = defaultdict(list)
+    for name in sorted({n for pair in pairs for n in (pair.source, pair.target)}):
+        names[dataset.labels[name].action].append(name)
+    kept = {n for listed in names.values() for n in listed[:per_action]}
+    return [pair for pair in pairs if pair.source in kept and pair.target in kept]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data")
     parser.add_argument("--split", default="train")
     parser.add_argument("--joints", choices=("labels", "mediapipe"), default="labels")
     parser.add_argument("--cache", default=None)
+    parser.add_argument("--videos-per-action", type=int, default=None)
     args = parser.parse_args()
     dataset = open_dataset(args.data)
-    pairs = list(dataset.pairs(args.split))
+    pairs = first_videos_pairs(dataset, args.split, args.videos_per_action)
     cache = None
     if args.joints == "mediapipe":
+        # MediaPipe (the pose extra) only when asked for
         from stcorr.pose.cache import MediaPipePose
 
-        cache = MediaPipePose({"model_complexity": 1, "cache": args.cache})
+        cache = MediaPipePose({**default_section("baseline.pose"), **({"cache": args.cache} if args.cache else {})})
     rows = []
     for sigma, weight in itertools.product(*GRID.values()):
         settings = DescriptorSettings(smooth_sigma=sigma, velocity_weight=weight)

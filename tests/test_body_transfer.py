@@ -78,3 +78,20 @@ def test_the_pose_matcher_keeps_joints_on_joints_and_carries_other_points():
     out = matcher.match(NamedVideos(), pair, np.zeros(3, dtype=int))
     assert np.allclose(out[0], similarity(BODY[5:6])[0])  # a joint near its detection: that joint there
     assert np.allclose(out[1], similarity([[60.0, 135.0]])[0]) and np.allclose(out[2], out[1])
+
+
+@pytest.mark.parametrize("linear", [np.array([[-1.1, 0.0], [0.0, 1.1]]),     # the person mirrored (seen from the other side)
+                                    np.array([[0.45, 0.1], [-0.05, 1.2]])])  # turned sideways: narrower, not shorter
+def test_a_mirrored_or_foreshortened_body_carries_the_point_too(linear):
+    """A similarity cannot map these; the body's affine map can."""
+    target = BODY @ linear.T + np.array([30.0, 5.0])
+    point = np.array([60.0, 135.0])
+    found = body_transfer(point, joints(BODY), joints(target))
+    assert np.linalg.norm(found - (linear @ point + [30.0, 5.0])) < 1e-6
+
+
+def test_joints_on_a_line_fall_back_to_the_similarity():
+    on_a_line = {name: (100.0, 40.0 + 20 * k) for k, name in enumerate(["head", "left_hip", "left_knee", "left_ankle"])}
+    target = {name: tuple(similarity([p])[0]) for name, p in on_a_line.items()}
+    found = body_transfer(np.array([120.0, 90.0]), on_a_line, target)
+    assert np.linalg.norm(found - similarity([[120.0, 90.0]])[0]) < 1e-6

@@ -103,6 +103,16 @@ def test_dtw_on_descriptors_recovers_a_time_warp_across_mirroring_and_scale():
     assert np.mean(np.abs(nearest - truth) <= 1) > 0.5
 
 
+def test_nearest_neighbours_match_a_target_done_three_times_slower():
+    """nn takes the speed from the DTW path's slope: the slow target's velocities, a third of the
+    source's per frame, are brought to the source's speed (without it: 73 % within 3 frames, 7 off)."""
+    source_phase, target_phase = np.linspace(0, 1, 30), np.linspace(0, 1, 90)
+    matched = match_descriptors(pose_descriptors(skeleton_clip(source_phase), ONES),
+                                pose_descriptors(mirrored(skeleton_clip(target_phase)), np.ones((90, 13))), "nn")
+    truth = np.abs(target_phase[None, :] - source_phase[:, None]).argmin(axis=1)
+    assert np.abs(matched - truth).max() <= 3  # a target frame is a third of a source frame
+
+
 def test_descriptor_refuses_wrong_shapes():
     with pytest.raises(StcorrError, match="shape"):
         pose_descriptors(np.zeros((5, 12, 2)), np.ones((5, 12)))

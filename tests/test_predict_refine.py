@@ -55,7 +55,7 @@ def test_a_placement_a_few_pixels_off_is_moved_onto_the_true_point(refiner):
         xy = rng.uniform(70, 130, 2)
         truth = similarity(xy)
         off = rng.uniform(3, 6, 2) * rng.choice([-1, 1], 2)
-        refined = refiner.refine(source, xy, target, truth + off, SCALE, turn(DEGREES), person_size=100.0)
+        refined = refiner.refine(source, xy, target, truth + off, SCALE * turn(DEGREES), person_size=100.0)
         before.append(np.linalg.norm(off))
         after.append(np.linalg.norm(refined.xy - truth))
     after = np.array(after)
@@ -68,7 +68,7 @@ def test_a_window_with_nothing_to_match_keeps_the_placement(refiner):
     source = textured_frame()
     blank = torch.zeros_like(source)
     placed = np.array([104.0, 97.0])
-    refined = refiner.refine(source, np.array([100.0, 100.0]), blank, placed, 1.0, np.eye(2), person_size=100.0)
+    refined = refiner.refine(source, np.array([100.0, 100.0]), blank, placed, np.eye(2), person_size=100.0)
     assert not refined.moved and np.array_equal(refined.xy, placed)
 
 

@@ -24,11 +24,13 @@ from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, Des
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
     """(N,) frame of ``b`` matched to each frame of ``a``: the nearest, or the DTW path's (lower
-    median); for DTW, a second path with ``b``'s velocities brought to ``a``'s speed
-    (``stcorr.pose.descriptors.speed_ratio``: a movement done slower in ``b`` moves less per frame)."""
+    median), once ``b``'s velocities are brought to ``a``'s speed (``at_source_speed``: a movement
+    done slower in ``b`` moves less per frame). Nearest neighbours have no path of their own: they
+    take the speed from the DTW path (its slope; the nearest matches' own slope is too noisy)."""
+    b = at_source_speed(a, b)
     if rule == "nn":
         return np.argmin(descriptor_cost(a, b), axis=1).astype(np.int64)
-    return _dtw_match(a, at_source_speed(a, b))
+    return _dtw_match(a, b)
 
 
 def at_source_speed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -84,19 +86,19 @@ class PoseTimeAligner:
         return self._descriptors[key]
 
     def pair_descriptors(self, dataset: Dataset, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-        """The source's and the target's descriptors as the aligner compares them: for DTW, the
-        target's velocities at the source's speed (``at_source_speed``)."""
+        """The source's and the target's descriptors as the aligner compares them: the target's
+        velocities at the source's speed (``at_source_speed``, for both rules)."""
         key = (str(dataset.root), pair.source, pair.target)
         if self._last_pair[0] != key:  # the last pair only: ``timed_alignment`` asks twice
             a, b = self.descriptors(dataset, pair.source), self.descriptors(dataset, pair.target)
-            self._last_pair = (key, (a, at_source_speed(a, b)) if self.rule == "dtw" else (a, b))
+            self._last_pair = (key, (a, at_source_speed(a, b)))
         return self._last_pair[1]
 
     def align(self, dataset: Dataset, pair: Pair) -> np.ndarray:
         self.check(dataset)
         times = source_frames(pair, dataset.video(pair.source))
         a, b = self.pair_descriptors(dataset, pair)
-        matched = _dtw_match(a, b) if self.rule == "dtw" else match_descriptors(a, b, "nn")
+        matched = _dtw_match(a, b) if self.rule == "dtw" else np.argmin(descriptor_cost(a, b), axis=1)
         return matched[times]
 
 

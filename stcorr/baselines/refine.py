@@ -3,12 +3,12 @@ frame (``stcorr.baselines.spatial.body_transfer``), the point is looked for in a
 around that placement by matching learned frame features (a CorrFlow encoder, e.g. the shipped
 ``stcorr:corrflow-cpu``).
 
-The window is warped by the body's similarity, so that only what the body did not explain is left
-to find: a square of side ``2h`` around the source point, and the square of side ``2 h s`` around
-the placement turned by ``R`` (``s R`` the body's local similarity), are both resampled to
+The window is warped by the body's local map, so that only what the body did not explain is left
+to find: a square of side ``2h`` around the source point, and its image around the placement under
+``L`` (the body's local linear map, ``stcorr.baselines.spatial.body_map``), are both resampled to
 ``size`` x ``size`` pixels. Their features (stride 4) are compared with the source feature at the
 centre (cosine); the best cell and its neighbours (``PEAK_RADIUS``) give a soft arg-max (temperature
-``temperature``), whose offset from the window's centre, carried back by ``s R``, moves the
+``temperature``), whose offset from the window's centre, carried back by ``L``, moves the
 placement. The placement is kept where the best cosine stays below ``min_similarity``, or where
 the best cell's feature, matched back into the source window, does not land within a cell of the
 source point (forward-backward check).
@@ -71,22 +71,22 @@ class LocalRefiner:
         return self._frames[key]
 
     def refine(self, source: torch.Tensor, xy: np.ndarray, target: torch.Tensor, placed: np.ndarray,
-               scale: float, rotation: np.ndarray, person_size: float) -> Refined:
+               linear: np.ndarray, person_size: float) -> Refined:
         """``xy`` (2,) of ``source`` (1, 3, H, W), carried by the body to ``placed`` (2,) of ``target`` with
-        the similarity ``scale`` x ``rotation`` -> the refined target point: matched in the window, then
+        the local linear map ``linear`` (2, 2) -> the refined target point: matched in the window, then
         again in a window half as large around that match (finer cells)."""
         half = float(np.clip(self.window * person_size, *WINDOW_PIXELS))
-        coarse = self.match(source, xy, target, placed, scale, rotation, half)
+        coarse = self.match(source, xy, target, placed, linear, half)
         if not coarse.moved:
             return coarse
-        fine = self.match(source, xy, target, coarse.xy, scale, rotation, half / 2)
+        fine = self.match(source, xy, target, coarse.xy, linear, half / 2)
         return fine if fine.moved else coarse
 
     @torch.no_grad()
     def match(self, source: torch.Tensor, xy: np.ndarray, target: torch.Tensor, placed: np.ndarray,
-              scale: float, rotation: np.ndarray, half: float) -> Refined:
+              linear: np.ndarray, half: float) -> Refined:
         """One match in the window of half side ``half`` (source pixels) around ``placed``."""
-        carry = scale * np.asarray(rotation, dtype=np.float64)
+        carry = np.asarray(linear, dtype=np.float64)
         patches = torch.cat([sample_square(source, np.asarray(xy, dtype=np.float64), half, np.eye(2), self.size),
                              sample_square(target, np.asarray(placed, dtype=np.float64), half, carry, self.size)])
         features = F.normalize(self.encoder(patches.float()), dim=1)  # (2, D, h, w)

@@ -12,7 +12,7 @@ Matchers, each with ``match(dataset, pair, target_times) -> (K, 2)`` target x, y
 - ``pose``: MediaPipe Pose detections of both frames; a body joint (a keypoint named as one) takes
   the same nearest-joint rule; any other point (an object, an unnamed or unknown point) is placed
   by the body around it (``body_transfer``: its offset from the nearest joint, carried by the
-  similarity transform that maps its nearest joints onto the same joints of the target), then,
+  affine map that best maps its nearest joints onto the same joints of the target), then,
   with a refiner (``baseline.refine_checkpoint``), moved onto the best local match of learned
   features in a small window around that placement (``stcorr.baselines.refine``). When
   several people are found, the source person is the one nearest the keypoints and the target
@@ -92,8 +92,37 @@ def fit_similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.nd
     return scale, rotation
 
 
-BODY_NEIGHBOURS = 4            # joints around a point that fit its local similarity
-BODY_SCALE_RANGE = (0.25, 4.0)  # a local scale outside this (joints bunched up, a wrong person) is not trusted
+#: How a point that is no joint is carried (``body_map``), chosen on synthetic ``--realism 1`` sets
+#: (docs/predict.md#any-point-placed-by-the-body-around-it): the 8 joints found in both frames
+#: nearest the point, weighted by ``1 / (d + BODY_SOFTENING x size)`` (d its distance to the point,
+#: size the source person's extent), fit an affine map; it is anchored at the nearest joint.
+BODY_NEIGHBOURS = 8
+BODY_SOFTENING = 0.05
+BODY_SCALE_RANGE = (0.1, 10.0)  # a local stretch outside this (joints bunched up, a wrong person) is not trusted
+BODY_MIN_SPREAD = 0.1  # neighbours whose narrower spread is below this share of the wider lie on a line: no affine
+
+
+def fit_affine(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(2, 2) linear part of the affine map that best maps the (N, 2) ``source`` points onto ``target``
+    in weighted least squares, both taken about their weighted means."""
+    w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    a = source - w @ source
+    b = target - w @ target
+    return np.linalg.lstsq(a * np.sqrt(w)[:, None], b * np.sqrt(w)[:, None], rcond=None)[0].T
+
+
+def plausible(linear: np.ndarray) -> bool:
+    """Whether a fitted (2, 2) map's stretches (its singular values) all lie in ``BODY_SCALE_RANGE``."""
+    stretches = np.linalg.svd(linear, compute_uv=False)
+    return bool(BODY_SCALE_RANGE[0] <= stretches.min() and stretches.max() <= BODY_SCALE_RANGE[1])
+
+
+def spread_out(points: np.ndarray, weights: np.ndarray) -> bool:
+    """Whether (N, 2) ``points`` span both directions (not all on one line), under ``weights``."""
+    w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    centred = points - w @ points
+    spread = np.sqrt(np.maximum(np.linalg.eigvalsh((centred * w[:, None]).T @ centred), 0.0))
+    return bool(spread[1] > 0 and spread[0] >= BODY_MIN_SPREAD * spread[1])
 
 
 def body_neighbours(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
@@ -104,37 +133,42 @@ def body_neighbours(xy: np.ndarray, source_joints: Joints, target_joints: Joints
     return [common[i] for i in np.argsort(distance, kind="stable")[:max(neighbours, 1)]]
 
 
-def body_similarity(xy: np.ndarray, source_joints: Joints, target_joints: Joints, neighbours: int = BODY_NEIGHBOURS):
-    """(source anchor (2,), target anchor (2,), scale, rotation (2, 2)) that carry ``xy`` by the body
-    (``body_transfer``), or None when no joint is in both frames."""
+def body_map(xy: np.ndarray, source_joints: Joints, target_joints: Joints, neighbours: int = BODY_NEIGHBOURS):
+    """(source anchor (2,), target anchor (2,), linear map (2, 2)) that carry ``xy`` by the body
+    (``body_transfer``), or None when no joint is in both frames. The map is the weighted affine fit
+    of the neighbours (``fit_affine``; a mirrored body is mirrored back); the similarity
+    (``fit_similarity``) where they are two or lie on a line; the identity where one, or where the
+    fit stretches implausibly."""
     xy = np.asarray(xy, dtype=np.float64)
     used = body_neighbours(xy, source_joints, target_joints, neighbours)
     if not used:
         return None
     src = np.array([source_joints[n] for n in used], dtype=np.float64)
     tgt = np.array([target_joints[n] for n in used], dtype=np.float64)
-    scale, rotation = 1.0, np.eye(2)
-    if len(used) >= 2:
-        fitted, turned = fit_similarity(src, tgt)
-        if BODY_SCALE_RANGE[0] <= fitted <= BODY_SCALE_RANGE[1]:
-            scale, rotation = fitted, turned
-    return src[0], tgt[0], scale, rotation
+    weights = 1.0 / (np.linalg.norm(src - xy, axis=1) + BODY_SOFTENING * person_extent(source_joints))
+    linear = np.eye(2)
+    if len(used) >= 3 and spread_out(src, weights) and plausible(fitted := fit_affine(src, tgt, weights)):
+        linear = fitted
+    elif len(used) >= 2:
+        scale, rotation = fit_similarity(src, tgt)
+        if BODY_SCALE_RANGE[0] <= scale <= BODY_SCALE_RANGE[1]:
+            linear = scale * rotation
+    return src[0], tgt[0], linear
 
 
 def body_transfer(xy: np.ndarray, source_joints: Joints, target_joints: Joints,
                   neighbours: int = BODY_NEIGHBOURS) -> np.ndarray | None:
-    """Where a point that is not a joint goes, by the body around it: ``T_a + s R (xy - S_a)`` with
-    ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and
-    ``s R`` the similarity fitted on its ``neighbours`` nearest such joints (a translation when
-    fewer than two, or when the fitted scale is implausible). None when no joint is in both."""
-    carried = body_similarity(xy, source_joints, target_joints, neighbours)
+    """Where a point that is not a joint goes, by the body around it: ``T_a + L (xy - S_a)`` with
+    ``a`` its nearest joint found in both frames (S_a in the source, T_a in the target) and ``L``
+    the map ``body_map`` fits on its ``neighbours`` nearest such joints. None when no joint is in both."""
+    carried = body_map(xy, source_joints, target_joints, neighbours)
     return None if carried is None else carry_by(xy, carried)
 
 
 def carry_by(xy: np.ndarray, carried: tuple) -> np.ndarray:
-    """``xy`` carried by ``body_similarity``'s answer: ``T_a + s R (xy - S_a)``."""
-    source_anchor, target_anchor, scale, rotation = carried
-    return target_anchor + scale * rotation @ (np.asarray(xy, dtype=np.float64) - source_anchor)
+    """``xy`` carried by ``body_map``'s answer: ``T_a + L (xy - S_a)``."""
+    source_anchor, target_anchor, linear = carried
+    return target_anchor + linear @ (np.asarray(xy, dtype=np.float64) - source_anchor)
 
 
 def person_extent(joints: Joints) -> float:
@@ -258,14 +292,14 @@ class DetectedPose:
               target_pose: Joints) -> np.ndarray | None:
         """A point that is no joint, carried by the body (``body_transfer``), then refined by local
         matching when there is a refiner (``stcorr.baselines.refine``); None when no joint is in both."""
-        carried = body_similarity(xy, source_pose, target_pose)
+        carried = body_map(xy, source_pose, target_pose)
         if carried is None:
             return None
         placed = carry_by(xy, carried)
         if self.refiner is None:
             return placed
         return self.refiner.refine(self.refiner.frame(source, s), xy, self.refiner.frame(target, t), placed,
-                                   carried[2], carried[3], person_extent(source_pose)).xy
+                                   carried[2], person_extent(source_pose)).xy
 
 
 class Cats2dMatch:
