@@ -1,6 +1,6 @@
 """Every rep of a real squat: a video of three reps made from one real rep's frames, with a known shallowest rep. Prints one JSON line.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_reps.py --frames FRAME_FOLDER [--bottom 41] [--out DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_reps.py --frames FRAME_FOLDER [--bottom 41] [--out DIR] [--work DIR [--reuse]]
 
 From one rep (a folder of frames, e.g. real-dev's 1755 squat) a 30 fps mp4 of three reps, every
 frame a real one: rep 1 the whole clip; rep 2 shallow, the clip to half-way down (frame
@@ -29,29 +29,36 @@ def rep_orders(n: int, bottom: int) -> dict[str, list[int]]:
             "fast": [min(n - 1, round(k * 1.25)) for k in range(int((n - 1) / 1.25) + 1)]}
 
 
-def three_reps(source: Video, bottom: int, path: Path) -> tuple[Path, list[tuple[int, int]]]:
-    """The three-rep video (module docstring) and each rep's true (first, last) frame in it."""
+def three_reps(source: Video, bottom: int, path: Path, reuse: bool = False) -> tuple[Path, list[tuple[int, int]]]:
+    """The three-rep video (module docstring) and each rep's true (first, last) frame in it;
+    ``reuse``: the one an earlier run left at ``path``."""
     order, bounds, start = [], [], 0
     for frames in rep_orders(source.num_frames, bottom).values():
         order += frames
         bounds.append((start, start + len(frames) - 1))
         start += len(frames)
+    if reuse and path.is_file():
+        return path, bounds
     return write_video(path, (source.frame(i) for i in order), fps=30), bounds
 
 
 def parse_args(doc: str) -> argparse.Namespace:
-    """--frames, --bottom, --out (this script's and compare_attempts.py's)."""
+    """--frames, --bottom, --out, --work, --reuse (this script's and compare_attempts.py's)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--frames", required=True, type=Path)
     parser.add_argument("--bottom", type=int, default=41, help="The clip's deepest frame (real-dev's key moment for 1755: 41).")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=None, help="Folder for the videos made (default: a new temporary one).")
+    parser.add_argument("--reuse", action="store_true", help="Compare the videos an earlier run left in --work (x264 is not "
+                        "bit-exact from run to run, and MediaPipe answers a re-encode differently: the same videos compare code).")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    work = Path(tempfile.mkdtemp(prefix="compare-reps-"))
-    video, bounds = three_reps(Video(args.frames), args.bottom, work / "three_reps.mp4")
+    work = args.work or Path(tempfile.mkdtemp(prefix="compare-reps-"))
+    work.mkdir(parents=True, exist_ok=True)
+    video, bounds = three_reps(Video(args.frames), args.bottom, work / "three_reps.mp4", args.reuse)
     comparison = analyse(args.frames, video, action="squat")
     if args.out:
         write_comparison(comparison, args.out)

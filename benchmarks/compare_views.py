@@ -1,7 +1,7 @@
 """The same performance seen from two camera views: joint angles from 2D image joints against 3D world joints. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_views.py [--actions squat,golf_swing,...] [--seeds 0,1]
-        [--views front,left] [--size 256] [--flip]
+        [--views front,left] [--size 256] [--flip] [--crop 256 [--crop-margin 1.0]]
 
 Each synthetic video (``stcorr.data.synthetic``, plain look) is rendered twice from one seed: the
 same performer and motion, the camera on two sides (``--views``; each side's azimuth carries the
@@ -12,7 +12,9 @@ should agree. Per video and over all: the median absolute difference of the angl
 3D world joints; the 3D median where 2D differs by more than 30 degrees; the truth's own 2D
 median (the drawn joints, no detector); and ``view.view_difference`` against the true 90.
 ``--flip``: MediaPipe on each frame and its mirror image, averaged (``pose.augment``: world
-landmarks too). ``variants``: the same detections' world joints post-processed
+landmarks too). ``--crop``: also a square around the person (the plain pass's landmarks'
+box, ``--crop-margin`` of its size beyond it) resized larger, averaged with the plain pass by
+visibility times zoom (``pose.augment``: world landmarks too). ``variants``: the same detections' world joints post-processed
 (``stcorr.compare.world``): smoothed over time (sigma 1, 2, 4 frames), bone lengths kept, both.
 """
 
@@ -58,9 +60,14 @@ def main() -> None:
     parser.add_argument("--views", default="front,left")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--flip", action="store_true", help="MediaPipe on the frame and its mirror image, averaged")
+    parser.add_argument("--crop", type=int, default=None, help="Also a square around the person resized to this many pixels, "
+                        "averaged with the plain pass by visibility times zoom (pose.augment)")
+    parser.add_argument("--crop-margin", type=float, default=1.0)
     args = parser.parse_args()
     views = args.views.split(",")
-    landmarker = AugmentedLandmarker(MediaPipeLandmarker(), flip=True, crop_size=None) if args.flip else MediaPipeLandmarker()
+    augmented = args.flip or args.crop is not None
+    landmarker = (AugmentedLandmarker(MediaPipeLandmarker(), flip=args.flip, crop_size=args.crop, crop_margin=args.crop_margin)
+                  if augmented else MediaPipeLandmarker())
     per_video, flat2, flat3, truth2 = [], [], [], []
     variants = {name: {"d3": [], "far": [], "views": []} for name in VARIANTS}
     for action in args.actions.split(","):
@@ -90,6 +97,7 @@ def main() -> None:
                       "share_2d_over_30": round(float(far.mean()), 3),
                       "median_3d_where_2d_over_30_deg": round(float(np.median(d3[far])), 1) if far.any() else None,
                       "truth_median_2d_deg": round(float(np.median(dt)), 1), "flip": args.flip,
+                      "crop": args.crop, "crop_margin": args.crop_margin, "landmarker_calls": getattr(landmarker, "calls", None),
                       "variants": {name: {"median_3d_deg": round(float(np.median(np.concatenate(v["d3"]))), 1),
                                           "median_3d_where_2d_over_30_deg": round(float(np.median(np.concatenate(v["far"]))), 1),
                                           "view_difference_deg": [x for x in v["views"]]}

@@ -255,3 +255,25 @@ def test_itself_at_twice_the_pace_with_a_two_dip_bottom_lists_no_difference(tmp_
     for moment in found["key_moments"]:
         assert abs(moment["attempt_t"] - moment["reference_t"] / 2) <= 1.0, moment["name"]
     assert not any(line.startswith("at ") for line in found["summary"]), found["summary"]
+
+
+def test_frame_velocities_are_per_frame_whatever_the_video_holds_around_the_movement():
+    """The same rep alone and inside a video three times as long (rests before and after) moves
+    as fast per frame: its descriptors agree away from the ends (per unit of video length they
+    differed by the length ratio)."""
+    rep = cs.rep_frames([1.0], rest=0)
+    padded = [rep[0]] * 40 + rep + [rep[-1]] * 40
+    alone = align.frame_descriptors(JointTrack.from_joints(rep))
+    inside = align.frame_descriptors(JointTrack.from_joints(padded))[40:40 + len(rep)]
+    middle = slice(4, len(rep) - 4)
+    assert np.abs(alone[middle, 9:]).max() > 0.1  # the rep does move
+    assert np.allclose(alone[middle], inside[middle], atol=1e-6)
+
+
+def test_a_slower_attempt_has_its_velocities_brought_to_the_reference_speed():
+    reference = align.frame_descriptors(JointTrack.from_joints(cs.rep_frames([1.0], frames_per_rep=30, rest=0)))
+    slower = align.frame_descriptors(JointTrack.from_joints(cs.rep_frames([1.0], frames_per_rep=45, rest=0)))
+    matched = align.at_reference_speed(reference, slower)
+    assert np.nanmax(np.abs(slower[:, 9:])) < 0.8 * np.nanmax(np.abs(reference[:, 9:]))
+    assert np.nanmax(np.abs(matched[:, 9:])) == pytest.approx(np.nanmax(np.abs(reference[:, 9:])), rel=0.15)
+    assert np.array_equal(matched[:, :9], slower[:, :9])

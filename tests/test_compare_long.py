@@ -7,6 +7,7 @@ memory grows with the frame count but arrays of a few numbers per frame."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +16,16 @@ import pytest
 
 from compare_synthetic import write_frames
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_speed.py"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK = ROOT / "benchmarks" / "compare_speed.py"  # run with this checkout's stcorr, not the installed one
 
 
 @pytest.mark.slow
 def test_ten_minute_pair_stays_under_two_gigabytes(tmp_path):
     frames = write_frames(tmp_path / "clip", [{"head": (10.0 + t, 10.0)} for t in range(20)], (64, 48))
     run = subprocess.run([sys.executable, str(BENCHMARK), "--frames", str(frames), "--seconds", "600", "--fps", "10", "--size", "96x64",
-                          "--pose", "fake", "--work", str(tmp_path / "work")], capture_output=True, text=True)
+                          "--pose", "fake", "--work", str(tmp_path / "work")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["frames"] == [6000, 6000]

@@ -152,3 +152,55 @@ def test_page_has_the_per_rep_table(browser, written):
     open_page(browser, written)
     text = browser.find_element("id", "reps").text
     assert "attempt: 1 rep" in text and "deepest knee flexion" in text
+
+
+@pytest.fixture(scope="module")
+def attempts_written(tmp_path_factory):
+    """``stcorr compare REF FOLDER`` on squats of known depths and one clip too short to compare."""
+    from unittest import mock
+
+    from test_compare_cli import run
+
+    root = tmp_path_factory.mktemp("attempts-page")
+    frames = {name: cs.rep_frames([depth]) for name, depth in ATTEMPT_DEPTHS.items()}
+    frames["reference"] = cs.rep_frames([0.7])
+    frames["blink"] = frames["deep"][:2]
+    for name, joints in frames.items():
+        cs.write_frames(root / ("." if name == "reference" else "takes") / name, joints, (200, 220))
+    with mock.patch("stcorr.compare.pipeline.MediaPipePose", lambda: cs.FakePose(frames)):
+        code, err = run("compare", root / "reference", root / "takes", "--out", root / "out", "--action", "squat", "--no-video")
+    assert code == 0, err
+    return root / "out"
+
+
+ATTEMPT_DEPTHS = {"deep": 1.0, "mid": 0.7, "shallow": 0.5}
+
+
+def ranking_names(browser) -> list[str]:
+    return [row.find_element("tag name", "td").text for row in browser.find_elements("css selector", "#ranking tbody tr")]
+
+
+def test_the_attempts_ranking_sorts_by_a_clicked_column_and_opens_each_attempt(browser, attempts_written):
+    record = json.loads((attempts_written / "attempts.json").read_text())
+    ranked = [r for r in record["attempts"] if "error" not in r]
+    browser.get((attempts_written / "index.html").as_uri())
+    assert browser.execute_script("return document.body.dataset.ready") == "1"
+    assert ranking_names(browser) == ["blink", "deep", "mid", "shallow"]  # by name, as written
+    headers = {th.text: th for th in browser.find_elements("css selector", "#ranking th")}
+    headers["deepest knee flexion"].click()  # ascending: the shallowest first, the one not compared last
+    by_depth = [r["attempt"] for r in sorted(ranked, key=lambda r: r["knee_flexion_max_deg"])]
+    assert by_depth == ["shallow", "mid", "deep"]
+    assert ranking_names(browser) == [*by_depth, "blink"]
+    headers["deepest knee flexion"].click()  # again: descending
+    assert ranking_names(browser) == [*by_depth[::-1], "blink"]
+    assert headers["deepest knee flexion"].get_attribute("aria-sort") == "descending"
+    headers["closeness rank"].click()
+    assert ranking_names(browser)[:3] == [r["attempt"] for r in sorted(ranked, key=lambda r: r["closeness_rank"])]
+    assert headers["deepest knee flexion"].get_attribute("aria-sort") is None
+    first = ranking_names(browser)[0]
+    browser.find_element("link text", first).click()  # the attempt's own comparison page
+    assert browser.execute_script("return document.body.dataset.ready") == "1"
+    assert browser.current_url.endswith(f"/attempts/{first}/index.html")
+    assert browser.find_element("css selector", "header code:nth-of-type(2)").text.endswith(f"takes/{first}")
+    browser.back()
+    assert sorted(ranking_names(browser)) == ["blink", *sorted(ATTEMPT_DEPTHS)]

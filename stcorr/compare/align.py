@@ -15,14 +15,13 @@ import math
 import numpy as np
 
 from stcorr.alignment.dtw import align_frames, dtw
-from stcorr.pose.angles import ANGLE_NAMES, TRUNK, angle_series
-from stcorr.pose.descriptors import descriptor_cost
+from stcorr.pose.descriptors import angle_features, at_speed, descriptor_cost, speed_ratio, with_velocities
 from stcorr.pose.skeleton import JOINTS
 from stcorr.pose.track import JointTrack, filled_joints
 
 J = {name: k for k, name in enumerate(JOINTS)}
 MAX_DTW_FRAMES = 1500
-VELOCITY_WEIGHT = 0.1
+VELOCITY_WEIGHT = 0.3  # per frame x 30: as 0.1 per unit of video time was on a 90-frame (3 s) clip
 OFFSET_ROUNDS = 2
 
 
@@ -39,30 +38,32 @@ def normalised_joints(xy: np.ndarray) -> np.ndarray:
 
 
 def frame_descriptors(track: JointTrack, world: bool = False) -> np.ndarray:
-    """(T, 18) descriptors: for knees, hips, elbows and shoulders the mean of the left and right
-    angle and half their absolute difference, and the trunk's lean (radians; so invariant to
-    position, size, a mirrored video and swapped left/right labels), then their time derivatives
-    per unit of normalised video time, weighted by ``VELOCITY_WEIGHT``. NaN where a joint is never
-    seen. ``world``: from the 3D world joints (the same whatever the camera's view)."""
-    angles = np.radians(angle_series(filled_joints(track, world=world)))
-    columns = []
-    for kind in ("knee", "hip", "elbow", "shoulder"):
-        left, right = angles[:, ANGLE_NAMES.index(f"left_{kind}")], angles[:, ANGLE_NAMES.index(f"right_{kind}")]
-        columns += [(left + right) / 2, np.abs(left - right) / 2]
-    columns.append(angles[:, ANGLE_NAMES.index(TRUNK)])
-    static = np.stack(columns, axis=1)
-    velocity = np.gradient(static, axis=0) * (len(static) - 1) if len(static) > 1 else np.zeros_like(static)
-    return np.concatenate([static, VELOCITY_WEIGHT * velocity], axis=1)
+    """(T, 18) descriptors: for elbows, knees, shoulders and hips the mean of the left and right
+    angle and half their absolute difference, and the trunk's lean (units of pi; so invariant to
+    position, size, a mirrored video and swapped left/right labels: ``pose.descriptors.angle_features``),
+    then their velocities per frame at a nominal 30 frames a second (``pose.descriptors.with_velocities``:
+    the person's, whatever the video's length), weighted by ``VELOCITY_WEIGHT``. NaN where a joint
+    is never seen. ``world``: from the 3D world joints (the same whatever the camera's view)."""
+    return with_velocities(angle_features(filled_joints(track, world=world)), VELOCITY_WEIGHT)
+
+
+def at_reference_speed(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_DTW_FRAMES) -> np.ndarray:
+    """``attempt`` (M, D) with its velocities brought to the speed of ``reference`` (N, D): the
+    median slope of a first DTW path (``pose.descriptors.speed_ratio``; an attempt done 1.5 times
+    slower moves 1.5 times less per frame)."""
+    return at_speed(attempt, speed_ratio(_dtw_times(reference, attempt, max_frames)))
 
 
 def dtw_alignment(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_DTW_FRAMES,
                   offset_rounds: int = OFFSET_ROUNDS) -> np.ndarray:
     """(N,) attempt frame for each reference frame: DTW on descriptors ``reference`` (N, D) and
-    ``attempt`` (M, D), non-decreasing, from 0 to M - 1.
+    ``attempt`` (M, D), non-decreasing, from 0 to M - 1, the attempt's velocities at the
+    reference's speed (``at_reference_speed``).
 
     A posture held differently all along (knees bent 15 degrees more) shifts every descriptor by
     about the same amount and would pull the path off; so after each round the median difference
     of each column along the path is taken off the attempt's, and DTW runs again."""
+    attempt = at_reference_speed(reference, attempt, max_frames)
     offset = np.zeros(reference.shape[1])
     for _ in range(offset_rounds + 1):
         times = _dtw_times(reference, attempt - offset, max_frames)

@@ -163,24 +163,62 @@ def write_attempts(record: dict, results: Sequence[Result], out_dir: str | Path,
     return out_dir
 
 
+#: The ranking table's columns: (header, row key, digits); a header click sorts the rows by it.
+COLUMNS = (("attempt", "attempt", None), ("frames compared", "compared_frames", None),
+           ("deepest knee flexion", "knee_flexion_max_deg", 1), ("depth rank", "depth_rank", 0),
+           ("distance to the reference", "distance_to_reference", 3), ("closeness rank", "closeness_rank", 0),
+           ("differences told", "differences", None))
+
+#: Sorts the table by a clicked header: ascending, again descending; rows not compared stay last.
+SORT_SCRIPT = """
+const table = document.getElementById('ranking');
+table.querySelectorAll('th').forEach((th, col) => th.addEventListener('click', () => {
+  const up = th.getAttribute('aria-sort') !== 'ascending';
+  table.querySelectorAll('th').forEach(h => h.removeAttribute('aria-sort'));
+  th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
+  const rows = Array.from(table.tBodies[0].rows);
+  const key = r => r.cells[col] ? r.cells[col].dataset.v : undefined;
+  rows.sort((a, b) => {
+    const x = key(a), y = key(b);
+    if (x === undefined || y === undefined) return (x === undefined) - (y === undefined);
+    const order = isNaN(x) || isNaN(y) ? x.localeCompare(y) : Number(x) - Number(y);
+    return up ? order : -order;
+  });
+  rows.forEach(r => table.tBodies[0].appendChild(r));
+}));
+document.body.dataset.ready = '1';
+"""
+
+
 def attempts_page(record: dict) -> str:
-    """The summary page: the ranking in words and as a table, each attempt linked to its own page."""
-    def cell(value, digits=1):
-        return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else escape(str(value))
+    """The summary page: the ranking in words and as a table (a header click sorts by it), each
+    attempt linked to its own page."""
+    def cell(row: dict, key: str, digits: int | None) -> str:
+        value = row.get(key)
+        if key == "attempt":
+            return f'<td data-v="{escape(value)}"><a href="{escape(row["page"])}">{escape(value)}</a></td>'
+        if key == "compared_frames":
+            return f'<td class=num data-v="{value[0]}">{value[0]}-{value[1]}</td>'
+        if key == "differences":
+            told = "; ".join(value) or "none above the noise floor"
+            return f'<td data-v="{len(value)}">{escape(told)}</td>'
+        if value is None:
+            return "<td class=num></td>"
+        return f'<td class=num data-v="{value}">{value:.{digits}f}</td>'
 
     body = "".join(
-        f"<tr><td>{escape(r['attempt'])}</td><td colspan=6>not compared: {escape(r['error'])}</td></tr>" if "error" in r else
-        f"<tr><td><a href=\"{escape(r['page'])}\">{escape(r['attempt'])}</a></td><td class=num>{r['compared_frames'][0]}-{r['compared_frames'][1]}</td>"
-        f"<td class=num>{cell(r['knee_flexion_max_deg'])}</td><td class=num>{cell(r.get('depth_rank'))}</td>"
-        f"<td class=num>{cell(r['distance_to_reference'], 3)}</td><td class=num>{cell(r.get('closeness_rank'))}</td>"
-        f"<td>{escape('; '.join(r['differences']) or 'none above the noise floor')}</td></tr>"
+        f'<tr><td data-v="{escape(r["attempt"])}">{escape(r["attempt"])}</td><td colspan=6>not compared: {escape(r["error"])}</td></tr>'
+        if "error" in r else "<tr>" + "".join(cell(r, key, digits) for _, key, digits in COLUMNS) + "</tr>"
         for r in record["attempts"])
+    header = "".join(f'<th title="sort by {escape(name)}">{escape(name)}</th>' for name, _, _ in COLUMNS)
     summary = "".join(f"<li>{escape(line)}</li>" for line in record["summary"])
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
             "<title>stcorr compare: attempts</title><style>body{font:14px/1.5 system-ui,sans-serif;margin:1.5em}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.2em .6em}.num{text-align:right}</style></head>"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.2em .6em}.num{text-align:right}"
+            "th{cursor:pointer}th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}</style></head>"
             f"<body><h1>stcorr compare: {len(record['attempts'])} attempts</h1><p>reference <code>{escape(record['reference'])}</code>"
-            f" · attempts <code>{escape(record['attempts_folder'])}</code> · ranked on {escape(record['ranked_on'])} joints</p>"
-            f"<ul>{summary}</ul><table><tr><th>attempt</th><th>frames compared</th><th>deepest knee flexion</th><th>depth rank</th>"
-            f"<th>distance to the reference</th><th>closeness rank</th><th>differences told</th></tr>{body}</table></body></html>")
+            f" · attempts <code>{escape(record['attempts_folder'])}</code> · ranked on {escape(record['ranked_on'])} joints"
+            " · click a header to sort by it</p>"
+            f"<ul>{summary}</ul><table id=ranking><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+            f"<script>{SORT_SCRIPT}</script></body></html>")

@@ -23,7 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from stcorr.compare.background import background_transforms
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
 from stcorr.compare.points import point_paths
-from stcorr.compare.render import font, joint_colour
+from stcorr.compare.render import at_scale, font, joint_colour
 from stcorr.compare.spatial import similarity_fit
 from stcorr.pose.skeleton import JOINTS
 from stcorr.data.video import write_video
@@ -103,14 +103,6 @@ def warp_attempt(frame: np.ndarray, transform: np.ndarray, size: tuple[int, int]
     return image.transform((width, height), Image.PERSPECTIVE, tuple((inverse / inverse[2, 2]).ravel()[:8]), Image.BILINEAR)
 
 
-def scaled_reference(frame: np.ndarray, scale: float) -> Image.Image:
-    """The reference frame at ``scale`` (reduced by a whole factor first when much larger)."""
-    image = Image.fromarray(frame)
-    width, height = max(2, round(image.width * scale)), max(2, round(image.height * scale))
-    factor = max(1, int(1.0 / scale))
-    return (image.reduce(factor) if factor > 1 else image).resize((width, height), Image.BILINEAR)
-
-
 def trace_points(comparison: Comparison, transforms: np.ndarray, joints: Sequence[str] = TRACE_JOINTS) -> tuple[np.ndarray, np.ndarray]:
     """((N, J, 2) the reference's ``joints`` (joint names, or the names of the points the user
     picked, ``comparison.points``) at each reference frame, (N, J, 2) the attempt's at its
@@ -163,7 +155,7 @@ def overlay_frames(comparison: Comparison, joints: Sequence[str] = TRACE_JOINTS,
         wanted = sorted({int(comparison.attempt_times[t]) for t in times})
         attempts = dict(zip(wanted, comparison.attempt.frames(wanted)))
         for t, ref_frame in zip(times, comparison.reference.frames(times)):
-            reference = scaled_reference(ref_frame, scale)
+            reference = at_scale(ref_frame, scale)
             warped = warp_attempt(attempts[int(comparison.attempt_times[t])], transforms[t], (width_ref, height_ref), scale)
             ghost = Image.blend(reference, warped, GHOST_ALPHA)
             split = reference.copy()

@@ -27,7 +27,7 @@ from stcorr.pose.skeleton import LIMBS
 from stcorr.pose.track import filled_joints
 from stcorr.compare.overlay import TRACE_JOINTS, TRACE_SECONDS, overlay_transforms, trace_points, warp_attempt
 from stcorr.compare.pipeline import MIN_CONFIDENCE, Comparison
-from stcorr.compare.render import joint_colour
+from stcorr.compare.render import at_scale, joint_colour
 from stcorr.compare.spatial import grid_points, pose_warp
 from stcorr.compare.summary import below_floor
 from stcorr.files import write_file
@@ -47,9 +47,7 @@ def shown_frames(n: int, key_frames: list[int], max_frames: int = MAX_FRAMES) ->
 
 
 def jpeg_uri(frame: np.ndarray, height: int = FRAME_HEIGHT, quality: int = 75) -> str:
-    image = Image.fromarray(frame)
-    if image.height > height:
-        image = image.resize((max(1, round(image.width * height / image.height)), height), Image.BILINEAR)
+    image = at_scale(frame, height / frame.shape[0]) if frame.shape[0] > height else Image.fromarray(frame)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

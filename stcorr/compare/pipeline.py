@@ -133,7 +133,7 @@ def analyse(
     anchors = agreeing(moment_anchors(ref_moments, att_moments), times, span)
     if anchors:
         times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
-    swapped = sides_swapped(ref_track, att_track, times)
+    swapped = sides_swapped(ref_track, att_track, times, aligned_in_3d)
     if swapped:
         att_track = att_track.sides_swapped()
     view = view_difference(ref_track.world, att_track.world, times, swapped)
@@ -261,7 +261,7 @@ def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: t
     knots = [(0, first), *[(t, u) for t, u in anchors if 0 < t < reference.num_frames - 1 and first < u < last],
              (reference.num_frames - 1, last)]
     ref_desc = align.frame_descriptors(reference, world) if method == "dtw-pose" else None
-    # the attempt's descriptors over the span alone: their velocities are per unit of the compared stretch
+    # the attempt's descriptors over the span alone (its joints outside it do not smooth into it)
     att_desc = np.zeros((attempt.num_frames, 1)) if method != "dtw-pose" else np.concatenate(
         [np.zeros((first, 18)), align.frame_descriptors(attempt.frames_between(first, last), world),
          np.zeros((attempt.num_frames - 1 - last, 18))])
@@ -275,12 +275,16 @@ def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: t
     return np.maximum.accumulate(times)
 
 
-def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray) -> bool:
+def sides_swapped(reference: JointTrack, attempt: JointTrack, times: np.ndarray, world: bool = False) -> bool:
     """Whether the attempt's joint angles follow the reference's better with its left and right
     swapped, over all aligned frames (median absolute difference smaller by ``SWAP_MARGIN``): a
     mirrored video, or a left-handed attempt at a right-handed reference. Then the attempt's left
-    is compared with the reference's right: the same part of the movement."""
-    if reference.world is not None and attempt.world is not None:  # 3D angles hold across camera views
+    is compared with the reference's right: the same part of the movement. ``world``: on 3D angles
+    (the cameras see the body from different sides); else on image angles, which are the clearer
+    where the views agree (on real-dev's mirrored copies, benchmarks/compare_self.py, the crossed
+    image angles differ 0.2-0.8 times as much as the direct ones, MediaPipe's single-view 3D ones
+    0.7-0.9 times: docs/compare.md)."""
+    if world and reference.world is not None and attempt.world is not None:
         ref, att = angle_series(reference.world), angle_series(attempt.world)[times]
     else:
         ref, att = angle_series(align.filled_joints(reference)), angle_series(align.filled_joints(attempt))[times]

@@ -45,16 +45,32 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def panel_height(comparison: Comparison, limit: int = 480, least: int = 360) -> int:
-    """Output height of both panels: the reference's, kept within [least, limit], even."""
-    height = min(max(comparison.reference.size[1], least), limit)
+    """Output height of both panels: the reference's, kept within [least, limit], even; a reference
+    taller than ``limit`` is divided by the smallest whole factor that brings it within, when that
+    stays at least ``least`` (720 -> 360, 1080 -> 360: a box reduction, no resampling)."""
+    native = comparison.reference.size[1]
+    height = min(max(native, least), limit)
+    factor = -(-native // limit)
+    if native > limit and native % factor == 0 and native // factor >= least:
+        height = native // factor
     return height - height % 2
 
 
+def at_scale(frame: np.ndarray, scale: float) -> Image.Image:
+    """The frame at ``scale``: reduced by a whole factor first when much larger (a box filter:
+    cheap, no aliasing), resampled only for what is left."""
+    image = Image.fromarray(frame)
+    width, height = max(2, round(image.width * scale)), max(2, round(image.height * scale))
+    factor = max(1, int(1.0 / scale + 1e-6))
+    if factor > 1:
+        image = image.reduce(factor)
+    return image if image.size == (width, height) else image.resize((width, height), Image.BILINEAR)
+
+
 def scaled(frame: np.ndarray, height: int) -> tuple[Image.Image, float]:
-    """The frame resized to ``height`` (aspect kept), and the scale factor."""
+    """The frame at ``height`` (aspect kept, ``at_scale``), and the scale factor."""
     scale = height / frame.shape[0]
-    width = max(2, int(round(frame.shape[1] * scale)))
-    return Image.fromarray(frame).resize((width, height), Image.BILINEAR), scale
+    return at_scale(frame, scale), scale
 
 
 def draw_skeleton(draw: ImageDraw.ImageDraw, joints: Joints, scale: float, dx: int, dy: int) -> None:

@@ -105,7 +105,9 @@ def knee_flexion(track: JointTrack, world: bool = False) -> np.ndarray:
 
 def rep_distance(reference: np.ndarray, attempt: np.ndarray, max_frames: int = MAX_REP_FRAMES) -> float:
     """Mean cost along the DTW path between two descriptor sequences (N, D), (M, D): 0 = the same
-    movement. Sequences longer than ``max_frames`` are subsampled evenly (memory O(max_frames^2))."""
+    movement, at any speed (the attempt's velocities at the reference's: ``align.at_reference_speed``).
+    Sequences longer than ``max_frames`` are subsampled evenly (memory O(max_frames^2))."""
+    attempt = align.at_reference_speed(reference, attempt)
     reference, attempt = (x[np.unique(np.linspace(0, len(x) - 1, min(len(x), max_frames)).round().astype(int))]
                           for x in (reference, attempt))
     cost = align.descriptor_cost(reference, attempt)
@@ -126,7 +128,7 @@ def rep_rows(track: JointTrack, reps: list[Rep], fps: float, reference_descripto
                "start_s": round(rep.start / fps, 3), "duration_s": round((rep.end - rep.start + 1) / fps, 3),
                "knee_flexion_max_deg": round(float(np.nanmax(span)), 1) if np.isfinite(span).any() else None}
         if reference_descriptors is not None:
-            own = align.frame_descriptors(track.frames_between(rep.start, rep.end), world)  # velocities per unit of the rep
+            own = align.frame_descriptors(track.frames_between(rep.start, rep.end), world)
             row["distance_to_reference"] = round(rep_distance(reference_descriptors, own), 4)
         rows.append(row)
     depths = [r["knee_flexion_max_deg"] for r in rows]

@@ -144,8 +144,14 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
         raise StcorrError(f"pose descriptors need joints of shape (T, {len(JOINTS)}, 2), got {xy.shape}")
     filled = filled_joints(JointTrack(xy, np.asarray(confidence, dtype=np.float64)), settings.smooth_sigma)
     static = np.concatenate([_block(position_features(normalise(filled))), _block(angle_features(filled))], axis=1)
+    return with_velocities(static, settings.velocity_weight)
+
+
+def with_velocities(static: np.ndarray, weight: float) -> np.ndarray:
+    """(T, 2 D): ``static`` (T, D) then its time derivative (central differences) per frame times
+    ``NOMINAL_FPS`` times ``weight`` (module docstring, 5); zero velocities for a single frame."""
     velocity = np.gradient(static, axis=0) * NOMINAL_FPS if len(static) > 1 else np.zeros_like(static)
-    return np.concatenate([static, settings.velocity_weight * velocity], axis=1)
+    return np.concatenate([static, weight * velocity], axis=1)
 
 
 def speed_ratio(matched: np.ndarray, half_window: int = 5, limits: tuple[float, float] = (0.25, 4.0)) -> float:
