@@ -59,14 +59,18 @@ def lr_factor(step: int, max_steps: int, epochs: float, halving_epochs) -> float
 
 
 def build_optimizer(model: nn.Module, backbone: list[nn.Parameter], train_cfg: dict) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters: ``backbone`` at ``backbone_lr``, the rest at ``lr``."""
+    """AdamW over the trainable parameters: ``backbone`` at ``backbone_lr``, the rest at ``lr``.
+
+    On the CPU the fused kernel: ~4x faster than the per-tensor loop at these sizes, the same update
+    up to float rounding (docs/performance.md)."""
     backbone_ids = {id(p) for p in backbone}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in backbone_ids]
     groups = [{"params": rest, "lr": train_cfg["lr"], "base_lr": train_cfg["lr"]}]
     trainable = [p for p in backbone if p.requires_grad]
     if trainable:
         groups.append({"params": trainable, "lr": train_cfg["backbone_lr"], "base_lr": train_cfg["backbone_lr"]})
-    return torch.optim.AdamW(groups, weight_decay=train_cfg["weight_decay"])
+    on_cpu = all(p.device.type == "cpu" for group in groups for p in group["params"])
+    return torch.optim.AdamW(groups, weight_decay=train_cfg["weight_decay"], fused=on_cpu or None)
 
 
 def train(cfg: dict, dataset: Dataset, run: Path, resume: bool = False, init: Path | None = None,
