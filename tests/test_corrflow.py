@@ -103,3 +103,41 @@ def test_scheduled_sampling_anneals_from_0_9_to_0_6():
     assert true_reference_probability(0.0) == pytest.approx(0.9)
     assert true_reference_probability(0.5) == pytest.approx(0.75)
     assert true_reference_probability(2.0) == pytest.approx(0.6)
+
+
+def test_random_walk_returns_home_on_distinct_cells_and_is_at_chance_on_constant_features():
+    from stcorr.models.random_walk import random_walk_cycle_loss
+
+    cells = torch.nn.functional.normalize(torch.eye(16)[:, :16].reshape(16, 4, 4), dim=0)  # 16 orthogonal cells
+    still = cells.expand(3, 16, 4, 4)
+    assert float(random_walk_cycle_loss(still, temperature=0.05)) < 1e-3
+    shuffled = torch.stack([cells, cells[:, :, torch.tensor([1, 2, 3, 0])], cells])  # cells move: still a cycle home
+    assert float(random_walk_cycle_loss(shuffled, temperature=0.05)) < 1e-3
+    constant = torch.ones(3, 2, 4, 4) / 2 ** 0.5
+    assert float(random_walk_cycle_loss(constant)) == pytest.approx(torch.log(torch.tensor(16.0)).item(), rel=1e-5)
+
+
+def test_crw_weight_adds_the_random_walk_loss_and_zero_leaves_corrflow_alone():
+    from stcorr.models.random_walk import random_walk_cycle_loss
+
+    torch.manual_seed(0)
+    clip = torch.rand(3, 3, 16, 16)
+    model = CorrFlow(width=4, blocks=(1,), dim=8, clusters=4).eval()
+    model.fit_colours(clip)
+    plain = corrflow_loss(model, clip, [True], radius=2)
+    assert torch.equal(corrflow_loss(model, clip, [True], radius=2, crw_weight=0.0), plain)
+    walk = random_walk_cycle_loss(model(clip), 0.1)
+    with_walk = corrflow_loss(model, clip, [True], radius=2, crw_weight=0.5, crw_temperature=0.1)
+    torch.testing.assert_close(with_walk, plain + 0.5 * walk)
+    with_walk.backward()
+    assert model.encoder.project.weight.grad.abs().sum() > 0
+
+
+def test_random_walk_edge_dropout_follows_the_generator():
+    from stcorr.models.random_walk import random_walk_cycle_loss
+
+    features = torch.nn.functional.normalize(torch.randn(3, 4, 4, 4, generator=torch.Generator().manual_seed(2)), dim=1)
+    draws = [random_walk_cycle_loss(features, 0.1, 0.3, torch.Generator().manual_seed(s)) for s in (5, 5, 6)]
+    assert torch.equal(draws[0], draws[1])
+    assert not torch.equal(draws[0], draws[2])
+    assert not torch.equal(draws[0], random_walk_cycle_loss(features, 0.1))

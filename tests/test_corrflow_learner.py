@@ -71,6 +71,18 @@ def test_the_loss_trains_the_model(penn):
     assert torch.equal(rebuilt.colour_centres, model.colour_centres)
 
 
+def test_crw_weight_adds_the_random_walk_to_the_learners_loss(penn):
+    plain = learner_for(penn, **{"corrflow.drop_prob": 0.0, "corrflow.jitter": 0.0})
+    walk = learner_for(penn, **{"corrflow.drop_prob": 0.0, "corrflow.jitter": 0.0, "corrflow.crw_weight": 1.0,
+                                "corrflow.crw_edge_dropout": 0.0})
+    torch.manual_seed(0)
+    model = plain.build_model().train()
+    examples = [plain.example(g, np.random.default_rng([0, g])) for g in range(2)]
+    assert float(walk.loss(model, examples)) > float(plain.loss(model, examples)) + 0.1  # the walk's loss starts near log(cells)
+    losses = train_on_two_examples(walk, model, steps=8)
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
 def test_a_plain_folder_of_videos_trains(tmp_path):
     write_frames(tmp_path / "clip_a", 5)
     write_frames(tmp_path / "clip_b", 4, seed=1)

@@ -109,3 +109,19 @@ def test_long_term_memory_keeps_every_nth_frame_that_left_the_recent_memory(monk
     assert seen[7] == {0, 3, 6, 7}      # frame 8: recent 6, 7; frame 3 left the recent memory at frame 6
     assert seen[10] == {0, 3, 6, 9, 10}
     assert seen[11] == {0, 6, 9, 10, 11}  # frame 12: frame 9 joined, frame 3 dropped out (two long-term frames)
+
+
+def test_first_weight_one_changes_nothing_and_a_huge_one_copies_the_query_frame_only():
+    from stcorr.models.propagation import topk_window_attention
+
+    g = torch.Generator().manual_seed(3)
+    query = torch.randn(1, 6, 7, 9, generator=g, dtype=torch.float64)
+    keys = [torch.randn(1, 6, 7, 9, generator=g, dtype=torch.float64) for _ in range(3)]
+    values = [torch.rand(1, 4, 7, 9, generator=g, dtype=torch.float64) for _ in range(3)]
+    args = dict(radius=2, temperature=0.3, topk=5, block_rows=3)
+    plain = topk_window_attention(query, keys, values, **args)
+    torch.testing.assert_close(topk_window_attention(query, keys, values, first_weight=1.0, **args), plain, rtol=0, atol=0)
+    first_only = topk_window_attention(query, keys[:1], values[:1], **args)
+    torch.testing.assert_close(topk_window_attention(query, keys, values, first_weight=1e40, **args), first_only)
+    raised = topk_window_attention(query, keys, values, first_weight=3.0, **args)
+    assert (raised - first_only).abs().mean() < (plain - first_only).abs().mean()

@@ -49,6 +49,9 @@ class CorrFlowSettings(Section):
     temperature: float = Field(gt=0)
     true_reference: list[float] = Field(min_length=2, max_length=2)
     backward_weight: float = Field(ge=0)
+    crw_weight: float = Field(ge=0)
+    crw_temperature: float = Field(gt=0)
+    crw_edge_dropout: float = Field(ge=0, lt=1)
     propagation: PropagationSettings
 
 
@@ -133,7 +136,8 @@ class CorrFlowLearner(Learner):
     def loss(self, model: nn.Module, examples: list[dict]) -> torch.Tensor:
         s = self.settings
         losses = [corrflow_loss(model, self.clip(e).to(self.device), e["use_true"], s["radius"], s["temperature"],
-                                s["backward_weight"], torch.Generator().manual_seed(e["seed"]))
+                                s["backward_weight"], torch.Generator().manual_seed(e["seed"]),
+                                s["crw_weight"], s["crw_temperature"], s["crw_edge_dropout"])
                   for e in examples]
         return torch.stack(losses).mean()
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stcorr.models.backbones.resnet2d import BasicBlock, normalize_frames
+from stcorr.models.random_walk import random_walk_cycle_loss
 
 STRIDE = 4
 
@@ -243,7 +244,8 @@ def restricted_attention(query: Tensor, keys: Sequence[Tensor], values: Sequence
 
 def corrflow_loss(model: ColourCopier, clip: Tensor, use_true: Sequence[bool], radius: int = 6,
                   temperature: float = 0.05, backward_weight: float = 0.1,
-                  generator: torch.Generator | None = None) -> Tensor:
+                  generator: torch.Generator | None = None, crw_weight: float = 0.0,
+                  crw_temperature: float = 0.07, crw_edge_dropout: float = 0.0) -> Tensor:
     """CorrFlow's long-term loss on one clip (F, 3, H, W) in [0, 1], F >= 2.
 
     Forward: frame i's colour distribution (16 clusters per cell) is copied from frame i - 1 by
@@ -252,7 +254,9 @@ def corrflow_loss(model: ColourCopier, clip: Tensor, use_true: Sequence[bool], r
     i - 1 (scheduled sampling). Backward cycle: from the last frame's prediction, the colours are
     copied back frame by frame to frame 0 from the model's own predictions only. The loss is the
     mean per-cell cross-entropy of the forward predictions plus ``backward_weight`` times that of
-    the backward ones. The colour bottleneck sees the clip when the model is in training mode.
+    the backward ones, plus ``crw_weight`` times a contrastive random walk's palindrome loss on the
+    same features (``random_walk_cycle_loss``; 0: off, CorrFlow alone). The colour bottleneck sees
+    the clip when the model is in training mode.
     """
     frames = clip.shape[0]
     features = model.encoder(model.bottleneck(clip, generator))
@@ -278,6 +282,8 @@ def corrflow_loss(model: ColourCopier, clip: Tensor, use_true: Sequence[bool], r
     loss = torch.stack(forward_losses).mean()
     if backward_weight and backward_losses:
         loss = loss + backward_weight * torch.stack(backward_losses).mean()
+    if crw_weight:
+        loss = loss + crw_weight * random_walk_cycle_loss(features, crw_temperature, crw_edge_dropout, generator)
     return loss
 
 

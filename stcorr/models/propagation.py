@@ -8,8 +8,9 @@ restricted attention.
 
 Each keypoint becomes a Gaussian map (``sigma`` cells) on the query frame's feature grid (stride
 4 of the working frames). Every later frame copies its maps from a memory of the query frame
-(with its true maps), the last ``memory`` frames and up to ``long_memory`` older frames, one every
-``long_every`` frames (MAST's long-term memory; all with their propagated maps): each of its cells
+(with its true maps; its attention weights multiplied by ``first_weight``), the last ``memory``
+frames and up to ``long_memory`` older frames, one every ``long_every`` frames (MAST's long-term
+memory; all with their propagated maps): each of its cells
 takes the ``topk`` most similar cells within ``radius`` cells in the memory frames and averages
 their maps with softmax weights (similarity = -squared feature distance / temperature). A map is
 read back by a soft-argmax in a small window around its peak. A mask becomes one map per label
@@ -24,6 +25,7 @@ wide and a grid w cells wide (likewise y).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from functools import lru_cache
 from typing import ClassVar, Iterator, Protocol
@@ -51,6 +53,7 @@ class PropagationSettings(Section):
     memory: int = Field(ge=0)
     long_memory: int = Field(ge=0)
     long_every: int = Field(ge=1)
+    first_weight: float = Field(gt=0)
     temperature: float = Field(gt=0)
     sigma: float = Field(gt=0)
     max_side: int = Field(ge=16)
@@ -168,13 +171,15 @@ def _window_bias(height: int, width: int, radius: int, start: int, stop: int) ->
 
 
 def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int, temperature: float,
-                          topk: int, block_rows: int | None = None) -> Tensor:
+                          topk: int, block_rows: int | None = None, first_weight: float = 1.0) -> Tensor:
     """``restricted_attention`` with ``topk``, for one frame, computed the fast way for propagation.
 
     query (1, C, h, w); keys, values: M tensors (1, C, h, w) and (1, V, h, w) -> (1, V, h, w). Each
     block of query rows is multiplied (BLAS) with the band of key rows within ``radius``, plus a
     cached 0/-inf window mask; the ``topk`` largest logits are kept and their values gathered.
     Same result as ``restricted_attention(..., topk=topk)`` (without ties), less work.
+    ``first_weight`` multiplies the attention weights of the first memory frame's cells before
+    the top-k and the normalisation (log(first_weight) added to their logits; 1: no change).
     """
     _, c, h, w = query.shape
     block_rows = block_rows or h
@@ -189,6 +194,8 @@ def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor
         bias = _window_bias(h, w, radius, start, stop).to(queries.dtype)
         q = queries[rows]
         logits = torch.cat([torch.addmm(bias, q, k[:, band].to(q.dtype)) for k in key_cells], 1)
+        if first_weight != 1.0:
+            logits[:, :band.stop - band.start] += math.log(first_weight)
         top, index = logits.topk(min(topk, logits.shape[1]), dim=1)
         band_size = band.stop - band.start
         flat = (index // band_size) * (h * w) + band.start + index % band_size
@@ -216,7 +223,7 @@ def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: Prop
     for index, feature in enumerate(encoded, 1):
         memory = [(first_key, first_maps)] + list(older) + list(recent)
         maps = topk_window_attention(_as_query(feature), [k for k, _ in memory], [v for _, v in memory],
-                                     settings.radius, settings.temperature, settings.topk, rows)
+                                     settings.radius, settings.temperature, settings.topk, rows, settings.first_weight)
         entry = (_as_key(feature), maps)
         if settings.memory and len(recent) == settings.memory:
             _keep_long_term(older, recent[0], index - settings.memory, settings)
