@@ -7,6 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from stcorr.baselines.cycle_pose import CYCLE_POSE_ALIGNERS
 from stcorr.baselines.methods import method_names
 from stcorr.cli.table import Row, Table, file_name, plan_rows, render_markdown, render_text
 from stcorr.config import load_config
@@ -55,13 +56,14 @@ def test_table_runs_every_sequential_method_with_the_trained_parts(golf, trained
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = {p.stem for p in tmp_path.glob("*.json")}
-    mediapipe_rows = {m for m in method_names() if m.endswith("+pose") or m.split("+")[0] in ("nn-pose", "dtw-pose")}
+    mediapipe_aligners = ("nn-pose", "dtw-pose", *CYCLE_POSE_ALIGNERS)  # the aligners that read MediaPipe's joints
+    mediapipe_rows = {m for m in method_names() if m.endswith("+pose") or m.split("+")[0] in mediapipe_aligners}
     cycle_rows = {m for m in method_names() if m.startswith("cycle+")}  # no cycle checkpoint given: skipped
     pose_rows = mediapipe_rows - cycle_rows
     try:
         import mediapipe  # noqa: F401
     except ImportError:
-        assert all(f"{m}: the pose methods need MediaPipe" in result.output for m in pose_rows)
+        assert all(f"{m}: the pose methods need MediaPipe" in result.output for m in pose_rows), result.output
         pose_rows = set()
     assert all(f"{m}: method {m} needs a cycle-consistency checkpoint" in result.output for m in cycle_rows - mediapipe_rows)
     assert rows == (set(method_names()) - mediapipe_rows - cycle_rows) | pose_rows | {"st-match"}

@@ -171,6 +171,7 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
         used.append(path)
         model = shared(("cycle-pose", path, _version(path), str(device)), lambda: load_part(path, "cycle-pose")[0].to(device))
         mediapipe = lambda: shared_mediapipe(settings["pose"])  # noqa: E731
+        mediapipe()  # checked now, as dtw-pose checks it: without MediaPipe one line before any pair
         pose = build_pose_aligner("dtw-pose", mediapipe) if aligner == "dtw-pose-cycle" else None
         return cycle_pose_aligner(aligner, model, mediapipe, pose)  # type: ignore[arg-type]
     if aligner in POSE_ALIGNERS:
