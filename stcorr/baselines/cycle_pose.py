@@ -26,6 +26,7 @@ from stcorr.errors import StcorrError
 from stcorr.models.cycle_pose import PoseCycleEmbedding, embed_descriptors
 from stcorr.pose.cache import MediaPipePose
 from stcorr.pose.descriptors import MEDIAPIPE_SETTINGS, descriptor_cost, pose_descriptors
+from stcorr.pose.track import JointTrack, labelled_track
 
 #: The embedding's share of ``dtw-pose-cycle``'s cost: of {0.5, 1.0} on the synthetic val split
 #: (time-only T@5, MediaPipe's joints: 82.7 % and 81.3 %, dtw-pose alone 79.8 %; docs/results/cycle.md).
@@ -42,8 +43,7 @@ def pose_cycle_embed(model: PoseCycleEmbedding, mediapipe: Callable[[], MediaPip
     def embed(video: Video) -> np.ndarray:
         key = str(video.path)
         if key not in cache:
-            track = mediapipe().track(video)
-            cache[key] = embed_descriptors(model, pose_descriptors(track.xy, track.visibility, MEDIAPIPE_SETTINGS))
+            cache[key] = embed_track(model, mediapipe().track(video))
         return cache[key]
 
     return embed
@@ -52,11 +52,14 @@ def pose_cycle_embed(model: PoseCycleEmbedding, mediapipe: Callable[[], MediaPip
 def labelled_embed(model: PoseCycleEmbedding, dataset: Dataset) -> Callable[[Video], np.ndarray]:
     """Video -> (T, dim) embeddings of its annotated joints in ``dataset`` (by the video's name), no MediaPipe."""
     def embed(video: Video) -> np.ndarray:
-        labels = dataset.labels[video.name]
-        xy = np.stack([labels.x, labels.y], axis=2)
-        return embed_descriptors(model, pose_descriptors(xy, labels.visible.astype(np.float64), MEDIAPIPE_SETTINGS))
+        return embed_track(model, labelled_track(dataset.labels[video.name]))
 
     return embed
+
+
+def embed_track(model: PoseCycleEmbedding, track: JointTrack) -> np.ndarray:
+    """(T, dim) embeddings of a track's pose descriptors (MediaPipe's settings, as in training)."""
+    return embed_descriptors(model, pose_descriptors(track.xy, track.visibility, MEDIAPIPE_SETTINGS))
 
 
 def median_scale(cost: Cost, a: np.ndarray, b: np.ndarray) -> float:

@@ -20,6 +20,7 @@ from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
 from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, descriptor_cost,
                                      pose_descriptors, speed_ratio)
+from stcorr.pose.track import labelled_track
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
@@ -27,7 +28,11 @@ def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) 
     median), once ``b``'s velocities are brought to ``a``'s speed (``at_source_speed``: a movement
     done slower in ``b`` moves less per frame). Nearest neighbours have no path of their own: they
     take the speed from the DTW path (its slope; the nearest matches' own slope is too noisy)."""
-    b = at_source_speed(a, b)
+    return _match(a, at_source_speed(a, b), rule)
+
+
+def _match(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
+    """``match_descriptors`` of descriptors already at one speed."""
     if rule == "nn":
         return np.argmin(descriptor_cost(a, b), axis=1).astype(np.int64)
     return _dtw_match(a, b)
@@ -52,8 +57,8 @@ Describe = Callable[[Dataset, str], np.ndarray]
 def oracle_describer(settings: DescriptorSettings = ANNOTATED_SETTINGS) -> Describe:
     """Descriptors of the annotated joints (Penn visibility as confidence)."""
     def describe(dataset: Dataset, name: str) -> np.ndarray:
-        labels = dataset.labels[name]
-        return pose_descriptors(np.stack([labels.x, labels.y], axis=2), labels.visible.astype(np.float64), settings)
+        track = labelled_track(dataset.labels[name])
+        return pose_descriptors(track.xy, track.visibility, settings)
 
     return describe
 
@@ -98,8 +103,7 @@ class PoseTimeAligner:
         self.check(dataset)
         times = source_frames(pair, dataset.video(pair.source))
         a, b = self.pair_descriptors(dataset, pair)
-        matched = _dtw_match(a, b) if self.rule == "dtw" else np.argmin(descriptor_cost(a, b), axis=1)
-        return matched[times]
+        return _match(a, b, self.rule)[times]
 
 
 #: Aligner name -> (joints source, rule).
