@@ -1,7 +1,8 @@
 """``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
 
 1. Joints of every frame of both videos (a pose source: by default MediaPipe's plain pass in its
-   static-image mode, ``default_pose``, with its 3D world joints). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
+   static-image mode, ``default_pose``, with its 3D world joints). A video with under
+   ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
 2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
    ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
 3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
