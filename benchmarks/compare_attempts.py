@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from compare_reps import parse_args, rep_orders  # beside this script
+from compare_reps import parse_args, pose_source, rep_orders  # beside this script
 from stcorr.compare.attempts import attempts_record, compare_attempts, write_attempts
 from stcorr.data.video import Video, write_video
 
@@ -35,7 +35,7 @@ def main() -> None:
     args = parse_args(__doc__)
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-attempts-"))
     folder = attempts_folder(Video(args.frames), args.bottom, work / "attempts", args.reuse)
-    results = compare_attempts(args.frames, folder, action="squat")
+    results = compare_attempts(args.frames, folder, action="squat", pose=pose_source(args))
     record = attempts_record(args.frames, folder, results, {"action": "squat", "method": "dtw-pose", "checkpoint": None})
     if args.out:
         write_attempts(record, results, args.out)

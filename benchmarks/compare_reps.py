@@ -1,6 +1,7 @@
 """Every rep of a real squat: a video of three reps made from one real rep's frames, with a known shallowest rep. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_reps.py --frames FRAME_FOLDER [--bottom 41] [--out DIR] [--work DIR [--reuse]]
+        [--mediapipe-mode static|video]
 
 From one rep (a folder of frames, e.g. real-dev's 1755 squat) a 30 fps mp4 of three reps, every
 frame a real one: rep 1 the whole clip; rep 2 shallow, the clip to half-way down (frame
@@ -8,6 +9,8 @@ frame a real one: rep 1 the whole clip; rep 2 shallow, the clip to half-way down
 of the clip (the reference, one rep) against it with ``--action squat``: the reps found (frames,
 depth ranking; rep 2 must rank last), the rep the reference was compared with, the key moments
 and the summary. With ``--out`` the comparison's files are written there (the page shows the per-rep table).
+``--mediapipe-mode``: MediaPipe's static-image mode (compare's own, ``pipeline.default_pose``) or
+its video mode (``stcorr predict``'s), to compare the two on the same video.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from stcorr.compare import analyse, write_comparison
+from stcorr.compare.pipeline import default_pose
 from stcorr.data.video import Video, write_video
 
 
@@ -51,7 +55,14 @@ def parse_args(doc: str) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=None, help="Folder for the videos made (default: a new temporary one).")
     parser.add_argument("--reuse", action="store_true", help="Compare the videos an earlier run left in --work (x264 is not "
                         "bit-exact from run to run, and MediaPipe answers a re-encode differently: the same videos compare code).")
+    parser.add_argument("--mediapipe-mode", choices=("static", "video"), default=None,
+                        help="MediaPipe's static-image or video mode (default: compare's own, pipeline.default_pose).")
     return parser.parse_args()
+
+
+def pose_source(args: argparse.Namespace):
+    """The pose source --mediapipe-mode names; None: compare's own."""
+    return None if args.mediapipe_mode is None else default_pose(tracking=args.mediapipe_mode == "video")
 
 
 def main() -> None:
@@ -59,12 +70,12 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-reps-"))
     work.mkdir(parents=True, exist_ok=True)
     video, bounds = three_reps(Video(args.frames), args.bottom, work / "three_reps.mp4", args.reuse)
-    comparison = analyse(args.frames, video, action="squat")
+    comparison = analyse(args.frames, video, action="squat", pose=pose_source(args))
     if args.out:
         write_comparison(comparison, args.out)
     record = comparison.record
     print(json.dumps({"video": str(video), "true_reps": bounds, "reps": record["reps"]["attempt"],
-                      "compared_attempt_frames": record["compared_attempt_frames"],
+                      "compared_attempt_frames": record["compared_attempt_frames"], "pose_mode": args.mediapipe_mode,
                       "key_moments": [[m["name"], m["reference_t"], m["attempt_t"]] for m in record["key_moments"]],
                       "summary": record["summary"]}))
 

@@ -1,6 +1,7 @@
 """`stcorr compare` of clips against themselves played at another speed, and mirrored: the truth is known. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR [--reuse]]
+        [--passes static,video,video+filter]
 
 Copies of each clip (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is
 attempt frame t / 2); ``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t).
@@ -12,8 +13,12 @@ same performance). Over every clip and copy: the absolute angle differences, as 
 measures them at a key moment (``pipeline.steady_angles``), at every third reference frame and
 its aligned frame, 2D (image) and 3D (world), per kind of angle: their median, 90th and 95th
 percentiles and largest; ``stcorr.compare.summary`` takes the 95th percentile of each kind,
-rounded, as its noise floor.
-Joints: MediaPipe.
+rounded, as its noise floor; ``overall``: key moments within 1 frame of the truth, their median and
+mean error, the alignment's mean error, the copies found mirrored and those that list a difference.
+Joints: MediaPipe's plain pass, each of ``--passes`` on the same copies, one result per pass, side
+by side (``static``: compare's own, ``pipeline.default_pose``, found anew in every frame; ``video``:
+MediaPipe's video mode, as ``stcorr predict`` runs it; ``video+filter``: with predict's temporal
+filter too, cpu.yaml's ``baseline.pose.filter``).
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ import numpy as np
 
 from stcorr.compare import analyse
 from stcorr.pose.angles import ANGLE_NAMES
-from stcorr.compare.pipeline import steady_angles
+from stcorr.compare.pipeline import default_pose, steady_angles
 from stcorr.data.video import Video, write_video
+from stcorr.settings import default_section
 
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
+#: MediaPipe's passes (settings over default_pose's); video+filter: with predict's temporal filter (sides, gaps filled)
+PASSES = {"static": {}, "video": {"tracking": True},
+          "video+filter": {"tracking": True, "filter": default_section("baseline.pose")["filter"]}}
 
 
 def make_copies(source: Video, work: Path, reuse: bool = False) -> dict[str, Path]:
@@ -62,7 +71,7 @@ def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
     return out
 
 
-def score(comparison, rate: float) -> dict:
+def score(comparison, rate: float, noise: dict[str, np.ndarray]) -> dict:
     record = comparison.record
     errors = [abs(u - rate * t) for t, u in record["time_alignment"]]
     moments = record["key_moments"]
@@ -72,7 +81,36 @@ def score(comparison, rate: float) -> dict:
         "attempt_sides": record["attempt_sides"], "angles_from": record["angles_from"],
         "max_angle_difference_deg": max((abs(a["difference_deg"]) for m in moments for a in m["angles"]), default=None),
         "differences_listed": [line for line in record["summary"] if line.startswith("at ")],
+        **{f"noise_{kind}_p95_deg": round(float(np.nanpercentile(values, 95)), 1) for kind, values in noise.items()
+           if np.isfinite(values).any()},
     }
+
+
+def spread(noise: dict[str, list[np.ndarray]]) -> dict:
+    """Median, 90th, 95th percentile and largest of the angle differences, per kind of angle, 2D and 3D."""
+    out = {}
+    for kind, tables in noise.items():
+        if not tables:
+            continue
+        table = np.concatenate(tables)
+        groups = {"all": table.ravel(), **{part: table[:, [k for k, n in enumerate(ANGLE_NAMES) if n.endswith(part)]].ravel()
+                                           for part in ("knee", "hip", "elbow", "shoulder", "lean")}}
+        out[f"noise_{kind}_deg"] = {
+            group: {q: round(float(np.percentile(v[np.isfinite(v)], p)), 2) for q, p in (("median", 50), ("p90", 90), ("p95", 95), ("max", 100))}
+            for group, v in groups.items() if np.isfinite(v).any()}
+    return out
+
+
+def overall(clips: dict) -> dict:
+    """Over every clip and copy: key moments against the truth, alignment error, sides, differences listed."""
+    scores = [(copy, score) for copies in clips.values() for copy, score in copies.items()]
+    errors = np.array([abs(attempt - truth) for _, score in scores for _, _, attempt, truth in score["key_moments"]])
+    return {"key_moments": len(errors), "within_1_frame": int((errors <= 1).sum()),
+            "median_error_frames": round(float(np.median(errors)), 2) if len(errors) else None,
+            "mean_error_frames": round(float(np.mean(errors)), 2) if len(errors) else None,
+            "alignment_mean_error_frames": round(float(np.mean([score["mean_error_frames"] for _, score in scores])), 2),
+            "mirrored_found_swapped": sum(copy == "slow_mirrored" and score["attempt_sides"] == "swapped" for copy, score in scores),
+            "copies_listing_a_difference": sum(bool(score["differences_listed"]) for _, score in scores), "copies": len(scores)}
 
 
 def main() -> None:
@@ -80,30 +118,25 @@ def main() -> None:
     parser.add_argument("--frames", required=True, nargs="+", help="FOLDER or FOLDER:ACTION (the action's rules find the key moments)")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="compare the copies an earlier run left in --work")
+    parser.add_argument("--passes", default="static", help=f"MediaPipe passes, on the same copies: {', '.join(PASSES)}")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
-    result, noise = {}, {"2d": [], "3d": []}
+    poses = {name: default_pose(**PASSES[name]) for name in args.passes.split(",")}
+    clips: dict[str, dict] = {name: {} for name in poses}
+    noise: dict[str, dict[str, list]] = {name: {"2d": [], "3d": []} for name in poses}
     for given in args.frames:
         folder, _, action = given.partition(":")
         folder = Path(folder)
         paths = make_copies(Video(folder), work / folder.name, args.reuse)
-        result[folder.name] = {}
-        for name, rate in COPIES.items():
-            comparison = analyse(paths["reference"], paths[name], action=action or None)
-            result[folder.name][name] = score(comparison, rate)
-            for kind, values in angle_noise(comparison).items():
-                noise[kind].append(values)
-    spread = {}
-    for kind, tables in noise.items():
-        if not tables:
-            continue
-        table = np.concatenate(tables)
-        groups = {"all": table.ravel(), **{part: table[:, [k for k, n in enumerate(ANGLE_NAMES) if n.endswith(part)]].ravel()
-                                           for part in ("knee", "hip", "elbow", "shoulder", "lean")}}
-        spread[f"noise_{kind}_deg"] = {
-            group: {q: round(float(np.percentile(v[np.isfinite(v)], p)), 2) for q, p in (("median", 50), ("p90", 90), ("p95", 95), ("max", 100))}
-            for group, v in groups.items() if np.isfinite(v).any()}
-    print(json.dumps({**spread, "clips": result}))
+        for pass_name, pose in poses.items():
+            clips[pass_name][folder.name] = {}
+            for name, rate in COPIES.items():
+                comparison = analyse(paths["reference"], paths[name], action=action or None, pose=pose)
+                differences = angle_noise(comparison)
+                clips[pass_name][folder.name][name] = score(comparison, rate, differences)
+                for kind, values in differences.items():
+                    noise[pass_name][kind].append(values)
+    print(json.dumps({name: {"overall": overall(clips[name]), **spread(noise[name]), "clips": clips[name]} for name in poses}))
 
 
 if __name__ == "__main__":

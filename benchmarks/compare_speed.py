@@ -1,11 +1,12 @@
 """`stcorr compare` on a pair of WIDTHxHEIGHT videos of --seconds: time per stage and peak memory. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_speed.py --frames FRAME_FOLDER [--seconds 10] [--size 1280x720]
-        [--fps 30] [--pose mediapipe|fake]
+        [--fps 30] [--pose mediapipe|fake] [--video-mode]
 
 Both videos are made from one folder of frames of a person (e.g. a Penn Action clip) played back
 and forth, resized to --size, at --fps (30): the reference at the clip's pace, the attempt at 0.8
-of it. Stages: pose on every frame of both (MediaPipe; ``fake``: a fixed skeleton swaying, to time
+of it. Stages: pose on every frame of both (MediaPipe as compare runs it, ``pipeline.default_pose``;
+``--video-mode``: MediaPipe's video mode, as ``stcorr predict`` runs it; ``fake``: a fixed skeleton swaying, to time
 the rest alone), alignment and key moments (``analyse`` less pose), the
 side-by-side video, the overlay video, the page, in wall and CPU seconds (the CPU figure counts this process's threads
 only while it runs; on a shared machine the wall figure depends on the load, also printed). Peak
@@ -27,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from stcorr.compare import analyse
-from stcorr.pose.cache import MediaPipePose
+from stcorr.compare.pipeline import default_pose
 from stcorr.pose.track import JointTrack
 from stcorr.compare.overlay import write_overlay
 from stcorr.compare.page import build_page
@@ -86,6 +87,8 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="Frame rate of both videos (a low rate keeps a long encode short).")
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--pose", choices=("mediapipe", "fake"), default="mediapipe")
+    parser.add_argument("--video-mode", action="store_true", help="MediaPipe in its video mode (stcorr predict's), "
+                        "not compare's own static pass (pipeline.default_pose)")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -94,7 +97,8 @@ def main() -> None:
     reference = make_video(source, work / "reference.mp4", args.seconds, args.fps, size, 1.0)
     attempt = make_video(source, work / "attempt.mp4", args.seconds, args.fps, size, 0.8)
     # a cache of its own: the poses are computed, never read back from an earlier run
-    pose = TimedPose(MediaPipePose({"cache": str(work / "pose-cache")}) if args.pose == "mediapipe" else SwayingPose())
+    settings = {"cache": str(work / "pose-cache"), **({"tracking": True} if args.video_mode else {})}
+    pose = TimedPose(default_pose(**settings) if args.pose == "mediapipe" else SwayingPose())
     times, cpu = {}, {}
     start, cpu_start = time.perf_counter(), time.process_time()
     comparison = analyse(reference, attempt, pose=pose)
@@ -109,7 +113,7 @@ def main() -> None:
         times[f"{name}_s"] = round(time.perf_counter() - start, 2)
         cpu[f"{name}_cpu_s"] = round(time.process_time() - cpu_start, 2)
     print(json.dumps({
-        "frames": comparison.record["frames"], "size": list(size), "pose": args.pose, **times,
+        "frames": comparison.record["frames"], "size": list(size), "pose": args.pose, "video_mode": args.video_mode, **times,
         "total_s": round(sum(times.values()), 2), **cpu, "total_cpu_s": round(sum(cpu.values()), 2),
         "load_average_1min": round(os.getloadavg()[0], 1),
         "page_mb": round((work / "index.html").stat().st_size / 2**20, 2),

@@ -1,7 +1,7 @@
 """The same performance seen from two camera views: joint angles from 2D image joints against 3D world joints. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_views.py [--actions squat,golf_swing,...] [--seeds 0,1]
-        [--views front,left] [--size 256] [--flip] [--crop 256 [--crop-margin 1.0]]
+        [--views front,left] [--size 256] [--flip] [--crop 256 [--crop-margin 1.0]] [--tracking]
 
 Each synthetic video (``stcorr.data.synthetic``, plain look) is rendered twice from one seed: the
 same performer and motion, the camera on two sides (``--views``; each side's azimuth carries the
@@ -14,7 +14,10 @@ median (the drawn joints, no detector); and ``view.view_difference`` against the
 ``--flip``: MediaPipe on each frame and its mirror image, averaged (``pose.augment``: world
 landmarks too). ``--crop``: also a square around the person (the plain pass's landmarks'
 box, ``--crop-margin`` of its size beyond it) resized larger, averaged with the plain pass by
-visibility times zoom (``pose.augment``: world landmarks too). ``variants``: the same detections' world joints post-processed
+visibility times zoom (``pose.augment``: world landmarks too). ``--tracking``: the plain pass in
+MediaPipe's video mode (what ``stcorr predict`` and ``compare`` run: the person followed from frame
+to frame, landmarks and world landmarks smoothed by MediaPipe; a fresh graph per video; the flip
+and crop passes stay single-frame, as in ``pose.cache``). ``variants``: the same detections' world joints post-processed
 (``stcorr.compare.world``): smoothed over time (sigma 1, 2, 4 frames), bone lengths kept, both.
 """
 
@@ -63,17 +66,30 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=None, help="Also a square around the person resized to this many pixels, "
                         "averaged with the plain pass by visibility times zoom (pose.augment)")
     parser.add_argument("--crop-margin", type=float, default=1.0)
+    parser.add_argument("--tracking", action="store_true", help="The plain pass in MediaPipe's video mode (a fresh graph per video)")
     args = parser.parse_args()
     views = args.views.split(",")
     augmented = args.flip or args.crop is not None
-    landmarker = (AugmentedLandmarker(MediaPipeLandmarker(), flip=args.flip, crop_size=args.crop, crop_margin=args.crop_margin)
-                  if augmented else MediaPipeLandmarker())
+
+    def make_landmarker():
+        plain = MediaPipeLandmarker(tracking=args.tracking)
+        single_frames = MediaPipeLandmarker() if args.tracking else plain  # mirrored frames and crops break a track
+        return (AugmentedLandmarker(plain, flip=args.flip, crop_size=args.crop, crop_margin=args.crop_margin, extra=single_frames)
+                if augmented else plain)
+
+    landmarker = make_landmarker()
+    calls = 0
     per_video, flat2, flat3, truth2 = [], [], [], []
     variants = {name: {"d3": [], "far": [], "views": []} for name in VARIANTS}
     for action in args.actions.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             clips = [make_clip(action, seed, (args.size, args.size), view=v) for v in views]
-            found = [detect(landmarker, [np.asarray(f) for f, _, _ in render_frames(c)]) for c in clips]
+            found = []
+            for clip in clips:
+                if args.tracking:  # the video mode follows one person: a fresh graph per video
+                    calls += getattr(landmarker, "calls", 0) or 0
+                    landmarker = make_landmarker()
+                found.append(detect(landmarker, [np.asarray(f) for f, _, _ in render_frames(clip)]))
             d2 = np.abs(angle_series(found[0][0]) - angle_series(found[1][0]))
             d3 = np.abs(angle_series(found[0][1]) - angle_series(found[1][1]))
             dt = np.abs(angle_series(clips[0].joints_xy()) - angle_series(clips[1].joints_xy()))
@@ -97,7 +113,8 @@ def main() -> None:
                       "share_2d_over_30": round(float(far.mean()), 3),
                       "median_3d_where_2d_over_30_deg": round(float(np.median(d3[far])), 1) if far.any() else None,
                       "truth_median_2d_deg": round(float(np.median(dt)), 1), "flip": args.flip,
-                      "crop": args.crop, "crop_margin": args.crop_margin, "landmarker_calls": getattr(landmarker, "calls", None),
+                      "crop": args.crop, "crop_margin": args.crop_margin, "tracking": args.tracking,
+                      "landmarker_calls": calls + getattr(landmarker, "calls", 0) if augmented else None,
                       "variants": {name: {"median_3d_deg": round(float(np.median(np.concatenate(v["d3"]))), 1),
                                           "median_3d_where_2d_over_30_deg": round(float(np.median(np.concatenate(v["far"]))), 1),
                                           "view_difference_deg": [x for x in v["views"]]}

@@ -277,3 +277,17 @@ def test_a_slower_attempt_has_its_velocities_brought_to_the_reference_speed():
     assert np.nanmax(np.abs(slower[:, 9:])) < 0.8 * np.nanmax(np.abs(reference[:, 9:]))
     assert np.nanmax(np.abs(matched[:, 9:])) == pytest.approx(np.nanmax(np.abs(reference[:, 9:])), rel=0.15)
     assert np.array_equal(matched[:, :9], slower[:, :9])
+
+
+def test_compare_reads_the_plain_static_pass_its_noise_floors_were_measured_on(tmp_path):
+    pytest.importorskip("mediapipe")
+    from stcorr.compare.pipeline import default_pose
+    from stcorr.compare.summary import MEASURED_FLOORS
+
+    pose = default_pose(cache=str(tmp_path))
+    assert pose.name in MEASURED_FLOORS
+    assert pose.cache.settings["static_image_mode"] is True  # predict's video mode widened the floors (docs/compare.md)
+    assert "augment" not in pose.cache.settings
+    track = JointTrack(np.zeros((2, 1, 2)), np.ones((2, 1)))
+    assert pose.cache.finish(track) is track  # no temporal filter either
+    assert default_pose(cache=str(tmp_path), tracking=True).cache.settings["static_image_mode"] is False

@@ -1,7 +1,8 @@
 """``compare(reference, attempt)``: a reference performance and an attempt, aligned in time and space.
 
-1. Joints of every frame of both videos (a pose source: MediaPipe by default, with its 3D world
-   joints). A video with under ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
+1. Joints of every frame of both videos (a pose source: by default MediaPipe's plain pass in its
+   static-image mode, ``default_pose``, with its 3D world joints). A video with under
+   ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
 2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
    ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
 3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
@@ -113,7 +114,7 @@ def analyse(
     given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
     queries = check_points(trace_points, ref_video) if trace_points is not None and len(trace_points) else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
-    pose = pose or MediaPipePose()
+    pose = pose or default_pose()
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
     for video, track in ((ref_video, ref_track), (att_video, att_track)):
         check_person(video, track)
@@ -169,6 +170,16 @@ def analyse(
         carried, starts = carry_points(ref_video, att_video, ref_track, att_track, times, queries, *propagation)
         record["trace_points"] = carried.record(starts)
     return Comparison(ref_video, att_video, ref_track, att_track, times, record, carried)
+
+
+def default_pose(**settings) -> MediaPipePose:
+    """compare's pose source: MediaPipe's plain pass as ``MediaPipePose`` builds it without
+    ``tracking``, ``augment`` or ``filter`` (static-image mode: found anew in every frame), the
+    pass whose noise floors ``summary.MEASURED_FLOORS`` holds; ``settings`` over it (``cache``,
+    ``tracking``). Not ``stcorr predict``'s video mode (``baseline.pose.tracking``): on the
+    noise-floor copies its floors came out larger for every kind of 2D angle (docs/compare.md,
+    "Noise floor")."""
+    return MediaPipePose(settings)
 
 
 def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],

@@ -1,11 +1,12 @@
 """The largest angle differences of a comparison, told in plain words for the person who made the attempt.
 
 Angles follow ``angles.CONVENTION`` (flexion: larger = more bent). A difference under the noise
-floor is never told: the floors are what MediaPipe's joints give for the same performance seen
-twice (a clip against its own re-encoded copy at twice the pace, and its mirrored copy at 1.5
-times slower), measured by ``benchmarks/compare_self.py`` on seven real-dev clips (224 x 224;
-docs/compare.md, "Noise floor"): per kind of angle, the 95th percentile of the differences over
-every third aligned frame, rounded. A row is told only when its difference also exceeds its own
+floor is never told: the floors are what MediaPipe's joints (its plain static pass, compare's
+``pipeline.default_pose``) give for the same performance seen twice (a clip against its own
+re-encoded copy at twice the pace, and its mirrored copy at 1.5 times slower), measured by
+``benchmarks/compare_self.py`` on seven real-dev clips (224 x 224; docs/compare.md, "Noise
+floor"): per kind of angle, the 95th percentile of the differences over every third aligned
+frame, rounded. A row is told only when its difference also exceeds its own
 ``uncertainty_deg`` on top of the floor (the angle's own movement within a frame of the moment).
 """
 
