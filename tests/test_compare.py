@@ -290,4 +290,6 @@ def test_compare_reads_the_plain_static_pass_its_noise_floors_were_measured_on(t
     assert "augment" not in pose.cache.settings
     track = JointTrack(np.zeros((2, 1, 2)), np.ones((2, 1)))
     assert pose.cache.finish(track) is track  # no temporal filter either
-    assert default_pose(cache=str(tmp_path), tracking=True).cache.settings["static_image_mode"] is False
+    video_mode = default_pose(cache=str(tmp_path), tracking=True)
+    assert video_mode.cache.settings["static_image_mode"] is False
+    assert video_mode.name not in MEASURED_FLOORS  # the floors were measured on the static pass only

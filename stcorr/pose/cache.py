@@ -256,11 +256,12 @@ class MediaPipePose:
     ``pose_settings`` fills them): the one MediaPipe adapter.
     Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
 
-    name = "mediapipe"
-
     def __init__(self, pose: Mapping[str, Any] | None = None, pose_cache: PoseCache | None = None):
-        """``pose_cache``: tracks from this cache instead of the settings' (a stand-in for MediaPipe)."""
+        """``pose_cache``: tracks from this cache instead of the settings' (a stand-in for MediaPipe).
+        ``name`` tells the two passes apart ("mediapipe": single frames; "mediapipe-video": the
+        person followed), as compare's noise floors were measured on the first only."""
         settings = pose_settings(pose)
+        self.name = "mediapipe-video" if settings.get("tracking") else "mediapipe"
         self.min_visibility = settings["min_visibility"]
         self.cache = pose_cache or mediapipe_cache(settings)
 
