@@ -1,0 +1,130 @@
+"""What limits the objects of ``dtw-pose+pose``: time, MediaPipe's body, or the placement rule.
+
+For every correspondence of a data set's pairs (synthetic: objects are club heads, balls, bats, ...),
+the target frame comes from ``dtw-pose`` (MediaPipe's joints, the default pass ``baseline.pose``)
+and the point is placed at that frame, and at the true one, from:
+
+- ``mediapipe``: MediaPipe's joints of both frames, as the ``pose`` matcher places them (a body
+  joint: the same joint; any other point: ``body_transfer``) — ``dtw-pose+pose`` itself;
+- ``annotated``: the annotated joints of both frames, the same rules (what a perfect detector gives);
+- each extra rule of ``RULES`` (a candidate, fed MediaPipe's joints only).
+
+Also, per object: how many of MediaPipe's joints are seen (``min_visibility``) in both frames, and
+whether the source frame's body is whole. Prints JSON: T@5 (within ``--k`` frames and alpha x the
+keypoint box) per source of joints, frame and keypoint type, overall and per action, and the
+shares that say what limits the objects (right time; a body seen in both frames; placed right with
+the annotated joints at the aligner's frame). ``--rows FILE`` writes one JSON line per point.
+
+    PYTHONPATH=$PWD python benchmarks/objects_limits.py --data DATA [--split val] [--max-pairs N --seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stcorr.baselines.methods import shared_mediapipe  # noqa: E402
+from stcorr.baselines.pose_descriptors import build_pose_aligner  # noqa: E402
+from stcorr.baselines.spatial import (body_transfer, keep_relative_position, nearest_shared_joint,  # noqa: E402
+                                      person_nearest_points)
+from stcorr.config import default_config  # noqa: E402
+from stcorr.data.datasets import open_dataset  # noqa: E402
+from stcorr.pose.skeleton import keypoint_type  # noqa: E402
+
+
+def place(xy: np.ndarray, kind: str, source_joints: dict, target_joints: dict, sizes) -> np.ndarray:
+    """The ``pose`` matcher's rules on given joints: a joint goes to the same joint, any other point by the body."""
+    if kind == "hum":
+        joint = nearest_shared_joint(xy, source_joints, target_joints)
+        found = None if joint is None else target_joints[joint]
+    else:
+        found = body_transfer(xy, source_joints, target_joints)
+    return np.asarray(found, dtype=np.float64) if found is not None else keep_relative_position(xy, *sizes)
+
+
+def one_pose(poses: list[dict], points: np.ndarray) -> dict:
+    return person_nearest_points(poses, points) if poses else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--setup", default="13+3")
+    parser.add_argument("--max-pairs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--alpha", type=float, default=0.1)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--rows", default=None, help="write one JSON line per point here")
+    args = parser.parse_args()
+    dataset = open_dataset(args.data)
+    pose = default_config()["baseline"]["pose"]
+    mediapipe = shared_mediapipe(pose)
+    aligner = build_pose_aligner("dtw-pose", lambda: mediapipe)
+    pairs = dataset.pairs(args.split, args.setup).sample(args.max_pairs, args.seed)  # the pairs ``stcorr eval`` scores
+    rows = []
+    for pair in pairs:
+        source, target = dataset.labels[pair.source], dataset.labels[pair.target]
+        src_video, tgt_video = dataset.video(pair.source), dataset.video(pair.target)
+        sizes = ((source.width, source.height), (target.width, target.height))
+        aligned = np.asarray(aligner.align(dataset, pair)).astype(int)
+        for i, (name, src, tgt, ref) in enumerate(zip(pair.names, pair.src, pair.tgt, pair.ref_size)):
+            kind = "hum" if keypoint_type(name) == "hum" else "obj"
+            s, truth, xy = int(src[0]), int(tgt[0]), src[1:]
+            t = int(aligned[i])
+            row = {"pair": f"{pair.source}>{pair.target}", "action": pair.action, "name": name, "type": kind,
+                   "dt": t - truth}
+            mp_source = one_pose(mediapipe.poses(src_video, s), xy[None])
+            row["seen_source"] = len(mp_source)
+            for frame_name, frame in (("aligned", t), ("true", truth)):
+                mp_target = mediapipe.poses(tgt_video, frame)
+                mp_target = min(mp_target, key=lambda p: len(set(p) ^ set(mp_source))) if mp_target else {}
+                row[f"seen_{frame_name}"] = len(set(mp_source) & set(mp_target))
+                for joints, (a, b) in (("mediapipe", (mp_source, mp_target)),
+                                       ("annotated", (source.joints_at(s), target.joints_at(frame)))):
+                    found = place(xy, kind, a, b, sizes)
+                    row[f"{joints}@{frame_name}"] = round(float(np.linalg.norm(found - tgt[1:]) / ref), 3)
+            rows.append(row)
+    if args.rows:
+        Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps(summary(rows, args.alpha, args.k), indent=1))
+
+
+def summary(rows: list[dict], alpha: float, k: int) -> dict:
+    """T@k per source of joints and frame (the true frame: PCK), by type and action; what limits objects."""
+    def rate(selected: list[dict], key: str, timed: bool) -> float:
+        hits = [r[key] <= alpha and (not timed or abs(r["dt"]) <= k) for r in selected]
+        return round(100 * float(np.mean(hits)), 1) if hits else None
+
+    out: dict = {"n": {}, "T@k": defaultdict(dict), "limits": {}}
+    for kind in ("hum", "obj"):
+        kept = [r for r in rows if r["type"] == kind]
+        out["n"][kind] = len(kept)
+        by_action = defaultdict(list)
+        for r in kept:
+            by_action[r["action"]].append(r)
+        for key in ("mediapipe@aligned", "annotated@aligned", "mediapipe@true", "annotated@true"):
+            timed = key.endswith("aligned")
+            out["T@k"][f"{kind} {key}"] = {"all": rate(kept, key, timed),
+                                            **{a: rate(v, key, timed) for a, v in sorted(by_action.items())}}
+        out["limits"][kind] = {
+            "right time": round(100 * float(np.mean([abs(r["dt"]) <= k for r in kept])), 1) if kept else None,
+            "body seen in source (>= 3 joints)": round(100 * float(np.mean([r["seen_source"] >= 3 for r in kept])), 1) if kept else None,
+            "body seen in both at aligned (>= 3 shared)": round(100 * float(np.mean([r["seen_aligned"] >= 3 for r in kept])), 1) if kept else None,
+            "right time and placed right by annotated joints": rate(kept, "annotated@aligned", True),
+            "of those, placed right by MediaPipe's": round(100 * float(np.mean(
+                [r["mediapipe@aligned"] <= alpha for r in kept if abs(r["dt"]) <= k and r["annotated@aligned"] <= alpha]
+                or [np.nan])), 1),
+        }
+    return out
+
+
+if __name__ == "__main__":
+    main()
