@@ -32,21 +32,75 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stcorr.baselines.methods import shared_mediapipe  # noqa: E402
 from stcorr.baselines.pose_descriptors import build_pose_aligner  # noqa: E402
-from stcorr.baselines.spatial import (body_transfer, keep_relative_position, nearest_shared_joint,  # noqa: E402
+from stcorr.baselines.spatial import (BODY_SOFTENING, body_map, body_neighbours, body_transfer, carry_by,  # noqa: E402
+                                      fit_similarity, keep_relative_position, nearest_shared_joint, person_extent,
                                       person_nearest_points)
 from stcorr.config import default_config  # noqa: E402
 from stcorr.data.datasets import open_dataset  # noqa: E402
-from stcorr.pose.skeleton import keypoint_type  # noqa: E402
+from stcorr.pose.skeleton import keypoint_type, mirrored_name  # noqa: E402
 
 
-def place(xy: np.ndarray, kind: str, source_joints: dict, target_joints: dict, sizes) -> np.ndarray:
-    """The ``pose`` matcher's rules on given joints: a joint goes to the same joint, any other point by the body."""
+def centroid_anchored(xy: np.ndarray, source_joints: dict, target_joints: dict, neighbours: int = 8):
+    """``body_map``'s linear map, anchored at the weighted centroid of the neighbours instead of the nearest joint."""
+    carried = body_map(xy, source_joints, target_joints, neighbours)
+    if carried is None:
+        return None
+    used = body_neighbours(xy, source_joints, target_joints, neighbours)
+    src, tgt = (np.array([joints[n] for n in used], dtype=np.float64) for joints in (source_joints, target_joints))
+    w = 1.0 / (np.linalg.norm(src - xy, axis=1) + BODY_SOFTENING * person_extent(source_joints))
+    w = w / w.sum()
+    return carry_by(xy, (w @ src, w @ tgt, carried[2]))
+
+
+def similarity_anchored(xy: np.ndarray, source_joints: dict, target_joints: dict, neighbours: int = 8):
+    """The similarity (mirroring allowed by fitting the mirrored source too) of the nearest ``neighbours``."""
+    used = body_neighbours(xy, source_joints, target_joints, neighbours)
+    if not used:
+        return None
+    src, tgt = (np.array([joints[n] for n in used], dtype=np.float64) for joints in (source_joints, target_joints))
+    if len(used) < 2:
+        return carry_by(xy, (src[0], tgt[0], np.eye(2)))
+    best = None
+    for flip in (np.eye(2), np.diag([-1.0, 1.0])):
+        scale, rotation = fit_similarity(src @ flip.T, tgt)
+        linear = scale * rotation @ flip
+        residual = np.linalg.norm((src - src.mean(0)) @ linear.T - (tgt - tgt.mean(0)))
+        best = min(best or (np.inf, None), (residual, linear), key=lambda pair: pair[0])
+    return carry_by(xy, (src[0], tgt[0], best[1]))
+
+
+#: Rules for a point that is no joint (candidates beside ``body_transfer``), fed either source of joints.
+RULES = {
+    "body": body_transfer,
+    "body-13": lambda xy, a, b: body_transfer(xy, a, b, 13),
+    "body-centroid": centroid_anchored,
+    "body-centroid-13": lambda xy, a, b: centroid_anchored(xy, a, b, 13),
+    "similarity-8": similarity_anchored,
+    "similarity-13": lambda xy, a, b: similarity_anchored(xy, a, b, 13),
+}
+
+
+def place(xy: np.ndarray, kind: str, source_joints: dict, target_joints: dict, sizes, rule: str = "body") -> np.ndarray:
+    """The ``pose`` matcher's rules on given joints: a joint goes to the same joint, any other point by
+    the body (``RULES[rule]``)."""
     if kind == "hum":
         joint = nearest_shared_joint(xy, source_joints, target_joints)
         found = None if joint is None else target_joints[joint]
     else:
-        found = body_transfer(xy, source_joints, target_joints)
+        found = RULES[rule](xy, source_joints, target_joints)
     return np.asarray(found, dtype=np.float64) if found is not None else keep_relative_position(xy, *sizes)
+
+
+def body_error(found: dict, annotated: dict) -> float | None:
+    """Median distance of MediaPipe's joints to the annotated ones (those in both), under the side
+    naming that fits better (a body found mirrored carries points as well); None when none in both."""
+    def median(swap: bool) -> float | None:
+        pairs = [(found[mirrored_name(j) if swap else j], xy) for j, xy in annotated.items()
+                 if (mirrored_name(j) if swap else j) in found]
+        return float(np.median([np.hypot(*(np.subtract(a, b))) for a, b in pairs])) if pairs else None
+
+    errors = [e for e in (median(False), median(True)) if e is not None]
+    return min(errors) if errors else None
 
 
 def one_pose(poses: list[dict], points: np.ndarray) -> dict:
@@ -83,18 +137,28 @@ def main() -> None:
                    "dt": t - truth}
             mp_source = one_pose(mediapipe.poses(src_video, s), xy[None])
             row["seen_source"] = len(mp_source)
+            error = body_error(mp_source, source.joints_at(s))
+            row["body_source"] = None if error is None else round(error / ref, 3)
             for frame_name, frame in (("aligned", t), ("true", truth)):
                 mp_target = mediapipe.poses(tgt_video, frame)
                 mp_target = min(mp_target, key=lambda p: len(set(p) ^ set(mp_source))) if mp_target else {}
                 row[f"seen_{frame_name}"] = len(set(mp_source) & set(mp_target))
+                error = body_error(mp_target, target.joints_at(frame))
+                row[f"body_{frame_name}"] = None if error is None else round(error / ref, 3)
                 for joints, (a, b) in (("mediapipe", (mp_source, mp_target)),
                                        ("annotated", (source.joints_at(s), target.joints_at(frame)))):
-                    found = place(xy, kind, a, b, sizes)
-                    row[f"{joints}@{frame_name}"] = round(float(np.linalg.norm(found - tgt[1:]) / ref), 3)
+                    for rule in RULES if kind == "obj" else ("body",):
+                        found = place(xy, kind, a, b, sizes, rule)
+                        suffix = "" if rule == "body" else f" {rule}"
+                        row[f"{joints}@{frame_name}{suffix}"] = round(float(np.linalg.norm(found - tgt[1:]) / ref), 3)
             rows.append(row)
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(json.dumps(summary(rows, args.alpha, args.k), indent=1))
+
+
+def body_right(row: dict, frame: str, alpha: float) -> bool:
+    return row.get(f"body_{frame}") is not None and row[f"body_{frame}"] <= 2 * alpha
 
 
 def summary(rows: list[dict], alpha: float, k: int) -> dict:
@@ -110,14 +174,22 @@ def summary(rows: list[dict], alpha: float, k: int) -> dict:
         by_action = defaultdict(list)
         for r in kept:
             by_action[r["action"]].append(r)
-        for key in ("mediapipe@aligned", "annotated@aligned", "mediapipe@true", "annotated@true"):
-            timed = key.endswith("aligned")
+        keys = [key for key in kept[0] if "@" in key] if kept else []
+        for key in keys:
+            timed = "@aligned" in key
             out["T@k"][f"{kind} {key}"] = {"all": rate(kept, key, timed),
                                             **{a: rate(v, key, timed) for a, v in sorted(by_action.items())}}
         out["limits"][kind] = {
             "right time": round(100 * float(np.mean([abs(r["dt"]) <= k for r in kept])), 1) if kept else None,
             "body seen in source (>= 3 joints)": round(100 * float(np.mean([r["seen_source"] >= 3 for r in kept])), 1) if kept else None,
             "body seen in both at aligned (>= 3 shared)": round(100 * float(np.mean([r["seen_aligned"] >= 3 for r in kept])), 1) if kept else None,
+            "MediaPipe's body right in source and aligned target (median joint error <= 2 alpha)": round(100 * float(np.mean(
+                [body_right(r, "source", alpha) and body_right(r, "aligned", alpha) for r in kept])), 1) if kept else None,
+            "right time and MediaPipe's body right in both": round(100 * float(np.mean(
+                [abs(r["dt"]) <= k and body_right(r, "source", alpha) and body_right(r, "aligned", alpha) for r in kept])), 1) if kept else None,
+            "of those, placed right by MediaPipe's joints": round(100 * float(np.mean(
+                [r["mediapipe@aligned"] <= alpha for r in kept if abs(r["dt"]) <= k and body_right(r, "source", alpha)
+                 and body_right(r, "aligned", alpha)] or [np.nan])), 1),
             "right time and placed right by annotated joints": rate(kept, "annotated@aligned", True),
             "of those, placed right by MediaPipe's": round(100 * float(np.mean(
                 [r["mediapipe@aligned"] <= alpha for r in kept if abs(r["dt"]) <= k and r["annotated@aligned"] <= alpha]
