@@ -138,19 +138,19 @@ def main() -> None:
             mp_source = one_pose(mediapipe.poses(src_video, s), xy[None])
             row["seen_source"] = len(mp_source)
             error = body_error(mp_source, source.joints_at(s))
-            row["body_source"] = None if error is None else round(error / ref, 3)
+            row["body_source"] = None if error is None else error / ref
             for frame_name, frame in (("aligned", t), ("true", truth)):
                 mp_target = mediapipe.poses(tgt_video, frame)
                 mp_target = min(mp_target, key=lambda p: len(set(p) ^ set(mp_source))) if mp_target else {}
                 row[f"seen_{frame_name}"] = len(set(mp_source) & set(mp_target))
                 error = body_error(mp_target, target.joints_at(frame))
-                row[f"body_{frame_name}"] = None if error is None else round(error / ref, 3)
+                row[f"body_{frame_name}"] = None if error is None else error / ref
                 for joints, (a, b) in (("mediapipe", (mp_source, mp_target)),
                                        ("annotated", (source.joints_at(s), target.joints_at(frame)))):
                     for rule in RULES if kind == "obj" else ("body",):
                         found = place(xy, kind, a, b, sizes, rule)
                         suffix = "" if rule == "body" else f" {rule}"
-                        row[f"{joints}@{frame_name}{suffix}"] = round(float(np.linalg.norm(found - tgt[1:]) / ref), 3)
+                        row[f"{joints}@{frame_name}{suffix}"] = float(np.linalg.norm(found - tgt[1:]) / ref)  # unrounded: compared with alpha
             rows.append(row)
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
