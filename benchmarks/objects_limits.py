@@ -9,8 +9,8 @@ and the point is placed at that frame, and at the true one, from:
 - ``annotated``: the annotated joints of both frames, the same rules (what a perfect detector gives);
 - each extra rule of ``RULES`` (a candidate, fed MediaPipe's joints only).
 
-Also, per object: how many of MediaPipe's joints are seen (``min_visibility``) in both frames, and
-whether the source frame's body is whole. Prints JSON: T@5 (within ``--k`` frames and alpha x the
+Also, per point: how many of MediaPipe's joints are seen (``min_visibility``) in both frames, and
+how far they lie from the annotated ones (median, in keypoint boxes, ``body_error``). Prints JSON: T@5 (within ``--k`` frames and alpha x the
 keypoint box) per source of joints, frame and keypoint type, overall and per action, and the
 shares that say what limits the objects (right time; a body seen in both frames; placed right with
 the annotated joints at the aligner's frame). ``--rows FILE`` writes one JSON line per point.
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stcorr.baselines.methods import shared_mediapipe  # noqa: E402
 from stcorr.baselines.pose_descriptors import build_pose_aligner  # noqa: E402
 from stcorr.baselines.spatial import (BODY_SOFTENING, body_map, body_neighbours, body_transfer, carry_by,  # noqa: E402
-                                      fit_similarity, keep_relative_position, nearest_shared_joint, person_extent,
-                                      person_nearest_points)
+                                      fit_similarity, keep_relative_position, most_similar_pose, nearest_shared_joint,
+                                      person_extent, person_nearest_points)
 from stcorr.config import default_config  # noqa: E402
 from stcorr.data.datasets import open_dataset  # noqa: E402
 from stcorr.pose.skeleton import keypoint_type, mirrored_name  # noqa: E402
@@ -123,38 +123,45 @@ def main() -> None:
     mediapipe = shared_mediapipe(pose)
     aligner = build_pose_aligner("dtw-pose", lambda: mediapipe)
     pairs = dataset.pairs(args.split, args.setup).sample(args.max_pairs, args.seed)  # the pairs ``stcorr eval`` scores
-    rows = []
-    for pair in pairs:
-        source, target = dataset.labels[pair.source], dataset.labels[pair.target]
-        src_video, tgt_video = dataset.video(pair.source), dataset.video(pair.target)
-        sizes = ((source.width, source.height), (target.width, target.height))
-        aligned = np.asarray(aligner.align(dataset, pair)).astype(int)
-        for i, (name, src, tgt, ref) in enumerate(zip(pair.names, pair.src, pair.tgt, pair.ref_size)):
-            kind = "hum" if keypoint_type(name) == "hum" else "obj"
-            s, truth, xy = int(src[0]), int(tgt[0]), src[1:]
-            t = int(aligned[i])
-            row = {"pair": f"{pair.source}>{pair.target}", "action": pair.action, "name": name, "type": kind,
-                   "dt": t - truth}
-            mp_source = one_pose(mediapipe.poses(src_video, s), xy[None])
-            row["seen_source"] = len(mp_source)
-            error = body_error(mp_source, source.joints_at(s))
-            row["body_source"] = None if error is None else error / ref
-            for frame_name, frame in (("aligned", t), ("true", truth)):
-                mp_target = mediapipe.poses(tgt_video, frame)
-                mp_target = min(mp_target, key=lambda p: len(set(p) ^ set(mp_source))) if mp_target else {}
-                row[f"seen_{frame_name}"] = len(set(mp_source) & set(mp_target))
-                error = body_error(mp_target, target.joints_at(frame))
-                row[f"body_{frame_name}"] = None if error is None else error / ref
-                for joints, (a, b) in (("mediapipe", (mp_source, mp_target)),
-                                       ("annotated", (source.joints_at(s), target.joints_at(frame)))):
-                    for rule in RULES if kind == "obj" else ("body",):
-                        found = place(xy, kind, a, b, sizes, rule)
-                        suffix = "" if rule == "body" else f" {rule}"
-                        row[f"{joints}@{frame_name}{suffix}"] = float(np.linalg.norm(found - tgt[1:]) / ref)  # unrounded: compared with alpha
-            rows.append(row)
+    rows = [row for pair in pairs for row in pair_rows(dataset, pair, mediapipe, aligner)]
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(json.dumps(summary(rows, args.alpha, args.k), indent=1))
+
+
+def pair_rows(dataset, pair, mediapipe, aligner) -> list[dict]:
+    """One row per correspondence of ``pair``: its time error at ``aligner``'s frame, how much of
+    MediaPipe's body is seen and how far it is from the annotated one, and the distance (in keypoint
+    boxes) of each placement (source of joints x frame x rule) to the truth."""
+    source, target = dataset.labels[pair.source], dataset.labels[pair.target]
+    src_video, tgt_video = dataset.video(pair.source), dataset.video(pair.target)
+    sizes = ((source.width, source.height), (target.width, target.height))
+    aligned = np.asarray(aligner.align(dataset, pair)).astype(int)
+    rows = []
+    for name, src, tgt, ref, t in zip(pair.names, pair.src, pair.tgt, pair.ref_size, aligned):
+        kind = "hum" if keypoint_type(name) == "hum" else "obj"
+        s, truth, xy = int(src[0]), int(tgt[0]), src[1:]
+        mp_source = one_pose(mediapipe.poses(src_video, s), xy[None])
+        row = {"pair": f"{pair.source}>{pair.target}", "action": pair.action, "name": name, "type": kind,
+               "dt": int(t) - truth, "seen_source": len(mp_source),
+               "body_source": relative(body_error(mp_source, source.joints_at(s)), ref)}
+        for frame_name, frame in (("aligned", int(t)), ("true", truth)):
+            found = mediapipe.poses(tgt_video, frame)
+            mp_target = most_similar_pose(mp_source, found) if found and mp_source else {}  # as the pose matcher picks
+            row[f"seen_{frame_name}"] = len(set(mp_source) & set(mp_target))
+            row[f"body_{frame_name}"] = relative(body_error(mp_target, target.joints_at(frame)), ref)
+            for joints, (a, b) in (("mediapipe", (mp_source, mp_target)),
+                                   ("annotated", (source.joints_at(s), target.joints_at(frame)))):
+                for rule in RULES if kind == "obj" else ("body",):
+                    suffix = "" if rule == "body" else f" {rule}"
+                    placed = place(xy, kind, a, b, sizes, rule)
+                    row[f"{joints}@{frame_name}{suffix}"] = float(np.linalg.norm(placed - tgt[1:]) / ref)  # unrounded
+        rows.append(row)
+    return rows
+
+
+def relative(distance: float | None, ref: float) -> float | None:
+    return None if distance is None else float(distance / ref)
 
 
 def body_right(row: dict, frame: str, alpha: float) -> bool:
