@@ -1,6 +1,7 @@
 """`stcorr demo` end to end at a tiny size: DIR holds what docs/results/demo.md says, and the checkpoint works."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ def test_tiny_demo_leaves_results_checkpoint_figure_and_report(tmp_path):
     run = subprocess.run([sys.executable, "-m", "stcorr.cli.main", "demo", "--out", str(out), "--videos-per-action", "2",
                           "--max-steps", "2", "--eval-pairs", "3"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert re.search(r"done in \d+ s \(wall / CPU seconds: data \d+ / \d+, training \d+ / \d+, scoring \d+ / \d+, "
+                     r"figure and report \d+ / \d+\)", " ".join(run.stderr.split())), run.stderr[-2000:]
     for method in ("st-match", "ants"):
         results = json.loads((out / "results" / f"{method}.json").read_text())
         assert results["n_pairs"] == 3 and results["split"] == "val" and 0 <= results["T@5"] <= 1

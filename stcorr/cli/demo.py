@@ -8,6 +8,7 @@ DIR/figure.png   a Figure-1 picture of a val pair;   DIR/report/index.html   the
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -39,11 +40,13 @@ def demo(
     began = time.perf_counter()
     with run_lock(out, "stcorr demo"):
         plan.claim()
-        _demo(out, videos_per_action, max_steps, eval_pairs, seed)
-    console.print(f"done in {time.perf_counter() - began:.0f} s")
+        phases = _demo(out, videos_per_action, max_steps, eval_pairs, seed)
+    split = ", ".join(f"{name} {wall:.0f} / {cpu:.0f}" for name, (wall, cpu) in phases.items())
+    console.print(f"done in {time.perf_counter() - began:.0f} s (wall / CPU seconds: {split})")
 
 
-def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: int, seed: int) -> None:
+def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: int, seed: int) -> dict[str, tuple[float, float]]:
+    """Runs the four phases; returns each one's wall and CPU seconds (what the step budget is checked against)."""
     # imported when the verb runs, so every other verb starts without it
     from stcorr.data import synthetic
     from stcorr.evaluation.methods import build_method, from_checkpoint, st_match_on_checkpoint_backbone
@@ -52,11 +55,13 @@ def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: 
     from stcorr.models.checkpoint import read_checkpoint_info
     from stcorr.training.engine import train
 
+    clock = _PhaseClock()
     data = out / "data"
     if not (data / "labels").is_dir():
         console.print(f"[bold]1/4[/] making the synthetic benchmark in {data}")
         synthetic.generate(data, seed=seed, videos_per_action=videos_per_action, size=(128, 128), progress=True)
     dataset = load_dataset(data)
+    clock.mark("data")
     cfg = load_config("demo", {"seed": seed} if max_steps is None else {"train.max_steps": max_steps, "seed": seed})
     max_steps = cfg["train"]["max_steps"]
     checkpoint = out / "checkpoint"
@@ -65,6 +70,7 @@ def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: 
         console.print(f"[bold]2/4[/] training ANTs for {max_steps} steps ({cfg['model']['backbone']} width {cfg['model']['width']}, "
                       f"clips {cfg['data']['clip_len']}x{cfg['data']['size']}x{cfg['data']['size']})")
         train(cfg, dataset, out, resume=checkpoint.exists())
+    clock.mark("training")
     console.print(f"[bold]3/4[/] scoring on {eval_pairs} val pairs")
     pairs = load_pairs(dataset, "val", cfg["data"]["setup"], eval_pairs, seed)
     results_dir = out / "results"
@@ -78,12 +84,34 @@ def _demo(out: Path, videos_per_action: int, max_steps: int | None, eval_pairs: 
         scores = evaluate(method, dataset, pairs, path, split="val", setup=cfg["data"]["setup"],
                           save_predictions=results_dir / f"{method.name}.predictions.json", config=cfg, command=command_line())
         print_scores(scores, (1, 3, 5))
+    clock.mark("scoring")
     console.print("[bold]4/4[/] drawing and reporting")
     figure = _figure(dataset, pairs, ants, out / "figure.png")
     from stcorr.report import build_report
 
     report = build_report(results, out / "report", run_dir=out)
+    clock.mark("figure and report")
     console.print(f"results: {', '.join(str(p) for p in results)}\ncheckpoint: {checkpoint}\nfigure: {figure}\nreport: {report}")
+    return clock.seconds
+
+
+class _PhaseClock:
+    """Wall and CPU seconds (all of the process's threads, and its finished child processes: the
+    synthetic set is drawn in some) of consecutive phases: ``mark(name)`` closes the phase that ran
+    since the last mark."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, tuple[float, float]] = {}
+        self._last = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float]:
+        return time.perf_counter(), sum(os.times()[:4])
+
+    def mark(self, name: str) -> None:
+        now = self._now()
+        self.seconds[name] = (now[0] - self._last[0], now[1] - self._last[1])
+        self._last = now
 
 
 def _figure(dataset, pairs, method, path: Path) -> Path:
@@ -95,8 +123,6 @@ def _figure(dataset, pairs, method, path: Path) -> Path:
     record = prediction_records([pair], [method.predict(dataset, pair)], method.checkpoint)[0]
     save_visualisation(path, dataset.video(pair.source), dataset.video(pair.target), verdict_at(record["keypoints"], "5"))
     return path
-
-
 
 
 def report(
