@@ -7,7 +7,8 @@ up, down, left or right (the label). Each network may use two 3x3 conv layers:
 
 - ``c2d``: two per-frame 2D convs (1x3x3): no view across frames;
 - ``c3d``: two 3x3x3 convs: a 5x5 window over 5 frames, smaller than one step;
-- ``cp``: the C2D with one CP module (``stcorr.models.cp``) between its convs.
+- ``cp``: the C2D with one CP module (``stcorr.models.cp``) between its convs;
+- ``cp-oriented``: the same, its pairs also seen forward in time (``CPModule(oriented=True)``).
 
 Each conv is followed by BatchNorm and ReLU, then a global max over (T, H, W) and a linear
 classifier. The canvas is 0 and the block 1, so zero padding looks like the canvas and a
@@ -83,6 +84,7 @@ def toy_networks(width: int = 8, k: int = 3, mlp: tuple[int, ...] = (32, 32)) ->
         "c2d": ToyNet((1, 3, 3), width),
         "c3d": ToyNet((3, 3, 3), width),
         "cp": ToyNet((1, 3, 3), width, CPModule(width, k=k, spatial_stride=4, mlp=mlp)),
+        "cp-oriented": ToyNet((1, 3, 3), width, CPModule(width, k=k, spatial_stride=4, mlp=mlp, oriented=True)),
     }
 
 
