@@ -17,9 +17,8 @@ synthetic data an oracle input. ``--mediapipe N`` also scores the first N val vi
 with MediaPipe's joints instead (the plain pass through the pose cache, computed once per video),
 beside the annotated joints on the same videos (``mediapipe`` in the run's entry).
 
-``--cp-init-scale S`` (an ablation, cpnet only): the CP modules' output BatchNorm scale starts at S
-instead of 0 (the residual branch open from the start; every other weight as the engine draws it),
-through ``stcorr train --init``; its runs are RUNS/cpnet-openS-sSEED.
+``--cp-init-scale S`` (cpnet only) is ``--set cpnet.cp_init_scale=S``: the CP modules' output BatchNorm
+scale starts at S instead of 0 (the residual branch open from the start); its runs are RUNS/cpnet-openS-sSEED.
 """
 
 from __future__ import annotations
@@ -31,19 +30,6 @@ import time
 from pathlib import Path
 
 import torch
-
-
-def open_cp_init(cfg: dict, data: Path, folder: Path, scale: float) -> Path:
-    """A checkpoint of the untrained model the engine would build for ``cfg``, its CP output scales set to ``scale``."""
-    from stcorr.data.datasets import open_dataset
-    from stcorr.learners.cpnet import CPNetLearner
-    from stcorr.training.checkpoint import save_checkpoint
-
-    torch.manual_seed(cfg["seed"])
-    model = CPNetLearner(cfg, open_dataset(data), torch.device("cpu")).build_model()
-    for module in model.net.cp.values():
-        torch.nn.init.constant_(module.project_norm.weight, scale)
-    return save_checkpoint(folder, model, None, cfg, 0, 0.0)
 
 
 MEDIAPIPE_PLAIN = {"min_visibility": 0.5, "model_complexity": 1, "cache": None}  # no test-time augmentation
@@ -69,15 +55,13 @@ def run_one(data: Path, run: Path, network: str, seed: int, steps: int, sets: di
     from stcorr.models.checkpoint import load_checkpoint, read_checkpoint_info
     from stcorr.training.engine import train
 
-    cfg = load_config("cpnet", {**sets, "cpnet.network": network, "seed": seed, "train.max_steps": steps,
+    scale = {} if cp_init_scale is None else {"cpnet.cp_init_scale": cp_init_scale}
+    cfg = load_config("cpnet", {**sets, **scale, "cpnet.network": network, "seed": seed, "train.max_steps": steps,
                                 "train.val_every": max(steps // 3, 1)})
     finished = (run / "checkpoint").exists() and read_checkpoint_info(run / "checkpoint")[1]["step"] == steps
     began = time.process_time()
     if not finished:
-        init = None
-        if cp_init_scale is not None and not (run / "checkpoint").exists():
-            init = open_cp_init(cfg, data, run.parent / f"{run.name}-init", cp_init_scale)
-        train(cfg, open_dataset(data), run, resume=(run / "checkpoint").exists(), init=init, progress=False)
+        train(cfg, open_dataset(data), run, resume=(run / "checkpoint").exists(), progress=False)
     cpu = time.process_time() - began
     model, _ = load_checkpoint(run / "checkpoint", "cpnet")
     dataset = open_dataset(data)

@@ -58,6 +58,31 @@ def test_pairs_hold_both_ends_and_normalised_offsets():
     assert touched == [0, 11]
 
 
+def test_oriented_pairs_add_the_forward_difference_which_reversal_flips():
+    grid = (2, 1, 2)
+    feats = torch.randn(1, 4, 3)
+    other = torch.tensor([[[3], [2], [1], [0]]])  # queries 0, 1 (t=0) look at t=1; 2, 3 (t=1) at t=0
+    pairs = proposal_pairs(feats, other, grid, oriented=True)
+    assert pairs.shape == (1, 4, 1, 3 * 3 + 5)
+    assert torch.equal(pairs[..., :9], proposal_pairs(feats, other, grid))  # the paper's part first
+    forward_change = pairs[0, :, 0, 9:12]
+    assert torch.allclose(forward_change[0], feats[0, 3] - feats[0, 0])  # dt > 0: later - earlier
+    assert torch.allclose(forward_change[2], feats[0, 2] - feats[0, 1])  # dt < 0: still later - earlier
+    assert torch.allclose(pairs[0, :, 0, 12:], torch.tensor([[0, 0.5], [0, -0.5], [0, -0.5], [0, 0.5]]))  # (dh, dw)
+    # the same frames played backwards: every forward difference changes sign
+    backwards = proposal_pairs(feats[:, [2, 3, 0, 1]], other, grid, oriented=True)
+    assert torch.allclose(backwards[0, [2, 3, 0, 1], 0, 9:], -pairs[0, :, 0, 9:])
+
+
+def test_module_starts_at_its_init_scale():
+    torch.manual_seed(4)
+    x = torch.randn(2, 8, 3, 4, 4)
+    opened = CPModule(8, k=3, mlp=(16,), oriented=True, init_scale=1.0)
+    assert torch.equal(opened.project_norm.weight, torch.ones(8))
+    assert not torch.allclose(opened(x), x)
+    assert torch.equal(CPModule(8, k=3, mlp=(16,), oriented=True)(x), x)
+
+
 @pytest.mark.parametrize("options", [{}, {"bottleneck": 4, "spatial_stride": 2}])
 def test_module_is_identity_at_init_and_learns(options):
     torch.manual_seed(2)
@@ -93,7 +118,8 @@ def test_toy_motion_is_solved_with_cp_and_not_without():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # fixed seeds give fixed results only at a fixed thread count (sums change order)
     try:
-        accuracy = {name: result["accuracy"] for name, result in cp_toy.run(seed=0)["networks"].items()}
+        results = cp_toy.run(seed=0, networks=("c2d", "c3d", "cp"))["networks"]
+        accuracy = {name: result["accuracy"] for name, result in results.items()}
     finally:
         torch.set_num_threads(threads)
     assert accuracy["c2d"] < 0.4 and accuracy["c3d"] < 0.4, accuracy

@@ -110,6 +110,19 @@ def test_c2d_cannot_tell_the_directions_apart(penn):
     assert set(results["per_action"]) == {"golf_swing", "squat"}
 
 
+def test_cp_options_reach_the_modules_and_the_checkpoint_config(penn):
+    learner = CPNetLearner(config(**{"cpnet.oriented": True, "cpnet.cp_init_scale": 1.0}), open_dataset(penn),
+                           torch.device("cpu"))
+    model = learner.build_model()
+    (module,) = model.net.cp.values()
+    assert module.oriented and torch.equal(module.project_norm.weight, torch.ones_like(module.project_norm.weight))
+    assert model.config["oriented"] is True and model.config["cp_init_scale"] == 1.0
+    assert not any(m.oriented for m in CPNetLearner(config(), open_dataset(penn), torch.device("cpu")).build_model()
+                   .net.cp.values())
+    with pytest.raises(StcorrError, match="cp_init_scale"):
+        config(**{"cpnet.cp_init_scale": -1.0})
+
+
 @pytest.mark.parametrize("network", ["cpnet", "r3d"])
 def test_training_plugs_into_the_engine(penn, tmp_path, network):
     cfg = config(**{"cpnet.network": network})

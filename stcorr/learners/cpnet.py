@@ -51,6 +51,8 @@ class CPNetSettings(Section):
     crop: float = Field(gt=0, le=1)
     val_batch: int = Field(ge=1)
     input: Literal["rgb", "rgb+pose", "pose", "rgb+joints", "joints"]
+    oriented: bool
+    cp_init_scale: float = Field(ge=0)
 
 
 def clip_times(n: int, length: int, rng: np.random.Generator, min_span: float) -> np.ndarray:
@@ -95,7 +97,7 @@ class CPNetLearner(Learner):
         s = self.settings
         return ClipClassifier(s["network"], class_names(self.actions), s["clip_len"], s["size"], s["width_multiplier"],
                               s["blocks"], s["placements"], s["k"], s["bottleneck"], s["spatial_stride"], s["window"],
-                              s["input"])
+                              s["input"], s["oriented"], s["cp_init_scale"])
 
     def num_examples(self) -> int:
         return 2 * len(self.videos)

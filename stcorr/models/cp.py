@@ -62,10 +62,16 @@ def knn_other_frames(feats: torch.Tensor, frames: int, k: int,
     return torch.cat(chunks, dim=1)
 
 
-def proposal_pairs(feats: torch.Tensor, neighbours: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+def proposal_pairs(feats: torch.Tensor, neighbours: torch.Tensor, grid: Sequence[int],
+                   oriented: bool = False) -> torch.Tensor:
     """Pair descriptors (B, N, k, 2C + 3): [f_i, f_j, dt/T, dh/H, dw/W] for each query i and its
     neighbours j = ``neighbours`` (B, N, k); ``feats`` (B, N, C). Differentiable in ``feats``
-    (both ends), not in the indices."""
+    (both ends), not in the indices.
+
+    ``oriented`` appends the pair seen forward in time, s (f_j - f_i) and s (dh/H, dw/W) with
+    s = sign(dt) (B, N, k, 3C + 5): what changes and where it moves from the earlier end to the
+    later, which flips when the clip is reversed. The plain descriptor holds the same information,
+    but reading it takes a product of dt's sign with the content (an XOR for the MLP to learn)."""
     batch, n, channels = feats.shape
     k = neighbours.shape[-1]
     gathered = torch.gather(feats, 1, neighbours.reshape(batch, n * k, 1).expand(-1, -1, channels))
@@ -73,7 +79,11 @@ def proposal_pairs(feats: torch.Tensor, neighbours: torch.Tensor, grid: Sequence
     positions = grid_positions(grid, feats.device)
     scale = torch.tensor(list(grid), device=feats.device, dtype=feats.dtype)
     offsets = (positions[neighbours] - positions[None, :, None, :]).to(feats.dtype) / scale
-    return torch.cat([feats[:, :, None, :].expand(-1, -1, k, -1), ends, offsets], dim=-1)
+    starts = feats[:, :, None, :].expand(-1, -1, k, -1)
+    if not oriented:
+        return torch.cat([starts, ends, offsets], dim=-1)
+    forward = torch.sign(offsets[..., :1])
+    return torch.cat([starts, ends, offsets, forward * (ends - starts), forward * offsets[..., 1:]], dim=-1)
 
 
 class CPModule(nn.Module):
@@ -86,7 +96,8 @@ class CPModule(nn.Module):
     """
 
     def __init__(self, channels: int, k: int = 8, bottleneck: int | None = None, spatial_stride: int = 1,
-                 mlp: Sequence[int] = (64, 64), chunk_elements: int = DEFAULT_CHUNK_ELEMENTS):
+                 mlp: Sequence[int] = (64, 64), chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+                 oriented: bool = False, init_scale: float = 0.0):
         super().__init__()
         if k < 1 or spatial_stride < 1 or not mlp:
             raise StcorrError(f"CP module needs k >= 1, spatial_stride >= 1 and an MLP width, got "
@@ -94,17 +105,18 @@ class CPModule(nn.Module):
         self.k = k
         self.spatial_stride = spatial_stride
         self.chunk_elements = chunk_elements
+        self.oriented = oriented
         width = bottleneck or channels
         self.reduce = nn.Conv3d(channels, width, 1) if bottleneck else nn.Identity()
         layers: list[nn.Module] = []
-        previous = 2 * width + 3
+        previous = 3 * width + 5 if oriented else 2 * width + 3
         for hidden in mlp:
             layers += [nn.Conv2d(previous, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
             previous = hidden
         self.mlp = nn.Sequential(*layers)
         self.project = nn.Conv3d(previous, channels, 1, bias=False)
         self.project_norm = nn.BatchNorm3d(channels)
-        nn.init.zeros_(self.project_norm.weight)
+        nn.init.constant_(self.project_norm.weight, init_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, C, T, H, W) -> x + BN(proj(max_k MLP(pairs)))."""
@@ -115,7 +127,7 @@ class CPModule(nn.Module):
         batch, width, *grid = reduced.shape
         feats = reduced.flatten(2).transpose(1, 2)  # (B, N, C')
         neighbours = knn_other_frames(feats, grid[0], self.k, self.chunk_elements)
-        pairs = proposal_pairs(feats, neighbours, grid).permute(0, 3, 1, 2)  # (B, 2C'+3, N, k)
+        pairs = proposal_pairs(feats, neighbours, grid, self.oriented).permute(0, 3, 1, 2)  # (B, 2C'+3, N, k)
         pooled = self.mlp(pairs).amax(dim=-1).reshape(batch, -1, *grid)
         if tuple(pooled.shape[2:]) != tuple(x.shape[2:]):
             pooled = F.interpolate(pooled, size=x.shape[2:], mode="nearest")

@@ -47,12 +47,13 @@ class CPNet(nn.Module):
 
     ``width_multiplier`` and ``blocks_per_stage`` shape the ResNet (1.0 and (2, 2, 2, 2): ResNet-18,
     (3, 4, 6, 3): ResNet-34); ``k``, ``bottleneck`` (a fraction of the stage's channels) and
-    ``spatial_stride`` are the CP modules' options; ``in_channels``: the clips' channels.
+    ``spatial_stride``, ``oriented`` and ``cp_init_scale`` (``CPModule``'s ``init_scale``) are the CP
+    modules' options; ``in_channels``: the clips' channels.
     """
 
     def __init__(self, num_classes: int, width_multiplier: float = 1.0, blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
                  placements: Sequence[str] = DEFAULT_PLACEMENTS, k: int = 8, bottleneck: float | None = 0.5,
-                 spatial_stride: int = 1, in_channels: int = 3):
+                 spatial_stride: int = 1, in_channels: int = 3, oriented: bool = False, cp_init_scale: float = 0.0):
         super().__init__()
         self.frames = ResNet2d(width_multiplier, blocks_per_stage, in_channels=in_channels)
         self.placements = list(placements)
@@ -62,7 +63,8 @@ class CPNet(nn.Module):
             channels = getattr(self.frames, f"layer{layer}")[block].bn2.num_features
             reduced = max(1, int(channels * bottleneck)) if bottleneck else None
             self.cp[self._key(layer, block)] = CPModule(channels, k=k, bottleneck=reduced,
-                                                        spatial_stride=spatial_stride, mlp=(channels, channels))
+                                                        spatial_stride=spatial_stride, mlp=(channels, channels),
+                                                        oriented=oriented, init_scale=cp_init_scale)
         self.head = nn.Linear(self.frames.feature_dim, num_classes)
 
     @staticmethod
@@ -112,7 +114,8 @@ class ClipClassifier(nn.Module):
     """What ``stcorr train --config cpnet`` trains: one of ``NETWORKS`` over clips of ``clip_len``
     frames resized to ``size x size``, whose classes are ``classes`` (names); ``window`` names the frames
     its clips are drawn from (``stcorr.models.action_clips.clip_window``; "video" in checkpoints made
-    before it existed); ``input`` what it sees (``stcorr.pose.maps.INPUT_MODES``; "rgb" in older ones).
+    before it existed); ``input`` what it sees (``stcorr.pose.maps.INPUT_MODES``; "rgb" in older ones);
+    ``oriented`` and ``cp_init_scale``: the CP modules' (``CPNet``; plain pairs, shut start in older ones).
 
     ``forward`` takes clips (B, C, T, H, W), C = ``input_channels(input)``: the RGB channels in [0, 1]
     (ImageNet-normalised inside) and then the pose maps, and returns logits (B, len(classes)).
@@ -121,20 +124,22 @@ class ClipClassifier(nn.Module):
 
     def __init__(self, network: str, classes: Sequence[str], clip_len: int, size: int, width_multiplier: float,
                  blocks: Sequence[int], placements: Sequence[str], k: int, bottleneck: float | None,
-                 spatial_stride: int, window: str = "video", input: str = "rgb"):
+                 spatial_stride: int, window: str = "video", input: str = "rgb", oriented: bool = False,
+                 cp_init_scale: float = 0.0):
         super().__init__()
         if network not in NETWORKS:
             raise StcorrError(f"cpnet.network must be one of {', '.join(NETWORKS)}, not {network!r}")
         self.settings = {"network": network, "classes": list(classes), "clip_len": int(clip_len), "size": int(size),
                          "width_multiplier": float(width_multiplier), "blocks": [int(b) for b in blocks],
                          "placements": list(placements), "k": int(k), "bottleneck": bottleneck,
-                         "spatial_stride": int(spatial_stride), "window": str(window), "input": check_input(input)}
+                         "spatial_stride": int(spatial_stride), "window": str(window), "input": check_input(input),
+                         "oriented": bool(oriented), "cp_init_scale": float(cp_init_scale)}
         count, channels = len(self.settings["classes"]), input_channels(input)
         if network == "r3d":
             self.net: nn.Module = R3DClassifier(count, max(1, int(round(64 * width_multiplier))), blocks, channels)
         else:
             self.net = CPNet(count, width_multiplier, blocks, placements if network == "cpnet" else (), k, bottleneck,
-                             spatial_stride, channels)
+                             spatial_stride, channels, oriented, cp_init_scale)
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         self.register_buffer("mean", mean.view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1, 1), persistent=False)
