@@ -127,7 +127,7 @@ class CPModule(nn.Module):
         batch, width, *grid = reduced.shape
         feats = reduced.flatten(2).transpose(1, 2)  # (B, N, C')
         neighbours = knn_other_frames(feats, grid[0], self.k, self.chunk_elements)
-        pairs = proposal_pairs(feats, neighbours, grid, self.oriented).permute(0, 3, 1, 2)  # (B, 2C'+3, N, k)
+        pairs = proposal_pairs(feats, neighbours, grid, self.oriented).permute(0, 3, 1, 2)  # (B, 2C'+3 or 3C'+5, N, k)
         pooled = self.mlp(pairs).amax(dim=-1).reshape(batch, -1, *grid)
         if tuple(pooled.shape[2:]) != tuple(x.shape[2:]):
             pooled = F.interpolate(pooled, size=x.shape[2:], mode="nearest")
