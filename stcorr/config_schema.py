@@ -53,7 +53,7 @@ class Train(_Section):
     part_weight: float = Field(ge=0)
     part_temperature: float = Field(gt=0)
     amp: bool
-    prefetch: bool
+    prefetch: bool | Literal["auto"]
     checkpoint_every: int = Field(ge=1)
     log_every: int = Field(ge=1)
     val_every: int = Field(ge=0)

@@ -12,7 +12,7 @@ from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
 from stcorr.pose.maps import draw_pose_maps
 from stcorr.data.video import FrameCache, reserve_frame_cache
-from stcorr.training.engine import build_optimizer, train
+from stcorr.training.engine import build_optimizer, prefetches, train
 
 TINY = {"data.clip_len": 8, "data.size": 32, "model.grid": [4, 4, 4], "model.width": 8, "train.max_steps": 4,
         "train.checkpoint_every": 100, "train.val_every": 0, "train.log_every": 1}
@@ -25,6 +25,21 @@ def test_prefetching_trains_exactly_as_drawing_in_the_step(golf, tmp_path):
         cfg = load_config("cpu", {**TINY, "train.prefetch": prefetch})
         runs[prefetch] = train(cfg, open_dataset(golf), tmp_path / str(prefetch), progress=False).losses
     assert len(runs[True]) == 4 and runs[True] == runs[False]
+
+
+def test_the_example_thread_runs_only_where_a_core_is_left_for_it(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert prefetches("auto", cpu) is False  # two threads fill two cores
+    assert prefetches("auto", cuda) is True
+    assert prefetches(True, cpu) is True and prefetches(False, cuda) is False
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert prefetches("auto", cpu) is True  # one thread, two cores
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert prefetches("auto", cpu) is False  # two one-thread processes fill them
+    assert load_config("cpu")["train"]["prefetch"] == "auto"
 
 
 def test_training_cache_grows_to_the_training_frames(golf, monkeypatch):

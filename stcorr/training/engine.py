@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ class _StepRunner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.device = device
         self.wrapped = _wrap(_LossModule(learner, model), world, device)
-        self.examples = _Examples(learner, learner.prefetch and train_cfg["prefetch"])
+        self.examples = _Examples(learner, learner.prefetch and prefetches(train_cfg["prefetch"], device))
 
     def __call__(self, indices: range, next_indices: range | None = None) -> float:
         """Trains on examples ``indices``; draws ``next_indices`` meanwhile when the learner prefetches."""
@@ -212,6 +213,20 @@ class _StepRunner:
 
     def close(self) -> None:
         self.examples.close()
+
+
+def prefetches(setting: bool | str, device: torch.device) -> bool:
+    """``train.prefetch``: true or false as given; "auto": the background example thread only where
+    a core is left for it: on CUDA, or where torch's threads times this machine's training
+    processes (``LOCAL_WORLD_SIZE``) are fewer than the cores this process may use. Where the
+    step's own threads fill the cores, the extra thread made a cpu-long step 1.5x slower in wall
+    time (docs/performance.md, "The example thread")."""
+    if setting != "auto":
+        return bool(setting)
+    if device.type == "cuda":
+        return True
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return torch.get_num_threads() * int(os.environ.get("LOCAL_WORLD_SIZE", "1")) < cores
 
 
 class _Examples:
