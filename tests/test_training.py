@@ -32,6 +32,10 @@ def test_resume_refuses_a_changed_config(golf, tmp_path):
     changed = load_config("cpu", {**TINY, "train.lr": 0.5})
     with pytest.raises(StcorrError, match="different config"):
         train(changed, open_dataset(golf), tmp_path / "run", resume=True, progress=False)
+    # the example thread changes how the run computes, not what: a run resumes with it switched
+    assert cfg["train"]["prefetch"] == "auto"
+    other_thread = load_config("cpu", {**TINY, "train.prefetch": True})
+    assert train(other_thread, open_dataset(golf), tmp_path / "run", resume=True, progress=False).losses
 
 
 def test_lr_schedule_halves_at_the_paper_epochs():

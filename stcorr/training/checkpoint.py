@@ -64,11 +64,24 @@ def restore_run(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer, c
     return int(info["step"]), info
 
 
+# (section, key) of settings that change how a run computes, not what: they may differ on --resume
+RESUME_FREE_KEYS = (("train", "prefetch"),)
+
+
 def check_resume_config(info: dict, cfg: dict, folder: Path) -> None:
-    """``--resume`` continues a run only with the config it was started with."""
-    if info["config"] != cfg:
-        changed = sorted(k for k in cfg if cfg[k] != info["config"].get(k))
+    """``--resume`` continues a run only with the config it was started with (``RESUME_FREE_KEYS`` aside)."""
+    saved, cfg = _without_free_keys(info["config"]), _without_free_keys(cfg)
+    if saved != cfg:
+        changed = sorted(k for k in cfg if cfg[k] != saved.get(k))
         raise StcorrError(f"--resume with a different config (section {changed[0] if changed else '?'} differs)", folder)
+
+
+def _without_free_keys(config: dict) -> dict:
+    trimmed = {name: dict(section) if isinstance(section, dict) else section for name, section in config.items()}
+    for name, key in RESUME_FREE_KEYS:
+        if isinstance(trimmed.get(name), dict):
+            trimmed[name].pop(key, None)
+    return trimmed
 
 
 def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, file: Path) -> None:
