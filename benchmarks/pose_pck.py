@@ -58,6 +58,11 @@ VARIANTS: dict[str, dict] = {
     "tracking": {"augment": PLAIN, "filter": NO_FILTER, "tracking": True},
     "tracking+filter": {"augment": PLAIN, "filter": FILTER, "tracking": True},
     "where-needed+tracking": {"augment": {**FLIP_CROP, **WHERE_NEEDED}, "filter": FILTER, "tracking": True},
+    "where-needed+hold": {"augment": {**FLIP_CROP, **WHERE_NEEDED, "hold_box": 15}, "filter": FILTER},
+    "where-needed+tracking+hold": {"augment": {**FLIP_CROP, **WHERE_NEEDED, "hold_box": 15}, "filter": FILTER,
+                                   "tracking": True},
+    "where-needed+tracking+search": {"augment": {**FLIP_CROP, **WHERE_NEEDED, "hold_box": 15, "search_every": 8},
+                                     "filter": FILTER, "tracking": True},
 }
 
 

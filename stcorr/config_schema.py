@@ -75,6 +75,8 @@ class PoseAugment(_Section):
     flip_below: Optional[float] = Field(ge=0, le=1)
     crop_below: Optional[float] = Field(ge=0, le=1)
     crop_zoom: Optional[float] = Field(ge=1)
+    hold_box: int = Field(ge=0)
+    search_every: int = Field(ge=0)
 
 
 class PoseFilter(_Section):

@@ -168,3 +168,47 @@ def test_mirrored_frames_and_crops_go_to_the_extra_landmarker_only():
     AugmentedLandmarker(recording("plain"), True, 256, extra=recording("extra"))(frame)
     assert seen_by["plain"] == [frame.shape]  # a tracking landmarker sees the video's own frames, in order
     assert seen_by["extra"] == [frame.shape, (256, 256, 3), (256, 256, 3)]  # mirror, crop, mirrored crop
+
+
+def missing_small_people(min_height: float):
+    """box_landmarker that, like MediaPipe's detector, finds nobody shorter than ``min_height`` of the frame."""
+    def run(frame: np.ndarray):
+        rows = np.nonzero((frame[..., 0] > 127).any(axis=1))[0]
+        if len(rows) == 0 or (rows.max() + 1 - rows.min()) < min_height * frame.shape[0]:
+            return None
+        return box_landmarker(frame)
+    return run
+
+
+SMALL = (70, 50, 80, 70)  # 20 rows of 90: too small for the whole frame, large enough in a grid crop
+
+
+def test_a_person_too_small_for_the_whole_frame_is_found_by_the_search_and_then_held():
+    frame = frame_with_person(box=SMALL)
+    truth = box_landmarker(frame)[0][:, :2] * (120, 90)
+    plain_only = AugmentedLandmarker(missing_small_people(0.25), False, 256, crop_below=0.9, crop_zoom=1.5)
+    assert plain_only(frame) is None
+    searching = AugmentedLandmarker(missing_small_people(0.25), False, 256, crop_below=0.9, crop_zoom=1.5,
+                                    hold_box=15, search_every=8)
+    found = searching(frame)
+    assert found is not None and searching.calls == 1 + 9  # the whole frame, then the 3 x 3 grid
+    np.testing.assert_allclose(found[0][:, :2] * (120, 90), truth, atol=0.75)
+    moved = frame_with_person(box=(66, 48, 76, 68))  # the next frame: the person moved a little
+    found = searching(moved)
+    assert searching.calls == 10 + 2  # the whole frame, then the crop around the box held from the last frame
+    np.testing.assert_allclose(found[0][:, :2] * (120, 90), box_landmarker(moved)[0][:, :2] * (120, 90), atol=0.75)
+
+
+def test_the_search_runs_every_few_frames_without_anyone_and_a_new_video_forgets_the_box():
+    empty = np.zeros((90, 120, 3), np.uint8)
+    searching = AugmentedLandmarker(missing_small_people(0.25), False, 256, hold_box=2, search_every=3)
+    calls = []
+    for _ in range(7):
+        assert searching(empty) is None
+        calls.append(searching.calls)
+    assert np.diff([0] + calls).tolist() == [10, 1, 1, 10, 1, 1, 10]  # searched at once, then every third frame
+    searching.new_video()  # the next video is searched at its first frame without anyone
+    assert searching(frame_with_person(box=SMALL)) is not None and searching.last_box is not None
+    searching.new_video()
+    assert searching.last_box is None and searching(empty) is None
+    assert searching.calls == 34 + 10 + 10  # the first frame of each video searched

@@ -184,8 +184,13 @@ def test_the_plain_pass_keeps_its_key_and_augmentation_changes_it(tmp_path, vide
             for name, augment in (("plain", plain), ("flip", {**plain, "flip": True}),
                                   ("crop", {**plain, "crop": 256}), ("margin", {**plain, "crop": 256, "crop_margin": 0.5}),
                                   ("where", {**plain, "crop": 256, "flip": True, "flip_below": 0.7}),
-                                  ("where2", {**plain, "crop": 256, "flip": True, "flip_below": 0.8}))}
-    assert len(set(keys.values())) == 6
+                                  ("where2", {**plain, "crop": 256, "flip": True, "flip_below": 0.8}),
+                                  ("hold", {**plain, "crop": 256, "hold_box": 15}),
+                                  ("search", {**plain, "crop": 256, "hold_box": 15, "search_every": 8}))}
+    assert len(set(keys.values())) == 8
+    no_crop = mediapipe_cache(pose_settings(augment={**plain, "flip": True, "hold_box": 15, "search_every": 8},
+                                            cache=str(tmp_path), tracking=False))
+    assert no_crop.key(video) == keys["flip"]  # the held box and the search are crops: nothing without one
     old = mediapipe_cache({"model_complexity": 1, "cache": str(tmp_path)})  # a caller without augment: the plain pass
     assert old.key(video) == keys["plain"]
     assert "augment" not in old.settings

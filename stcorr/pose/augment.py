@@ -15,6 +15,14 @@ Passes, each mapped back to the frame's coordinates before combining:
   black outside the frame), resized to ``crop_size`` pixels a side (bicubic), and mirrored too
   when ``flip`` is on. MediaPipe's person detector wants context: with a margin of 0.25 it found
   nobody in most crops of small people; 1.0 (the crop three times the person's size) works.
+- held box: where the whole-frame passes find nobody, the crop passes run on the box of the last
+  frame (at most ``hold_box`` frames back) where the person was found: a small or blurred person the
+  detector misses in the whole frame is often found larger in the crop. Found there, the box moves on.
+- search: where nobody was found in the whole frame nor in a held box, every ``search_every``-th such
+  frame is searched by crops of a grid (3 x 3 squares of half the frame's longer side, overlapping by
+  half) resized to ``crop_size``; the crop whose person is seen best gives the frame's landmarks
+  and the box that the following frames hold. People too small for MediaPipe's detector in the whole
+  frame are found this way.
 
 Combining: before averaging, each pass's left/right labelling is matched to the first pass's
 (a pass whose swapped limbs lie nearer the first pass's is swapped), so that one pass that
@@ -145,18 +153,30 @@ class AugmentedLandmarker:
     is below ``flip_below``; the crop (and its mirror image when ``flip`` is on) only where that
     visibility is below ``crop_below`` or the person is small (the crop would show them at least
     ``crop_zoom`` times larger). None: on every frame (for the crop: ``crop_below`` and ``crop_zoom``
-    both None). ``extra`` runs the mirrored and cropped passes (default: ``landmarker``); a landmarker
+    both None). ``hold_box`` > 0: where nobody is found in the whole frame, the crop passes run on the
+    person's box of the last frame (at most that many frames back) that found them; ``new_video``
+    forgets it. ``search_every`` > 0: where there is no held box either, every that many frames a grid
+    of crops is searched for the person (module docstring). ``extra`` runs the mirrored and cropped passes (default: ``landmarker``); a landmarker
     that follows the person from frame to frame must see only the plain frames."""
 
     def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0,
                  flip_below: float | None = None, crop_below: float | None = None, crop_zoom: float | None = None,
-                 judged: np.ndarray | None = None, extra: Landmarker | None = None):
+                 judged: np.ndarray | None = None, extra: Landmarker | None = None, hold_box: int = 0,
+                 search_every: int = 0):
         self.landmarker, self.flip = landmarker, bool(flip)
         self.extra = extra or landmarker  # what runs on mirrored frames and crops
         self.crop_size, self.crop_margin = crop_size, float(crop_margin)
         self.flip_below, self.crop_below, self.crop_zoom = flip_below, crop_below, crop_zoom
         self.judged = np.arange(33) if judged is None else np.asarray(judged)
         self.calls = 0  # landmarker calls so far (what the passes cost)
+        self.hold_box, self.search_every = int(hold_box), int(search_every)
+        self.new_video()
+
+    def new_video(self) -> None:
+        """Forget the person's last box (the next frame starts another video)."""
+        self.last_box: Box | None = None
+        self.since_box = 0  # frames since the last box was found
+        self.unsearched = self.search_every  # frames without anyone since the last search (search at once)
 
     def run(self, landmarker: Landmarker, frame: np.ndarray) -> Result | None:
         self.calls += 1
@@ -174,16 +194,57 @@ class AugmentedLandmarker:
         if self.flip and (every_frame or plain is None or seen < self.flip_below):
             results.append(self.run(flipped(self.extra), frame))
         whole = combine(results)
-        if whole is None or self.crop_size is None:
+        if self.crop_size is None:
             return whole
         height, width = frame.shape[:2]
+        if whole is None:
+            return self.in_held_box(frame)
         box = person_box(whole[0], width, height, self.crop_margin)
+        self.last_box, self.since_box = box, 0
         zoom = max(width, height) / box.side  # how much larger the crop passes saw the person (>= 1)
         if not self.crop_wanted(seen, zoom):
             return whole
+        return combine(results + self.cropped(frame, box), [1.0] * len(results) + [zoom] * (1 + self.flip))
+
+    def cropped(self, frame: np.ndarray, box: Box) -> list[Result | None]:
+        """The crop passes over ``box`` of ``frame``, each mapped back to the frame."""
+        height, width = frame.shape[:2]
         crop = crop_frame(frame, box, self.crop_size)
-        cropped = [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop, self.flip)]
-        return combine(results + cropped, [1.0] * len(results) + [zoom] * len(cropped))
+        return [None if r is None else uncrop_result(r, box, width, height) for r in self.passes(crop, self.flip)]
+
+    def in_held_box(self, frame: np.ndarray) -> Result | None:
+        """The crop passes over the person's last box, where the whole frame showed nobody (None if
+        there is no box of the last ``hold_box`` frames, or nobody in it either)."""
+        self.since_box += 1
+        found = None
+        if self.last_box is not None and self.since_box <= self.hold_box:
+            found = combine(self.cropped(frame, self.last_box))
+        if found is None:
+            found = self.searched(frame)
+        if found is not None:
+            height, width = frame.shape[:2]
+            self.last_box, self.since_box = person_box(found[0], width, height, self.crop_margin), 0
+        return found
+
+    def searched(self, frame: np.ndarray) -> Result | None:
+        """The person seen best in the crops of a 3 x 3 grid over ``frame`` (module docstring), every
+        ``search_every``-th call; None between searches or if no crop shows anyone."""
+        if self.search_every <= 0:
+            return None
+        self.unsearched += 1
+        if self.unsearched < self.search_every:
+            return None
+        self.unsearched = 0
+        height, width = frame.shape[:2]
+        side = max(width, height) // 2
+        best, best_seen = None, 0.0
+        for y0 in np.linspace(0, max(height - side, 0), 3).round().astype(int):
+            for x0 in np.linspace(0, max(width - side, 0), 3).round().astype(int):
+                found = combine(self.cropped(frame, Box(int(x0), int(y0), side)))
+                seen = mean_visibility(found, self.judged)
+                if found is not None and seen > best_seen:
+                    best, best_seen = found, seen
+        return best
 
     def crop_wanted(self, seen: float, zoom: float) -> bool:
         """Whether the crop passes run on a frame whose plain pass saw ``seen`` and whose crop zooms ``zoom``."""

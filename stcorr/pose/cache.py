@@ -105,6 +105,8 @@ def detect_track(video: Video, landmarker: Callable) -> JointTrack:
     landmarks = np.full((n, N_LANDMARKS, 4), np.nan)
     world = np.full((n, N_LANDMARKS, 3), np.nan)
     width, height = video.size
+    if hasattr(landmarker, "new_video"):
+        landmarker.new_video()
     for t, frame in enumerate(video.iter_frames()):
         found = landmarker(frame)
         if found is None:
@@ -224,6 +226,9 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         for key in ("flip_below", "crop_below", "crop_zoom"):  # the frames the extra passes run on
             if augment.get(key) is not None:
                 settings["augment"][key] = float(augment[key])
+        for key in ("hold_box", "search_every"):  # absent from earlier keys
+            if augment["crop"] is not None and int(augment.get(key) or 0) > 0:
+                settings["augment"][key] = int(augment[key])
 
     def make() -> Callable:
         plain = MediaPipeLandmarker(complexity, tracking)
@@ -232,7 +237,8 @@ def mediapipe_cache(pose_settings: Mapping[str, Any]) -> PoseCache:
         single_frames = MediaPipeLandmarker(complexity) if tracking else plain  # mirrored frames and crops break a track
         return AugmentedLandmarker(plain, augment["flip"], augment["crop"], float(augment["crop_margin"]),
                                    augment.get("flip_below"), augment.get("crop_below"), augment.get("crop_zoom"),
-                                   judged=PENN_INDEX, extra=single_frames)
+                                   judged=PENN_INDEX, extra=single_frames, hold_box=int(augment.get("hold_box") or 0),
+                                   search_every=int(augment.get("search_every") or 0))
 
     flt = pose_settings.get("filter")
     finish = None
