@@ -156,8 +156,9 @@ class AugmentedLandmarker:
     both None). ``hold_box`` > 0: where nobody is found in the whole frame, the crop passes run on the
     person's box of the last frame (at most that many frames back) that found them; ``new_video``
     forgets it. ``search_every`` > 0: where there is no held box either, every that many frames a grid
-    of crops is searched for the person (module docstring). ``extra`` runs the mirrored and cropped passes (default: ``landmarker``); a landmarker
-    that follows the person from frame to frame must see only the plain frames."""
+    of crops is searched for the person (module docstring). ``extra`` runs the mirrored and cropped
+    passes (default: ``landmarker``); a landmarker that follows the person from frame to frame must
+    see only the plain frames."""
 
     def __init__(self, landmarker: Landmarker, flip: bool, crop_size: int | None, crop_margin: float = 1.0,
                  flip_below: float | None = None, crop_below: float | None = None, crop_zoom: float | None = None,
