@@ -205,7 +205,8 @@ class AugmentedLandmarker:
         zoom = max(width, height) / box.side  # how much larger the crop passes saw the person (>= 1)
         if not self.crop_wanted(seen, zoom):
             return whole
-        return combine(results + self.cropped(frame, box), [1.0] * len(results) + [zoom] * (1 + self.flip))
+        cropped = self.cropped(frame, box)
+        return combine(results + cropped, [1.0] * len(results) + [zoom] * len(cropped))
 
     def cropped(self, frame: np.ndarray, box: Box) -> list[Result | None]:
         """The crop passes over ``box`` of ``frame``, each mapped back to the frame."""
