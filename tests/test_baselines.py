@@ -199,7 +199,8 @@ def test_mediapipe_landmarks_map_to_penn_joints_and_people_are_chosen_by_similar
     marks = [Mark(i / 40, 1 - i / 40, 0.9) for i in range(33)]
     marks[15].visibility = 0.1  # left wrist unsure
     joints = landmarks_to_joints(marks, width=200, height=100, min_visibility=0.5)
-    assert joints["head"] == pytest.approx((0 * 200 - 0.5, 100 - 0.5))
+    head = np.mean([2, 5, 7, 8]) / 40  # the mean of the eyes and ears
+    assert joints["head"] == pytest.approx((head * 200 - 0.5, (1 - head) * 100 - 0.5))
     assert joints["right_ankle"] == pytest.approx((28 / 40 * 200 - 0.5, (1 - 28 / 40) * 100 - 0.5))
     assert "left_wrist" not in joints and len(joints) == 12
     standing = {"head": (0.0, 0.0), "left_hip": (0.0, 10.0), "left_ankle": (0.0, 20.0)}

@@ -12,7 +12,7 @@ from PIL import Image
 
 import stcorr.pose.cache as pose_cache
 from stcorr.baselines import methods as baseline_methods
-from stcorr.pose.mediapipe import MEDIAPIPE_TO_PENN, penn_track
+from stcorr.pose.mediapipe import HEAD_CENTRE, MEDIAPIPE_TO_PENN, penn_track
 from stcorr.pose.cache import (MediaPipePose, PoseCache, default_cache_folder, landmark_track, stored_landmarks,
                                track_from_bytes)
 from stcorr.config import load_config
@@ -40,6 +40,7 @@ class FakeLandmarker:
         landmarks[:, 3] = 0.9
         for k, joint in enumerate(JOINTS):
             landmarks[MEDIAPIPE_TO_PENN[joint], :2] = (joints[k] + 0.5) / (frame.shape[1], frame.shape[0])
+        landmarks[HEAD_CENTRE, :2] = landmarks[MEDIAPIPE_TO_PENN["head"], :2]  # eyes and ears on the head
         landmarks[MEDIAPIPE_TO_PENN["left_ankle"], 3] = 0.2  # a low-visibility joint
         return landmarks, np.zeros((33, 3))
 
@@ -128,6 +129,25 @@ def test_track_joints_follow_the_visibility_threshold(video, tmp_path):
     assert np.allclose(poses[0]["head"], xy[2, 0])
     empty = landmark_track(np.full((2, 33, 4), np.nan), np.full((2, 33, 3), np.nan), (8, 8))
     assert not empty.found.any() and empty.joints_at(0, 0.5) == {}
+
+
+def test_the_head_is_the_centre_of_the_eyes_and_ears_with_the_noses_visibility():
+    xy = np.zeros((1, 33, 2))
+    xy[0, 0] = (50.0, 40.0)  # the nose, in front of and below the head's centre
+    xy[0, HEAD_CENTRE] = [(46.0, 30.0), (54.0, 30.0), (40.0, 34.0), (60.0, 34.0)]  # eyes, then ears
+    visibility = np.full((1, 33), 0.9)
+    visibility[0, 0], visibility[0, HEAD_CENTRE] = 0.8, 0.3
+    world = np.zeros((1, 33, 3))
+    world[0, HEAD_CENTRE, 2] = [0.1, 0.1, 0.3, 0.3]
+    marks = np.zeros((1, 33, 4))
+    marks[..., :2], marks[..., 3] = xy, visibility
+    landmarks = landmark_track(marks, world, (100, 100))
+    penn = penn_track(landmarks)
+    head = JOINTS.index("head")
+    assert np.allclose(penn.xy[0, head], [50.0, 32.0])
+    assert penn.visibility[0, head] == pytest.approx(0.8)
+    assert penn.world[0, head, 2] == pytest.approx(0.2)
+    assert np.allclose(penn.xy[0, JOINTS.index("left_wrist")], landmarks.xy[0, MEDIAPIPE_TO_PENN["left_wrist"]])
 
 
 def test_default_folder_follows_xdg(monkeypatch, tmp_path):

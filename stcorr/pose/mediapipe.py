@@ -1,7 +1,8 @@
 """MediaPipe Pose (the optional ``pose`` extra): its 33 landmarks, and the 13 Penn joints they map to.
 
-MediaPipe's 33 landmarks map to the Penn Action joints by name (head = nose; left/right are the
-person's own, as in both skeletons). A landmark counts as a joint when its visibility reaches
+MediaPipe's 33 landmarks map to the Penn Action joints by name (left/right are the person's own,
+as in both skeletons); Penn's head, marked at the head's centre, is the mean of MediaPipe's eyes and
+ears (``HEAD_CENTRE``), with the nose's visibility. A landmark counts as a joint when its visibility reaches
 ``min_visibility``. Joints come back in native pixels (x right, y down, pixel centres at
 integers): ``x = x_normalised * width - 0.5``.
 
@@ -34,13 +35,16 @@ LANDMARKS: tuple[str, ...] = (
 
 #: Penn joint -> MediaPipe Pose landmark index.
 MEDIAPIPE_TO_PENN: dict[str, int] = {
-    "head": 0,  # nose
+    "head": 0,  # nose: the head's visibility (its position: HEAD_CENTRE)
     "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
     "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
     "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
 }
 #: The landmark of each Penn joint, in ``JOINTS`` order.
 PENN_INDEX = np.array([MEDIAPIPE_TO_PENN[joint] for joint in JOINTS])
+#: The landmarks whose mean places Penn's head (left and right eye, left and right ear): nearer the
+#: annotated head than the nose on real and synthetic clips (docs/pose.md, "The head").
+HEAD_CENTRE = np.array([2, 5, 7, 8])
 
 # No square brackets: the command line prints messages through rich, which reads "[pose]" as markup.
 INSTALL_HINT = 'pip install "stcorr[pose]" (mediapipe 0.10.14: it works with numpy 2 and ships its model)'
@@ -63,8 +67,13 @@ def require_mediapipe() -> Any:
 
 
 def penn_track(landmarks: JointTrack) -> JointTrack:
-    """The 13 Penn joints (``JOINTS``) of a track of MediaPipe's 33 landmarks."""
-    return landmarks.select(PENN_INDEX, JOINTS)
+    """The 13 Penn joints (``JOINTS``) of a track of MediaPipe's 33 landmarks (the head at ``HEAD_CENTRE``)."""
+    penn = landmarks.select(PENN_INDEX, JOINTS)  # copies: its arrays are its own
+    head = JOINTS.index("head")
+    for centre, source in ((penn.xy, landmarks.xy), (penn.world, landmarks.world), (penn.depth, landmarks.depth)):
+        if centre is not None:
+            centre[:, head] = source[:, HEAD_CENTRE].mean(axis=1)
+    return penn
 
 
 def landmarks_to_joints(landmarks: Any, width: int, height: int, min_visibility: float) -> Joints:
@@ -73,7 +82,9 @@ def landmarks_to_joints(landmarks: Any, width: int, height: int, min_visibility:
     for name, index in MEDIAPIPE_TO_PENN.items():
         mark = landmarks[index]
         if mark.visibility >= min_visibility:
-            joints[name] = (float(mark.x * width - 0.5), float(mark.y * height - 0.5))
+            marks = [landmarks[i] for i in HEAD_CENTRE] if name == "head" else [mark]
+            joints[name] = (float(np.mean([m.x for m in marks]) * width - 0.5),
+                            float(np.mean([m.y for m in marks]) * height - 0.5))
     return joints
 
 
