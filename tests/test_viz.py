@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
@@ -18,7 +18,9 @@ from stcorr.viz.correspondence import (
     PAD,
     ROW_GAP,
     SOURCE_COLOUR,
+    _font,
     _frame_scale,
+    _label,
     target_time_mapping,
 )
 
@@ -157,3 +159,14 @@ def test_a_name_too_long_for_any_line_is_shortened_not_cut(tmp_path):
     pixels = np.asarray(image)
     assert image.width == MIN_LEGEND_WIDTH
     assert (pixels[:, -(PAD - 1):] == BACKGROUND).all()
+
+
+def test_labels_of_points_close_together_do_not_overlap():
+    draw = ImageDraw.Draw(Image.new("RGB", (200, 200)))
+    placed: list = []
+    for name in ("head", "right_wrist", "left_wrist"):  # three points a pixel apart
+        _label(draw, (50.0, 60.0), name, (255, 255, 255), placed)
+    for i, a in enumerate(placed):
+        for b in placed[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+    assert placed[0][1] == draw.textbbox((50.0, 60.0), "head", font=_font(11), stroke_width=2)[1]  # the first stays put

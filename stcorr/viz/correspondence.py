@@ -285,6 +285,7 @@ def _draw_keypoints(
         draw.line([on_source(match.source), on_target(match.target)], fill=_link_colour(match), width=line_width)
         if match.truth is not None and match.correct is False:
             draw.line([on_target(match.target), on_target(match.truth)], fill=MISS_COLOUR, width=1)
+    placed: list[tuple[float, float, float, float]] = []  # the boxes of the labels drawn so far
     for match in group:
         if match.truth is not None:
             _cross(draw, on_target(match.truth), radius, TRUTH_COLOUR)
@@ -292,12 +293,27 @@ def _draw_keypoints(
         _diamond(draw, on_target(match.target), radius + 1, PREDICTION_COLOUR, hollow=match.target.t != target_t)
         if labelled and match.target.t != target_t:
             x, y = on_target(match.target)
-            _small_text(draw, (x + radius + 2, y - 6), f"t={match.target.t}", PREDICTION_COLOUR)
+            _label(draw, (x + radius + 2, y - 6), f"t={match.target.t}", PREDICTION_COLOUR, placed)
     for match in group:
         x, y = on_source(match.source)
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=SOURCE_COLOUR, outline=(0, 0, 0))
         if labelled and match.name and len(match.name) <= MAX_NAME_LENGTH:
-            _small_text(draw, (x + radius + 2, y - 6), match.name, TEXT_COLOUR)
+            _label(draw, (x + radius + 2, y - 6), match.name, TEXT_COLOUR, placed)
+
+
+LABEL_SHIFTS = (0, 12, -12, 24, -24)  # pixels down (up) tried in turn for a label that would overlap another
+
+
+def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: Colour,
+           placed: list[tuple[float, float, float, float]]) -> None:
+    """``text`` at ``xy``, or moved up or down as little as keeps it off the labels in ``placed`` (which it joins)."""
+    def overlaps(box: tuple[float, float, float, float]) -> bool:
+        return any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed)
+
+    boxes = [draw.textbbox((xy[0], xy[1] + dy), text, font=_font(11), stroke_width=2) for dy in LABEL_SHIFTS]
+    shift, box = next(((dy, b) for dy, b in zip(LABEL_SHIFTS, boxes) if not overlaps(b)), (0, boxes[0]))
+    placed.append(box)
+    _small_text(draw, (xy[0], xy[1] + shift), text, colour)
 
 
 def _link_colour(match: Match) -> Colour:
