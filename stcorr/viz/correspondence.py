@@ -310,7 +310,7 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour
     def overlaps(box: tuple[float, float, float, float]) -> bool:
         return any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in placed)
 
-    boxes = [draw.textbbox((xy[0], xy[1] + dy), text, font=_font(11), stroke_width=2) for dy in LABEL_SHIFTS]
+    boxes = [_small_text_box(draw, (xy[0], xy[1] + dy), text) for dy in LABEL_SHIFTS]
     shift, box = next(((dy, b) for dy, b in zip(LABEL_SHIFTS, boxes) if not overlaps(b)), (0, boxes[0]))
     placed.append(box)
     _small_text(draw, (xy[0], xy[1] + shift), text, colour)
@@ -358,8 +358,17 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
 
 
+SMALL_TEXT = {"size": 11, "stroke": 2}  # labels beside points: font size and outline, pixels
+
+
 def _small_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: Colour) -> None:
-    draw.text(xy, text, fill=colour, font=_font(11), stroke_width=2, stroke_fill=(0, 0, 0))
+    draw.text(xy, text, fill=colour, font=_font(SMALL_TEXT["size"]), stroke_width=SMALL_TEXT["stroke"],
+              stroke_fill=(0, 0, 0))
+
+
+def _small_text_box(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str) -> tuple[float, float, float, float]:
+    """The box ``_small_text`` would fill."""
+    return draw.textbbox(xy, text, font=_font(SMALL_TEXT["size"]), stroke_width=SMALL_TEXT["stroke"])
 
 
 def _corner_label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, colour: Colour) -> None:
