@@ -23,6 +23,7 @@ from stcorr.config import default_config
 from stcorr.data.datasets import open_dataset
 from stcorr.metrics.tracking import box_normaliser
 from stcorr.pose.cache import mediapipe_cache
+from stcorr.pose.skeleton import JOINTS
 
 #: Candidate head points: MediaPipe landmark indices whose mean is the head.
 CANDIDATES: dict[str, list[int]] = {
@@ -54,7 +55,7 @@ def main() -> None:
     pose = dict(default_config()["baseline"]["pose"])
     pose["cache"] = args.cache or pose["cache"]
     cache = mediapipe_cache(pose)
-    head = 0  # Penn's joint order: head first
+    head = JOINTS.index("head")
     total = {name: {"n": 0, **{f"PCK@{a:g}": 0 for a in ALPHAS}} for name in CANDIDATES}
     per_clip = {}
     for name in dataset.videos(args.split):
