@@ -168,3 +168,17 @@ def test_a_weak_model_is_said_in_the_summary(pair, tmp_path, figure, told):
     summary = json.loads((tmp_path / "out" / "compare.json").read_text())["summary"]
     said = [line for line in summary if line.startswith("the model ")]
     assert (said and told in said[0]) if told else not said
+
+
+def test_terminal_tells_each_key_moments_time_and_the_time_since_the_previous(pair, tmp_path):
+    from stcorr.cli.compare_commands import moment_lines
+
+    code, err = run("compare", *pair, "--out", tmp_path / "out", "--action", "squat", "--key-moments", "12,24,36", "--no-video")
+    assert code == 0, err
+    moments = json.loads((tmp_path / "out" / "compare.json").read_text())["key_moments"]
+    lines = moment_lines(moments)
+    assert len(lines) == 1 + len(moments) and "hips at floor" in lines[2]
+    assert f"(frames {moments[1]['reference_t']} -> {moments[1]['attempt_t']})" in lines[2]
+    assert f"{moments[1]['attempt_since_previous_s']:.2f} s after the previous" in lines[2]
+    assert "after the previous" not in lines[1]
+    assert moment_lines([]) == []

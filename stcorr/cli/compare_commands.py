@@ -119,11 +119,29 @@ def compare(
         comparison = analyse(reference, attempt, **options)
         write_comparison(comparison, out, video=video, traces=traced)
         summary = comparison.record["summary"]
+        for line in moment_lines(comparison.record["key_moments"]):
+            console.print(escape(line), soft_wrap=True)
     for line in summary:
         console.print(f"- {escape(line)}", soft_wrap=True)
     written = "attempts.json, index.html and attempts/" if attempts is not None else \
         f"compare.json{', side_by_side.mp4, overlay.mp4' if video else ''} and index.html"
     console.print(f"wrote {out}/{written}")
+
+
+def moment_lines(key_moments: list[dict]) -> list[str]:
+    """The key moments as a coach reads them: when each comes in both videos, and the time since
+    the previous one (the tempo of the movement's phases), reference -> attempt."""
+    if not key_moments:
+        return []
+    names = [m["name"] or f"frame {m['reference_t']}" for m in key_moments]
+    width = max(map(len, names))
+    lines = ["key moments, reference -> attempt:"]
+    for k, (name, m) in enumerate(zip(names, key_moments)):
+        since = "" if k == 0 else \
+            f"; {m['reference_since_previous_s']:.2f} s -> {m['attempt_since_previous_s']:.2f} s after the previous"
+        lines.append(f"  {name:<{width}}  at {m['reference_s']:.2f} s -> {m['attempt_s']:.2f} s"
+                     f" (frames {m['reference_t']} -> {m['attempt_t']}){since}")
+    return lines
 
 
 def one_attempt_or_folder(attempt: Path | None, attempts: Path | None) -> tuple[Path | None, Path | None]:
