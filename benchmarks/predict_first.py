@@ -7,7 +7,7 @@ holds the annotated joints of the source at its first key moment plus two points
 joint. `stcorr predict` runs in a child process (a cold pose cache, then again warm) and the
 child's CPU seconds (user + system, all threads) and wall seconds are printed as JSON.
 
-    python benchmarks/predict_first.py --data ../shared/real-dev --out /tmp/predict-first
+    python benchmarks/predict_first.py --data ../shared/real-dev --out /tmp/predict-first [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--method", default=None, help="--method for stcorr predict (default: its own default)")
+    parser.add_argument("--set", action="append", default=[], help="--set KEY=VALUE for stcorr predict (repeatable)")
     args = parser.parse_args()
     size = (1280, 720)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,8 @@ def main() -> None:
                "--out", str(args.out / "pred.json"), "--viz", str(args.out / "pred.png"), "--device", "cpu"]
     if args.method:
         command += ["--method", args.method]
+    for override in args.set:
+        command += ["--set", override]
     env = {**os.environ, "XDG_CACHE_HOME": str(args.out / "cache")}
     cold = timed(command, env)
     warm = timed(command, env)

@@ -106,6 +106,7 @@ class _Baseline(_Section):
     cycle_checkpoint: Optional[str]
     cycle_pose_checkpoint: Optional[str]
     refine_checkpoint: Optional[str]
+    carry_checkpoint: Optional[str]
     pose: Pose
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from stcorr.baselines.carry import JointCarrier
 from stcorr.baselines.checkpoints import TASK_NAMES, load_part
 from stcorr.baselines.cycle_pose import CYCLE_POSE_ALIGNERS, cycle_pose_aligner
 from stcorr.pose.cache import MediaPipePose
@@ -32,6 +33,7 @@ from stcorr.models.checkpoint import load_model
 from stcorr.models.cycle_use import CycleFeatures, CycleTimeAligner
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
+from stcorr.models.propagation import EncoderFeatures, PixelFeatures, PropagationSettings
 
 #: Aligner name -> (embedding source, rule); gt-time is apart.
 EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
@@ -55,9 +57,33 @@ def shared(key: tuple, make: Callable[[], object]):
     return _SHARED[key]
 
 
-def shared_mediapipe(pose: dict) -> MediaPipePose:
-    """MediaPipe's joints (``baseline.pose``), which every pose aligner and matcher of this process reads."""
-    return shared(("pose-cache", json.dumps(pose, sort_keys=True)), lambda: MediaPipePose(pose))  # type: ignore[return-value]
+def shared_mediapipe(pose: dict, carry: str | None = None, propagation: dict | None = None) -> MediaPipePose:
+    """MediaPipe's joints (``baseline.pose``), which every pose aligner and matcher of this process
+    reads; with ``carry`` (``baseline.carry_checkpoint``: CorrFlow features, or ``pixels``) the joints
+    it does not see are carried from the frames where it does (``stcorr.baselines.carry``), instead
+    of the filter's lines over short gaps (``max_gap``)."""
+    if not carry:
+        return shared(("pose-cache", json.dumps(pose, sort_keys=True)), lambda: MediaPipePose(pose))  # type: ignore[return-value]
+    unfilled = {**pose, "filter": {**pose["filter"], "max_gap": 0}}
+    key = ("pose-cache", json.dumps(unfilled, sort_keys=True), carry, _version(carry), json.dumps(propagation, sort_keys=True))
+    make = lambda: MediaPipePose(unfilled, carry=joint_carrier(carry, propagation or {}, pose["min_visibility"],  # noqa: E731
+                                                                pose["filter"]["max_gap"]))
+    return shared(key, make)  # type: ignore[return-value]
+
+
+def joint_carrier(source: str, propagation: dict, min_visibility: float, max_gap: int) -> JointCarrier:
+    """The carrier of ``baseline.carry_checkpoint``: a CorrFlow checkpoint's features, or ``pixels``;
+    runs of up to ``max_gap`` unseen frames are carried (the filter's lines' reach)."""
+    features = PixelFeatures() if source == "pixels" else EncoderFeatures(load_model(source, "corrflow"), name=f"corrflow:{source}")
+    identity = json.dumps({"features": source, "version": _version(source), "propagation": propagation,
+                           "min_visibility": min_visibility, "max_gap": max_gap}, sort_keys=True)
+    return JointCarrier(features, PropagationSettings.checked(propagation), min_visibility, max_gap, identity)
+
+
+def pose_source(cfg: dict) -> Callable[[], MediaPipePose]:
+    """The config's MediaPipe joints (``baseline.pose``, ``baseline.carry_checkpoint``), made on first use."""
+    baseline = cfg["baseline"]
+    return lambda: shared_mediapipe(baseline["pose"], baseline.get("carry_checkpoint"), cfg["corrflow"]["propagation"])
 
 
 def _version(path: str) -> int:
@@ -170,12 +196,12 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
         path = checkpoint_path(name, "cycle_pose", settings)
         used.append(path)
         model = shared(("cycle-pose", path, _version(path), str(device)), lambda: load_part(path, "cycle-pose")[0].to(device))
-        mediapipe = lambda: shared_mediapipe(settings["pose"])  # noqa: E731
+        mediapipe = pose_source(cfg)
         mediapipe()  # checked now, as dtw-pose checks it: without MediaPipe one line before any pair
         pose = build_pose_aligner("dtw-pose", mediapipe) if aligner == "dtw-pose-cycle" else None
         return cycle_pose_aligner(aligner, model, mediapipe, pose)  # type: ignore[arg-type]
     if aligner in POSE_ALIGNERS:
-        return build_pose_aligner(aligner, lambda: shared_mediapipe(settings["pose"]))
+        return build_pose_aligner(aligner, pose_source(cfg))
     source, rule = EMBEDDING_ALIGNERS[aligner]
     if source in TASK_NAMES:
         path = checkpoint_path(name, source, settings)
@@ -189,7 +215,8 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
     return EmbeddingTimeAligner(aligner, embed, rule, metric)
 
 
-def build_matcher(name: str, matcher: str, settings: dict, device: torch.device, used: list[str]):
+def build_matcher(name: str, matcher: str, cfg: dict, device: torch.device, used: list[str]):
+    settings = cfg["baseline"]
     if matcher == "pose-oracle":
         return PoseOracle()
     if matcher == "pose":
@@ -198,11 +225,17 @@ def build_matcher(name: str, matcher: str, settings: dict, device: torch.device,
             path = str(settings["refine_checkpoint"])
             refiner = shared(("refine", path, _version(path)), lambda: LocalRefiner(load_model(path, "corrflow")))
             used.append(path)
-        return DetectedPose(shared_mediapipe(settings["pose"]), refiner)
+        return DetectedPose(pose_source(cfg)(), refiner)
     path = checkpoint_path(name, "cats2d", settings)
     match = shared(("cats2d", path, _version(path), str(device)), lambda: Cats2dMatch(load_part(path, "cats2d")[0], device))  # type: ignore[arg-type]
     used.append(path)
     return match
+
+
+def reads_mediapipe(aligner: str, matcher: str) -> bool:
+    """Whether the method ``aligner+matcher`` reads MediaPipe's joints."""
+    return (matcher == "pose" or aligner in CYCLE_POSE_ALIGNERS
+            or (aligner in POSE_ALIGNERS and POSE_ALIGNERS[aligner][0] == "mediapipe"))
 
 
 def build_sequential(aligner: str, matcher: str, cfg: dict, device: torch.device) -> SequentialMethod:
@@ -210,8 +243,11 @@ def build_sequential(aligner: str, matcher: str, cfg: dict, device: torch.device
     name = f"{aligner}+{matcher}"
     settings = cfg["baseline"]
     used: list[str] = []
-    matching = build_matcher(name, matcher, settings, device, used)
+    matching = build_matcher(name, matcher, cfg, device, used)
     timing = build_aligner(name, aligner, cfg, settings, device, used)
+    carry = settings.get("carry_checkpoint")
+    if carry and carry != "pixels" and reads_mediapipe(aligner, matcher):
+        used.append(str(carry))
     return SequentialMethod(name, timing, matching, used)
 
 

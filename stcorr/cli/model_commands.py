@@ -200,7 +200,7 @@ def predict(
     else:
         predictor = Predictor.from_method(method, torch_device, config, parse_overrides(set_ or []), checkpoint)
     result = predictor.predict(src_video, tgt_video, points, names)
-    console.print(f"method: {predictor.name}" + (f" (checkpoint {predictor.checkpoint})" if predictor.checkpoint else ""))
+    console.print(f"method: {predictor.name}" + (f" (uses {predictor.checkpoint})" if predictor.checkpoint else ""))
     scores = [None] * len(names) if result.scores is None else [round(float(c), 4) for c in result.scores]
     record = {
         "source": src_video.name, "target": tgt_video.name, "method": predictor.name, "checkpoint": predictor.checkpoint,

@@ -203,7 +203,7 @@ def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor
     return out.view(1, -1, h, w)
 
 
-def _encoded_frames(video: Video, order: list[int], features: FrameFeatures, size: tuple[int, int],
+def encoded_frames(video: Video, order: list[int], features: FrameFeatures, size: tuple[int, int],
                     batch: int) -> Iterator[Tensor]:
     """Features (1, C, h, w) of ``video``'s frames in ``order``, read and encoded ``batch`` at a time."""
     for start in range(0, len(order), batch):
@@ -215,16 +215,14 @@ def _encoded_frames(video: Video, order: list[int], features: FrameFeatures, siz
 def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: PropagationSettings) -> Iterator[Tensor]:
     """Maps (1, K, h, w) of every frame of ``encoded`` after the first (whose maps are ``first_maps``)."""
     first = next(encoded)
-    first_key = _as_key(first)
+    first_entry = memory_entry(first, first_maps)
     recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.memory)
     older: deque[tuple[Tensor, Tensor]] = deque(maxlen=settings.long_memory)
     _, _, h, w = first.shape
-    rows = _block_rows(h, w, 1 + settings.memory + settings.long_memory, settings.radius, settings.memory_budget_mb)
+    rows = block_rows_for((w, h), 1 + settings.memory + settings.long_memory, settings)
     for index, feature in enumerate(encoded, 1):
-        memory = [(first_key, first_maps)] + list(older) + list(recent)
-        maps = topk_window_attention(_as_query(feature), [k for k, _ in memory], [v for _, v in memory],
-                                     settings.radius, settings.temperature, settings.topk, rows, settings.first_weight)
-        entry = (_as_key(feature), maps)
+        maps = propagation_step(feature, [first_entry] + list(older) + list(recent), settings, rows, settings.first_weight)
+        entry = memory_entry(feature, maps)
         if settings.memory and len(recent) == settings.memory:
             _keep_long_term(older, recent[0], index - settings.memory, settings)
         elif not settings.memory:
@@ -234,6 +232,24 @@ def propagate_maps(encoded: Iterator[Tensor], first_maps: Tensor, settings: Prop
         yield maps
 
 
+def memory_entry(features: Tensor, maps: Tensor) -> tuple[Tensor, Tensor]:
+    """A frame as propagation remembers it: (its features as keys, its maps (1, K, h, w))."""
+    return _as_key(features), maps
+
+
+def block_rows_for(grid: tuple[int, int], memory_frames: int, settings: PropagationSettings) -> int:
+    """Query rows attended at a time on a ``grid`` (w, h) with ``memory_frames`` in memory (``memory_budget_mb``)."""
+    return _block_rows(grid[1], grid[0], memory_frames, settings.radius, settings.memory_budget_mb)
+
+
+def propagation_step(features: Tensor, memory: list[tuple[Tensor, Tensor]], settings: PropagationSettings,
+                     block_rows: int | None = None, first_weight: float = 1.0) -> Tensor:
+    """The maps (1, K, h, w) of the frame whose features are ``features`` (1, C, h, w), copied from
+    the ``memory`` entries (``memory_entry``); ``first_weight`` weighs the first entry's cells."""
+    return topk_window_attention(_as_query(features), [k for k, _ in memory], [v for _, v in memory],
+                                 settings.radius, settings.temperature, settings.topk, block_rows, first_weight)
+
+
 def _keep_long_term(older: deque, entry: tuple[Tensor, Tensor], index: int, settings: PropagationSettings) -> None:
     """Frame ``index`` (1: the first after the query frame), leaving the recent memory, joins the
     long-term memory when it falls on ``long_every``; the oldest long-term frame drops out."""
@@ -241,7 +257,7 @@ def _keep_long_term(older: deque, entry: tuple[Tensor, Tensor], index: int, sett
         older.append(entry)
 
 
-def _grid(video: Video, settings: PropagationSettings) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+def grid_of(video: Video, settings: PropagationSettings) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(native (W, H), working (W, H), grid (w, h)) of ``video`` under ``settings``."""
     native = video.size
     size = working_size(native[0], native[1], settings.max_side)
@@ -259,10 +275,10 @@ def propagated_maps(video: Video, query_t: int, first_maps: Tensor, features: Fr
     """(t, maps (1, K, h, w)) for every frame after ``query_t`` (whose maps are ``first_maps`` on the
     grid of ``_grid``), in order, then with ``backward`` every frame before it, nearest first.
     Frames are read and encoded ``settings.batch_frames`` at a time (bounded memory)."""
-    _, size, _ = _grid(video, settings)
+    _, size, _ = grid_of(video, settings)
     orders = [list(range(query_t, video.num_frames))] + ([list(range(query_t, -1, -1))] if backward else [])
     for order in orders:
-        encoded = _encoded_frames(video, order, features, size, settings.batch_frames)
+        encoded = encoded_frames(video, order, features, size, settings.batch_frames)
         yield from zip(order[1:], propagate_maps(encoded, first_maps, settings))
 
 
@@ -276,7 +292,7 @@ def propagate_keypoints(video: Video, query_t: int, points_xy: np.ndarray, featu
     whole mass; lower as it spreads). Runs without gradients.
     """
     _check_query_frame(video, query_t)
-    native, _, grid = _grid(video, settings)
+    native, _, grid = grid_of(video, settings)
     points_xy = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
     first_maps = gaussian_maps(native_to_cells(points_xy, native, grid), grid, settings.sigma)
     tracks = {query_t: np.column_stack([points_xy, np.ones(len(points_xy))])}
@@ -314,7 +330,7 @@ def propagate_masks(video: Video, query_t: int, labels: np.ndarray, features: Fr
     bounded whatever the video's length.
     """
     _check_query_frame(video, query_t)
-    native, _, grid = _grid(video, settings)
+    native, _, grid = grid_of(video, settings)
     labels = np.asarray(labels, dtype=np.uint8)
     if (labels.shape[1], labels.shape[0]) != native:
         raise StcorrError(f"the mask is {labels.shape[1]}x{labels.shape[0]}, the video's frames are "

@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -256,24 +257,54 @@ def pose_settings(pose: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**{key: section[key] for key in ("min_visibility", "model_complexity", "cache")}, **(pose or {})}
 
 
+class JointCarrier(Protocol):
+    """Fills the joints a track does not see from the frames where it does (``stcorr.baselines.carry``)."""
+
+    identity: str  # what changes its answers (features and settings): part of the stored tracks' key
+
+    def __call__(self, video: Video, track: JointTrack) -> JointTrack: ...
+
+
 class MediaPipePose:
     """MediaPipe's joints of whole videos through the pose cache of the ``baseline.pose`` settings
     (``min_visibility``, ``model_complexity``, ``cache``, ``augment``, ``filter``; absent ones as
     ``pose_settings`` fills them): the one MediaPipe adapter.
     Without MediaPipe installed, building one raises a one-line ``MissingExtra``."""
 
-    def __init__(self, pose: Mapping[str, Any] | None = None, pose_cache: PoseCache | None = None):
+    def __init__(self, pose: Mapping[str, Any] | None = None, pose_cache: PoseCache | None = None,
+                 carry: JointCarrier | None = None):
         """``pose_cache``: tracks from this cache instead of the settings' (a stand-in for MediaPipe).
         ``name`` tells the two passes apart ("mediapipe": single frames; "mediapipe-video": the
-        person followed), as compare's noise floors were measured on the first only."""
+        person followed), as compare's noise floors were measured on the first only. ``carry``:
+        the unseen joints of every track filled by it (stored beside the cache's tracks)."""
         settings = pose_settings(pose)
         self.name = "mediapipe-video" if settings.get("tracking") else "mediapipe"
         self.min_visibility = settings["min_visibility"]
         self.cache = pose_cache or mediapipe_cache(settings)
+        self.carry = carry
+        self._carried: dict[str, JointTrack] = {}
 
     def track(self, video: Video) -> JointTrack:
         """The 13 Penn joints of every frame, with their world joints (a ``compare`` ``PoseSource``)."""
-        return penn_track(self.cache.track(video))
+        track = penn_track(self.cache.track(video))
+        return track if self.carry is None else self._carried_track(video, track)
+
+    def _carried_track(self, video: Video, track: JointTrack) -> JointTrack:
+        """``track`` with ``carry``'s joints: computed once per video and settings, kept on disk."""
+        text = json.dumps({"track": self.cache.key(video), "carry": self.carry.identity}, sort_keys=True)
+        key = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if key not in self._carried:
+            path = self.cache.folder / f"{key}.carried.npz"
+            try:
+                with np.load(io.BytesIO(path.read_bytes())) as stored:
+                    carried = replace(track, xy=stored["xy"], visibility=stored["visibility"])
+            except (OSError, ValueError, KeyError, EOFError):  # absent or unreadable: carried again
+                carried = self.carry(video, track)
+                buffer = io.BytesIO()
+                np.savez(buffer, xy=carried.xy, visibility=carried.visibility)
+                write_file(path, buffer.getvalue())
+            self._carried[key] = carried
+        return self._carried[key]
 
     def seen(self, video: Video) -> JointTrack:
         """The track with visibility 1 where a joint reaches ``min_visibility``, else 0: what pose maps draw."""
