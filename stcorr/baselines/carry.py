@@ -40,7 +40,7 @@ class JointCarrier:
         """``max_gap``: only runs of at most this many unseen frames are carried (None: all);
         ``identity``: what names these features and settings in the pose cache's keys."""
         self.features, self.settings, self.min_visibility, self.max_gap = features, settings, min_visibility, max_gap
-        self.identity = identity or f"{features.name} {settings.model_dump_json()}"
+        self.identity = identity or f"{features.name} {settings.model_dump_json()} {min_visibility} {max_gap}"
 
     def __call__(self, video: Video, track: JointTrack) -> JointTrack:
         seen = track.seen(self.min_visibility)
