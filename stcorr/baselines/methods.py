@@ -34,6 +34,7 @@ from stcorr.models.cycle_use import CycleFeatures, CycleTimeAligner
 from stcorr.models.embedders import LearnedEmbedding
 from stcorr.models.frame_features import shared_frame_features
 from stcorr.models.propagation import EncoderFeatures, PixelFeatures, PropagationSettings
+from stcorr.models.shipped import PREFIX, model_card
 
 #: Aligner name -> (embedding source, rule); gt-time is apart.
 EMBEDDING_ALIGNERS: dict[str, tuple[str, str]] = {
@@ -75,7 +76,8 @@ def joint_carrier(source: str, propagation: dict, min_visibility: float, max_gap
     """The carrier of ``baseline.carry_checkpoint``: a CorrFlow checkpoint's features, or ``pixels``;
     runs of up to ``max_gap`` unseen frames are carried (the filter's lines' reach)."""
     features = PixelFeatures() if source == "pixels" else EncoderFeatures(load_model(source, "corrflow"), name=f"corrflow:{source}")
-    identity = json.dumps({"features": source, "version": _version(source), "propagation": propagation,
+    version = model_card(source[len(PREFIX):])["sha256"] if source.startswith(PREFIX) else _version(source)
+    identity = json.dumps({"features": source, "version": version, "propagation": propagation,
                            "min_visibility": min_visibility, "max_gap": max_gap}, sort_keys=True)
     return JointCarrier(features, PropagationSettings.checked(propagation), min_visibility, max_gap, identity)
 

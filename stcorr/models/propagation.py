@@ -204,7 +204,7 @@ def topk_window_attention(query: Tensor, keys: list[Tensor], values: list[Tensor
 
 
 def encoded_frames(video: Video, order: list[int], features: FrameFeatures, size: tuple[int, int],
-                    batch: int) -> Iterator[Tensor]:
+                   batch: int) -> Iterator[Tensor]:
     """Features (1, C, h, w) of ``video``'s frames in ``order``, read and encoded ``batch`` at a time."""
     for start in range(0, len(order), batch):
         chunk = order[start: start + batch]
@@ -273,7 +273,7 @@ def _check_query_frame(video: Video, query_t: int) -> None:
 def propagated_maps(video: Video, query_t: int, first_maps: Tensor, features: FrameFeatures,
                     settings: PropagationSettings, backward: bool = False) -> Iterator[tuple[int, Tensor]]:
     """(t, maps (1, K, h, w)) for every frame after ``query_t`` (whose maps are ``first_maps`` on the
-    grid of ``_grid``), in order, then with ``backward`` every frame before it, nearest first.
+    grid of ``grid_of``), in order, then with ``backward`` every frame before it, nearest first.
     Frames are read and encoded ``settings.batch_frames`` at a time (bounded memory)."""
     _, size, _ = grid_of(video, settings)
     orders = [list(range(query_t, video.num_frames))] + ([list(range(query_t, -1, -1))] if backward else [])
