@@ -62,11 +62,15 @@ def unseen_runs(seen: np.ndarray, max_gap: int | None) -> np.ndarray:
     if max_gap is None:
         return wanted
     for k in np.flatnonzero(wanted.any(axis=0)):
-        unseen = np.flatnonzero(wanted[:, k])
-        for run in np.split(unseen, np.flatnonzero(np.diff(unseen) > 1) + 1):
+        for run in runs(np.flatnonzero(wanted[:, k])):
             if len(run) > max_gap:
                 wanted[run, k] = False
     return wanted
+
+
+def runs(frames: np.ndarray) -> list[np.ndarray]:
+    """Sorted frame indices split into runs of consecutive frames."""
+    return np.split(frames, np.flatnonzero(np.diff(frames) > 1) + 1)
 
 
 def stretches(seen: np.ndarray, wanted: np.ndarray | None = None) -> list[tuple[int, int]]:
@@ -76,9 +80,7 @@ def stretches(seen: np.ndarray, wanted: np.ndarray | None = None) -> list[tuple[
     wanted = ~seen & seen.any(axis=0) if wanted is None else wanted
     spans = []
     for k in np.flatnonzero(wanted.any(axis=0)):
-        frames = np.flatnonzero(wanted[:, k])
-        runs = np.split(frames, np.flatnonzero(np.diff(frames) > 1) + 1)
-        spans += [(max(run[0] - 1, 0), min(run[-1] + 1, len(seen) - 1)) for run in runs]
+        spans += [(max(run[0] - 1, 0), min(run[-1] + 1, len(seen) - 1)) for run in runs(np.flatnonzero(wanted[:, k]))]
     merged: list[list[int]] = []
     for first, last in sorted(spans):
         if merged and first <= merged[-1][1]:
