@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from stcorr.baselines.carry import JointCarrier, stretches
+from stcorr.baselines.carry import JointCarrier, stretches, unseen_runs
 from stcorr.data.video import Video
 from stcorr.models.propagation import PixelFeatures, PropagationSettings
 from stcorr.pose.cache import MediaPipePose
@@ -48,9 +48,9 @@ def test_stretches_hold_each_unseen_run_with_the_seen_frames_around_it():
     seen[3:5, 0] = False   # frames 2..5
     seen[5:7, 1] = False   # frames 4..7: overlaps, merged
     seen[10:, 0] = False   # the end: 9..11
-    assert stretches(seen) == [(2, 7), (9, 11)]
+    assert stretches(unseen_runs(seen, None)) == [(2, 7), (9, 11)]
     never = np.zeros((5, 1), bool)
-    assert stretches(never) == []  # a joint never seen has nothing to be carried from
+    assert stretches(unseen_runs(never, None)) == []  # a joint never seen has nothing to be carried from
 
 
 def test_a_hidden_point_is_carried_where_a_line_would_miss_it(tmp_path):

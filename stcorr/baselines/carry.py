@@ -11,9 +11,9 @@ the last few frames) and put back at the pose source's joint wherever that is se
 joint takes the two passes' points weighted by how recently each saw it (the nearer pass weighs
 more; one pass alone before the first or after the last frame where it is seen) and the lower
 visibility of the seen frames it came from, so it counts as seen. A joint never seen in the video
-stays unseen, and so do runs longer than ``max_gap`` frames (the filter's ``max_gap``, whose
-runs the straight lines filled before; a run at either end of the video is carried too). It replaces the straight lines of the pose filter's ``max_gap`` (measured against
-them in docs/pose.md, "Joints carried over the frames MediaPipe misses").
+stays unseen, and so do runs longer than ``max_gap`` frames: it replaces the straight lines the
+pose filter drew over runs up to ``max_gap``, and carries runs at either end of the video too
+(measured against the lines in docs/pose.md, "Joints carried over the frames MediaPipe misses").
 
 Coordinates: native pixels, as ``JointTrack``.
 """
@@ -46,7 +46,7 @@ class JointCarrier:
         seen = track.seen(self.min_visibility)
         wanted = unseen_runs(seen, self.max_gap)
         xy, visibility = track.xy.copy(), track.visibility.copy()
-        for start, stop in stretches(seen, wanted):
+        for start, stop in stretches(wanted):
             part = slice(start, stop + 1)
             points, age, source_visibility = carried_stretch(video, start, track.xy[part], seen[part],
                                                              track.visibility[part], self.features, self.settings)
@@ -73,14 +73,12 @@ def runs(frames: np.ndarray) -> list[np.ndarray]:
     return np.split(frames, np.flatnonzero(np.diff(frames) > 1) + 1)
 
 
-def stretches(seen: np.ndarray, wanted: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """(first, last) frames of each stretch to pass through: every run of ``wanted`` frames of a
-    joint (default: its unseen frames, where it is seen somewhere), with the frame on each side
-    of it, overlapping runs merged."""
-    wanted = ~seen & seen.any(axis=0) if wanted is None else wanted
+def stretches(wanted: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) frames of each stretch to pass through: every run of ``wanted`` (T, K) frames of
+    a joint, with the frame on each side of it, overlapping runs merged."""
     spans = []
     for k in np.flatnonzero(wanted.any(axis=0)):
-        spans += [(max(run[0] - 1, 0), min(run[-1] + 1, len(seen) - 1)) for run in runs(np.flatnonzero(wanted[:, k]))]
+        spans += [(max(run[0] - 1, 0), min(run[-1] + 1, len(wanted) - 1)) for run in runs(np.flatnonzero(wanted[:, k]))]
     merged: list[list[int]] = []
     for first, last in sorted(spans):
         if merged and first <= merged[-1][1]:

@@ -93,6 +93,19 @@ def track_from_bytes(data: bytes) -> JointTrack:
     return landmark_track(landmarks, world, (size[0], size[1]))
 
 
+def carried_to_bytes(track: JointTrack) -> bytes:
+    """A carried track (``MediaPipePose`` with ``carry``) as stored beside the cache: ``xy``, ``visibility``."""
+    buffer = io.BytesIO()
+    np.savez(buffer, xy=track.xy, visibility=track.visibility)
+    return buffer.getvalue()
+
+
+def carried_from_bytes(data: bytes, track: JointTrack) -> JointTrack:
+    """``track`` with the joints ``carried_to_bytes`` stored."""
+    with np.load(io.BytesIO(data)) as arrays:
+        return replace(track, xy=arrays["xy"], visibility=arrays["visibility"])
+
+
 def landmark_track(landmarks: np.ndarray, world: np.ndarray, size: tuple[int, int]) -> JointTrack:
     """The track of ``landmarks`` (T, 33, 4) x, y native pixels, depth, visibility (NaN where nobody
     was found) and ``world`` (T, 33, 3)."""
@@ -296,13 +309,10 @@ class MediaPipePose:
         if key not in self._carried:
             path = self.cache.folder / f"{key}.carried.npz"
             try:
-                with np.load(io.BytesIO(path.read_bytes())) as stored:
-                    carried = replace(track, xy=stored["xy"], visibility=stored["visibility"])
+                carried = carried_from_bytes(path.read_bytes(), track)
             except (OSError, ValueError, KeyError, EOFError):  # absent or unreadable: carried again
                 carried = self.carry(video, track)
-                buffer = io.BytesIO()
-                np.savez(buffer, xy=carried.xy, visibility=carried.visibility)
-                write_file(path, buffer.getvalue())
+                write_file(path, carried_to_bytes(carried))
             self._carried[key] = carried
         return self._carried[key]
 
