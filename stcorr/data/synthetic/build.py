@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import operator
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -143,9 +144,29 @@ def _check_target(out: Path) -> None:
         raise StcorrError(f"folder is not empty and not an earlier `stcorr synth` output (no {MANIFEST}); "
                           "choose a new or empty folder", out)
     foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_ENTRIES) if out.is_dir() else []
+    foreign = foreign or (_foreign_inside(out) if out.is_dir() else [])
     if foreign:
         raise StcorrError(f"earlier `stcorr synth` output holds files synth did not write ({', '.join(foreign[:3])}); "
                           "move them or choose another folder", out)
+
+
+# what synth writes inside its folders (the module docstring); anything else there is the user's
+OWN_INSIDE = {"frames": re.compile(r"\d+/\d+\.jpg"), "labels": re.compile(r"\d+\.mat"),
+              PHASE_LABELS: re.compile(r"(train|val)/[a-z_]+/\d+\.npy")}
+
+
+def _foreign_inside(out: Path) -> list[str]:
+    """Files (and links) inside an earlier synth output's folders that synth does not write there, as paths from ``out``."""
+    foreign = []
+    for name, pattern in OWN_INSIDE.items():
+        folder = out / name
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for entry in folder.rglob("*"):
+            relative = entry.relative_to(folder).as_posix()
+            if (entry.is_symlink() or not entry.is_dir()) and not pattern.fullmatch(relative):
+                foreign.append(f"{name}/{relative}")
+    return sorted(foreign)
 
 
 def _replace(tmp: Path, out: Path) -> None:
