@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
+import compare_synthetic as cs
 from cli_helpers import run_stcorr
 
 
@@ -18,3 +20,30 @@ def test_synth_keeps_a_users_file_inside_an_earlier_synth_output(tmp_path):
     assert run.one_line_error and "frames/0001/notes.txt" in run.stderr, run.stderr
     assert (out / "frames" / "0001" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+def test_compare_keeps_a_users_video_in_an_earlier_comparison_folder(tmp_path):
+    reference, attempt, pose = cs.synthetic_pair(tmp_path / "pair")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "compare.json").write_text(json.dumps({"key_moments": [], "sizes": {}, "fps": 30, "summary": []}))
+    (out / "overlay.mp4").write_bytes(b"the user's own video, not stcorr's")
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+        run = run_stcorr("compare", reference, attempt, "--out", out, "--no-video")
+    assert run.one_line_error and "overlay.mp4" in run.stderr, run.stderr
+    assert (out / "overlay.mp4").read_bytes() == b"the user's own video, not stcorr's"
+
+
+def test_compare_keeps_a_users_file_inside_an_earlier_attempts_folder(tmp_path):
+    reference, attempt, pose = cs.synthetic_pair(tmp_path / "pair")
+    attempts = tmp_path / "attempts_in"
+    attempts.mkdir()
+    attempt.rename(attempts / "one")
+    out = tmp_path / "out"
+    (out / "attempts" / "one").mkdir(parents=True)
+    (out / "attempts.json").write_text(json.dumps({"command": "stcorr compare", "attempts": []}))
+    (out / "attempts" / "one" / "notes.txt").write_text("mine")
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+        run = run_stcorr("compare", reference, "--attempts", attempts, "--out", out, "--no-video")
+    assert run.one_line_error and "attempts/one/notes.txt" in run.stderr, run.stderr
+    assert (out / "attempts" / "one" / "notes.txt").read_text() == "mine"

@@ -50,6 +50,7 @@ class FolderKind:
     own: tuple[str, ...]
     whole: bool
     recognise: Callable[[Path], bool] | None = None
+    foreign_inside: Callable[[Path], list[str]] | None = None  # files below the top level it did not write
 
 
 def _has_checkpoint(folder: Path) -> bool:
@@ -70,6 +71,27 @@ def _is_synth(folder: Path) -> bool:
     return is_synth_output(folder)
 
 
+COMPARISON_FILES = ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html")
+
+
+def _not_a_comparisons_file(folder: Path) -> list[str]:
+    """Files of an earlier comparison folder that compare did not write: its JSON and videos must carry
+    stcorr's header or mark, and attempts/ hold nothing but attempts/NAME/ with one comparison's files."""
+    foreign = []
+    for entry in sorted(folder.rglob("*")):
+        relative = entry.relative_to(folder)
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        top_level = len(relative.parts) == 1
+        if top_level and relative.name in BOOKKEEPING:
+            continue
+        in_attempts = len(relative.parts) == 3 and relative.parts[0] == "attempts" and relative.name in COMPARISON_FILES
+        if entry.is_symlink() or not (top_level or in_attempts) or \
+                (entry.suffix in (".json", ".mp4") and not stcorr_wrote(entry)):
+            foreign.append(relative.as_posix())
+    return foreign
+
+
 RUN_ENTRIES = ("checkpoint", ".checkpoint.old", ".checkpoint.tmp", "config.yaml", "train_log.csv", "val_log.csv",
                "tensorboard", ".config.*.tmp.yaml", ".train_log.*.tmp.csv", ".val_log.*.tmp.csv")
 FOLDER_KINDS = {
@@ -80,7 +102,7 @@ FOLDER_KINDS = {
     "report": FolderKind("report", ("index.html", ".index.*.tmp.html"), whole=False),
     "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html", "attempts.json", "attempts"),
                           whole=True,
-                          recognise=_holds_a_comparison),
+                          recognise=_holds_a_comparison, foreign_inside=_not_a_comparisons_file),
     "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True,
                                         recognise=_holds_stcorr_masks),
     "synth": FolderKind("synth", ("frames", "labels", "*.json", "penn_action_labels"), whole=True, recognise=_is_synth),
@@ -184,6 +206,8 @@ def _check_folder(flag: str, path: Path, kind: FolderKind, overwrite: bool, min_
     foreign = [name for name in entries if not _owned(name, kind)]
     bookkeeping_only = all(name in BOOKKEEPING for name in entries)
     mine = read_folder_mark(path) == kind.owner or (kind.recognise is not None and kind.recognise(path))
+    if mine and not foreign and kind.foreign_inside is not None:
+        foreign = kind.foreign_inside(path)
     if bookkeeping_only or (mine and not foreign):
         return
     if overwrite and not kind.whole:  # added to: files of the same names are replaced, nothing else is touched
