@@ -1,5 +1,6 @@
 """Found by auditing the command line as a user would: folders stcorr replaces whole (``synth OUT``,
-``compare --out``) must not take the user's files that sit below their top level with them."""
+``compare --out``) must not take the user's files that sit below their top level with them, and
+long work shows progress."""
 
 from __future__ import annotations
 
@@ -47,3 +48,24 @@ def test_compare_keeps_a_users_file_inside_an_earlier_attempts_folder(tmp_path):
         run = run_stcorr("compare", reference, "--attempts", attempts, "--out", out, "--no-video")
     assert run.one_line_error and "attempts/one/notes.txt" in run.stderr, run.stderr
     assert (out / "attempts" / "one" / "notes.txt").read_text() == "mine"
+
+
+class _Distance:
+    name = "pose"
+
+    def distance(self, query, candidate) -> float:
+        return float(len(str(candidate.path)))
+
+
+def test_retrieve_shows_its_progress(tmp_path):
+    from PIL import Image
+
+    data = tmp_path / "videos"
+    for name in ("query", "a", "b", "c"):
+        (data / name).mkdir(parents=True)
+        for t in range(2):
+            Image.new("RGB", (32, 32), (40 * t, 0, 0)).save(data / name / f"{t + 1:06d}.jpg")
+    with mock.patch("stcorr.cli.retrieve_commands._features", lambda *args: ([_Distance()], None)):
+        run = run_stcorr("retrieve", "--query", data / "query", "--data", data, "--out", tmp_path / "r.json")
+    assert run.returncode == 0, run.stderr
+    assert "retrieve" in run.stderr.split("wrote")[0] and "3/3" in run.stderr, run.stderr

@@ -38,6 +38,7 @@ from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, Des
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
+from stcorr.progress import progress_bar
 
 #: Longest descriptor sequence given to DTW (longer videos are resampled uniformly in time): the
 #: DTW table is MAX_FRAMES^2 cells.
@@ -186,16 +187,23 @@ def calibrate(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def rank_videos(query: Video, candidates: dict[str, Video], features: list[VideoDistance],
-                weights: dict[str, float] | None = None) -> list[Ranked]:
+                weights: dict[str, float] | None = None, progress: bool = False) -> list[Ranked]:
     """The candidates from most to least like ``query``: each feature's distances standardised over
     the candidates, summed with ``weights`` (by feature name; default ``CYCLE_WEIGHT`` for cycle, 1 for
-    any other), and calibrated (``calibrate``)."""
+    any other), and calibrated (``calibrate``). ``progress``: a bar over the candidates on stderr."""
     if query.num_frames < 1:
         raise StcorrError("the query video has no frames", query.path)
     if not candidates or not features:
         raise StcorrError("retrieval needs at least one candidate video and one feature")
     names = sorted(candidates)
-    raw = {f.name: np.array([f.distance(query, candidates[n]) for n in names]) for f in features}
+    raw = {}
+    with progress_bar("retrieve", len(names) * len(features), progress) as bar:
+        for f in features:
+            distances = []
+            for n in names:
+                distances.append(f.distance(query, candidates[n]))
+                bar.advance()
+            raw[f.name] = np.array(distances)
     weights = weights or {"cycle": CYCLE_WEIGHT}
     if len(raw) == 1:  # one feature: its own distances (the same softmax as its z-scores; easier to read)
         total = next(iter(raw.values()))

@@ -45,6 +45,7 @@ def retrieve(
     if checkpoint is not None and set_:
         raise StcorrError("--set has no effect with --checkpoint (the checkpoint carries its own config)")
     query_video = Video(query)
+    query_video.size  # reads its first frame (a folder: every frame's size): a bad query is one error line, before the bar
     dataset = load_dataset(data)
     same = query_video.path.resolve()
     videos = {name: dataset.video(name) for name in dataset.videos()}
@@ -53,7 +54,7 @@ def retrieve(
         raise StcorrError("no video to rank besides the query", data)
     cfg = build_config(None, set_)
     measures, checkpoint_read = _features(features.split("+"), checkpoint, cfg, device)
-    ranked = rank_videos(query_video, candidates, measures)[:top]
+    ranked = rank_videos(query_video, candidates, measures, progress=True)[:top]
     actions = dataset.actions()
     query_name = next((name for name, v in videos.items() if v.path.resolve() == same), None)
     write_json(out, {"query": str(query), **({"query_action": actions[query_name]} if query_name in actions else {}),
