@@ -1,4 +1,5 @@
-"""Progress bars on stderr (rich), or nothing when disabled (per bar, or for a whole block of work)."""
+"""Progress bars on stderr (rich), or nothing when disabled (per bar, or for a whole block of work); a bar
+opened while another is on screen stays silent (the outer one shows the work)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Iterator
 from stcorr.console import console
 
 _shown = [True]
+_live = [False]  # a bar is on screen: rich shows one live display at a time, so a bar inside it stays silent
 
 
 class _Bar:
@@ -32,12 +34,16 @@ def bars_shown(shown: bool) -> Iterator[None]:
 
 @contextmanager
 def progress_bar(label: str, total: int, enabled: bool = True, completed: int = 0) -> Iterator[_Bar]:
-    if not (enabled and _shown[0]):
+    if not (enabled and _shown[0]) or _live[0]:
         yield _Bar()
         return
     # rich.progress costs ~0.5 s at start-up: loaded when a bar is shown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console) as progress:
-        yield _Bar(progress, progress.add_task(label, total=total, completed=completed, info=""))
+    _live[0] = True
+    try:
+        with Progress(*columns, console=console) as progress:
+            yield _Bar(progress, progress.add_task(label, total=total, completed=completed, info=""))
+    finally:
+        _live[0] = False

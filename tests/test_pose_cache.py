@@ -250,3 +250,30 @@ def test_the_filter_is_applied_as_tracks_are_read_and_not_stored(video, tmp_path
     assert filtered[3, wrist, 3] == pytest.approx(0.9)
     assert np.isnan(filtered[3, ankle]).all()  # below min_visibility everywhere: nothing to fill from
     np.testing.assert_allclose(np.delete(filtered, 3, axis=0), np.delete(stored, 3, axis=0))
+
+
+def test_a_long_videos_pose_pass_shows_its_progress_and_a_bar_inside_another_stays_silent(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import stcorr.progress as progress
+
+    write_frames(tmp_path / "long", 6)
+    long_video = Video(tmp_path / "long")
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "console", Console(file=screen, force_terminal=True, width=100))
+    monkeypatch.setattr(pose_cache, "LONG_VIDEO_FRAMES", 5)
+    pose_cache.detect_track(long_video, FakeLandmarker([]))
+    assert "pose long" in screen.getvalue() and "6/6" in screen.getvalue()
+
+    screen.truncate(0)
+    with progress.progress_bar("outer", 1) as bar:  # e.g. eval's bar over pairs: rich shows one live display
+        pose_cache.detect_track(long_video, FakeLandmarker([]))
+        bar.advance()
+    assert "outer" in screen.getvalue() and "pose long" not in screen.getvalue()
+
+    screen.truncate(0)
+    monkeypatch.setattr(pose_cache, "LONG_VIDEO_FRAMES", 7)
+    pose_cache.detect_track(long_video, FakeLandmarker([]))
+    assert screen.getvalue().strip("\x00") == ""
