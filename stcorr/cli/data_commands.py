@@ -60,8 +60,8 @@ def _parse_size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise StcorrError(f"--size takes WIDTHxHEIGHT, e.g. 128x128, not {text!r}") from None
-    if min(width, height) < 16 or max(width, height) > 4096:
-        raise StcorrError(f"--size {text}: frames must be 16 to 4096 pixels a side")
+    if min(width, height) < 32 or max(width, height) > 4096:  # the generator's own limits (synthetic.build)
+        raise StcorrError(f"--size {text}: frames must be 32 to 4096 pixels a side")
     return width, height
 
 
