@@ -3,17 +3,20 @@ fraction of correspondences whose DTW-matched target frame is within k frames of
 (time only, no spatial matching), per action and over all. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_descriptor_settings.py DATA [--split train]
-        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N]
+        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N] [--world-angles 0,1,1.5,2,3]
 
 ``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` MediaPipe's joints as the
 ``*-pose`` methods read them (cpu.yaml's ``baseline.pose``: the augmented pass, the filter) from the
 pose cache (``--cache``, else the default folder), computing what is missing.
 ``--videos-per-action N``: only the pairs among the first N videos of each action (MediaPipe on fewer).
+``--world-angles W,...`` (with ``--joints mediapipe``): instead of the grid, MediaPipe's settings with the
+block of the world (3D) joints' angles weighted W (0: without it; ``stcorr.pose.descriptors``, 7).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 from collections import defaultdict
@@ -21,7 +24,7 @@ from collections import defaultdict
 import numpy as np
 
 from stcorr.baselines.pose_descriptors import PoseTimeAligner, detector_describer, oracle_describer
-from stcorr.pose.descriptors import DescriptorSettings
+from stcorr.pose.descriptors import MEDIAPIPE_SETTINGS, DescriptorSettings
 from stcorr.data.datasets import open_dataset
 from stcorr.settings import default_section
 
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--joints", choices=("labels", "mediapipe"), default="labels")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--videos-per-action", type=int, default=None)
+    parser.add_argument("--world-angles", default=None, help="Weights of a block of 3D angles (with --joints mediapipe)")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     pairs = first_videos_pairs(dataset, args.split, args.videos_per_action)
@@ -67,6 +71,16 @@ def main() -> None:
         from stcorr.pose.cache import MediaPipePose
 
         cache = MediaPipePose({**default_section("baseline.pose"), **({"cache": args.cache} if args.cache else {})})
+    if args.world_angles is not None:
+        if cache is None:
+            parser.error("--world-angles needs --joints mediapipe")
+        rows = []
+        for w in args.world_angles.split(","):
+            settings = dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=float(w))
+            aligner = PoseTimeAligner("dtw-pose", detector_describer(cache, settings), "dtw")
+            rows.append({"world_angle_weight": float(w), **time_scores(aligner, dataset, pairs)})
+        print(json.dumps({"data": args.data, "split": args.split, "pairs": len(pairs), "rows": rows}, indent=1))
+        return
     rows = []
     for sigma, weight in itertools.product(*GRID.values()):
         settings = DescriptorSettings(smooth_sigma=sigma, velocity_weight=weight)

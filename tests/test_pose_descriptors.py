@@ -170,3 +170,24 @@ def test_speed_ratio_is_the_paths_slope_past_its_still_ends():
     descriptors = np.ones((4, 6))
     np.testing.assert_array_equal(at_speed(descriptors, 2.0)[:, 3:], 2.0)
     np.testing.assert_array_equal(at_speed(descriptors, 2.0)[:, :3], 1.0)
+
+
+def test_world_joints_add_a_block_of_3d_angles_that_a_turn_of_the_camera_leaves_alone():
+    phase = np.linspace(0, 1, 25)
+    xy = skeleton_clip(phase)
+    world = np.concatenate([(xy - xy[:, :1]) / 100.0, 0.2 * np.sin(np.linspace(0, 3, 13))[None, :, None]
+                            .repeat(len(phase), 0)], axis=2)  # depth that varies over the joints
+    turn = np.radians(70)  # the camera moved around the person: a rotation about the vertical (y) axis
+    rotation = np.array([[np.cos(turn), 0, np.sin(turn)], [0, 1, 0], [-np.sin(turn), 0, np.cos(turn)]])
+    confidence = np.ones((len(phase), 13))
+    settings = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0, world_angle_weight=1.5)
+    plain = pose_descriptors(xy, confidence, settings)
+    with_world = pose_descriptors(xy, confidence, settings, world=world)
+    turned = pose_descriptors(xy, confidence, settings, world=world @ rotation.T)
+    assert plain.shape == (25, 70) and with_world.shape == (25, 88)
+    np.testing.assert_allclose(with_world[:, :35], plain[:, :35])  # the image's blocks as before
+    block = slice(35, 44)  # the 3D angles, before the velocities
+    assert np.abs(with_world[:, block]).max() > 0.01
+    np.testing.assert_allclose(turned[:, block], with_world[:, block], atol=1e-9)
+    off = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
+    assert pose_descriptors(xy, confidence, off, world=world).shape == (25, 70)

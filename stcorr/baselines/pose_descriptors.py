@@ -64,10 +64,10 @@ def oracle_describer(settings: DescriptorSettings = ANNOTATED_SETTINGS) -> Descr
 
 
 def detector_describer(pose: MediaPipePose, settings: DescriptorSettings = MEDIAPIPE_SETTINGS) -> Describe:
-    """Descriptors of MediaPipe's joints (its visibility as confidence)."""
+    """Descriptors of MediaPipe's joints (its visibility as confidence), with its world joints' angles."""
     def describe(dataset: Dataset, name: str) -> np.ndarray:
         track = pose.track(dataset.video(name))
-        return pose_descriptors(track.xy, track.visibility, settings)
+        return pose_descriptors(track.xy, track.visibility, settings, world=track.world)
 
     return describe
 
