@@ -2,7 +2,7 @@
 
     python benchmarks/retrieval.py [--data ROOT] [--split val|train|all] [--features pose,pose-oracle,cycle,pose+cycle]
                                    [--checkpoint CKPT] [--per-action N] [--partner QUERY=VIDEO ...]
-                                   [--velocity-weight W]
+                                   [--velocity-weight W] [--world-angle-weight W]
 
 Every video of the split queries all the others (``stcorr.baselines.retrieval.rank_videos``, what
 `stcorr retrieve` runs). Per feature set: P@1 over the queries that have a same-action partner among
@@ -19,6 +19,7 @@ Defaults: ../shared/real-dev, all of its videos, partner 0280=0191.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -34,9 +35,12 @@ from stcorr.data.datasets import open_dataset
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
 
 
-def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_weight: float | None) -> list:
+def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_weight: float | None,
+             world_angle_weight: float | None = None) -> list:
     def settings(base: DescriptorSettings) -> DescriptorSettings:
-        return base if velocity_weight is None else DescriptorSettings(base.smooth_sigma, velocity_weight)
+        if velocity_weight is not None:
+            base = dataclasses.replace(base, velocity_weight=velocity_weight)
+        return base if world_angle_weight is None else dataclasses.replace(base, world_angle_weight=world_angle_weight)
 
     out = []
     for part in name.split("+"):
@@ -84,6 +88,8 @@ def main() -> None:
     parser.add_argument("--per-action", type=int)
     parser.add_argument("--partner", action="append", default=None)
     parser.add_argument("--velocity-weight", type=float, help="the pose descriptors' (default: retrieval's own)")
+    parser.add_argument("--world-angle-weight", type=float,
+                        help="the weight of MediaPipe's 3D angles in the pose descriptors (default: retrieval's own)")
     args = parser.parse_args()
     partners = [p.split("=") for p in (args.partner if args.partner is not None else
                                         (["0280=0191"] if args.data == REAL_DEV else []))]
@@ -91,11 +97,12 @@ def main() -> None:
     cfg = load_config(None)
     videos = chosen_videos(dataset, args.split, args.per_action)
     actions = dataset.actions()
-    report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight, "videos": len(videos),
+    report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight,
+              "world_angle_weight": args.world_angle_weight, "videos": len(videos),
               "actions": len({actions.get(n) for n in videos}), "checkpoint": args.checkpoint, "features": {}}
     for name in args.features.split(","):
         start = time.process_time()
-        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight)
+        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight, args.world_angle_weight)
         rankings = {q: rank_videos(videos[q], {n: v for n, v in videos.items() if n != q}, features) for q in videos}
         p1, chance, queries = precision_at_1(rankings, actions)
         row = {"P@1": p1, "P@1_chance": chance, "queries_with_partner": queries,

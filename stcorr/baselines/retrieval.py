@@ -53,7 +53,7 @@ FEATURES = ("pose", "cycle", "pose+cycle")
 #: weight then) 0.452, 1.0 0.452. 0.05 keeps the direction of time (0 ranks a time-reversed copy
 #: nearly as near as the clip). MediaPipe's jittery joints keep the aligners' smoothing (sigma 2).
 RETRIEVAL_VELOCITY_WEIGHT = 0.05
-MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
+MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT, world_angle_weight=0.0)
 ANNOTATED_RETRIEVAL = replace(ANNOTATED_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
 
 
@@ -99,7 +99,8 @@ def _cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class PoseDistance:
     """``pose``: DTW over pose descriptors of each video's joints: ``joints(video)`` -> xy (T, 13, 2)
-    pixels and confidence (T, 13) (MediaPipe's: ``mediapipe_joints``; annotated joints work alike)."""
+    pixels and confidence (T, 13), and world joints (T, 13, 3) or None (MediaPipe's: ``mediapipe_joints``;
+    annotated joints work alike, without world joints)."""
 
     name = "pose"
 
@@ -114,18 +115,19 @@ class PoseDistance:
         if key not in self._descriptors:
             with warnings.catch_warnings():  # a video where nobody is found: numpy warns on its empty means
                 warnings.simplefilter("ignore", RuntimeWarning)
-                self._descriptors[key] = pose_descriptors(*self.joints(video), self.settings)
+                xy, confidence, *world = self.joints(video)
+                self._descriptors[key] = pose_descriptors(xy, confidence, self.settings, world=world[0] if world else None)
         return self._descriptors[key]
 
     def distance(self, query: Video, candidate: Video) -> float:
         return dtw_distance(self.descriptors(query), self.descriptors(candidate))
 
 
-def mediapipe_joints(pose: MediaPipePose) -> Callable[[Video], tuple[np.ndarray, np.ndarray]]:
-    """The 13 Penn joints (T, 13, 2) and visibilities (T, 13) of MediaPipe's track of a video."""
-    def joints(video: Video) -> tuple[np.ndarray, np.ndarray]:
+def mediapipe_joints(pose: MediaPipePose) -> Callable[[Video], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The 13 Penn joints (T, 13, 2), visibilities (T, 13) and world joints (T, 13, 3) of MediaPipe's track of a video."""
+    def joints(video: Video) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         track = pose.track(video)
-        return track.xy, track.visibility
+        return track.xy, track.visibility, track.world
 
     return joints
 
