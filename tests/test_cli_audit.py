@@ -35,6 +35,18 @@ def test_compare_keeps_a_users_video_in_an_earlier_comparison_folder(tmp_path):
     assert (out / "overlay.mp4").read_bytes() == b"the user's own video, not stcorr's"
 
 
+def test_compare_keeps_a_users_page_in_an_earlier_comparison_folder_and_replaces_its_own(tmp_path):
+    reference, attempt, pose = cs.synthetic_pair(tmp_path / "pair")
+    out = tmp_path / "out"
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+        assert run_stcorr("compare", reference, attempt, "--out", out, "--no-video").returncode == 0
+        assert run_stcorr("compare", reference, attempt, "--out", out, "--no-video").returncode == 0  # its own page
+        (out / "index.html").write_text("<html><title>my notes</title></html>")
+        run = run_stcorr("compare", reference, attempt, "--out", out, "--no-video")
+    assert run.one_line_error and "index.html" in run.stderr, run.stderr
+    assert (out / "index.html").read_text() == "<html><title>my notes</title></html>"
+
+
 def test_compare_keeps_a_users_file_inside_an_earlier_attempts_folder(tmp_path):
     reference, attempt, pose = cs.synthetic_pair(tmp_path / "pair")
     attempts = tmp_path / "attempts_in"

@@ -75,8 +75,8 @@ COMPARISON_FILES = ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.ht
 
 
 def _not_a_comparisons_file(folder: Path) -> list[str]:
-    """Files of an earlier comparison folder that compare did not write: its JSON and videos must carry
-    stcorr's header or mark, and attempts/ hold nothing but attempts/NAME/ with one comparison's files."""
+    """Files of an earlier comparison folder that compare did not write: its JSON, videos and pages must carry
+    stcorr's header, mark or title, and attempts/ hold nothing but attempts/NAME/ with one comparison's files."""
     foreign = []
     for entry in sorted(folder.rglob("*")):
         relative = entry.relative_to(folder)
@@ -87,7 +87,7 @@ def _not_a_comparisons_file(folder: Path) -> list[str]:
             continue
         in_attempts = len(relative.parts) == 3 and relative.parts[0] == "attempts" and relative.name in COMPARISON_FILES
         if entry.is_symlink() or not (top_level or in_attempts) or \
-                (entry.suffix in (".json", ".mp4") and not stcorr_wrote(entry)):
+                (entry.suffix in (".json", ".mp4", ".html") and not stcorr_wrote(entry)):
             foreign.append(relative.as_posix())
     return foreign
 
@@ -260,7 +260,8 @@ def _pathconf(folder: Path, name: str, fallback: int) -> int:
 def stcorr_wrote(path: Path) -> bool:
     """Whether stcorr wrote the file at ``path``, by its own header: the JSON records of docs/formats.md
     (RESULTS, RETRIEVAL, tracking and classify results carry ``"command": "stcorr ..."``; PRED,
-    TRACKS, PREDS and pairs.json their fixed keys), pictures and videos the ``MARK`` stcorr embeds."""
+    TRACKS, PREDS and pairs.json their fixed keys), pictures and videos the ``MARK`` stcorr embeds, pages
+    their title."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -271,6 +272,9 @@ def stcorr_wrote(path: Path) -> bool:
 
             with Image.open(path) as image:
                 return image.info.get("Software") == MARK or image.info.get("comment") in (MARK, MARK.encode())
+        if suffix == ".html":  # stcorr's pages (compare, report) open with a <title> of "stcorr ..."
+            with open(path, "rb") as page:
+                return b"<title>stcorr" in page.read(8192)
         if suffix == ".mp4":
             import av
 
