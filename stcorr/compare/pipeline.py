@@ -273,9 +273,11 @@ def align_times(method: str, reference: JointTrack, attempt: JointTrack, span: t
              (reference.num_frames - 1, last)]
     ref_desc = align.frame_descriptors(reference, world) if method == "dtw-pose" else None
     # the attempt's descriptors over the span alone (its joints outside it do not smooth into it)
-    att_desc = np.zeros((attempt.num_frames, 1)) if method != "dtw-pose" else np.concatenate(
-        [np.zeros((first, 18)), align.frame_descriptors(attempt.frames_between(first, last), world),
-         np.zeros((attempt.num_frames - 1 - last, 18))])
+    att_desc = np.zeros((attempt.num_frames, 1))
+    if method == "dtw-pose":
+        inside = align.frame_descriptors(attempt.frames_between(first, last), world)
+        att_desc = np.concatenate([np.zeros((first, inside.shape[1])), inside,
+                                   np.zeros((attempt.num_frames - 1 - last, inside.shape[1]))])
     times = np.zeros(reference.num_frames, dtype=np.int64)
     for (t0, u0), (t1, u1) in zip(knots, knots[1:]):
         if ref_desc is None or t1 - t0 < 2 or u1 - u0 < 2:
