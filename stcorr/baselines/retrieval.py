@@ -53,6 +53,8 @@ FEATURES = ("pose", "cycle", "pose+cycle")
 #: weight then) 0.452, 1.0 0.452. 0.05 keeps the direction of time (0 ranks a time-reversed copy
 #: nearly as near as the clip). MediaPipe's jittery joints keep the aligners' smoothing (sigma 2).
 RETRIEVAL_VELOCITY_WEIGHT = 0.05
+#: MediaPipe's 3D angles (``world_angle_weight``, on for the time aligners) ranked no better on the train
+#: splits (P@1 0.905 -> 0.905 synthetic, 0.40 -> 0.40 realism 1, at 1.5; docs/retrieval.md): off here.
 MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT, world_angle_weight=0.0)
 ANNOTATED_RETRIEVAL = replace(ANNOTATED_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
 
