@@ -41,19 +41,26 @@ VARIANTS = {"raw": lambda w: w, "smooth1": lambda w: smoothed_world(w, 1.0), "sm
 from stcorr.data.synthetic.clip import make_clip, render_frames
 
 
+def detect_all(frames, landmarker) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, 13, 3) world joints (every joint MediaPipe gives, NaN where nobody is found), (T, 13)
+    visibility and (T, 13, 2) image joints in pixels."""
+    world, visibility = np.full((len(frames), 13, 3), np.nan), np.zeros((len(frames), 13))
+    image = np.full((len(frames), 13, 2), np.nan)
+    for t, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        found = landmarker(frame)
+        if found is not None:
+            world[t], visibility[t] = found[1][PENN_INDEX], found[0][PENN_INDEX, 3]
+            image[t] = found[0][PENN_INDEX, :2] * [frame.shape[1], frame.shape[0]]
+    return world, visibility, image
+
+
 def detect(landmarker, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(T, 13, 2) pixels and (T, 13, 3) world joints, NaN where nobody (or a joint under 0.5 visibility) is found."""
-    xy, world = np.full((len(frames), 13, 2), np.nan), np.full((len(frames), 13, 3), np.nan)
-    for t, frame in enumerate(frames):
-        found = landmarker(frame)
-        if found is None:
-            continue
-        image, marks = found
-        seen = image[PENN_INDEX, 3] >= 0.5
-        height, width = frame.shape[:2]
-        xy[t, seen] = image[PENN_INDEX][seen, :2] * [width, height]
-        world[t, seen] = marks[PENN_INDEX][seen]
-    return xy, world
+    world, visibility, image = detect_all(frames, landmarker)
+    unseen = visibility < 0.5
+    image[unseen], world[unseen] = np.nan, np.nan
+    return image, world
 
 
 def main() -> None:

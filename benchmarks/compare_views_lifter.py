@@ -40,13 +40,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from compare_views import detect_all  # the views benchmark's MediaPipe pass (benchmarks/, beside this script)
 from stcorr.compare.view import view_difference
 from stcorr.data.synthetic.actions import SPECS
 from stcorr.data.synthetic.clip import make_clip, render_frames
 from stcorr.data.video import Video
 from stcorr.pose.angles import ANGLE_JOINTS, J, angle_series
 from stcorr.pose.cache import MediaPipeLandmarker
-from stcorr.pose.mediapipe import PENN_INDEX
 from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
 
 SIDE = 4  # frames each side of the lifted frame
@@ -68,27 +68,13 @@ SYMMETRIC = [False]  # --symmetric
 ANGLE_TRIPLES = [tuple(J[n] for n in names) for names in ANGLE_JOINTS.values()]
 
 
-def detect(frames, landmarker) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(T, 13, 3) world joints (every joint MediaPipe gives, NaN where nobody is found), (T, 13)
-    visibility and (T, 13, 2) image joints in pixels."""
-    world, visibility = np.full((len(frames), 13, 3), np.nan), np.zeros((len(frames), 13))
-    image = np.full((len(frames), 13, 2), np.nan)
-    for t, frame in enumerate(frames):
-        frame = np.asarray(frame)
-        found = landmarker(frame)
-        if found is not None:
-            world[t], visibility[t] = found[1][PENN_INDEX], found[0][PENN_INDEX, 3]
-            image[t] = found[0][PENN_INDEX, :2] * [frame.shape[1], frame.shape[0]]
-    return world, visibility, image
-
-
 def synthetic_clip(work: Path, action: str, seed: int, view: str | None) -> dict:
     """MediaPipe's detections and the truth of one synthetic clip, stored in ``work``."""
     path = work / f"{action}-{seed}-{view or 'any'}.npz"
     if not path.exists():
         clip = make_clip(action, seed, (256, 256), view=view)
         axes = np.stack([clip.camera.right, -clip.camera.up, clip.camera.forward], 1)  # world -> camera axes
-        world, visibility, image = detect([f for f, _, _ in render_frames(clip)], MediaPipeLandmarker(tracking=True))
+        world, visibility, image = detect_all([f for f, _, _ in render_frames(clip)], MediaPipeLandmarker(tracking=True))
         np.savez(path, world=world, visibility=visibility, image=image, truth=clip.performance.skeleton.joints @ axes)
     return dict(np.load(path), action=action, seed=seed)
 
@@ -248,8 +234,8 @@ def real_mirror(model: Lifter, real: Path, work: Path) -> dict:
         path = work / f"real-{folder.name}.npz"
         if not path.exists():
             frames = list(Video(folder).iter_frames())
-            plain = detect(frames, MediaPipeLandmarker(tracking=True))[:2]
-            flipped = detect([f[:, ::-1].copy() for f in frames], MediaPipeLandmarker(tracking=True))[:2]
+            plain = detect_all(frames, MediaPipeLandmarker(tracking=True))[:2]
+            flipped = detect_all([f[:, ::-1].copy() for f in frames], MediaPipeLandmarker(tracking=True))[:2]
             np.savez(path, world=plain[0], visibility=plain[1], world_m=flipped[0], visibility_m=flipped[1])
         c = np.load(path)
         raw = [seen(c["world"], c["visibility"]), seen(c["world_m"], c["visibility_m"])[:, MIRRORED_JOINTS]]

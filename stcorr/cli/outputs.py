@@ -100,7 +100,7 @@ FOLDER_KINDS = {
                        whole=False, recognise=_has_checkpoint),
     "table": FolderKind("table", ("*.json", "table3.md", ".*.tmp.json", ".table3.*.tmp.md"), whole=False),
     "report": FolderKind("report", ("index.html", ".index.*.tmp.html"), whole=False),
-    "compare": FolderKind("compare", ("compare.json", "side_by_side.mp4", "overlay.mp4", "index.html", "attempts.json", "attempts"),
+    "compare": FolderKind("compare", (*COMPARISON_FILES, "attempts.json", "attempts"),
                           whole=True,
                           recognise=_holds_a_comparison, foreign_inside=_not_a_comparisons_file),
     "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True,
