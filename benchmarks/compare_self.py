@@ -16,7 +16,8 @@ percentiles and largest; ``stcorr.compare.summary`` takes the 95th percentile of
 rounded, as its noise floor; ``overall``: key moments within 1 frame of the truth, their median and
 mean error, the alignment's mean error, the copies found mirrored and those that list a difference.
 Joints: MediaPipe's plain pass, each of ``--passes`` on the same copies, one result per pass, side
-by side (``static``: compare's own, ``pipeline.default_pose``, found anew in every frame; ``video``:
+by side (``static+lifter``: compare's own, ``pipeline.default_pose``, found anew in every frame, the
+world joints lifted by ``stcorr:lifter``; ``static``: the same with MediaPipe's own world joints; ``video``:
 MediaPipe's video mode, as ``stcorr predict`` runs it; ``video+filter``: with predict's temporal
 filter too, cpu.yaml's ``baseline.pose.filter``).
 """
@@ -33,13 +34,15 @@ import numpy as np
 from stcorr.compare import analyse
 from stcorr.pose.angles import ANGLE_NAMES
 from stcorr.compare.pipeline import default_pose, steady_angles
+from stcorr.compare.world import LiftedPose
 from stcorr.data.video import Video, write_video
 from stcorr.settings import default_section
 
 COPIES = {"fast": 0.5, "slow_mirrored": 1.5}  # attempt frames per reference frame
-#: MediaPipe's passes (settings over default_pose's); video+filter: with predict's temporal filter (sides, gaps filled)
-PASSES = {"static": {}, "video": {"tracking": True},
-          "video+filter": {"tracking": True, "filter": default_section("baseline.pose")["filter"]}}
+#: MediaPipe's passes (settings over default_pose's); +lifter: world joints lifted by stcorr:lifter (compare's own);
+#: video+filter: with predict's temporal filter (sides, gaps filled)
+PASSES = {"static+lifter": {}, "static": {"lifter": None}, "video": {"tracking": True, "lifter": None},
+          "video+filter": {"tracking": True, "filter": default_section("baseline.pose")["filter"], "lifter": None}}
 
 
 def make_copies(source: Video, work: Path, reuse: bool = False) -> dict[str, Path]:
@@ -58,11 +61,15 @@ def make_copies(source: Video, work: Path, reuse: bool = False) -> dict[str, Pat
     return paths
 
 
-def angle_noise(comparison, step: int = 3) -> dict[str, np.ndarray]:
-    """|attempt - reference| of every angle at every ``step``-th aligned frame, 2D and (with world joints) 3D."""
+def angle_noise(comparison, pose, step: int = 3) -> dict[str, np.ndarray]:
+    """|attempt - reference| of every angle at every ``step``-th aligned frame, 2D and (with world joints) 3D;
+    with a lifting pose source (compare's own), the 3D angles of the lifter's joints whatever the views read."""
     ref, att = comparison.reference_joints, comparison.attempt_joints
     out = {}
     for kind, world in (("2d", False), ("3d", True)):
+        if world and isinstance(pose, LiftedPose):
+            ref, att = (pose.lifted(pose.track(video)) for video in (comparison.reference, comparison.attempt))
+            att = att.sides_swapped() if comparison.record["attempt_sides"] == "swapped" else att
         if world and (ref.world is None or att.world is None):
             continue
         rows = np.stack([np.abs(steady_angles(att, int(comparison.attempt_times[t]), world) - steady_angles(ref, t, world))
@@ -118,7 +125,7 @@ def main() -> None:
     parser.add_argument("--frames", required=True, nargs="+", help="FOLDER or FOLDER:ACTION (the action's rules find the key moments)")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="compare the copies an earlier run left in --work")
-    parser.add_argument("--passes", default="static", help=f"MediaPipe passes, on the same copies: {', '.join(PASSES)}")
+    parser.add_argument("--passes", default="static+lifter", help=f"MediaPipe passes, on the same copies: {', '.join(PASSES)}")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
     poses = {name: default_pose(**PASSES[name]) for name in args.passes.split(",")}
@@ -132,7 +139,7 @@ def main() -> None:
             clips[pass_name][folder.name] = {}
             for name, rate in COPIES.items():
                 comparison = analyse(paths["reference"], paths[name], action=action or None, pose=pose)
-                differences = angle_noise(comparison)
+                differences = angle_noise(comparison, pose)
                 clips[pass_name][folder.name][name] = score(comparison, rate, differences)
                 for kind, values in differences.items():
                     noise[pass_name][kind].append(values)

@@ -67,12 +67,55 @@ def make_penn(root: Path, videos: dict[str, dict], objects: dict | None = None) 
     return root
 
 
+def add_3d_stand_ins(root: Path) -> None:
+    """For every video of a Penn-layout set: true 3D joints in ``joints3d/`` (as ``stcorr synth``
+    writes them) and, where MediaPipe is installed, a stand-in MediaPipe track in the pose cache
+    (the real file format and key) whose world joints are the truth with its depth halved and
+    noise: what the lifter learner reads."""
+    from stcorr.data.datasets import open_dataset
+    from stcorr.data.synthetic.build import CAMERA_JOINTS
+
+    (root / CAMERA_JOINTS).mkdir(exist_ok=True)
+    dataset = open_dataset(root)
+    try:
+        from stcorr.pose.cache import MediaPipePose, track_to_bytes
+        from stcorr.pose.mediapipe import LANDMARKS, PENN_INDEX
+        from stcorr.pose.skeleton import JOINTS
+        from stcorr.pose.track import JointTrack
+
+        from stcorr.pose.mediapipe import MissingExtra
+
+        cache = MediaPipePose.shared().cache
+    except (ImportError, MissingExtra):  # MediaPipe not installed: the truth only
+        cache = None
+    for name in dataset.videos():
+        rng = np.random.default_rng(int(name))
+        n = dataset.labels[name].num_frames
+        truth = rng.normal(0, 0.3, (1, 13, 3)) + rng.normal(0, 0.05, (n, 13, 3))
+        np.save(root / CAMERA_JOINTS / f"{name}.npy", truth.astype(np.float32))
+        if cache is None:
+            continue
+        video = dataset.video(name)
+        seen = truth * [1, 1, 0.5] + rng.normal(0, 0.02, truth.shape)
+        world = np.repeat(seen[:, JOINTS.index("head"), None], len(LANDMARKS), 1)  # the face's landmarks at the head
+        world[:, PENN_INDEX] = seen
+        world[n // 2] = np.nan  # nobody found in one frame
+        xy = 20 + 10 * world[..., :2]
+        track = JointTrack(xy, np.where(np.isfinite(xy[..., 0]), 0.9, 0.0), LANDMARKS, video.size, world,
+                           np.zeros((n, len(LANDMARKS))))
+        (cache.folder).mkdir(parents=True, exist_ok=True)
+        (cache.folder / f"{cache.key(video)}.npz").write_bytes(track_to_bytes(track))
+
+
 @pytest.fixture(scope="module")
 def golf(tmp_path_factory) -> Path:
-    """Eight golf videos (five train, three val) of 20-27 frames with two key moments each."""
+    """Eight golf videos (five train, three val) of 20-27 frames with two key moments each; with
+    the 3D stand-ins of ``add_3d_stand_ins``."""
     videos = {f"{i + 1:04d}": {"action": "golf_swing", "train": 1 if i < 5 else -1, "n": 20 + i, "key_moments": [3, 15 + i]}
               for i in range(8)}
-    return make_penn(tmp_path_factory.mktemp("golf") / "penn", videos)
+    root = make_penn(tmp_path_factory.mktemp("golf") / "penn", videos)
+    add_3d_stand_ins(root)
+    return root
 
 
 @pytest.fixture

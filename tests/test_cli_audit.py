@@ -29,7 +29,7 @@ def test_compare_keeps_a_users_video_in_an_earlier_comparison_folder(tmp_path):
     out.mkdir()
     (out / "compare.json").write_text(json.dumps({"key_moments": [], "sizes": {}, "fps": 30, "summary": []}))
     (out / "overlay.mp4").write_bytes(b"the user's own video, not stcorr's")
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         run = run_stcorr("compare", reference, attempt, "--out", out, "--no-video")
     assert run.one_line_error and "overlay.mp4" in run.stderr, run.stderr
     assert (out / "overlay.mp4").read_bytes() == b"the user's own video, not stcorr's"
@@ -38,7 +38,7 @@ def test_compare_keeps_a_users_video_in_an_earlier_comparison_folder(tmp_path):
 def test_compare_keeps_a_users_page_in_an_earlier_comparison_folder_and_replaces_its_own(tmp_path):
     reference, attempt, pose = cs.synthetic_pair(tmp_path / "pair")
     out = tmp_path / "out"
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         assert run_stcorr("compare", reference, attempt, "--out", out, "--no-video").returncode == 0
         assert run_stcorr("compare", reference, attempt, "--out", out, "--no-video").returncode == 0  # its own page
         (out / "index.html").write_text("<html><title>my notes</title></html>")
@@ -56,7 +56,7 @@ def test_compare_keeps_a_users_file_inside_an_earlier_attempts_folder(tmp_path):
     (out / "attempts" / "one").mkdir(parents=True)
     (out / "attempts.json").write_text(json.dumps({"command": "stcorr compare", "attempts": []}))
     (out / "attempts" / "one" / "notes.txt").write_text("mine")
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         run = run_stcorr("compare", reference, "--attempts", attempts, "--out", out, "--no-video")
     assert run.one_line_error and "attempts/one/notes.txt" in run.stderr, run.stderr
     assert (out / "attempts" / "one" / "notes.txt").read_text() == "mine"

@@ -284,12 +284,15 @@ def test_compare_reads_the_plain_static_pass_its_noise_floors_were_measured_on(t
     from stcorr.compare.pipeline import default_pose
     from stcorr.compare.summary import MEASURED_FLOORS
 
-    pose = default_pose(cache=str(tmp_path))
+    lifted = default_pose(cache=str(tmp_path))
+    assert lifted.name == "mediapipe+lifter" and lifted.name in MEASURED_FLOORS  # the shipped lifter's 3D joints
+    pose = default_pose(lifter=None, cache=str(tmp_path))
+    assert lifted.inner.cache.settings == pose.cache.settings
     assert pose.name in MEASURED_FLOORS
     assert pose.cache.settings["static_image_mode"] is True  # predict's video mode widened the floors (docs/compare.md)
     assert "augment" not in pose.cache.settings
     track = JointTrack(np.zeros((2, 1, 2)), np.ones((2, 1)))
     assert pose.cache.finish(track) is track  # no temporal filter either
-    video_mode = default_pose(cache=str(tmp_path), tracking=True)
+    video_mode = default_pose(lifter=None, cache=str(tmp_path), tracking=True)
     assert video_mode.cache.settings["static_image_mode"] is False
     assert video_mode.name not in MEASURED_FLOORS  # the floors were measured on the static pass only

@@ -22,7 +22,7 @@ def attempts(tmp_path_factory):
     for name, joints in frames.items():
         cs.write_frames(root / ("." if name == "reference" else "takes") / name, joints, (200, 220))
     pose = cs.FakePose(frames)
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         yield root / "reference", root / "takes"
 
 

@@ -32,7 +32,7 @@ def run(*args) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     reference, attempt, pose = cs.synthetic_pair(tmp_path_factory.mktemp("pair"))
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         yield reference, attempt
 
 

@@ -167,7 +167,7 @@ def attempts_written(tmp_path_factory):
     frames["blink"] = frames["deep"][:2]
     for name, joints in frames.items():
         cs.write_frames(root / ("." if name == "reference" else "takes") / name, joints, (200, 220))
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: cs.FakePose(frames)):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: cs.FakePose(frames)):
         code, err = run("compare", root / "reference", root / "takes", "--out", root / "out", "--action", "squat", "--no-video")
     assert code == 0, err
     return root / "out"

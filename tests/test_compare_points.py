@@ -61,7 +61,7 @@ def short_club(tmp_path_factory):
 def test_trace_point_on_the_command_line(short_club, tmp_path):
     reference, attempt, pose, ref, _ = short_club
     x, y = ref[QUERY_T]["right_wrist"]
-    with mock.patch("stcorr.compare.pipeline.default_pose", lambda: pose):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: pose):
         code, err = run("compare", reference, attempt, "--out", tmp_path / "out", "--key-moments", "8", "--no-video",
                         "--trace-point", f"{QUERY_T},{x},{y}", "--trace-features", "pixels")
         assert code == 0, err

@@ -37,6 +37,33 @@ def test_same_view_keeps_2d_angles(tmp_path):
     assert record["view_difference_deg"] < 30 and record["angles_from"] == "image (2D)"
 
 
+class CountingLift:
+    """compare's lifting pose source around a synthetic one, its lifter standing in: the truth as it is."""
+
+    def __init__(self, inner):
+        from stcorr.compare.world import LiftedPose
+
+        class Lifting(LiftedPose):
+            def lifted(self, track):
+                self.calls += 1
+                return track
+
+        self.pose = Lifting(inner, lifter=None, checkpoint="a stand-in")
+        self.pose.calls = 0
+
+
+def test_the_3d_lifter_lifts_only_when_the_views_differ(views, tmp_path):
+    reference, attempt, pose = views
+    lifting = CountingLift(pose).pose
+    record = compare(reference, attempt, pose=lifting, key_moments=[20, 50, 80])
+    assert lifting.calls == 2 and record["angles_from"] == "world (3D)" and record["pose"] == f"{pose.name}+lifter"
+    assert any("lifted by the 3D lifter a stand-in" in line for line in record["summary"])
+    reference, attempt, same = cs.two_views(tmp_path, views=("left", "left"))
+    lifting = CountingLift(same).pose
+    record = compare(reference, attempt, pose=lifting, key_moments=[20, 50])
+    assert lifting.calls == 0 and record["angles_from"] == "image (2D)"  # one view: the pose source as it is
+
+
 def test_view_difference_folds_back_view_and_mirror():
     rng = np.random.default_rng(0)
     world = rng.normal(size=(10, 13, 3))

@@ -31,7 +31,13 @@ RUN = {"train.max_steps": 4, "train.checkpoint_every": 2, "train.log_every": 1, 
 DEFAULT_TASK = load_config(None)["task"]
 
 
+#: learners whose data need MediaPipe (the optional `pose` extra): the lifter reads its world joints
+NEEDS_MEDIAPIPE = {"lifter"}
+
+
 def tiny_config(task: str, **more) -> dict:
+    if task in NEEDS_MEDIAPIPE:
+        pytest.importorskip("mediapipe")
     return load_config(None, {"task": task, **LEARNERS[task].tiny, **RUN, **more})
 
 

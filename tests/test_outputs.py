@@ -505,7 +505,7 @@ def test_compare_says_when_there_is_no_person_or_one_frame(tmp_path):
     from unittest import mock
 
     clip, single = png_frames(tmp_path / "clip", 6), png_frames(tmp_path / "single", 1)
-    with mock.patch("stcorr.compare.pipeline.default_pose", NoPerson):
+    with mock.patch("stcorr.compare.pipeline.default_pose", lambda **_: NoPerson()):
         refused(run_stcorr("compare", clip, clip, "--out", tmp_path / "c", "--no-video"), "no person found")
         refused(run_stcorr("compare", single, clip, "--out", tmp_path / "c", "--no-video"), "a comparison needs a movement")
     assert not (tmp_path / "c").exists()

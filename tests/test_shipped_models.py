@@ -26,7 +26,7 @@ def test_resolve_checkpoint_maps_names_and_leaves_paths_alone():
 
 
 def test_the_expected_models_ship_and_stay_small():
-    assert {"corrflow-cpu", "cycle", "cycle-pose", "cpu-long-pose"} <= set(NAMES)
+    assert {"corrflow-cpu", "cycle", "cycle-pose", "cpu-long-pose", "lifter"} <= set(NAMES)
     sizes = {n: sum(f.stat().st_size for f in resolve_checkpoint(f"stcorr:{n}").iterdir()) for n in NAMES}
     assert sizes["cpu-long-pose"] < 14 * 2**20  # the joint model: 3.2 M float32 parameters
     assert sum(size for name, size in sizes.items() if name != "cpu-long-pose") < 8 * 2**20

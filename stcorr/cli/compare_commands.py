@@ -87,6 +87,7 @@ def compare(
     trace_point: Annotated[Optional[list[str]], typer.Option("--trace-point", help="A point to trace (a club head, a ball): t,x,y in the reference (0-based frame, native pixels), carried through both videos as `stcorr propagate` does; repeat for more.")] = None,
     trace_features: Annotated[str, typer.Option("--trace-features", help="What carries --trace-point: a CorrFlow checkpoint (stcorr:NAME or a folder) or pixels.")] = "stcorr:corrflow-cpu",
     overlay_on: Annotated[str, typer.Option("--overlay-on", help="What the overlay lays the attempt on: body (the bodies' hips and shoulders) or background (the place, for a camera that moves).")] = "body",
+    lifter: Annotated[str, typer.Option("--lifter", help="The 3D joints behind angles across views: stcorr:lifter (MediaPipe's world joints lifted by the shipped model), another lifter checkpoint, or none (MediaPipe's own).")] = "stcorr:lifter",
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (the model's device).")] = "auto",
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -103,11 +104,12 @@ def compare(
     points = parse_trace_points(trace_point)
     attempt, attempts = one_attempt_or_folder(attempt, attempts)
     carrier = None if points is None or trace_features in ("pixels", "untrained") else trace_features
+    lifted_by = None if lifter == "none" else lifter
     check_outputs("compare", {"REFERENCE": reference, "ATTEMPT": attempt, "--attempts": attempts, "--checkpoint": checkpoint,
-                              "--trace-features": carrier}, folders={"--out": out}, overwrite=overwrite)
+                              "--trace-features": carrier, "--lifter": lifted_by}, folders={"--out": out}, overwrite=overwrite)
     torch_device = str(resolve_device(device)) if checkpoint is not None else "cpu"
     options = dict(action=action, key_moments=moments, checkpoint=checkpoint, method=method, fps=fps, device=torch_device,
-                   overlay_on=overlay_on)
+                   overlay_on=overlay_on, lifter=lifted_by)
     if points is not None:
         options.update(trace_points=points, propagation=propagation_for(trace_features))
         traced = traced + tuple(f"point {k + 1}" for k in range(len(points)))

@@ -3,8 +3,10 @@
 1. Joints of every frame of both videos (a pose source: by default MediaPipe's plain pass in its
    static-image mode, ``default_pose``, with its 3D world joints). A video with under
    ``MIN_FRAMES`` frames, or with nobody in it, is refused in one line.
-2. Views: how far apart the cameras look at the body (``view.view_difference``); beyond
-   ``VIEW_LIMIT_DEG`` the alignment, the left/right check and the angles use the 3D joints.
+2. Views: how far apart the cameras look at the body (``view.view_difference``, on the pose
+   source's own world joints); beyond ``VIEW_LIMIT_DEG`` the alignment, the left/right check and
+   the angles use the 3D joints, those of the 3D lifter (``stcorr:lifter``) with compare's default
+   pose source.
 3. Reps (``reps.find_reps``): when the attempt holds several and the reference one, the
    reference is compared with the attempt's rep that moves most like it.
 4. Time: one attempt frame per reference frame, monotonic (DTW on pose descriptors,
@@ -51,11 +53,13 @@ from stcorr.compare.reps import find_reps, rep_distance, rep_rows, rep_sentences
 from stcorr.compare.spatial import pose_warp
 from stcorr.compare.summary import largest_differences, noise_floor
 from stcorr.compare.view import VIEW_LIMIT_DEG, view_difference
+from stcorr.compare.world import LiftedPose
 from stcorr.pose.skeleton import ACTIONS, KEY_MOMENTS, Joints, mirrored_name
 from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 
 METHODS = ("dtw-pose", "uniform")
+LIFTER = "stcorr:lifter"  # the 3D lifter of MediaPipe's world joints that compare reads (stcorr.models.lifter)
 OVERLAY_ON = ("body", "background")
 DEFAULT_FPS = 30.0  # frame folders carry no rate; Penn Action was filmed at 30 frames a second
 MIN_CONFIDENCE = 0.5
@@ -95,6 +99,7 @@ def analyse(
     key_moments: Sequence[int] | None = None, checkpoint: str | Path | None = None, method: str = "dtw-pose",
     pose: PoseSource | None = None, fps: float | None = None, device: str = "cpu",
     trace_points: np.ndarray | None = None, propagation: tuple | None = None, overlay_on: str = "body",
+    lifter: str | Path | None = LIFTER,
 ) -> Comparison:
     """The whole comparison (module docstring). ``key_moments``: 0-based reference frames, in
     order; ``action`` names them (docs/formats.md#penn-action-layout) and, without them, picks the rule that finds them;
@@ -102,7 +107,8 @@ def analyse(
     (P, 3) reference (t, x, y) carried through both videos (``points.carry_points``) with
     ``propagation`` = (frame features, PropagationSettings) to be traced like joints; ``overlay_on``:
     what the overlay lays the attempt on, "body" (the bodies' similarity) or "background" (the
-    backgrounds' homography, for a moving camera)."""
+    backgrounds' homography, for a moving camera); ``lifter``: the 3D lifter of the default pose
+    source's world joints (a checkpoint, ``stcorr:NAME``; None: MediaPipe's own world joints)."""
     names = moment_names(action, key_moments)
     if overlay_on not in OVERLAY_ON:
         raise StcorrError(f"the overlay is laid on {' or '.join(OVERLAY_ON)}, not {overlay_on!r}")
@@ -114,14 +120,17 @@ def analyse(
     given = check_key_moments(key_moments, ref_video) if key_moments is not None else None
     queries = check_points(trace_points, ref_video) if trace_points is not None and len(trace_points) else None
     matcher = load_model(checkpoint, device) if checkpoint is not None else None
-    pose = pose or default_pose()
+    pose = pose or default_pose(lifter=lifter)
     ref_track, att_track = pose.track(ref_video), pose.track(att_video)
     for video, track in ((ref_video, ref_track), (att_video, att_track)):
         check_person(video, track)
     rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
     ref_reps, att_reps = find_reps(ref_track, action), find_reps(att_track, action)
-    one_rep = ref_track.frames_between(ref_reps[0].start, ref_reps[0].end) if len(ref_reps) == 1 else ref_track
     aligned_in_3d = views_apart(ref_track, att_track)
+    lifting = isinstance(pose, LiftedPose)
+    if aligned_in_3d and lifting:  # 3D angles ahead: the lifter's joints
+        ref_track, att_track = pose.lifted(ref_track), pose.lifted(att_track)
+    one_rep = ref_track.frames_between(ref_reps[0].start, ref_reps[0].end) if len(ref_reps) == 1 else ref_track
     ref_descriptors = align.frame_descriptors(one_rep, aligned_in_3d)  # the reference's movement, without rest around it
     span = compared_span(ref_descriptors, att_track, ref_reps, ref_track.num_frames, att_reps, aligned_in_3d)
     if given is not None:
@@ -135,10 +144,14 @@ def analyse(
     if anchors:
         times = align_times(method, ref_track, att_track, span, anchors, aligned_in_3d)
     swapped = sides_swapped(ref_track, att_track, times, aligned_in_3d)
+    as_detected = att_track
     if swapped:
         att_track = att_track.sides_swapped()
     view = view_difference(ref_track.world, att_track.world, times, swapped)
     in_3d = view is not None and view > VIEW_LIMIT_DEG
+    if in_3d and lifting and not aligned_in_3d:  # the views read apart only once aligned: the angles from the lifter's joints
+        ref_track, att_track = pose.lifted(ref_track), pose.lifted(as_detected)
+        att_track = att_track.sides_swapped() if swapped else att_track
     attempt_at = dict(anchors)
     rows = []
     for moment in (m for m in ref_moments if m.t is not None):
@@ -155,7 +168,8 @@ def analyse(
         "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
         "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
         "key_moments": rows,
-        "summary": summary_lines(rows, missing, swapped, view, in_3d, floor, span, reps["attempt"], att_video.num_frames),
+        "summary": summary_lines(rows, missing, swapped, view, in_3d, floor, span, reps["attempt"], att_video.num_frames,
+                                 world_source(pose)),
         "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
         "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
         "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
@@ -172,18 +186,36 @@ def analyse(
     return Comparison(ref_video, att_video, ref_track, att_track, times, record, carried)
 
 
-def default_pose(**settings) -> MediaPipePose:
+def default_pose(lifter: str | Path | None = LIFTER, **settings) -> PoseSource:
     """compare's pose source: MediaPipe's plain pass as ``MediaPipePose`` builds it without
-    ``tracking``, ``augment`` or ``filter`` (static-image mode: found anew in every frame), the
-    pass whose noise floors ``summary.MEASURED_FLOORS`` holds; ``settings`` over it (``cache``,
+    ``tracking``, ``augment`` or ``filter`` (static-image mode: found anew in every frame), its
+    world joints lifted by ``lifter`` when the views differ (``world.LiftedPose``; None: as MediaPipe
+    gives them), the passes whose noise floors ``summary.MEASURED_FLOORS`` holds; ``settings`` over it (``cache``,
     ``tracking``). Not ``stcorr predict``'s video mode (``baseline.pose.tracking``): on the
     noise-floor copies its floors came out larger for every kind of 2D angle (docs/compare.md,
     "Noise floor")."""
-    return MediaPipePose(settings)
+    pose = MediaPipePose(settings)
+    return pose if lifter is None else LiftedPose(pose, lifter_model(str(lifter)), str(lifter))
+
+
+@lru_cache(maxsize=2)
+def lifter_model(checkpoint: str):
+    """The 3D lifter saved at ``checkpoint`` (``stcorr:lifter`` ships), loaded once per process."""
+    from stcorr.models.checkpoint import load_model as load_checkpoint_model  # torch: only with the lifter
+
+    return load_checkpoint_model(checkpoint, "lifter")
+
+
+def world_source(pose: PoseSource) -> str:
+    """Where the 3D joints come from, for the summary's words."""
+    if isinstance(pose, LiftedPose):
+        return f"MediaPipe's world landmarks lifted by the 3D lifter {pose.checkpoint}"
+    return "MediaPipe's world landmarks"
 
 
 def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: float | None, in_3d: bool, floor: dict[str, float],
-                  span: tuple[int, int], att_reps: list[dict], n_attempt: int) -> list[str]:
+                  span: tuple[int, int], att_reps: list[dict], n_attempt: int,
+                  world_from: str = "MediaPipe's world landmarks") -> list[str]:
     """compare.json's ``summary``: the largest differences above the noise floor, then what could not be done and why."""
     lines = largest_differences(rows, floor=floor)
     if not lines:
@@ -193,7 +225,7 @@ def summary_lines(rows: list[dict], missing: list[dict], swapped: bool, view: fl
         lines.append(f"key moment {m['name'] or ''!s} not found in the {m['video']}: {m['reason']}".replace("moment  not", "moment not"))
     if view is not None and in_3d:
         lines.append(f"the two cameras see the body from directions about {view:.0f} degrees apart: 2D angles would "
-                     "differ by the view alone, so the angles are measured in 3D (MediaPipe's world landmarks)")
+                     f"differ by the view alone, so the angles are measured in 3D ({world_from})")
     elif view is None and rows:
         lines.append("the pose source gives no 3D joints: the angles are 2D, comparable only when both cameras see the body from the same side")
     if span != (0, n_attempt - 1):

@@ -16,11 +16,16 @@ from stcorr.pose.angles import TRUNK
 
 NOISE_FLOOR_2D_DEG: dict[str, float] = {"knee": 12.0, "hip": 10.0, "elbow": 33.0, "shoulder": 33.0, "trunk_lean": 12.0}
 NOISE_FLOOR_3D_DEG: dict[str, float] = {"knee": 16.0, "hip": 16.0, "elbow": 21.0, "shoulder": 28.0, "trunk_lean": 24.0}
+#: 3D angles from MediaPipe's world joints lifted by stcorr:lifter (compare's default where the views differ)
+NOISE_FLOOR_LIFTED_DEG: dict[str, float] = {"knee": 22.0, "hip": 16.0, "elbow": 31.0, "shoulder": 31.0, "trunk_lean": 13.0}
 
 
 UNMEASURED_FLOOR_DEG: dict[str, float] = dict.fromkeys(NOISE_FLOOR_2D_DEG, 1.0)
 #: Pose source name -> (2D floors, 3D floors); a source not here (a stand-in) gets ``UNMEASURED_FLOOR_DEG``.
-MEASURED_FLOORS: dict[str, tuple[dict[str, float], dict[str, float]]] = {"mediapipe": (NOISE_FLOOR_2D_DEG, NOISE_FLOOR_3D_DEG)}
+MEASURED_FLOORS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    "mediapipe": (NOISE_FLOOR_2D_DEG, NOISE_FLOOR_3D_DEG),
+    "mediapipe+lifter": (NOISE_FLOOR_2D_DEG, NOISE_FLOOR_LIFTED_DEG),  # the lifter moves the 3D joints only
+}
 
 
 def noise_floor(pose: str, in_3d: bool) -> dict[str, float]:

@@ -1,5 +1,9 @@
 """Steadier 3D joints from MediaPipe's world landmarks (one view, one frame at a time, so they shake and misjudge depth).
 
+- ``LiftedPose``: a pose source that also lifts its world joints with the shipped lifter
+  (``stcorr.models.lifter``, ``stcorr:lifter``): what ``compare`` reads by default
+  (``pipeline.default_pose``) for its 3D angles; measured in docs/compare.md, "Views";
+
 - ``smoothed_world``: each joint's track smoothed over time by a Gaussian of ``sigma`` frames,
   NaN-aware (a frame without the joint neither counts nor is filled);
 - ``lengths_kept``: each limb bone (upper arm, forearm, thigh, shin) given its median length over
@@ -18,11 +22,16 @@ smoothing mixes them); it needs the sides made consistent first (``steadied`` is
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from stcorr.pose.track import JointTrack
+from stcorr.data.video import Video
+from stcorr.pose.track import JointTrack, PoseSource
+
+if TYPE_CHECKING:
+    from stcorr.models.lifter import WorldLifter
 from stcorr.pose.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
@@ -71,3 +80,24 @@ def steadied(track: JointTrack, sigma: float = WORLD_SMOOTH_FRAMES) -> JointTrac
     if track.world is None:
         return track
     return dataclasses.replace(track, world=smoothed_world(track.world, sigma))
+
+
+class LiftedPose:
+    """``inner``'s joints, and their world joints lifted by ``lifter`` on demand (``lifted``;
+    ``lift_world``, symmetric): compare lifts them only when the two cameras' views differ
+    (``pipeline.analyse``), so a comparison from one view is what ``inner`` alone gives. Named
+    ``"{inner}+lifter"``, so compare's noise floors tell the two apart; ``checkpoint`` names the
+    lifter for messages."""
+
+    def __init__(self, inner: PoseSource, lifter: "WorldLifter", checkpoint: str = "stcorr:lifter"):
+        self.inner, self.lifter, self.checkpoint = inner, lifter, checkpoint
+        self.name = f"{inner.name}+lifter"
+
+    def track(self, video: Video) -> JointTrack:
+        return self.inner.track(video)
+
+    def lifted(self, track: JointTrack) -> JointTrack:
+        """``track`` with its world joints lifted; a track without world joints as it is."""
+        from stcorr.models.lifter import lift_world  # torch: loaded with the lifter
+
+        return track if track.world is None else dataclasses.replace(track, world=lift_world(self.lifter, track.world))

@@ -14,6 +14,9 @@ measured again by the tests, which want the same figure within noise.
 - The joint space-time matcher (``correspondence``): on the val pairs of the same generator with two
   videos per action (``PAIR_CHECK_SET``: 6 ordered pairs), T@1/T@3/T@5 (fractions) and the mean predicted
   (t, x, y): the means move with any change of the weights or the model's arithmetic.
+- The 3D lifter (``lifter``): the tiny set's true 3D joints (``joints3d/``) with their depth halved
+  (a view that misjudges depth, as MediaPipe's does) lifted: the median angle error against the
+  truth before and after, and the mean absolute lifted coordinate. No MediaPipe needed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 from stcorr.baselines.cycle_pose import CyclePoseDistance, labelled_embed
 from stcorr.config import load_config
 from stcorr.data.datasets import open_dataset
-from stcorr.data.synthetic.build import generate
+from stcorr.data.synthetic.build import generate, read_camera_joints
 from stcorr.errors import StcorrError
 from stcorr.evaluation.methods import from_checkpoint
 from stcorr.evaluation.results import score_pairs
@@ -36,6 +39,8 @@ from stcorr.evaluation.tracking import evaluate_tracking, tracking_features
 from stcorr.models.propagation import PropagationSettings
 from stcorr.models.checkpoint import load_model, read_checkpoint_info
 from stcorr.models.cycle_use import CycleFeatures, video_similarity
+from stcorr.models.lifter import lift_world
+from stcorr.pose.angles import angle_series
 from stcorr.pose.maps import AnnotatedJoints
 
 #: The tiny synthetic set of the check: ``stcorr synth --seed 0 --videos-per-action 1 --size 64x64``
@@ -71,6 +76,8 @@ def check_figures(checkpoint: Path, folder: Path) -> dict[str, float]:
     if task == "cycle-pose":
         distance = CyclePoseDistance(labelled_embed(load_model(checkpoint, "cycle-pose"), dataset))
         return _similarity_figures(dataset, lambda a, b: 1.0 - distance.distance(a, b))
+    if task == "lifter":
+        return _lifter_figures(checkpoint, dataset)
     raise StcorrError(f"no check for a {task} model", checkpoint)
 
 
@@ -107,3 +114,18 @@ def _matcher_figures(checkpoint: Path, dataset) -> dict[str, float]:
     means = np.nanmean(np.concatenate(predictions), axis=0)
     return {**{f"T@{k}": float(scores[f"T@{k}"]) for k in (1, 3, 5)},
             "mean_t": float(means[0]), "mean_x": float(means[1]), "mean_y": float(means[2])}
+
+
+def _lifter_figures(checkpoint: Path, dataset) -> dict[str, float]:
+    model = load_model(checkpoint, "lifter")
+    before, after, lifted_all = [], [], []
+    for name in sorted(dataset.labels):
+        truth = read_camera_joints(dataset.root, name).astype(np.float64)
+        flattened = truth * [1.0, 1.0, 0.5]
+        lifted = lift_world(model, flattened)
+        before.append(np.abs(angle_series(flattened) - angle_series(truth)).ravel())
+        after.append(np.abs(angle_series(lifted) - angle_series(truth)).ravel())
+        lifted_all.append(np.abs(lifted).ravel())
+    return {"flattened_angle_error_deg": float(np.nanmedian(np.concatenate(before))),
+            "lifted_angle_error_deg": float(np.nanmedian(np.concatenate(after))),
+            "mean_abs_lifted": float(np.nanmean(np.concatenate(lifted_all)))}

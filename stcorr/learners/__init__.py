@@ -17,6 +17,7 @@ from stcorr.learners.corrflow import CorrFlowLearner, CorrFlowSTLearner
 from stcorr.learners.cpnet import CPNetLearner
 from stcorr.learners.cycle import CycleLearner
 from stcorr.learners.cycle_pose import CyclePoseLearner
+from stcorr.learners.lifter import LifterLearner
 from stcorr.settings import Section
 
 LEARNERS: dict[str, type[Learner]] = {
@@ -29,6 +30,7 @@ LEARNERS: dict[str, type[Learner]] = {
     "corrflow": CorrFlowLearner,               # CorrFlow: self-supervised colour-copying correspondence flow
     "corrflow-st": CorrFlowSTLearner,          # CorrFlow's objective on the space-time backbone (pretraining)
     "cpnet": CPNetLearner,                     # CPNet / C2D / R3D clip classifier (actions forward or reversed)
+    "lifter": LifterLearner,                   # 3D lifter of MediaPipe's world joints (compare's 3D angles)
 }
 
 

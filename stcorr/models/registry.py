@@ -20,6 +20,7 @@ from stcorr.models.corrflow_st import CorrFlowST
 from stcorr.models.cpnet import classifier_from_config
 from stcorr.models.cycle_pose import pose_cycle_from_config
 from stcorr.models.embedders import embedder_from_config
+from stcorr.models.lifter import lifter_from_config
 from stcorr.models.matcher import build_matcher
 from stcorr.models.patch_embedding import patch_embedding_from_config
 
@@ -40,6 +41,7 @@ MODELS: dict[str, ModelKind] = {
     "corrflow": ModelKind("a CorrFlow", CorrFlow.from_config),
     "corrflow-st": ModelKind("a CorrFlow space-time backbone", CorrFlowST.from_config),
     "cpnet": ModelKind("a CPNet clip classifier", classifier_from_config),
+    "lifter": ModelKind("a 3D lifter of MediaPipe's world joints", lifter_from_config),
 }
 
 

@@ -7,6 +7,8 @@
     ROOT/penn_action_labels/{train,val}/{action}/NNNN.npy   TCC-style phase index per frame
                                                             (docs/formats.md#penn-action-layout)
     ROOT/motion_phase.json            {"NNNN": [p, ...]}  the motion's phase per frame (stcorr.data.dense)
+    ROOT/joints3d/NNNN.npy            (T, 13, 3) float32 true 3D joints (Penn order, metres) in the camera's
+                                      axes: x right, y down, z away (MediaPipe's world frame, translated)
     ROOT/synth.json                   how the set was made (marks the folder as synth output); with
                                       realism above 0 also the level and the photographs used (name, sha256)
 
@@ -49,7 +51,9 @@ GENERATOR = "stcorr synth"
 FORMAT_VERSION = 1
 SPLITS = ("train", "val")
 PHASE_LABELS = "penn_action_labels"
-OWN_ENTRIES = {"frames", "labels", "key_moments.json", "object_keypoints.json", PHASE_LABELS, MOTION_PHASE_FILE, MANIFEST}
+CAMERA_JOINTS = "joints3d"
+OWN_ENTRIES = {"frames", "labels", "key_moments.json", "object_keypoints.json", PHASE_LABELS, MOTION_PHASE_FILE, MANIFEST,
+               CAMERA_JOINTS}
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,17 @@ def make_video(task: VideoTask) -> dict:
     phase_folder = Path(task.root) / PHASE_LABELS / task.split / task.action
     phase_folder.mkdir(parents=True, exist_ok=True)
     np.save(phase_folder / f"{name}.npy", phases_from_key_moments(clip.n_frames, clip.key_moments))
+    (Path(task.root) / CAMERA_JOINTS).mkdir(exist_ok=True)
+    np.save(Path(task.root) / CAMERA_JOINTS / f"{name}.npy", clip.camera_joints().astype(np.float32))
     return {"number": task.number, "split": task.split, "frames": clip.n_frames, "key_moments": clip.key_moments,
             "objects": objects, "phase": [round(float(p), 4) for p in clip.performance.phase()]}
+
+
+def read_camera_joints(root: str | Path, name: str) -> np.ndarray | None:
+    """Video ``name``'s true 3D joints in the camera's axes (T, 13, 3), or None where the set has none
+    (not made by synth, or by a synth before they were written)."""
+    path = Path(root) / CAMERA_JOINTS / f"{name}.npy"
+    return np.load(path) if path.is_file() else None
 
 
 def video_tasks(root: Path, seed: int, videos_per_action: int, size: tuple[int, int],

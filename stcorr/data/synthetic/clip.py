@@ -60,6 +60,12 @@ class Clip:
         """(T, 13, 2) joints in pixels of the final frame, wherever they are (also outside the frame)."""
         return self._final(self.painter.joints_xy)
 
+    def camera_joints(self) -> np.ndarray:
+        """(T, 13, 3) true 3D joints in metres in the camera's axes (x right, y down, z away from the
+        camera: MediaPipe's world frame up to a translation), before any 2D realism effect."""
+        axes = np.stack([self.camera.right, -self.camera.up, self.camera.forward], 1)
+        return self.performance.skeleton.joints @ axes
+
     def body_box(self) -> np.ndarray:
         """(T, 4) [x1, y1, x2, y2] of the drawn body in the final frame, clipped to it."""
         box = self.painter.body_box(self.size)
