@@ -85,7 +85,7 @@ def add_3d_stand_ins(root: Path) -> None:
 
         from stcorr.pose.mediapipe import MissingExtra
 
-        cache = MediaPipePose.shared().cache
+        cache = MediaPipePose().cache  # not .shared(): tests that hide MediaPipe need a fresh one
     except (ImportError, MissingExtra):  # MediaPipe not installed: the truth only
         cache = None
     for name in dataset.videos():

@@ -28,11 +28,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from stcorr.data.video import Video
+from stcorr.pose.skeleton import JOINTS
 from stcorr.pose.track import JointTrack, PoseSource
 
 if TYPE_CHECKING:
     from stcorr.models.lifter import WorldLifter
-from stcorr.pose.skeleton import JOINTS
 
 J = {name: k for k, name in enumerate(JOINTS)}
 WORLD_SMOOTH_FRAMES = 2.0  # the best of the variants benchmarks/compare_views.py measured
