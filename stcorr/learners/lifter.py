@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field
 from torch import nn
 
 from stcorr.data.datasets import Dataset
-from stcorr.data.synthetic.build import read_camera_joints
+from stcorr.data.synthetic.build import CAMERA_JOINTS, read_camera_joints
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
 from stcorr.models.lifter import LifterSettings, WorldLifter, bone_vectors, lift_world, mirrored, normalised, rebuilt, windows
@@ -67,22 +67,17 @@ class LifterLearner(Learner):
         super().__init__(cfg, dataset, device)
         self.part = cfg["lifter"]
         self.side = int(self.part["side"])
-        labels = dataset.labels
-        names = {split: [n for n in dataset.videos(split) if read_camera_joints(dataset.root, n) is not None]
-                 for split in ("train", "val")} if labels else {"train": [], "val": []}
-        if not names["train"]:
+        truth = dataset.root / CAMERA_JOINTS
+        with_truth = {n for n in dataset.videos() if (truth / f"{n}.npy").is_file()} if dataset.labels else set()
+        train = [n for n in dataset.videos("train") if n in with_truth]
+        if not train:
             raise StcorrError("the lifter learner needs a `stcorr synth` set with true 3D joints (joints3d/)",
                               dataset.root)
-        per_action: dict[str, int] = {}
-        self.val_names = []
-        for n in names["val"]:
-            action = labels[n].action
-            if per_action.get(action, 0) < int(self.part["val_videos"]):
-                per_action[action] = per_action.get(action, 0) + 1
-                self.val_names.append(n)
-        self.clips = self._read(names["train"] + self.val_names)
+        self.val_names = [n for names in dataset.videos_by_action("val").values()
+                          for n in [m for m in names if m in with_truth][:int(self.part["val_videos"])]]
+        self.clips = self._read(train + self.val_names)
         inputs, targets = [], []
-        for n in names["train"]:
+        for n in train:
             world, truth = self.clips[n]
             for w, t in ((world, truth), (mirrored(world), mirrored(truth))):
                 x, found = windows(w, self.side)
