@@ -516,3 +516,20 @@ def test_the_policy_knows_every_file_compare_writes():
     from stcorr.compare.outputs import OUTPUTS
 
     assert set(OUTPUTS) <= set(FOLDER_KINDS["compare"].own)
+
+
+def test_the_policy_knows_every_entry_synth_writes():
+    from fnmatch import fnmatch
+
+    from stcorr.cli.outputs import FOLDER_KINDS
+    from stcorr.data.synthetic.build import OWN_ENTRIES
+
+    assert all(any(fnmatch(entry, pattern) for pattern in FOLDER_KINDS["synth"].own) for entry in OWN_ENTRIES)
+
+
+def test_synth_again_over_its_own_output_with_overwrite(tmp_path):
+    out = tmp_path / "set"
+    for _ in range(2):
+        run = run_stcorr("synth", out, "--videos-per-action", 2, "--size", "32x32", "--overwrite")
+        assert run.returncode == 0, run.stderr
+    assert (out / "joints3d").is_dir()

@@ -105,7 +105,7 @@ FOLDER_KINDS = {
                           recognise=_holds_a_comparison, foreign_inside=_not_a_comparisons_file),
     "propagate --out-masks": FolderKind("propagate --out-masks", ("[0-9]*.png",), whole=True,
                                         recognise=_holds_stcorr_masks),
-    "synth": FolderKind("synth", ("frames", "labels", "*.json", "penn_action_labels"), whole=True, recognise=_is_synth),
+    "synth": FolderKind("synth", ("frames", "labels", "*.json", "penn_action_labels", "joints3d"), whole=True, recognise=_is_synth),
 }
 
 

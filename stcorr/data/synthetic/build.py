@@ -165,7 +165,7 @@ def _check_target(out: Path) -> None:
 
 # what synth writes inside its folders (the module docstring); anything else there is the user's
 OWN_INSIDE = {"frames": re.compile(r"\d+/\d+\.jpg"), "labels": re.compile(r"\d+\.mat"),
-              PHASE_LABELS: re.compile(r"(train|val)/[a-z_]+/\d+\.npy")}
+              PHASE_LABELS: re.compile(r"(train|val)/[a-z_]+/\d+\.npy"), CAMERA_JOINTS: re.compile(r"\d+\.npy")}
 
 
 def _foreign_inside(out: Path) -> list[str]:
