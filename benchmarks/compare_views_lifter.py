@@ -34,7 +34,7 @@ from stcorr.data.synthetic.build import read_camera_joints
 from stcorr.data.synthetic.clip import make_clip, render_frames
 from stcorr.data.video import Video
 from stcorr.models.checkpoint import load_model
-from stcorr.models.lifter import WorldLifter, lift_world
+from stcorr.models.lifter import WorldLifter, angle_errors, lift_world
 from stcorr.pose.angles import angle_series
 from stcorr.pose.cache import MediaPipeLandmarker, MediaPipePose
 from stcorr.pose.skeleton import MIRRORED_JOINTS
@@ -90,18 +90,10 @@ def views_benchmark(model: WorldLifter, work: Path, tracking: bool) -> dict:
 def truth_errors(model: WorldLifter, data: Path, tracking: bool, per_action: int) -> dict:
     dataset = open_dataset(data)
     pose = MediaPipePose({"tracking": tracking})
-    raw, lift, videos = [], [], 0
-    for name in [n for names in dataset.videos_by_action("val").values() for n in names[:per_action]]:
-        truth = read_camera_joints(data, name)
-        if truth is None:
-            continue
-        world = pose.track(dataset.video(name)).world
-        true_angles = angle_series(truth.astype(np.float64))
-        raw.append(np.abs(angle_series(world) - true_angles).ravel())
-        lift.append(np.abs(angle_series(lift_world(model, world)) - true_angles).ravel())
-        videos += 1
-    return {"videos": videos, "mediapipe_deg": round(float(np.nanmedian(np.concatenate(raw))), 1),
-            "lifted_deg": round(float(np.nanmedian(np.concatenate(lift))), 1)}
+    names = [n for videos in dataset.videos_by_action("val").values() for n in videos[:per_action]
+             if read_camera_joints(data, n) is not None]
+    errors = angle_errors(model, ((pose.track(dataset.video(n)).world, read_camera_joints(data, n)) for n in names))
+    return {"videos": len(names), **{f"{k}_deg": round(v, 1) for k, v in errors.items()}}
 
 
 def real_mirror(model: WorldLifter, real: Path, work: Path, tracking: bool) -> dict:

@@ -22,8 +22,9 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.synthetic.build import CAMERA_JOINTS, read_camera_joints
 from stcorr.errors import StcorrError
 from stcorr.learners.base import Learner
-from stcorr.models.lifter import LifterSettings, WorldLifter, bone_vectors, lift_world, mirrored, normalised, rebuilt, windows
-from stcorr.pose.angles import ANGLE_JOINTS, J, angle_series
+from stcorr.models.lifter import (LifterSettings, WorldLifter, angle_errors, bone_vectors, mirrored, normalised, rebuilt,
+                                  windows)
+from stcorr.pose.angles import ANGLE_JOINTS, J
 from stcorr.pose.track import JointTrack
 from stcorr.progress import progress_bar
 
@@ -118,14 +119,8 @@ class LifterLearner(Learner):
     def validate(self, model: nn.Module, step: int) -> dict[str, float] | None:
         if not self.val_names:
             return None
-        raw, lifted = [], []
-        for n in self.val_names:
-            world, truth = self.clips[n]
-            true_angles = angle_series(truth)
-            raw.append(np.abs(angle_series(world) - true_angles).ravel())
-            lifted.append(np.abs(angle_series(lift_world(model, world)) - true_angles).ravel())
-        return {"angle_error_deg": float(np.nanmedian(np.concatenate(lifted))),
-                "mediapipe_angle_error_deg": float(np.nanmedian(np.concatenate(raw)))}
+        errors = angle_errors(model, (self.clips[n] for n in self.val_names))
+        return {"angle_error_deg": errors["lifted"], "mediapipe_angle_error_deg": errors["mediapipe"]}
 
     def summary(self, steps: int, seconds: float) -> str:
         return f"trained the 3D lifter {steps} steps in {seconds:.0f} s"

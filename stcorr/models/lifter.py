@@ -18,14 +18,14 @@ y down, z away from the camera, metres).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 import torch
 from pydantic import ConfigDict, Field
 from torch import nn
 
-from stcorr.pose.angles import J
+from stcorr.pose.angles import J, angle_series
 from stcorr.pose.skeleton import JOINTS, MIRRORED_JOINTS
 from stcorr.settings import Section
 
@@ -150,3 +150,15 @@ def lift_world(model: WorldLifter, world: np.ndarray, symmetric: bool = True) ->
     out = rebuilt(directions, np.broadcast_to(lengths, directions.shape[:2])) * torso_scale(world)
     out[~found] = np.nan
     return out
+
+
+def angle_errors(model: WorldLifter, clips: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """The median absolute error (degrees) of the nine joint angles over every frame of ``clips``, each
+    (MediaPipe's world joints, the true joints), both (T, 13, 3): ``mediapipe`` of the joints as given,
+    ``lifted`` of ``lift_world``'s."""
+    raw, lifted = [], []
+    for world, truth in clips:
+        true_angles = angle_series(np.asarray(truth, dtype=np.float64))
+        raw.append(np.abs(angle_series(world) - true_angles).ravel())
+        lifted.append(np.abs(angle_series(lift_world(model, world)) - true_angles).ravel())
+    return {"mediapipe": float(np.nanmedian(np.concatenate(raw))), "lifted": float(np.nanmedian(np.concatenate(lifted)))}
