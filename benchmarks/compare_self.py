@@ -1,7 +1,7 @@
 """`stcorr compare` of clips against themselves played at another speed, and mirrored: the truth is known. Prints one JSON line.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_self.py --frames FRAME_FOLDER[:ACTION] [...] [--work DIR [--reuse]]
-        [--passes static,video,video+filter]
+        [--passes static+lifter,static,video,video+filter] [--lifter CHECKPOINT]
 
 Copies of each clip (H.264 mp4, 30 fps): ``fast``, every second frame (reference frame t is
 attempt frame t / 2); ``slow_mirrored``, 1.5 times slower and flipped left to right (t is 1.5 t).
@@ -126,9 +126,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="compare the copies an earlier run left in --work")
     parser.add_argument("--passes", default="static+lifter", help=f"MediaPipe passes, on the same copies: {', '.join(PASSES)}")
+    parser.add_argument("--lifter", default="stcorr:lifter", help="The lifter of the +lifter passes (a checkpoint)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="compare-self-"))
-    poses = {name: default_pose(**PASSES[name]) for name in args.passes.split(",")}
+    poses = {name: default_pose(**{"lifter": args.lifter, **PASSES[name]}) for name in args.passes.split(",")}
     clips: dict[str, dict] = {name: {} for name in poses}
     noise: dict[str, dict[str, list]] = {name: {"2d": [], "3d": []} for name in poses}
     for given in args.frames:
