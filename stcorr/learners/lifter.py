@@ -48,11 +48,9 @@ def joint_angles(joints: torch.Tensor) -> torch.Tensor:
     return torch.acos(cos.clamp(-0.999, 0.999))
 
 
-def mediapipe_world(video) -> np.ndarray:
-    """MediaPipe's world joints (T, 13, 3) of ``video`` from its plain static pass (pose cache)."""
-    from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
-
-    track: JointTrack = MediaPipePose.shared().track(video)
+def mediapipe_world(pose, video) -> np.ndarray:
+    """MediaPipe's world joints (T, 13, 3) of ``video`` from ``pose`` (its plain static pass, pose cache)."""
+    track: JointTrack = pose.track(video)
     if track.world is None:
         raise StcorrError("MediaPipe gave no world joints", video.path)
     return track.world
@@ -89,11 +87,13 @@ class LifterLearner(Learner):
             raise StcorrError("MediaPipe found no body in the train videos", dataset.root)
 
     def _read(self, names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        clips = {}
+        from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
+
+        pose, clips = MediaPipePose(), {}  # its own instance, not .shared(): the tracks are read once, kept as arrays
         with progress_bar("MediaPipe's world joints", len(names)) as bar:
             for n in names:
                 video = self.dataset.video(n)
-                clips[n] = (mediapipe_world(video), read_camera_joints(self.dataset.root, n).astype(np.float64))
+                clips[n] = (mediapipe_world(pose, video), read_camera_joints(self.dataset.root, n).astype(np.float64))
                 video.close()
                 bar.advance()
         return clips
