@@ -64,7 +64,9 @@ def torso_scale(joints: np.ndarray) -> float:
 
 
 def normalised(joints: np.ndarray) -> np.ndarray:
-    """(T, 13, 3) joints minus the hip midpoint, divided by the clip's ``torso_scale``."""
+    """(T, 13, 3) joints minus the hip midpoint, divided by the clip's ``torso_scale``. Not
+    ``stcorr.pose.descriptors.normalise``: once any frame lacks its hips (nobody found), that one
+    centres every frame on the joints' mean, which is not the input the shipped weights learned from."""
     hips = (joints[:, LH] + joints[:, RH]) / 2
     return (joints - hips[:, None]) / torso_scale(joints)
 
