@@ -3,14 +3,16 @@ fraction of correspondences whose DTW-matched target frame is within k frames of
 (time only, no spatial matching), per action and over all. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_descriptor_settings.py DATA [--split train]
-        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N] [--world-angles 0,1,1.5,2,3]
+        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N] [--world-angles 0,1,1.5,2,3 [--lifter CKPT]]
 
 ``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` MediaPipe's joints as the
 ``*-pose`` methods read them (cpu.yaml's ``baseline.pose``: the augmented pass, the filter) from the
 pose cache (``--cache``, else the default folder), computing what is missing.
 ``--videos-per-action N``: only the pairs among the first N videos of each action (MediaPipe on fewer).
 ``--world-angles W,...`` (with ``--joints mediapipe``): instead of the grid, MediaPipe's settings with the
-block of the world (3D) joints' angles weighted W (0: without it; ``stcorr.pose.descriptors``, 7).
+block of the world (3D) joints' angles weighted W (0: without it; ``stcorr.pose.descriptors``, 7);
+``--lifter CKPT`` (e.g. ``stcorr:lifter``): those world joints lifted by that 3D lifter first
+(``baseline.world_lifter``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--cache", default=None)
     parser.add_argument("--videos-per-action", type=int, default=None)
     parser.add_argument("--world-angles", default=None, help="Weights of a block of 3D angles (with --joints mediapipe)")
+    parser.add_argument("--lifter", default=None, help="with --world-angles: the world joints lifted by this checkpoint first")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     pairs = first_videos_pairs(dataset, args.split, args.videos_per_action)
@@ -75,11 +78,16 @@ def main() -> None:
         if cache is None:
             parser.error("--world-angles needs --joints mediapipe")
         rows = []
+        lifter = None
+        if args.lifter:
+            from stcorr.models.checkpoint import load_model
+
+            lifter = load_model(args.lifter, "lifter")
         for w in args.world_angles.split(","):
             settings = dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=float(w))
-            aligner = PoseTimeAligner("dtw-pose", detector_describer(cache, settings), "dtw")
+            aligner = PoseTimeAligner("dtw-pose", detector_describer(cache, settings, lifter), "dtw")
             rows.append({"world_angle_weight": float(w), **time_scores(aligner, dataset, pairs)})
-        print(json.dumps({"data": args.data, "split": args.split, "pairs": len(pairs), "rows": rows}, indent=1))
+        print(json.dumps({"data": args.data, "split": args.split, "pairs": len(pairs), "lifter": args.lifter, "rows": rows}, indent=1))
         return
     rows = []
     for sigma, weight in itertools.product(*GRID.values()):

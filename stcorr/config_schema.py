@@ -107,6 +107,7 @@ class _Baseline(_Section):
     cycle_pose_checkpoint: Optional[str]
     refine_checkpoint: Optional[str]
     carry_checkpoint: Optional[str]
+    world_lifter: Optional[str]
     pose: Pose
 
 

@@ -191,3 +191,60 @@ def test_world_joints_add_a_block_of_3d_angles_that_a_turn_of_the_camera_leaves_
     np.testing.assert_allclose(turned[:, block], with_world[:, block], atol=1e-9)
     off = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
     assert pose_descriptors(xy, confidence, off, world=world).shape == (25, 70)
+
+
+class _FakeDetector:
+    """A pose source with one track of image and world joints for every video."""
+
+    def __init__(self, track: JointTrack):
+        self.track_ = track
+
+    def track(self, video) -> JointTrack:
+        return self.track_
+
+
+def test_a_lifter_steadies_the_world_joints_before_their_angles_are_compared():
+    import dataclasses
+
+    import torch
+
+    from stcorr.baselines.pose_descriptors import build_pose_aligner
+    from stcorr.models.lifter import LifterSettings, WorldLifter, lift_world
+    from stcorr.pose.descriptors import LIFTED_SETTINGS, MEDIAPIPE_SETTINGS
+
+    phase = np.linspace(0, 1, 20)
+    xy = skeleton_clip(phase)
+    world = np.concatenate([(xy - xy[:, :1]) / 100.0, 0.1 * np.cos(np.linspace(0, 2, 13))[None, :, None]
+                            .repeat(len(phase), 0)], axis=2)
+    track = JointTrack(xy, np.ones((len(phase), 13)), world=world)
+    torch.manual_seed(0)
+    lifter = WorldLifter(LifterSettings(side=2, width=16, dropout=0.0)).eval()
+    videos = type("Videos", (), {"video": lambda self, name: name})()  # what a describer asks of a data set
+    lifted = build_pose_aligner("dtw-pose", lambda: _FakeDetector(track), lifter).describe(videos, "clip")
+    plain = build_pose_aligner("dtw-pose", lambda: _FakeDetector(track)).describe(videos, "clip")
+    expected = pose_descriptors(xy, track.visibility, LIFTED_SETTINGS, world=lift_world(lifter, world))
+    np.testing.assert_allclose(lifted, expected)
+    np.testing.assert_allclose(plain, pose_descriptors(xy, track.visibility, MEDIAPIPE_SETTINGS, world=world))
+    assert not np.allclose(lifted[:, 35:44] / LIFTED_SETTINGS.world_angle_weight,
+                           plain[:, 35:44] / MEDIAPIPE_SETTINGS.world_angle_weight)  # the 3D angles moved
+    assert dataclasses.replace(LIFTED_SETTINGS, world_angle_weight=0) == dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=0)
+
+
+def test_the_config_names_the_aligners_lifter_and_null_leaves_mediapipes_world_joints():
+    pytest.importorskip("mediapipe")
+    import torch
+
+    from stcorr.baselines.methods import build_sequential
+    from stcorr.config import default_config
+    from stcorr.pose.descriptors import LIFTED_SETTINGS, MEDIAPIPE_SETTINGS
+
+    cfg = default_config()
+    assert cfg["baseline"]["world_lifter"] == "stcorr:lifter"
+    lifted = build_sequential("dtw-pose", "pose", cfg, torch.device("cpu"))
+    assert "stcorr:lifter" in lifted.checkpoint
+    cfg["baseline"]["world_lifter"] = None
+    plain = build_sequential("nn-pose", "pose", cfg, torch.device("cpu"))
+    assert "lifter" not in (plain.checkpoint or "")
+    oracle = build_sequential("dtw-pose-oracle", "pose-oracle", default_config(), torch.device("cpu"))
+    assert oracle.checkpoint is None  # the annotated joints have no world joints to lift
+    assert LIFTED_SETTINGS != MEDIAPIPE_SETTINGS

@@ -88,6 +88,15 @@ def pose_source(cfg: dict) -> Callable[[], MediaPipePose]:
     return lambda: shared_mediapipe(baseline["pose"], baseline.get("carry_checkpoint"), cfg["corrflow"]["propagation"])
 
 
+def world_lifter(settings: dict, used: list[str]):
+    """``baseline.world_lifter``'s 3D lifter (loaded once per process; ``used`` names it), or None when null."""
+    path = settings.get("world_lifter")
+    if not path:
+        return None
+    used.append(str(path))
+    return shared(("lifter", str(path), _version(str(path))), lambda: load_model(str(path), "lifter"))
+
+
 def _version(path: str) -> int:
     """When the checkpoint was written (0 if unknown), so that a rewritten checkpoint is not shared stale."""
     info = Path(path) / "checkpoint.json" if Path(path).is_dir() else Path(path)
@@ -200,10 +209,11 @@ def build_aligner(name: str, aligner: str, cfg: dict, settings: dict, device: to
         model = shared(("cycle-pose", path, _version(path), str(device)), lambda: load_part(path, "cycle-pose")[0].to(device))
         mediapipe = pose_source(cfg)
         mediapipe()  # checked now, as dtw-pose checks it: without MediaPipe one line before any pair
-        pose = build_pose_aligner("dtw-pose", mediapipe) if aligner == "dtw-pose-cycle" else None
+        pose = build_pose_aligner("dtw-pose", mediapipe, world_lifter(settings, used)) if aligner == "dtw-pose-cycle" else None
         return cycle_pose_aligner(aligner, model, mediapipe, pose)  # type: ignore[arg-type]
     if aligner in POSE_ALIGNERS:
-        return build_pose_aligner(aligner, pose_source(cfg))
+        lifter = world_lifter(settings, used) if POSE_ALIGNERS[aligner][0] == "mediapipe" else None
+        return build_pose_aligner(aligner, pose_source(cfg), lifter)
     source, rule = EMBEDDING_ALIGNERS[aligner]
     if source in TASK_NAMES:
         path = checkpoint_path(name, source, settings)

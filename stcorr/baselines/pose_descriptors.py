@@ -8,7 +8,7 @@ chosen on the synthetic train split, never on real video (``benchmarks/pose_desc
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 
@@ -18,9 +18,12 @@ from stcorr.data.datasets import Dataset
 from stcorr.data.pairs import Pair
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
-from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, descriptor_cost,
+from stcorr.pose.descriptors import (ANNOTATED_SETTINGS, LIFTED_SETTINGS, MEDIAPIPE_SETTINGS, DescriptorSettings, at_speed, descriptor_cost,
                                      pose_descriptors, speed_ratio)
 from stcorr.pose.track import labelled_track
+
+if TYPE_CHECKING:
+    from stcorr.models.lifter import WorldLifter
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, rule: Literal["nn", "dtw"]) -> np.ndarray:
@@ -63,11 +66,18 @@ def oracle_describer(settings: DescriptorSettings = ANNOTATED_SETTINGS) -> Descr
     return describe
 
 
-def detector_describer(pose: MediaPipePose, settings: DescriptorSettings = MEDIAPIPE_SETTINGS) -> Describe:
-    """Descriptors of MediaPipe's joints (its visibility as confidence), with its world joints' angles."""
+def detector_describer(pose: MediaPipePose, settings: DescriptorSettings = MEDIAPIPE_SETTINGS,
+                       lifter: "WorldLifter | None" = None) -> Describe:
+    """Descriptors of MediaPipe's joints (its visibility as confidence), with its world joints' angles;
+    ``lifter``: those world joints lifted first (``stcorr.models.lifter.lift_world``)."""
     def describe(dataset: Dataset, name: str) -> np.ndarray:
         track = pose.track(dataset.video(name))
-        return pose_descriptors(track.xy, track.visibility, settings, world=track.world)
+        world = track.world
+        if lifter is not None and world is not None:
+            from stcorr.models.lifter import lift_world  # torch: only with a lifter
+
+            world = lift_world(lifter, world)
+        return pose_descriptors(track.xy, track.visibility, settings, world=world)
 
     return describe
 
@@ -113,9 +123,12 @@ POSE_ALIGNERS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_pose_aligner(name: str, mediapipe: Callable[[], MediaPipePose]) -> PoseTimeAligner:
-    """The aligner ``name`` of ``POSE_ALIGNERS``; ``mediapipe()`` gives MediaPipe's joints."""
+def build_pose_aligner(name: str, mediapipe: Callable[[], MediaPipePose],
+                       lifter: "WorldLifter | None" = None) -> PoseTimeAligner:
+    """The aligner ``name`` of ``POSE_ALIGNERS``; ``mediapipe()`` gives MediaPipe's joints, ``lifter``
+    (``baseline.world_lifter``) lifts their world joints before their 3D angles are compared."""
     source, rule = POSE_ALIGNERS[name]
     if source == "labels":
         return PoseTimeAligner(name, oracle_describer(), rule, needs_labels=True)  # type: ignore[arg-type]
-    return PoseTimeAligner(name, detector_describer(mediapipe()), rule)  # type: ignore[arg-type]
+    settings = MEDIAPIPE_SETTINGS if lifter is None else LIFTED_SETTINGS
+    return PoseTimeAligner(name, detector_describer(mediapipe(), settings, lifter), rule)  # type: ignore[arg-type]

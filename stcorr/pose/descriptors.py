@@ -44,7 +44,8 @@ from the 13 Penn joints (MediaPipe's landmarks, or the annotated joints for the 
 7. **3D angles.** Where the pose source gives world joints (MediaPipe's 3D landmarks) and
    ``world_angle_weight`` > 0, the same nine angles measured on them form one more block (and its
    velocities), weighted by it: an angle in 3D does not change with the camera's view, as the
-   image's does. 88 columns then; without world joints (the annotated joints) 70.
+   image's does. 88 columns then; without world joints (the annotated joints) 70. The ``*-pose``
+   aligners give them lifted by the 3D lifter (``baseline.world_lifter``; ``LIFTED_SETTINGS``).
 
 Gap filling (``stcorr.pose.track.filled_joints``), joint angles (``stcorr.pose.angles``) and the
 masked cost (``descriptor_cost``) are also ``stcorr compare``'s: the coaching verb and these
@@ -92,6 +93,11 @@ class DescriptorSettings:
 #: 46.0 / 72.0 / 84.7; 1.0 47.5 / 74.3 / 86.0; 1.5 48.9 / 74.9 / 87.3; 2.0 48.6 / 74.5 / 87.1; 3.0 49.8 /
 #: 74.4 / 84.0) and of a realism-1 set (none 9.5 / 28.8 / 36.6, 1.5 12.0 / 30.6 / 38.5); docs/pose.md.
 MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0, world_angle_weight=1.5)
+#: MediaPipe's joints with its world joints lifted by the 3D lifter (``baseline.world_lifter``) first: the 3D
+#: angles' weight chosen on the same synthetic train split (time-only T@1 / T@3 / T@5 with stcorr:lifter: 1.0
+#: 55.2 / 78.1 / 89.7; 1.5 56.2 / 79.8 / 90.7; 2.0 54.6 / 82.3 / 91.0; 3.0 56.9 / 82.0 / 90.6; 4.0 57.2 / 81.8
+#: / 90.7; 6.0 54.9 / 81.0 / 89.7: the best T@5, as for MediaPipe's own); docs/pose.md.
+LIFTED_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0, world_angle_weight=2.0)
 ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
 
 
