@@ -36,8 +36,9 @@ from stcorr.pose.track import JointTrack
 FILTER = {"sides": True, "window": 0, "degree": 2, "max_gap": 16}
 NO_FILTER = {"sides": False, "window": 0, "degree": 2, "max_gap": 0}
 CROP, MARGIN = 256, 1.0
-#: name -> rule(mean visibility of the plain pass, crop zoom, nobody found) -> (mirror, crop).
-Rule = Callable[[float, float, bool], tuple[bool, bool]]
+#: name -> rule(mean visibility of the plain pass, crop zoom, nobody found) -> (mirror, crop[, the crop's mirror
+#: image: with the crop unless said]).
+Rule = Callable[[float, float, bool], tuple[bool, ...]]
 RULES: dict[str, Rule] = {
     "plain": lambda seen, zoom, nobody: (False, False),
     "flip": lambda seen, zoom, nobody: (True, False),
@@ -46,6 +47,9 @@ RULES: dict[str, Rule] = {
     "flip<0.7 crop<0.7|zoom>=1.5": lambda seen, zoom, nobody: (nobody or seen < 0.7, seen < 0.7 or zoom >= 1.5),
     "flip<0.7 crop<0.9|zoom>=1.5": lambda seen, zoom, nobody: (nobody or seen < 0.7, seen < 0.9 or zoom >= 1.5),
     "flip<0.9 crop<0.9|zoom>=1.5": lambda seen, zoom, nobody: (nobody or seen < 0.9, seen < 0.9 or zoom >= 1.5),
+    "flip<0.7 crop<0.9|zoom>=1.5, crop unmirrored": lambda seen, zoom, nobody: (nobody or seen < 0.7, seen < 0.9 or zoom >= 1.5, False),
+    "flip<0.7 crop<0.9|zoom>=1.5, crop mirrored <0.7": lambda seen, zoom, nobody: (nobody or seen < 0.7, seen < 0.9 or zoom >= 1.5,
+                                                                                   nobody or seen < 0.7),
 }
 
 
@@ -88,7 +92,7 @@ def replay(passes: dict[str, np.ndarray], rule: Rule, flt: dict) -> tuple[JointT
     for t in range(n):
         plain = unpacked(passes["plain"][t])
         seen = 0.0 if plain is None else float(plain[0][PENN_INDEX, 3].mean())
-        mirror, crop = rule(seen, float(passes["zoom_p"][t]), plain is None)
+        mirror, crop, *crop_mirror = rule(seen, float(passes["zoom_p"][t]), plain is None)
         results, zooms = [plain], [1.0]
         calls += 1
         if mirror:
@@ -98,9 +102,13 @@ def replay(passes: dict[str, np.ndarray], rule: Rule, flt: dict) -> tuple[JointT
         tag = "pf" if mirror else "p"
         zoom = float(passes[f"zoom_{tag}"][t])
         if crop and not np.isnan(zoom):
-            results += [unpacked(passes[f"crop_{tag}"][t]), unpacked(passes[f"cropflip_{tag}"][t])]
-            zooms += [zoom, zoom]
-            calls += 2
+            results.append(unpacked(passes[f"crop_{tag}"][t]))
+            zooms.append(zoom)
+            calls += 1
+            if crop_mirror[0] if crop_mirror else True:
+                results.append(unpacked(passes[f"cropflip_{tag}"][t]))
+                zooms.append(zoom)
+                calls += 1
         found = combine(results, zooms)
         if found is None:
             continue
