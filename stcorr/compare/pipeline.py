@@ -110,10 +110,7 @@ def analyse(
     backgrounds' homography, for a moving camera); ``lifter``: the 3D lifter of the default pose
     source's world joints (a checkpoint, ``stcorr:NAME``; None: MediaPipe's own world joints)."""
     names = moment_names(action, key_moments)
-    if overlay_on not in OVERLAY_ON:
-        raise StcorrError(f"the overlay is laid on {' or '.join(OVERLAY_ON)}, not {overlay_on!r}")
-    if method not in METHODS:
-        raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
+    check_choices(overlay_on, method)
     ref_video, att_video = Video(reference), Video(attempt)
     for video in (ref_video, att_video):
         check_length(video)
@@ -125,6 +122,76 @@ def analyse(
     for video, track in ((ref_video, ref_track), (att_video, att_track)):
         check_person(video, track)
     rates = (video_fps(ref_video, fps), video_fps(att_video, fps))
+    found = aligned(pose, ref_track, att_track, action, given, names, method, rates)
+    attempt_at = dict(found.anchors)
+    rows = []
+    for moment in (m for m in found.ref_moments if m.t is not None):
+        t_att = attempt_at.get(moment.t, int(found.times[moment.t]))
+        rows.append(key_moment_row(moment, t_att, rates, found.reference, found.attempt, ref_video, att_video, matcher,
+                                   found.in_3d))
+    add_intervals(rows)
+    record = {"reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
+              **found.record(rows, rates, pose, att_video.num_frames),
+              "overlay_registration": overlay_on, "action": action, "method": method, "pose": pose.name,
+              "checkpoint": None if checkpoint is None else str(checkpoint),
+              "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)]}
+    weak = model_warning(checkpoint) if checkpoint is not None else None
+    record["summary"] += [weak] if weak else []
+    carried = None
+    if queries is not None:
+        carried, starts = carry_points(ref_video, att_video, found.reference, found.attempt, found.times, queries, *propagation)
+        record["trace_points"] = carried.record(starts)
+    return Comparison(ref_video, att_video, found.reference, found.attempt, found.times, record, carried)
+
+
+def check_choices(overlay_on: str, method: str) -> None:
+    """Refuses an unknown ``overlay_on`` or time alignment ``method`` in one line."""
+    if overlay_on not in OVERLAY_ON:
+        raise StcorrError(f"the overlay is laid on {' or '.join(OVERLAY_ON)}, not {overlay_on!r}")
+    if method not in METHODS:
+        raise StcorrError(f"unknown time alignment method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+@dataclass
+class Aligned:
+    """The two performances aligned (module docstring, 2-4): the joints compared (the attempt's sides
+    swapped when it moves as the reference mirrored; lifted when the views differ and the pose source
+    lifts), the attempt frame of each reference frame, the key moments and the anchors among them."""
+
+    reference: JointTrack
+    attempt: JointTrack
+    times: np.ndarray  # (N,) attempt frame aligned to each reference frame
+    anchors: list[tuple[int, int]]  # (reference t, attempt t) of the moments both rules found, agreeing
+    ref_moments: list[Moment]
+    att_moments: list[Moment]
+    span: tuple[int, int]  # the attempt's frames compared
+    reps: dict  # rep_rows of both videos
+    swapped: bool
+    view: float | None  # degrees between the cameras' views (None without world joints)
+    in_3d: bool  # the angles from the world joints
+
+    def record(self, rows: list[dict], rates: tuple[float, float], pose: PoseSource, attempt_frames: int) -> dict:
+        """compare.json's part that the alignment decides: times, key moments, summary, views, reps."""
+        missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in self.ref_moments if m.t is None]
+        missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in self.att_moments
+                    if m.t is None and m.name not in {x["name"] for x in missing}]
+        floor = noise_floor(pose.name, self.in_3d)
+        return {
+            "time_alignment": [[t, int(u)] for t, u in enumerate(self.times)],
+            "key_moments": rows,
+            "summary": summary_lines(rows, missing, self.swapped, self.view, self.in_3d, floor, self.span,
+                                     self.reps["attempt"], attempt_frames, world_source(pose)),
+            "angle_convention": CONVENTION, "angles_from": "world (3D)" if self.in_3d else "image (2D)",
+            "view_difference_deg": self.view, "noise_floor_deg": floor, "missing_key_moments": missing,
+            "reps": self.reps, "compared_attempt_frames": [int(self.span[0]), int(self.span[1])],
+            "attempt_sides": "swapped" if self.swapped else "as detected",
+        }
+
+
+def aligned(pose: PoseSource, ref_track: JointTrack, att_track: JointTrack, action: str | None,
+            given: list[int] | None, names: tuple[str, ...] | None, method: str, rates: tuple[float, float]) -> Aligned:
+    """Views, reps, key moments and the time alignment of two performances (module docstring, 2-4);
+    ``rates``: their frames a second, for the reps' durations."""
     ref_reps, att_reps = find_reps(ref_track, action), find_reps(att_track, action)
     aligned_in_3d = views_apart(ref_track, att_track)
     lifting = isinstance(pose, LiftedPose)
@@ -152,38 +219,9 @@ def analyse(
     if in_3d and lifting and not aligned_in_3d:  # the views read apart only once aligned: the angles from the lifter's joints
         ref_track, att_track = pose.lifted(ref_track), pose.lifted(as_detected)
         att_track = att_track.sides_swapped() if swapped else att_track
-    attempt_at = dict(anchors)
-    rows = []
-    for moment in (m for m in ref_moments if m.t is not None):
-        t_att = attempt_at.get(moment.t, int(times[moment.t]))
-        rows.append(key_moment_row(moment, t_att, rates, ref_track, att_track, ref_video, att_video, matcher, in_3d))
-    add_intervals(rows)
-    missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in ref_moments if m.t is None]
-    missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in att_moments
-                if m.t is None and m.name not in {x["name"] for x in missing}]
     reps = {"reference": rep_rows(ref_track, ref_reps, rates[0], None),
             "attempt": rep_rows(att_track, att_reps, rates[1], ref_descriptors, aligned_in_3d)}
-    floor = noise_floor(pose.name, in_3d)
-    record = {
-        "reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
-        "time_alignment": [[t, int(u)] for t, u in enumerate(times)],
-        "key_moments": rows,
-        "summary": summary_lines(rows, missing, swapped, view, in_3d, floor, span, reps["attempt"], att_video.num_frames,
-                                 world_source(pose)),
-        "angle_convention": CONVENTION, "angles_from": "world (3D)" if in_3d else "image (2D)",
-        "view_difference_deg": view, "noise_floor_deg": floor, "missing_key_moments": missing,
-        "reps": reps, "compared_attempt_frames": [int(span[0]), int(span[1])],
-        "attempt_sides": "swapped" if swapped else "as detected", "overlay_registration": overlay_on,
-        "action": action, "method": method, "pose": pose.name, "checkpoint": None if checkpoint is None else str(checkpoint),
-        "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)],
-    }
-    weak = model_warning(checkpoint) if checkpoint is not None else None
-    record["summary"] += [weak] if weak else []
-    carried = None
-    if queries is not None:
-        carried, starts = carry_points(ref_video, att_video, ref_track, att_track, times, queries, *propagation)
-        record["trace_points"] = carried.record(starts)
-    return Comparison(ref_video, att_video, ref_track, att_track, times, record, carried)
+    return Aligned(ref_track, att_track, times, anchors, ref_moments, att_moments, span, reps, swapped, view, in_3d)
 
 
 def default_pose(lifter: str | Path | None = LIFTER, **settings) -> PoseSource:
