@@ -88,7 +88,7 @@ def pose_source(cfg: dict) -> Callable[[], MediaPipePose]:
     return lambda: shared_mediapipe(baseline["pose"], baseline.get("carry_checkpoint"), cfg["corrflow"]["propagation"])
 
 
-def world_lifter(settings: dict, used: list[str]):
+def world_lifter(settings: dict, used: list[str]) -> torch.nn.Module | None:
     """``baseline.world_lifter``'s 3D lifter (loaded once per process; ``used`` names it), or None when null."""
     path = settings.get("world_lifter")
     if not path:

@@ -131,7 +131,7 @@ def analyse(
                                    found.in_3d))
     add_intervals(rows)
     record = {"reference": str(reference), "attempt": str(attempt), "fps": [rates[0], rates[1]],
-              **found.record(rows, rates, pose, att_video.num_frames),
+              **found.record(rows, pose, att_video.num_frames),
               "overlay_registration": overlay_on, "action": action, "method": method, "pose": pose.name,
               "checkpoint": None if checkpoint is None else str(checkpoint),
               "frames": [ref_video.num_frames, att_video.num_frames], "sizes": [list(ref_video.size), list(att_video.size)]}
@@ -170,7 +170,7 @@ class Aligned:
     view: float | None  # degrees between the cameras' views (None without world joints)
     in_3d: bool  # the angles from the world joints
 
-    def record(self, rows: list[dict], rates: tuple[float, float], pose: PoseSource, attempt_frames: int) -> dict:
+    def record(self, rows: list[dict], pose: PoseSource, attempt_frames: int) -> dict:
         """compare.json's part that the alignment decides: times, key moments, summary, views, reps."""
         missing = [{"name": m.name, "video": "reference", "reason": m.reason} for m in self.ref_moments if m.t is None]
         missing += [{"name": m.name, "video": "attempt", "reason": m.reason} for m in self.att_moments

@@ -56,7 +56,7 @@ video (``benchmarks/pose_descriptor_settings.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -97,7 +97,7 @@ MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0, w
 #: angles' weight chosen on the same synthetic train split (time-only T@1 / T@3 / T@5 with stcorr:lifter: 1.0
 #: 55.2 / 78.1 / 89.7; 1.5 56.2 / 79.8 / 90.7; 2.0 54.6 / 82.3 / 91.0; 3.0 56.9 / 82.0 / 90.6; 4.0 57.2 / 81.8
 #: / 90.7; 6.0 54.9 / 81.0 / 89.7: the best T@5, as for MediaPipe's own); docs/pose.md.
-LIFTED_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0, world_angle_weight=2.0)
+LIFTED_SETTINGS = replace(MEDIAPIPE_SETTINGS, world_angle_weight=2.0)
 ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
 
 
