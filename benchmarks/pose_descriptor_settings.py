@@ -3,7 +3,7 @@ fraction of correspondences whose DTW-matched target frame is within k frames of
 (time only, no spatial matching), per action and over all. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pose_descriptor_settings.py DATA [--split train]
-        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N] [--world-angles 0,1,1.5,2,3 [--lifter CKPT]]
+        [--joints labels|mediapipe] [--cache FOLDER] [--videos-per-action N] [--world-angles 0,1,1.5,2,3 [--lifter CKPT] [--world-bones 0,1]]
 
 ``--joints labels`` uses the annotated joints (no MediaPipe); ``mediapipe`` MediaPipe's joints as the
 ``*-pose`` methods read them (cpu.yaml's ``baseline.pose``: the augmented pass, the filter) from the
@@ -12,7 +12,8 @@ pose cache (``--cache``, else the default folder), computing what is missing.
 ``--world-angles W,...`` (with ``--joints mediapipe``): instead of the grid, MediaPipe's settings with the
 block of the world (3D) joints' angles weighted W (0: without it; ``stcorr.pose.descriptors``, 7);
 ``--lifter CKPT`` (e.g. ``stcorr:lifter``): those world joints lifted by that 3D lifter first
-(``baseline.world_lifter``).
+(``baseline.world_lifter``); ``--world-bones B,...``: each angle weight with each weight of the block of
+3D bone directions (``stcorr.pose.descriptors``, 8; 0: without it).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--videos-per-action", type=int, default=None)
     parser.add_argument("--world-angles", default=None, help="Weights of a block of 3D angles (with --joints mediapipe)")
     parser.add_argument("--lifter", default=None, help="with --world-angles: the world joints lifted by this checkpoint first")
+    parser.add_argument("--world-bones", default="0", help="with --world-angles: weights of the 3D bone directions' block")
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     pairs = first_videos_pairs(dataset, args.split, args.videos_per_action)
@@ -83,10 +85,10 @@ def main() -> None:
             from stcorr.models.checkpoint import load_model
 
             lifter = load_model(args.lifter, "lifter")
-        for w in args.world_angles.split(","):
-            settings = dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=float(w))
+        for w, b in itertools.product(args.world_angles.split(","), args.world_bones.split(",")):
+            settings = dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=float(w), world_bone_weight=float(b))
             aligner = PoseTimeAligner("dtw-pose", detector_describer(cache, settings, lifter), "dtw")
-            rows.append({"world_angle_weight": float(w), **time_scores(aligner, dataset, pairs)})
+            rows.append({"world_angle_weight": float(w), "world_bone_weight": float(b), **time_scores(aligner, dataset, pairs)})
         print(json.dumps({"data": args.data, "split": args.split, "pairs": len(pairs), "lifter": args.lifter, "rows": rows}, indent=1))
         return
     rows = []

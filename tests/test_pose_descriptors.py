@@ -227,7 +227,8 @@ def test_a_lifter_steadies_the_world_joints_before_their_angles_are_compared():
     np.testing.assert_allclose(plain, pose_descriptors(xy, track.visibility, MEDIAPIPE_SETTINGS, world=world))
     assert not np.allclose(lifted[:, 35:44] / LIFTED_SETTINGS.world_angle_weight,
                            plain[:, 35:44] / MEDIAPIPE_SETTINGS.world_angle_weight)  # the 3D angles moved
-    assert dataclasses.replace(LIFTED_SETTINGS, world_angle_weight=0) == dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=0)
+    assert (dataclasses.replace(LIFTED_SETTINGS, world_angle_weight=0, world_bone_weight=0)
+            == dataclasses.replace(MEDIAPIPE_SETTINGS, world_angle_weight=0, world_bone_weight=0))  # only the 3D blocks differ
 
 
 def test_the_config_names_the_aligners_lifter_and_null_leaves_mediapipes_world_joints():
@@ -248,3 +249,48 @@ def test_the_config_names_the_aligners_lifter_and_null_leaves_mediapipes_world_j
     oracle = build_sequential("dtw-pose-oracle", "pose-oracle", default_config(), torch.device("cpu"))
     assert oracle.checkpoint is None  # the annotated joints have no world joints to lift
     assert LIFTED_SETTINGS != MEDIAPIPE_SETTINGS
+
+
+def world_clip(phase: np.ndarray) -> np.ndarray:
+    """(T, 13, 3) world joints in metres (y down) of the swing-and-squat motion, with depth that varies."""
+    xy = skeleton_clip(phase)
+    depth = 0.2 * np.sin(np.linspace(0, 3, 13))[None, :, None] * (1 + phase[:, None, None])
+    return np.concatenate([(xy - xy[:, :1]) / 100.0, depth], axis=2)
+
+
+def test_bone_directions_ignore_the_cameras_side_and_a_mirror_image():
+    from stcorr.pose.descriptors import bone_features
+
+    world = world_clip(np.linspace(0, 1, 15))
+    bones = bone_features(world)
+    assert bones.shape == (15, 30) and np.isfinite(bones).all()
+    for degrees in (35, 90, 180):  # the camera moved around the person: a turn about the vertical (y) axis
+        turn = np.radians(degrees)
+        rotation = np.array([[np.cos(turn), 0, np.sin(turn)], [0, 1, 0], [-np.sin(turn), 0, np.cos(turn)]])
+        np.testing.assert_allclose(bone_features(world @ rotation.T), bones, atol=1e-9)
+    mirror = world[:, SWAP] * np.array([-1.0, 1.0, 1.0])  # a mirrored video: x flipped, the sides seen swapped
+    np.testing.assert_allclose(bone_features(mirror), bones, atol=1e-9)
+
+
+def test_bone_directions_tell_an_arm_raised_forward_from_one_raised_sideways():
+    from stcorr.pose.descriptors import angle_features, bone_features
+
+    body = np.array([[0, -0.5, 0], [0.18, -0.45, 0], [-0.18, -0.45, 0], [0.18, -0.2, 0], [-0.18, -0.2, 0],
+                     [0.18, 0.05, 0], [-0.18, 0.05, 0], [0.18, 0, 0], [-0.18, 0, 0], [0.12, 0.4, 0],
+                     [-0.12, 0.4, 0], [0.12, 0.8, 0], [-0.12, 0.8, 0]], dtype=np.float64)
+    shoulder, elbow, wrist = (JOINTS.index(f"left_{j}") for j in ("shoulder", "elbow", "wrist"))
+    sideways, forward = body.copy(), body.copy()
+    sideways[elbow], sideways[wrist] = body[shoulder] + [0.25, 0, 0], body[shoulder] + [0.5, 0, 0]
+    forward[elbow], forward[wrist] = body[shoulder] + [0, 0, -0.25], body[shoulder] + [0, 0, -0.5]
+    np.testing.assert_allclose(angle_features(sideways[None]), angle_features(forward[None]), atol=1e-9)
+    assert np.abs(bone_features(sideways[None]) - bone_features(forward[None])).max() > 0.4
+
+
+def test_the_lifted_settings_add_both_3d_blocks():
+    from stcorr.pose.descriptors import LIFTED_SETTINGS
+
+    phase = np.linspace(0, 1, 12)
+    descriptors = pose_descriptors(skeleton_clip(phase), np.ones((12, 13)), LIFTED_SETTINGS, world=world_clip(phase))
+    assert descriptors.shape == (12, 2 * (35 + 9 + 30))
+    without = pose_descriptors(skeleton_clip(phase), np.ones((12, 13)), LIFTED_SETTINGS)
+    assert without.shape == (12, 70)

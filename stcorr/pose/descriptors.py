@@ -46,6 +46,14 @@ from the 13 Penn joints (MediaPipe's landmarks, or the annotated joints for the 
    velocities), weighted by it: an angle in 3D does not change with the camera's view, as the
    image's does. 88 columns then; without world joints (the annotated joints) 70. The ``*-pose``
    aligners give them lifted by the 3D lifter (``baseline.world_lifter``; ``LIFTED_SETTINGS``).
+8. **3D bone directions.** With world joints and ``world_bone_weight`` > 0, one more block (and its
+   velocities), weighted by it (``bone_features``): the unit direction of each limb bone (upper arm,
+   forearm, thigh, shin) in the body's own frame (x from the left hip to the right hip, y up,
+   z = x cross y, the way the body faces), so the same pose reads the same from any side; per
+   left/right pair the mean and half the absolute difference of the left bone and the right bone
+   with its x negated (a mirror image swaps them), and the trunk's and the head's directions as
+   (|x|, y, z). Angles alone do not tell an arm raised forward from one raised sideways; these do.
+   118 columns with both 3D blocks.
 
 Gap filling (``stcorr.pose.track.filled_joints``), joint angles (``stcorr.pose.angles``) and the
 masked cost (``descriptor_cost``) are also ``stcorr compare``'s: the coaching verb and these
@@ -80,6 +88,7 @@ class DescriptorSettings:
     smooth_sigma: float = 1.0
     velocity_weight: float = 1.0
     world_angle_weight: float = 0.0  # module docstring, 7
+    world_bone_weight: float = 0.0  # module docstring, 8
 
 
 #: Chosen on the synthetic train split (210 pairs; time-only T@5 of DTW, grid of
@@ -97,7 +106,10 @@ MEDIAPIPE_SETTINGS = DescriptorSettings(smooth_sigma=2.0, velocity_weight=1.0, w
 #: angles' weight chosen on the same synthetic train split (time-only T@1 / T@3 / T@5 with stcorr:lifter: 1.0
 #: 55.2 / 78.1 / 89.7; 1.5 56.2 / 79.8 / 90.7; 2.0 54.6 / 82.3 / 91.0; 3.0 56.9 / 82.0 / 90.6; 4.0 57.2 / 81.8
 #: / 90.7; 6.0 54.9 / 81.0 / 89.7: the best T@5, as for MediaPipe's own); docs/pose.md.
-LIFTED_SETTINGS = replace(MEDIAPIPE_SETTINGS, world_angle_weight=2.0)
+#: The 3D bones' weight (module docstring, 8), on the same split with the lifted angles at 2.0: none 54.6 / 82.3 / 91.0;
+#: 0.5 56.4 / 81.6 / 90.9; 0.75 60.3 / 81.3 / 91.6 (the best T@5); 1.0 61.2 / 82.8 / 91.5; 1.5 60.5 / 80.8 / 89.7; 2.0
+#: 63.6 / 82.2 / 88.9; the realism-1 train set disagreed: docs/pose.md.
+LIFTED_SETTINGS = replace(MEDIAPIPE_SETTINGS, world_angle_weight=2.0, world_bone_weight=0.75)
 ANNOTATED_SETTINGS = DescriptorSettings(smooth_sigma=0.0, velocity_weight=1.0)
 
 
@@ -146,6 +158,37 @@ def angle_features(xy: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
+#: Limb bones, (from, to) joint kinds, one per side (module docstring, 8).
+LIMB_BONES = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
+UP = np.array([0.0, -1.0, 0.0])  # world joints' y points down (MediaPipe's world axes)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def bone_features(world: np.ndarray) -> np.ndarray:
+    """(T, 30) mirror-symmetric bone directions of world joints ``world`` (T, 13, 3) in the body's frame
+    (module docstring, 8); NaN where a joint they need is NaN."""
+    hips = world[:, J["right_hip"]] - world[:, J["left_hip"]]
+    x = _unit(hips - (hips @ UP)[:, None] * UP)
+    axes = np.stack([x, np.broadcast_to(UP, x.shape), np.cross(x, UP)], axis=1)  # (T, 3, 3): a row per axis
+
+    def in_body(v: np.ndarray) -> np.ndarray:
+        return np.einsum("tij,tj->ti", axes, _unit(v))
+
+    columns = []
+    for start, end in LIMB_BONES:
+        left = in_body(world[:, J[f"left_{end}"]] - world[:, J[f"left_{start}"]])
+        right = in_body(world[:, J[f"right_{end}"]] - world[:, J[f"right_{start}"]]) * np.array([-1.0, 1.0, 1.0])
+        columns += [(left + right) / 2, np.abs(left - right) / 2]
+    hip_mid, shoulder_mid = _mid(world, "hip"), _mid(world, "shoulder")
+    for bone in (shoulder_mid - hip_mid, world[:, J["head"]] - shoulder_mid):
+        d = in_body(bone)
+        columns.append(np.stack([np.abs(d[:, 0]), d[:, 1], d[:, 2]], axis=1))
+    return np.concatenate(columns, axis=1)
+
+
 def _block(features: np.ndarray) -> np.ndarray:
     return features / np.sqrt(features.shape[1])
 
@@ -154,7 +197,8 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
                      world: np.ndarray | None = None) -> np.ndarray:
     """Frame descriptors (T, 70) of one video's joints: ``xy`` (T, 13, 2) in pixels (x right, y
     down; any origin, scale or mirroring), ``confidence`` (T, 13); with ``world`` (T, 13, 3) world
-    joints and ``settings.world_angle_weight`` > 0, (T, 88) (module docstring, 7). Columns are NaN
+    joints, 18 columns more with ``settings.world_angle_weight`` > 0 and 60 with ``world_bone_weight`` > 0
+    (module docstring, 7 and 8). Columns are NaN
     where a joint they need is never seen (see the module docstring for what each column is)."""
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 3 or xy.shape[1:] != (len(JOINTS), 2) or xy.shape[0] == 0:
@@ -163,8 +207,11 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
                        world=None if world is None else np.asarray(world, dtype=np.float64))
     filled = filled_joints(track, settings.smooth_sigma)
     blocks = [_block(position_features(normalise(filled))), _block(angle_features(filled))]
-    if track.world is not None and settings.world_angle_weight > 0:
-        blocks.append(settings.world_angle_weight * _block(angle_features(filled_joints(track, settings.smooth_sigma, world=True))))
+    world_filled = None if track.world is None else filled_joints(track, settings.smooth_sigma, world=True)
+    if world_filled is not None and settings.world_angle_weight > 0:
+        blocks.append(settings.world_angle_weight * _block(angle_features(world_filled)))
+    if world_filled is not None and settings.world_bone_weight > 0:
+        blocks.append(settings.world_bone_weight * _block(bone_features(world_filled)))
     return with_velocities(np.concatenate(blocks, axis=1), settings.velocity_weight)
 
 
