@@ -28,7 +28,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from stcorr.data.video import Video
-from stcorr.pose.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS, LIMB_BONES
 from stcorr.pose.track import JointTrack, PoseSource
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
 J = {name: k for k, name in enumerate(JOINTS)}
 WORLD_SMOOTH_FRAMES = 2.0  # the best of the variants benchmarks/compare_views.py measured
 #: Limb bones, parent joint first (nearer the torso): the child's depth is adjusted.
-BONES: tuple[tuple[str, str], ...] = tuple(
-    (f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
-    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")))
+BONES: tuple[tuple[str, str], ...] = tuple((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right") for a, b in LIMB_BONES)
 
 
 def smoothed_world(world: np.ndarray, sigma: float) -> np.ndarray:

@@ -71,7 +71,7 @@ import numpy as np
 from stcorr.alignment.dtw import euclidean_cost
 from stcorr.errors import StcorrError
 from stcorr.pose.angles import ANGLE_NAMES, TRUNK, angle_series
-from stcorr.pose.skeleton import JOINTS
+from stcorr.pose.skeleton import JOINTS, LIMB_BONES
 from stcorr.pose.track import JointTrack, filled_joints
 
 J = {name: k for k, name in enumerate(JOINTS)}
@@ -158,8 +158,6 @@ def angle_features(xy: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-#: Limb bones, (from, to) joint kinds, one per side (module docstring, 8).
-LIMB_BONES = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 UP = np.array([0.0, -1.0, 0.0])  # world joints' y points down (MediaPipe's world axes)
 
 
@@ -207,11 +205,12 @@ def pose_descriptors(xy: np.ndarray, confidence: np.ndarray, settings: Descripto
                        world=None if world is None else np.asarray(world, dtype=np.float64))
     filled = filled_joints(track, settings.smooth_sigma)
     blocks = [_block(position_features(normalise(filled))), _block(angle_features(filled))]
-    world_filled = None if track.world is None else filled_joints(track, settings.smooth_sigma, world=True)
-    if world_filled is not None and settings.world_angle_weight > 0:
-        blocks.append(settings.world_angle_weight * _block(angle_features(world_filled)))
-    if world_filled is not None and settings.world_bone_weight > 0:
-        blocks.append(settings.world_bone_weight * _block(bone_features(world_filled)))
+    if track.world is not None and max(settings.world_angle_weight, settings.world_bone_weight) > 0:
+        world_filled = filled_joints(track, settings.smooth_sigma, world=True)
+        if settings.world_angle_weight > 0:
+            blocks.append(settings.world_angle_weight * _block(angle_features(world_filled)))
+        if settings.world_bone_weight > 0:
+            blocks.append(settings.world_bone_weight * _block(bone_features(world_filled)))
     return with_velocities(np.concatenate(blocks, axis=1), settings.velocity_weight)
 
 

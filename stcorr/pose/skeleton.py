@@ -14,12 +14,13 @@ JOINTS: tuple[str, ...] = (
 #: One body in one frame: joint name -> (x, y) native pixels (x right, y down, pixel centres at integers).
 Joints = dict[str, tuple[float, float]]
 
+#: The limb bones of one side, (joint nearer the torso, joint further out) without the side.
+LIMB_BONES: tuple[tuple[str, str], ...] = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 #: Bones drawn between joints.
 LIMBS: tuple[tuple[str, str], ...] = (
     ("head", "left_shoulder"), ("head", "right_shoulder"), ("left_shoulder", "right_shoulder"),
     ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
-    *((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
-      for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))),
+    *((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right") for a, b in LIMB_BONES),
 )
 
 OBJECTS: tuple[str, ...] = ("ball", "bat", "club_head", "racket", "bar", "left_disc", "right_disc")
