@@ -2,7 +2,7 @@
 
     python benchmarks/retrieval.py [--data ROOT] [--split val|train|all] [--features pose,pose-oracle,cycle,pose+cycle]
                                    [--checkpoint CKPT] [--per-action N] [--partner QUERY=VIDEO ...]
-                                   [--velocity-weight W] [--world-angle-weight W] [--lifter CKPT]
+                                   [--velocity-weight W] [--world-angle-weight W] [--lifter CKPT] [--world-bone-weight W]
 
 Every video of the split queries all the others (``stcorr.baselines.retrieval.rank_videos``, what
 `stcorr retrieve` runs). Per feature set: P@1 over the queries that have a same-action partner among
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance,
+from stcorr.baselines.retrieval import (ANNOTATED_RETRIEVAL, LIFTED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, CycleDistance, PoseDistance,
                                         mediapipe_joints, precision_at_1, rank_videos)
 from stcorr.pose.descriptors import DescriptorSettings
 from stcorr.config import load_config
@@ -35,25 +35,14 @@ from stcorr.data.datasets import open_dataset
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "real-dev"
 
 
-def lifted_joints(joints, checkpoint: str):
-    """``joints`` (``mediapipe_joints``) with the world joints lifted by the 3D lifter at ``checkpoint``."""
-    from stcorr.models.checkpoint import load_model
-    from stcorr.models.lifter import lift_world
-
-    model = load_model(checkpoint, "lifter")
-
-    def lifted(video):
-        xy, confidence, world = joints(video)
-        return xy, confidence, None if world is None else lift_world(model, world)
-
-    return lifted
-
-
 def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_weight: float | None,
-             world_angle_weight: float | None = None, lifter: str | None = None) -> list:
+             world_angle_weight: float | None = None, lifter: str | None = None,
+             world_bone_weight: float | None = None) -> list:
     def settings(base: DescriptorSettings) -> DescriptorSettings:
         if velocity_weight is not None:
             base = dataclasses.replace(base, velocity_weight=velocity_weight)
+        if world_bone_weight is not None:
+            base = dataclasses.replace(base, world_bone_weight=world_bone_weight)
         return base if world_angle_weight is None else dataclasses.replace(base, world_angle_weight=world_angle_weight)
 
     out = []
@@ -61,10 +50,13 @@ def measures(name: str, dataset, checkpoint: str | None, cfg: dict, velocity_wei
         if part == "pose":
             from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
 
-            joints = mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"]))
-            if lifter is not None:
-                joints = lifted_joints(joints, lifter)
-            out.append(PoseDistance(joints, settings(MEDIAPIPE_RETRIEVAL)))
+            if lifter is None:
+                out.append(PoseDistance(mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"])), settings(MEDIAPIPE_RETRIEVAL)))
+            else:
+                from stcorr.models.checkpoint import load_model
+
+                joints = mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"]), load_model(lifter, "lifter"))
+                out.append(PoseDistance(joints, settings(LIFTED_RETRIEVAL)))
         elif part == "pose-oracle":
             names = {str(dataset.video(n).path): n for n in dataset.videos()}
 
@@ -108,6 +100,7 @@ def main() -> None:
     parser.add_argument("--world-angle-weight", type=float,
                         help="the weight of MediaPipe's 3D angles in the pose descriptors (default: retrieval's own)")
     parser.add_argument("--lifter", help="pose: MediaPipe's world joints lifted by this 3D lifter (e.g. stcorr:lifter) first")
+    parser.add_argument("--world-bone-weight", type=float, help="the weight of the 3D bone directions (default: retrieval's own, 0)")
     args = parser.parse_args()
     partners = [p.split("=") for p in (args.partner if args.partner is not None else
                                         (["0280=0191"] if args.data == REAL_DEV else []))]
@@ -116,11 +109,13 @@ def main() -> None:
     videos = chosen_videos(dataset, args.split, args.per_action)
     actions = dataset.actions()
     report = {"data": str(args.data), "split": args.split, "velocity_weight": args.velocity_weight,
-              "world_angle_weight": args.world_angle_weight, "lifter": args.lifter, "videos": len(videos),
+              "world_angle_weight": args.world_angle_weight, "lifter": args.lifter,
+              "world_bone_weight": args.world_bone_weight, "videos": len(videos),
               "actions": len({actions.get(n) for n in videos}), "checkpoint": args.checkpoint, "features": {}}
     for name in args.features.split(","):
         start = time.process_time()
-        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight, args.world_angle_weight, args.lifter)
+        features = measures(name, dataset, args.checkpoint, cfg, args.velocity_weight, args.world_angle_weight, args.lifter,
+                            args.world_bone_weight)
         rankings = {q: rank_videos(videos[q], {n: v for n, v in videos.items() if n != q}, features) for q in videos}
         p1, chance, queries = precision_at_1(rankings, actions)
         row = {"P@1": p1, "P@1_chance": chance, "queries_with_partner": queries,

@@ -133,3 +133,22 @@ def test_retrieve_by_pose_on_real_video(tmp_path):
     result = json.loads(out.read_text())
     assert result["features"] == "pose" and [r["video"] for r in result["results"]][0] == "v0280"
     assert result["results"][0]["margin"] == max(r["margin"] for r in result["results"]) > 0
+
+
+def test_pose_retrieval_lifts_the_world_joints_and_compares_their_bones_with_the_lifter():
+    from stcorr.baselines.retrieval import LIFTED_RETRIEVAL, MEDIAPIPE_RETRIEVAL, mediapipe_distance, mediapipe_joints
+    from stcorr.models.checkpoint import load_model
+    from stcorr.models.lifter import lift_world
+
+    xy, confidence = body(12, lambda phase: 40 * phase)
+    world = np.concatenate([xy / 100.0, 0.1 * np.cos(np.arange(13))[None, :, None].repeat(12, 0)], axis=2)
+    pose = SimpleNamespace(track=lambda video: SimpleNamespace(xy=xy, visibility=confidence, world=world))
+    lifter = load_model("stcorr:lifter", "lifter")
+    _, _, lifted = mediapipe_joints(pose, lifter)(None)
+    np.testing.assert_allclose(lifted, lift_world(lifter, world))
+    assert mediapipe_joints(pose)(None)[2] is world
+    assert mediapipe_distance(pose, None).settings == MEDIAPIPE_RETRIEVAL
+    distance = mediapipe_distance(pose, "stcorr:lifter")
+    assert distance.settings == LIFTED_RETRIEVAL and LIFTED_RETRIEVAL.world_bone_weight > 0
+    video = SimpleNamespace(path=Path("clip.mp4"))
+    assert distance.descriptors(video).shape[1] == 2 * (35 + 30)  # the image's blocks and the bones' block

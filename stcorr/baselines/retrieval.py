@@ -57,6 +57,11 @@ RETRIEVAL_VELOCITY_WEIGHT = 0.05
 #: splits (P@1 0.905 -> 0.905 synthetic, 0.40 -> 0.40 realism 1, at 1.5; docs/retrieval.md): off here.
 MEDIAPIPE_RETRIEVAL = replace(MEDIAPIPE_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT, world_angle_weight=0.0)
 ANNOTATED_RETRIEVAL = replace(ANNOTATED_SETTINGS, velocity_weight=RETRIEVAL_VELOCITY_WEIGHT)
+#: With the world joints lifted by the 3D lifter (``baseline.world_lifter``): their bone directions
+#: (``stcorr.pose.descriptors``, 8) weighted 3, chosen on the train splits (P@1 with weight 0 / 0.75 / 1.5 / 3 /
+#: 4.5 / 6: synthetic 0.905 / 0.952 / 0.952 / 0.952 / 0.952 / 0.976, realism 1 0.286 / 0.286 / 0.333 / 0.429 /
+#: 0.381 / 0.381); the lifted angles stay off (no gain where not chosen); docs/retrieval.md.
+LIFTED_RETRIEVAL = replace(MEDIAPIPE_RETRIEVAL, world_bone_weight=3.0)
 
 
 class VideoDistance(Protocol):
@@ -125,13 +130,29 @@ class PoseDistance:
         return dtw_distance(self.descriptors(query), self.descriptors(candidate))
 
 
-def mediapipe_joints(pose: MediaPipePose) -> Callable[[Video], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """The 13 Penn joints (T, 13, 2), visibilities (T, 13) and world joints (T, 13, 3) of MediaPipe's track of a video."""
+def mediapipe_joints(pose: MediaPipePose, lifter=None) -> Callable[[Video], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The 13 Penn joints (T, 13, 2), visibilities (T, 13) and world joints (T, 13, 3) of MediaPipe's track of a
+    video; ``lifter`` (a ``WorldLifter``): the world joints lifted by it (``stcorr.models.lifter.lift_world``)."""
     def joints(video: Video) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         track = pose.track(video)
-        return track.xy, track.visibility, track.world
+        world = track.world
+        if lifter is not None and world is not None:
+            from stcorr.models.lifter import lift_world  # torch: only with a lifter
+
+            world = lift_world(lifter, world)
+        return track.xy, track.visibility, world
 
     return joints
+
+
+def mediapipe_distance(pose: MediaPipePose, lifter_checkpoint: str | None) -> PoseDistance:
+    """``pose`` retrieval on MediaPipe's joints; with ``lifter_checkpoint`` (``baseline.world_lifter``) their world
+    joints lifted and their bone directions compared too (``LIFTED_RETRIEVAL``)."""
+    if not lifter_checkpoint:
+        return PoseDistance(mediapipe_joints(pose))
+    from stcorr.models.checkpoint import load_model  # torch: only with a lifter
+
+    return PoseDistance(mediapipe_joints(pose, load_model(lifter_checkpoint, "lifter")), LIFTED_RETRIEVAL)
 
 
 class CycleDistance:

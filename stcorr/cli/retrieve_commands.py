@@ -70,7 +70,7 @@ def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) 
     """The distance measures ``names`` (pose, cycle) and the checkpoint they read (as given); the
     checkpoint is read first, so a wrong one fails before MediaPipe starts."""
     # imported when the verb runs, so every other verb starts without it
-    from stcorr.baselines.retrieval import CycleDistance, PoseDistance, mediapipe_joints
+    from stcorr.baselines.retrieval import CycleDistance, mediapipe_distance
 
     measures: list = []
     if "cycle" in names:
@@ -82,7 +82,7 @@ def _features(names: list[str], checkpoint: str | None, cfg: dict, device: str) 
     if "pose" in names:
         from stcorr.pose.cache import MediaPipePose  # MediaPipe: the optional `pose` extra
 
-        measures.append(PoseDistance(mediapipe_joints(MediaPipePose(cfg["baseline"]["pose"]))))
+        measures.append(mediapipe_distance(MediaPipePose(cfg["baseline"]["pose"]), cfg["baseline"]["world_lifter"]))
     return measures, checkpoint
 
 
