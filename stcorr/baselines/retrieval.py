@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from stcorr.data.video import Video
 from stcorr.errors import StcorrError
 from stcorr.pose.cache import MediaPipePose
 from stcorr.progress import progress_bar
+
+if TYPE_CHECKING:
+    from stcorr.models.lifter import WorldLifter
 
 #: Longest descriptor sequence given to DTW (longer videos are resampled uniformly in time): the
 #: DTW table is MAX_FRAMES^2 cells.
@@ -130,7 +133,7 @@ class PoseDistance:
         return dtw_distance(self.descriptors(query), self.descriptors(candidate))
 
 
-def mediapipe_joints(pose: MediaPipePose, lifter=None) -> Callable[[Video], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+def mediapipe_joints(pose: MediaPipePose, lifter: "WorldLifter | None" = None) -> Callable[[Video], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """The 13 Penn joints (T, 13, 2), visibilities (T, 13) and world joints (T, 13, 3) of MediaPipe's track of a
     video; ``lifter`` (a ``WorldLifter``): the world joints lifted by it (``stcorr.models.lifter.lift_world``)."""
     def joints(video: Video) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
